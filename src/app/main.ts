@@ -1,0 +1,34 @@
+/** `npm start`: reads config from the environment, starts the configured role, stops cleanly on SIGTERM/SIGINT. */
+import { loadConfig } from '../config/index.js';
+import { createLogger } from './logger.js';
+import { startGoChat } from './gochat.js';
+
+const config = loadConfig();
+const log = createLogger(config.log.level, config.role);
+
+try {
+  const running = await startGoChat(config, log);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+} catch (err) {
+  log.fatal({ err }, 'failed to start');
+  process.exit(1);
+}

@@ -1,0 +1,226 @@
+/** The seed's HTTP API (§3–6): each route validates with its schema, calls LogicApi, wraps the envelope. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { AppError, LIMITS, type HistoryQuery } from '../../protocol/index.js';
+import type { LogicApi, Session } from '../../logic/api.js';
+import {
+  AuthResultSchema,
+  ConversationParams,
+  ConversationSchema,
+  CreateConversationBody,
+  CreateGroupBody,
+  envelope,
+  ErrorEnvelope,
+  GroupMemberSchema,
+  GroupParams,
+  GroupSchema,
+  GuestBody,
+  LoginBody,
+  MessageSchema,
+  MessagesQuery,
+  ReadResultSchema,
+  RegisterBody,
+  UserSchema,
+} from '../schemas.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    session: Session | null;
+  }
+}
+
+const ok = <T>(data: T, message = 'OK') => ({ success: true as const, message, data });
+
+const errors = {
+  400: ErrorEnvelope,
+  401: ErrorEnvelope,
+  403: ErrorEnvelope,
+  404: ErrorEnvelope,
+  409: ErrorEnvelope,
+  413: ErrorEnvelope,
+  429: ErrorEnvelope,
+  500: ErrorEnvelope,
+};
+const secured = [{ bearerAuth: [] }];
+
+/** The bearer token of `Authorization: Bearer <jwt>`, or '' when absent. */
+export function bearerToken(req: FastifyRequest): string {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string') return '';
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? '';
+}
+
+function session(req: FastifyRequest): Session {
+  if (!req.session) throw new AppError('UNAUTHORIZED');
+  return req.session;
+}
+
+function historyQuery(query: Static<typeof MessagesQuery>): HistoryQuery {
+  const size = query.size ?? LIMITS.pageSizeDefault;
+  const cursors = [query.afterSeq, query.beforeSeq, query.page].filter((v) => v !== undefined).length;
+  if (cursors > 1) {
+    throw new AppError('VALIDATION_ERROR', 'querystring: use only one of page, afterSeq and beforeSeq', { field: 'page' });
+  }
+  if (query.afterSeq !== undefined) return { kind: 'after', afterSeq: query.afterSeq, size };
+  if (query.beforeSeq !== undefined) return { kind: 'before', beforeSeq: query.beforeSeq, size };
+  return { kind: 'page', page: query.page ?? 1, size };
+}
+
+export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
+  app.decorateRequest('session', null);
+  const authenticate = async (req: FastifyRequest) => {
+    req.session = await logic.authenticate(bearerToken(req));
+  };
+  const client = (req: FastifyRequest) => ({ ip: req.ip });
+
+  app.post(
+    '/api/auth/register',
+    { schema: { tags: ['auth'], summary: 'Register a user', body: RegisterBody, response: { 201: envelope(UserSchema), ...errors } } },
+    async (req, reply: FastifyReply) => {
+      const user = await logic.register(req.body as Static<typeof RegisterBody>, client(req));
+      return reply.code(201).send(ok(user, 'Registered'));
+    },
+  );
+
+  app.post(
+    '/api/auth/login',
+    { schema: { tags: ['auth'], summary: 'Log in', body: LoginBody, response: { 200: envelope(AuthResultSchema), ...errors } } },
+    async (req) => ok(await logic.login(req.body as Static<typeof LoginBody>, client(req)), 'Logged in'),
+  );
+
+  app.post(
+    '/api/auth/guest',
+    { schema: { tags: ['auth'], summary: 'Enter as a guest', body: GuestBody, response: { 200: envelope(AuthResultSchema), ...errors } } },
+    async (req) => ok(await logic.guest(req.body as Static<typeof GuestBody>, client(req)), 'Logged in as guest'),
+  );
+
+  app.post(
+    '/api/auth/logout',
+    {
+      preHandler: authenticate,
+      schema: { tags: ['auth'], summary: 'Revoke this token', security: secured, response: { 200: envelope(Type.Null()), ...errors } },
+    },
+    async (req) => {
+      await logic.logout(session(req));
+      return ok(null, 'Logged out');
+    },
+  );
+
+  app.get(
+    '/api/users/info',
+    {
+      preHandler: authenticate,
+      schema: { tags: ['users'], summary: 'The current user', security: secured, response: { 200: envelope(UserSchema), ...errors } },
+    },
+    async (req) => ok(await logic.getUserInfo(session(req))),
+  );
+
+  app.get(
+    '/api/conversations',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['conversations'],
+        summary: 'My conversations, newest activity first',
+        security: secured,
+        response: { 200: envelope(Type.Array(ConversationSchema)), ...errors },
+      },
+    },
+    async (req) => ok(await logic.listConversations(session(req))),
+  );
+
+  app.post(
+    '/api/conversations',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['conversations'],
+        summary: 'Open the 1:1 conversation with a user (201 new, 200 existing)',
+        security: secured,
+        body: CreateConversationBody,
+        response: { 200: envelope(ConversationSchema), 201: envelope(ConversationSchema), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const { targetUserId } = req.body as Static<typeof CreateConversationBody>;
+      const { conversation, created } = await logic.openSingleConversation(session(req), targetUserId);
+      return reply.code(created ? 201 : 200).send(ok(conversation, created ? 'Conversation created' : 'Conversation exists'));
+    },
+  );
+
+  app.get(
+    '/api/conversations/:conversationId/messages',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['messages'],
+        summary: 'Message history: page 1 is the newest; afterSeq for catch-up, beforeSeq for scroll-back',
+        security: secured,
+        params: ConversationParams,
+        querystring: MessagesQuery,
+        response: { 200: envelope(Type.Array(MessageSchema), true), ...errors },
+      },
+    },
+    async (req) => {
+      const { conversationId } = req.params as Static<typeof ConversationParams>;
+      const query = historyQuery(req.query as Static<typeof MessagesQuery>);
+      const { messages, pagination } = await logic.getMessages(session(req), conversationId, query);
+      return { ...ok(messages), pagination };
+    },
+  );
+
+  app.put(
+    '/api/conversations/:conversationId/read',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['conversations'],
+        summary: 'Mark everything up to the newest message read',
+        security: secured,
+        params: ConversationParams,
+        response: { 200: envelope(ReadResultSchema), ...errors },
+      },
+    },
+    async (req) => {
+      const { conversationId } = req.params as Static<typeof ConversationParams>;
+      return ok(await logic.markRead(session(req), conversationId), 'Marked read');
+    },
+  );
+
+  app.post(
+    '/api/groups',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['groups'],
+        summary: 'Create a group; the creator becomes its owner',
+        security: secured,
+        body: CreateGroupBody,
+        response: { 201: envelope(Type.Object({ group: GroupSchema, conversation: ConversationSchema })), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const result = await logic.createGroup(session(req), req.body as Static<typeof CreateGroupBody>);
+      return reply.code(201).send(ok(result, 'Group created'));
+    },
+  );
+
+  app.get(
+    '/api/groups/:groupId',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['groups'],
+        summary: 'A group and its members',
+        security: secured,
+        params: GroupParams,
+        response: { 200: envelope(Type.Object({ group: GroupSchema, members: Type.Array(GroupMemberSchema) })), ...errors },
+      },
+    },
+    async (req) => {
+      const { groupId } = req.params as Static<typeof GroupParams>;
+      return ok(await logic.getGroup(session(req), groupId));
+    },
+  );
+}

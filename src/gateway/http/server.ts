@@ -1,0 +1,107 @@
+/**
+ * The HTTP edge: fastify with strict JSON parsing, schema validation, the contract's error
+ * envelope for every failure, the OpenAPI document and health endpoints. No business rules.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Logger } from 'pino';
+import { AppError, ERROR_CODES, toAppError } from '../../protocol/index.js';
+import type { LogicApi } from '../../logic/api.js';
+import { coercingAjv, describeErrors, strictAjv } from '../validation.js';
+import { registerRoutes } from './routes.js';
+
+export interface HttpConfig {
+  bodyLimitBytes: number;
+  trustProxy: boolean;
+}
+
+/** Maps fastify's own errors (parser, limits, validation) onto the contract's codes. */
+function fromFastifyError(err: FastifyError): AppError {
+  if (err instanceof AppError) return err;
+  if (err.validation) return new AppError('VALIDATION_ERROR', err.message);
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('PAYLOAD_TOO_LARGE', 'Request body is larger than 64 KiB');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('VALIDATION_ERROR', 'Content-Type must be application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new AppError('VALIDATION_ERROR', 'Content-Length does not match the body');
+    default:
+      break;
+  }
+  if (err instanceof SyntaxError) return new AppError('INVALID_JSON');
+  if (typeof err.statusCode === 'number' && err.statusCode === 413) return new AppError('PAYLOAD_TOO_LARGE');
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return new AppError('VALIDATION_ERROR', 'Malformed request');
+  }
+  return toAppError(err);
+}
+
+export async function buildHttpServer(config: HttpConfig, logic: LogicApi, log: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  // Bodies: strict (no coercion, no unknown fields). Query and params: coerced from text.
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    httpPart === 'body' ? strictAjv.compile(schema) : coercingAjv.compile(schema),
+  );
+  app.setSchemaErrorFormatter((errors, dataVar) => new Error(describeErrors(errors, dataVar)));
+
+  // JSON only; an empty body is an empty object so that optional bodies validate.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new AppError('INVALID_JSON'), undefined);
+    }
+  });
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && (req.method === 'POST' || req.method === 'PUT')) req.body = {};
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const appError = fromFastifyError(err);
+    if (appError.code === 'INTERNAL_ERROR') req.log.error({ err: appError.cause ?? err, url: req.routeOptions.url }, 'request failed');
+    if (appError.retryAfter !== undefined) void reply.header('Retry-After', String(appError.retryAfter));
+    void reply.status(ERROR_CODES[appError.code].http).send({ success: false, message: appError.message, code: appError.code });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ success: false, message: `No route ${req.method} ${req.url.split('?')[0]}`, code: 'ROUTE_NOT_FOUND' });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'GoChat API',
+        version: '1.0.0',
+        description: 'HTTP API of GoChat. The WebSocket protocol at /ws is described in docs/protocol.md.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ success: true, message: 'OK', data: { status: 'ok' } }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await logic.ready();
+      return { success: true, message: 'OK', data: { status: 'ready' } };
+    } catch (err) {
+      log.warn({ err }, 'not ready');
+      return reply.status(503).send({ success: false, message: 'Not ready', code: 'SERVICE_UNAVAILABLE' });
+    }
+  });
+
+  registerRoutes(app, logic);
+  return app;
+}

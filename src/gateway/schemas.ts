@@ -1,0 +1,129 @@
+/**
+ * One schema per request: fastify validates with these and @fastify/swagger turns the same
+ * objects into the OpenAPI document at /api/openapi.json. WebSocket frames use them too.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { MESSAGE_TYPES } from '../protocol/index.js';
+
+/** Letters of any script, digits, `_`, `-`, `.`; 2–32 characters. */
+export const Username = Type.String({ minLength: 2, maxLength: 32, pattern: '^[\\p{L}\\p{M}\\p{N}_.-]+$' });
+export const Id = Type.String({ minLength: 1, maxLength: 64, description: 'an opaque id' });
+
+export const RegisterBody = Type.Object(
+  { username: Username, password: Type.String({ minLength: 8, maxLength: 128 }) },
+  { additionalProperties: false },
+);
+export const LoginBody = Type.Object(
+  { username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 128 }) },
+  { additionalProperties: false },
+);
+export const GuestBody = Type.Object({ guestName: Type.Optional(Username) }, { additionalProperties: false });
+export const CreateConversationBody = Type.Object({ targetUserId: Id }, { additionalProperties: false });
+export const CreateGroupBody = Type.Object(
+  {
+    groupName: Type.String({ minLength: 1, maxLength: 64 }),
+    members: Type.Array(Id, { maxItems: 10_000 }),
+  },
+  { additionalProperties: false },
+);
+export const ConversationParams = Type.Object({ conversationId: Id });
+export const GroupParams = Type.Object({ groupId: Id });
+export const MessagesQuery = Type.Object(
+  {
+    page: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+    size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    afterSeq: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    beforeSeq: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+  },
+  { additionalProperties: false },
+);
+
+// ---- WebSocket frames ----
+
+export const SendMessageData = Type.Object(
+  {
+    conversationId: Id,
+    content: Type.String(),
+    messageType: Type.Optional(Type.Union(MESSAGE_TYPES.map((t) => Type.Literal(t)))),
+    tempMessageId: Type.String({ minLength: 1, maxLength: 128 }),
+  },
+  { additionalProperties: false },
+);
+export const ClientFrame = Type.Union([
+  Type.Object({ type: Type.Literal('send-message'), data: SendMessageData }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('ping'), data: Type.Optional(Type.Any()) }, { additionalProperties: false }),
+]);
+export type ClientFrame = Static<typeof ClientFrame>;
+
+// ---- responses (documentation, and fast serialization) ----
+
+const IsoTime = Type.String({ format: 'date-time' });
+export const UserSchema = Type.Object({
+  userId: Id,
+  username: Type.String(),
+  avatar: Type.String(),
+  isGuest: Type.Boolean(),
+  createdAt: IsoTime,
+});
+export const MessageSchema = Type.Object({
+  messageId: Id,
+  conversationId: Id,
+  senderId: Id,
+  senderName: Type.String(),
+  content: Type.String(),
+  messageType: Type.String({ enum: [...MESSAGE_TYPES] }),
+  seqId: Type.Integer(),
+  sendTime: IsoTime,
+});
+export const ConversationSchema = Type.Object({
+  conversationId: Id,
+  type: Type.String({ enum: ['single', 'group', 'world'] }),
+  name: Type.String(),
+  avatar: Type.String(),
+  memberCount: Type.Integer(),
+  lastMessage: Type.Union([MessageSchema, Type.Null()]),
+  unreadCount: Type.Integer(),
+  lastReadSeq: Type.Integer(),
+  updatedAt: IsoTime,
+  peer: Type.Optional(UserSchema),
+  groupId: Type.Optional(Id),
+});
+export const GroupSchema = Type.Object({
+  groupId: Id,
+  conversationId: Id,
+  name: Type.String(),
+  ownerId: Id,
+  memberCount: Type.Integer(),
+  createdAt: IsoTime,
+});
+export const GroupMemberSchema = Type.Object({
+  userId: Id,
+  username: Type.String(),
+  avatar: Type.String(),
+  role: Type.String({ enum: ['owner', 'admin', 'member'] }),
+  joinedAt: IsoTime,
+});
+export const AuthResultSchema = Type.Object({ token: Type.String(), expiresIn: Type.Integer(), user: UserSchema });
+export const ReadResultSchema = Type.Object({ conversationId: Id, lastReadSeq: Type.Integer(), unreadCount: Type.Integer() });
+export const PaginationSchema = Type.Object({
+  page: Type.Integer(),
+  size: Type.Integer(),
+  total: Type.Integer(),
+  hasMore: Type.Boolean(),
+});
+
+export const ErrorEnvelope = Type.Object({
+  success: Type.Literal(false),
+  message: Type.String(),
+  code: Type.String({ description: 'an ErrorCode from docs/errors.md' }),
+});
+
+/** The success envelope of seed §2 around `data`. */
+export function envelope<T extends TSchema>(data: T, withPagination = false) {
+  return Type.Object({
+    success: Type.Literal(true),
+    message: Type.String(),
+    data,
+    ...(withPagination ? { pagination: PaginationSchema } : {}),
+  });
+}

@@ -1,0 +1,50 @@
+/** One authenticated WebSocket: sends with a bound on unsent output, tracks liveness. */
+import type { WebSocket } from 'ws';
+import type { Session } from '../../logic/api.js';
+import { CLOSE_CODES, type ErrorCode, type ServerFrame } from '../../protocol/index.js';
+
+export class ClientConnection {
+  lastSeen = Date.now();
+  private closing = false;
+
+  constructor(
+    readonly id: string,
+    readonly session: Session,
+    private readonly socket: WebSocket,
+    private readonly maxBufferedBytes: number,
+  ) {}
+
+  get userId(): string {
+    return this.session.userId;
+  }
+
+  get isOpen(): boolean {
+    return !this.closing && this.socket.readyState === this.socket.OPEN;
+  }
+
+  /** Sends an already-serialized frame; a reader that stopped reading is cut off instead of buffered forever. */
+  sendRaw(frame: string): void {
+    if (!this.isOpen) return;
+    if (this.socket.bufferedAmount + frame.length > this.maxBufferedBytes) {
+      this.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer');
+      return;
+    }
+    this.socket.send(frame);
+  }
+
+  send(frame: ServerFrame): void {
+    this.sendRaw(JSON.stringify(frame));
+  }
+
+  sendError(code: ErrorCode, message: string, tempMessageId?: string): void {
+    this.send({ type: 'error', data: tempMessageId === undefined ? { message, code } : { message, code, tempMessageId } });
+  }
+
+  /** Closes with a code; a peer that does not complete the handshake is dropped shortly after. */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.socket.close(code, reason);
+    setTimeout(() => this.socket.terminate(), 2_000).unref();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * LogicApi: every business call GoChat makes, free of any transport. The gateway calls it
+ * in-process (`Logic`) or over gRPC (`rpc/client.ts`) and cannot tell the difference.
+ * Every method throws only AppError.
+ */
+import type {
+  AuthResult,
+  Conversation,
+  Group,
+  GroupMember,
+  HistoryQuery,
+  Message,
+  MessageAck,
+  Pagination,
+  ReadResult,
+  SendMessagePayload,
+  User,
+} from '../protocol/index.js';
+
+/** Who is calling, as proven by a verified, unrevoked token. */
+export interface Session {
+  userId: string;
+  username: string;
+  isGuest: boolean;
+  /** The token's id, used for revocation. */
+  jti: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+/** What the edge knows about the caller's network origin (for abuse limits). */
+export interface ClientInfo {
+  ip: string;
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export interface HistoryResult {
+  messages: Message[];
+  pagination: Pagination;
+}
+
+export interface LogicApi {
+  register(input: Credentials, client: ClientInfo): Promise<User>;
+  login(input: Credentials, client: ClientInfo): Promise<AuthResult>;
+  guest(input: { guestName?: string }, client: ClientInfo): Promise<AuthResult>;
+  /** Verifies a bearer token: UNAUTHORIZED, TOKEN_EXPIRED or TOKEN_REVOKED when it is not good. */
+  authenticate(token: string): Promise<Session>;
+  logout(session: Session): Promise<void>;
+  getUserInfo(session: Session): Promise<User>;
+
+  listConversations(session: Session): Promise<Conversation[]>;
+  openSingleConversation(session: Session, targetUserId: string): Promise<{ conversation: Conversation; created: boolean }>;
+  getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult>;
+  markRead(session: Session, conversationId: string): Promise<ReadResult>;
+
+  createGroup(session: Session, input: { groupName: string; members: string[] }): Promise<{ group: Group; conversation: Conversation }>;
+  getGroup(session: Session, groupId: string): Promise<{ group: Group; members: GroupMember[] }>;
+
+  /**
+   * Stores the message (group-committed) and resolves only once it is durable; delivery to
+   * the other members' connections (all but `connId`) is published before it resolves.
+   */
+  sendMessage(session: Session, payload: SendMessagePayload, connId?: string): Promise<MessageAck>;
+
+  /** Readiness: storage reachable. */
+  ready(): Promise<void>;
+}

@@ -1,0 +1,52 @@
+/** JWT issue and verification (HS256 via `jose`). Only HS256 is accepted: `alg: none` and RS/HS confusion fail. */
+import { randomUUID } from 'node:crypto';
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { AppError } from '../protocol/index.js';
+
+export interface TokenClaims {
+  userId: string;
+  username: string;
+  isGuest: boolean;
+  jti: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+export class TokenService {
+  private readonly key: Uint8Array;
+
+  constructor(
+    secret: string,
+    private readonly ttlSeconds: number,
+  ) {
+    if (secret.length < 32) throw new Error('The JWT secret must be at least 32 characters');
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  async issue(user: { userId: string; username: string; isGuest: boolean }): Promise<{ token: string; expiresIn: number }> {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ name: user.username, guest: user.isGuest })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(user.userId)
+      .setJti(randomUUID())
+      .setIssuedAt(now)
+      .setExpirationTime(now + this.ttlSeconds)
+      .sign(this.key);
+    return { token, expiresIn: this.ttlSeconds };
+  }
+
+  async verify(token: string): Promise<TokenClaims> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
+      const { sub, jti, exp, name, guest } = payload;
+      if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || typeof name !== 'string') {
+        throw new AppError('UNAUTHORIZED', 'Malformed token');
+      }
+      return { userId: sub, username: name, isGuest: guest === true, jti, expiresAt: exp * 1000 };
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      if (err instanceof errors.JWTExpired) throw new AppError('TOKEN_EXPIRED');
+      throw new AppError('UNAUTHORIZED', 'Invalid token');
+    }
+  }
+}

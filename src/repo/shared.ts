@@ -1,0 +1,46 @@
+/** Helpers every Repo implementation shares: keys, times and the history-range arithmetic. */
+import type { HistoryQuery } from './index.js';
+
+export const WORLD_KEY = 'world';
+export const WORLD_NAME = 'World';
+
+export const toIso = (ms: number): string => new Date(Number(ms)).toISOString();
+
+/** Usernames are unique case-insensitively, after Unicode normalization. */
+export const usernameKey = (username: string): string => username.normalize('NFC').toLowerCase();
+
+/** One key per unordered pair, so a 1:1 conversation exists at most once. */
+export function pairKey(a: string, b: string): string {
+  const [lo, hi] = BigInt(a) < BigInt(b) ? [a, b] : [b, a];
+  return `${lo}:${hi}`;
+}
+
+export interface SeqRange {
+  from: number;
+  to: number;
+  empty: boolean;
+  hasMore: boolean;
+}
+
+/**
+ * Because seqIds are 1..last with no gaps, every page is an exact seq range: no OFFSET scans,
+ * and page 1 is the newest `size` messages.
+ */
+export function historyRange(query: HistoryQuery, last: number): SeqRange {
+  let from: number;
+  let to: number;
+  switch (query.kind) {
+    case 'page':
+      to = last - (query.page - 1) * query.size;
+      from = Math.max(1, to - query.size + 1);
+      return { from, to, empty: to < 1, hasMore: to >= 1 && from > 1 };
+    case 'after':
+      from = query.afterSeq + 1;
+      to = Math.min(last, query.afterSeq + query.size);
+      return { from, to, empty: from > to, hasMore: to < last };
+    case 'before':
+      to = Math.min(query.beforeSeq - 1, last);
+      from = Math.max(1, to - query.size + 1);
+      return { from, to, empty: to < 1, hasMore: to >= 1 && from > 1 };
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Versioned SQLite schema. Each entry runs once, in order, inside a transaction;
+ * `PRAGMA user_version` records the last one applied. Never edit a shipped entry: append.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  // 1: the initial schema. Times are milliseconds since the epoch.
+  `
+  CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT    NOT NULL,
+    username_key  TEXT    NOT NULL UNIQUE,
+    password_hash TEXT    NOT NULL,
+    avatar        TEXT    NOT NULL DEFAULT '',
+    is_guest      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL
+  );
+
+  CREATE TABLE revoked_tokens (
+    jti        TEXT    PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE conversations (
+    id           INTEGER PRIMARY KEY,
+    type         TEXT    NOT NULL CHECK (type IN ('single', 'group', 'world')),
+    name         TEXT    NOT NULL DEFAULT '',
+    avatar       TEXT    NOT NULL DEFAULT '',
+    -- 'lo:hi' user ids for a single conversation, 'world' for the world room: one per pair.
+    pair_key     TEXT    UNIQUE,
+    group_id     INTEGER,
+    member_count INTEGER NOT NULL DEFAULT 0,
+    last_seq     INTEGER NOT NULL DEFAULT 0,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+  );
+
+  CREATE TABLE conversation_members (
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    user_id         INTEGER NOT NULL REFERENCES users (id),
+    role            TEXT    NOT NULL DEFAULT 'member' CHECK (role IN ('owner', 'admin', 'member')),
+    last_read_seq   INTEGER NOT NULL DEFAULT 0,
+    joined_at       INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX conversation_members_by_user ON conversation_members (user_id, conversation_id);
+
+  CREATE TABLE chat_groups (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL UNIQUE REFERENCES conversations (id),
+    name            TEXT    NOT NULL,
+    owner_id        INTEGER NOT NULL REFERENCES users (id),
+    created_at      INTEGER NOT NULL
+  );
+
+  CREATE TABLE messages (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    seq_id          INTEGER NOT NULL,
+    sender_id       INTEGER NOT NULL REFERENCES users (id),
+    sender_name     TEXT    NOT NULL,
+    temp_message_id TEXT    NOT NULL,
+    content         TEXT    NOT NULL,
+    message_type    TEXT    NOT NULL,
+    send_time       INTEGER NOT NULL,
+    UNIQUE (conversation_id, seq_id),
+    UNIQUE (conversation_id, sender_id, temp_message_id)
+  );
+  `,
+];

@@ -1,0 +1,411 @@
+/**
+ * The embedded storage: one SQLite file in WAL mode with synchronous=FULL, so a committed
+ * transaction is on disk before `appendMessages` resolves. better-sqlite3 is synchronous;
+ * the async Repo surface keeps logic identical over PostgreSQL.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import { AppError } from '../../protocol/index.js';
+import type { Conversation, Group, GroupMember, Message, MessageType, ReadResult, User } from '../../protocol/index.js';
+import type {
+  AppendResult,
+  ConversationInfo,
+  HistoryPage,
+  HistoryQuery,
+  NewGroup,
+  NewMessage,
+  NewUser,
+  Repo,
+  UserRecord,
+} from '../index.js';
+import { historyRange, pairKey, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+export interface SqliteRepoConfig {
+  /** Path of the database file, or ':memory:'. */
+  file: string;
+}
+
+interface UserRow {
+  id: number;
+  username: string;
+  avatar: string;
+  is_guest: number;
+  created_at: number;
+  password_hash?: string;
+}
+
+interface MessageRow {
+  id: number;
+  conversation_id: number;
+  seq_id: number;
+  sender_id: number;
+  sender_name: string;
+  content: string;
+  message_type: string;
+  send_time: number;
+}
+
+interface ConversationRow {
+  id: number;
+  type: Conversation['type'];
+  name: string;
+  avatar: string;
+  member_count: number;
+  last_seq: number;
+  updated_at: number;
+  group_id: number | null;
+  last_read_seq: number;
+  lm_id: number | null;
+  lm_sender_id: number | null;
+  lm_sender_name: string | null;
+  lm_content: string | null;
+  lm_type: string | null;
+  lm_time: number | null;
+  peer_id: number | null;
+  peer_username: string | null;
+  peer_avatar: string | null;
+  peer_is_guest: number | null;
+  peer_created_at: number | null;
+}
+
+const toUser = (r: UserRow): User => ({
+  userId: String(r.id),
+  username: r.username,
+  avatar: r.avatar,
+  isGuest: r.is_guest === 1,
+  createdAt: toIso(r.created_at),
+});
+
+const toMessage = (r: MessageRow): Message => ({
+  messageId: String(r.id),
+  conversationId: String(r.conversation_id),
+  senderId: String(r.sender_id),
+  senderName: r.sender_name,
+  content: r.content,
+  messageType: r.message_type as MessageType,
+  seqId: r.seq_id,
+  sendTime: toIso(r.send_time),
+});
+
+function toConversation(r: ConversationRow): Conversation {
+  const conversation: Conversation = {
+    conversationId: String(r.id),
+    type: r.type,
+    name: r.name,
+    avatar: r.avatar,
+    memberCount: r.member_count,
+    lastMessage:
+      r.lm_id === null
+        ? null
+        : {
+            messageId: String(r.lm_id),
+            conversationId: String(r.id),
+            senderId: String(r.lm_sender_id),
+            senderName: r.lm_sender_name ?? '',
+            content: r.lm_content ?? '',
+            messageType: (r.lm_type ?? 'text') as MessageType,
+            seqId: r.last_seq,
+            sendTime: toIso(r.lm_time ?? 0),
+          },
+    unreadCount: Math.max(0, r.last_seq - r.last_read_seq),
+    lastReadSeq: r.last_read_seq,
+    updatedAt: toIso(r.updated_at),
+  };
+  if (r.type === 'single' && r.peer_id !== null) {
+    conversation.peer = {
+      userId: String(r.peer_id),
+      username: r.peer_username ?? '',
+      avatar: r.peer_avatar ?? '',
+      isGuest: r.peer_is_guest === 1,
+      createdAt: toIso(r.peer_created_at ?? 0),
+    };
+    conversation.name = conversation.peer.username;
+    conversation.avatar = conversation.peer.avatar;
+  }
+  if (r.type === 'group' && r.group_id !== null) conversation.groupId = String(r.group_id);
+  return conversation;
+}
+
+/** Ids on the wire are strings; anything that is not a positive integer matches no row. */
+function rowId(id: string): number {
+  return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : -1;
+}
+
+const CONVERSATION_SELECT = `
+  SELECT c.id, c.type, c.name, c.avatar, c.member_count, c.last_seq, c.updated_at, c.group_id,
+         m.last_read_seq,
+         lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.sender_name AS lm_sender_name,
+         lm.content AS lm_content, lm.message_type AS lm_type, lm.send_time AS lm_time,
+         pu.id AS peer_id, pu.username AS peer_username, pu.avatar AS peer_avatar,
+         pu.is_guest AS peer_is_guest, pu.created_at AS peer_created_at
+  FROM conversation_members m
+  JOIN conversations c ON c.id = m.conversation_id
+  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq_id = c.last_seq
+  LEFT JOIN conversation_members pm
+         ON c.type = 'single' AND pm.conversation_id = c.id AND pm.user_id <> m.user_id
+  LEFT JOIN users pu ON pu.id = pm.user_id`;
+
+export class SqliteRepo implements Repo {
+  private readonly db: Database.Database;
+  private readonly stmt: Record<string, Statement>;
+  private readonly appendTx: (batch: readonly NewMessage[]) => AppendResult[];
+
+  constructor(config: SqliteRepoConfig) {
+    if (config.file !== ':memory:') fs.mkdirSync(path.dirname(config.file), { recursive: true });
+    this.db = new Database(config.file);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: every commit fsyncs the WAL, so an ack after commit survives power loss too.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    this.stmt = this.prepare();
+    this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => batch.map((m) => this.appendOne(m)));
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    SQLITE_MIGRATIONS.forEach((sql, index) => {
+      const version = index + 1;
+      if (version <= current) return;
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.pragma(`user_version = ${version}`);
+      })();
+    });
+  }
+
+  private prepare(): Record<string, Statement> {
+    const p = (sql: string): Statement => this.db.prepare(sql);
+    return {
+      insertUser: p(`INSERT INTO users (username, username_key, password_hash, is_guest, created_at)
+                     VALUES (?, ?, ?, ?, ?) ON CONFLICT (username_key) DO NOTHING RETURNING *`),
+      userByKey: p('SELECT * FROM users WHERE username_key = ?'),
+      revoke: p('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING'),
+      isRevoked: p('SELECT 1 FROM revoked_tokens WHERE jti = ?'),
+      purgeRevoked: p('DELETE FROM revoked_tokens WHERE expires_at < ?'),
+      conversationByKey: p('SELECT id FROM conversations WHERE pair_key = ?'),
+      insertConversation: p(`INSERT INTO conversations (type, name, pair_key, member_count, created_at, updated_at)
+                             VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+      insertMember: p(`INSERT INTO conversation_members (conversation_id, user_id, role, joined_at)
+                       VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+      bumpMemberCount: p('UPDATE conversations SET member_count = member_count + ? WHERE id = ?'),
+      insertGroup: p('INSERT INTO chat_groups (conversation_id, name, owner_id, created_at) VALUES (?, ?, ?, ?) RETURNING id'),
+      setGroupId: p('UPDATE conversations SET group_id = ? WHERE id = ?'),
+      groupById: p(`SELECT g.id, g.conversation_id, g.name, g.owner_id, g.created_at, c.member_count
+                    FROM chat_groups g JOIN conversations c ON c.id = g.conversation_id WHERE g.id = ?`),
+      groupMembers: p(`SELECT u.id, u.username, u.avatar, m.role, m.joined_at
+                       FROM chat_groups g
+                       JOIN conversation_members m ON m.conversation_id = g.conversation_id
+                       JOIN users u ON u.id = m.user_id
+                       WHERE g.id = ? ORDER BY m.joined_at, u.id`),
+      conversationInfo: p('SELECT id, type, member_count, last_seq FROM conversations WHERE id = ?'),
+      isMember: p('SELECT 1 FROM conversation_members WHERE conversation_id = ? AND user_id = ?'),
+      memberIds: p('SELECT user_id FROM conversation_members WHERE conversation_id = ?'),
+      listConversations: p(`${CONVERSATION_SELECT} WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id DESC`),
+      oneConversation: p(`${CONVERSATION_SELECT} WHERE m.user_id = ? AND m.conversation_id = ?`),
+      messageByTemp: p(`SELECT * FROM messages WHERE conversation_id = ? AND sender_id = ? AND temp_message_id = ?`),
+      nextSeq: p('UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq'),
+      insertMessage: p(`INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+      advanceReadPointer: p(`UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, ?)
+                             WHERE conversation_id = ? AND user_id = ?`),
+      messagesInRange: p(`SELECT * FROM messages WHERE conversation_id = ? AND seq_id >= ? AND seq_id <= ? ORDER BY seq_id`),
+      lastSeq: p('SELECT last_seq FROM conversations WHERE id = ?'),
+      markRead: p(`UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, ?)
+                   WHERE conversation_id = ? AND user_id = ? RETURNING last_read_seq`),
+      ping: p('SELECT 1'),
+    };
+  }
+
+  async createUser(user: NewUser): Promise<User> {
+    const row = this.stmt.insertUser!.get(
+      user.username,
+      usernameKey(user.username),
+      user.passwordHash,
+      user.isGuest ? 1 : 0,
+      Date.now(),
+    ) as UserRow | undefined;
+    if (!row) throw new AppError('USERNAME_TAKEN', `Username "${user.username}" is already taken`);
+    return toUser(row);
+  }
+
+  async findUserByUsername(username: string): Promise<UserRecord | null> {
+    const row = this.stmt.userByKey!.get(usernameKey(username)) as UserRow | undefined;
+    return row ? { ...toUser(row), passwordHash: row.password_hash ?? '' } : null;
+  }
+
+  async getUsers(ids: readonly string[]): Promise<User[]> {
+    const numeric = [...new Set(ids.map(rowId).filter((id) => id > 0))];
+    if (numeric.length === 0) return [];
+    const rows = this.db
+      .prepare(`SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?))`)
+      .all(JSON.stringify(numeric)) as UserRow[];
+    return rows.map(toUser);
+  }
+
+  async revokeToken(jti: string, expiresAtMs: number): Promise<void> {
+    this.stmt.revoke!.run(jti, expiresAtMs);
+    // Expired tokens fail verification anyway; keep the table small.
+    this.stmt.purgeRevoked!.run(Date.now() - 60_000);
+  }
+
+  async isTokenRevoked(jti: string): Promise<boolean> {
+    return this.stmt.isRevoked!.get(jti) !== undefined;
+  }
+
+  async getOrCreateSingleConversation(userId: string, peerId: string): Promise<{ conversationId: string; created: boolean }> {
+    const key = pairKey(userId, peerId);
+    return this.db.transaction(() => {
+      const existing = this.stmt.conversationByKey!.get(key) as { id: number } | undefined;
+      if (existing) return { conversationId: String(existing.id), created: false };
+      const now = Date.now();
+      const { id } = this.stmt.insertConversation!.get('single', '', key, 2, now, now) as { id: number };
+      this.stmt.insertMember!.run(id, rowId(userId), 'member', now);
+      this.stmt.insertMember!.run(id, rowId(peerId), 'member', now);
+      return { conversationId: String(id), created: true };
+    })();
+  }
+
+  async joinWorld(userId: string): Promise<string> {
+    return this.db.transaction(() => {
+      const now = Date.now();
+      let row = this.stmt.conversationByKey!.get(WORLD_KEY) as { id: number } | undefined;
+      row ??= this.stmt.insertConversation!.get('world', WORLD_NAME, WORLD_KEY, 0, now, now) as { id: number };
+      const inserted = this.stmt.insertMember!.run(row.id, rowId(userId), 'member', now);
+      if (inserted.changes === 1) this.stmt.bumpMemberCount!.run(1, row.id);
+      return String(row.id);
+    })();
+  }
+
+  async createGroup(group: NewGroup): Promise<{ groupId: string; conversationId: string }> {
+    return this.db.transaction(() => {
+      const now = Date.now();
+      const memberCount = 1 + group.memberIds.length;
+      const { id: conversationId } = this.stmt.insertConversation!.get('group', group.name, null, memberCount, now, now) as {
+        id: number;
+      };
+      const { id: groupId } = this.stmt.insertGroup!.get(conversationId, group.name, rowId(group.ownerId), now) as { id: number };
+      this.stmt.setGroupId!.run(groupId, conversationId);
+      this.stmt.insertMember!.run(conversationId, rowId(group.ownerId), 'owner', now);
+      for (const memberId of group.memberIds) this.stmt.insertMember!.run(conversationId, rowId(memberId), 'member', now);
+      return { groupId: String(groupId), conversationId: String(conversationId) };
+    })();
+  }
+
+  async getGroup(groupId: string): Promise<Group | null> {
+    const r = this.stmt.groupById!.get(rowId(groupId)) as
+      | { id: number; conversation_id: number; name: string; owner_id: number; created_at: number; member_count: number }
+      | undefined;
+    if (!r) return null;
+    return {
+      groupId: String(r.id),
+      conversationId: String(r.conversation_id),
+      name: r.name,
+      ownerId: String(r.owner_id),
+      memberCount: r.member_count,
+      createdAt: toIso(r.created_at),
+    };
+  }
+
+  async getGroupMembers(groupId: string): Promise<GroupMember[]> {
+    const rows = this.stmt.groupMembers!.all(rowId(groupId)) as Array<{
+      id: number;
+      username: string;
+      avatar: string;
+      role: GroupMember['role'];
+      joined_at: number;
+    }>;
+    return rows.map((r) => ({ userId: String(r.id), username: r.username, avatar: r.avatar, role: r.role, joinedAt: toIso(r.joined_at) }));
+  }
+
+  async getConversationInfo(conversationId: string): Promise<ConversationInfo | null> {
+    const r = this.stmt.conversationInfo!.get(rowId(conversationId)) as
+      | { id: number; type: Conversation['type']; member_count: number; last_seq: number }
+      | undefined;
+    return r ? { conversationId: String(r.id), type: r.type, memberCount: r.member_count, lastSeq: r.last_seq } : null;
+  }
+
+  async isMember(conversationId: string, userId: string): Promise<boolean> {
+    return this.stmt.isMember!.get(rowId(conversationId), rowId(userId)) !== undefined;
+  }
+
+  async getMemberIds(conversationId: string): Promise<string[]> {
+    return (this.stmt.memberIds!.all(rowId(conversationId)) as Array<{ user_id: number }>).map((r) => String(r.user_id));
+  }
+
+  async getConversation(conversationId: string, userId: string): Promise<Conversation | null> {
+    const row = this.stmt.oneConversation!.get(rowId(userId), rowId(conversationId)) as ConversationRow | undefined;
+    return row ? toConversation(row) : null;
+  }
+
+  async listConversations(userId: string): Promise<Conversation[]> {
+    return (this.stmt.listConversations!.all(rowId(userId)) as ConversationRow[]).map(toConversation);
+  }
+
+  async appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {
+    return this.appendTx(batch);
+  }
+
+  private appendOne(m: NewMessage): AppendResult {
+    const conversationId = rowId(m.conversationId);
+    const senderId = rowId(m.senderId);
+    const existing = this.stmt.messageByTemp!.get(conversationId, senderId, m.tempMessageId) as MessageRow | undefined;
+    if (existing) return { message: toMessage(existing), duplicate: true };
+    const seq = this.stmt.nextSeq!.get(m.sendTime, conversationId) as { last_seq: number } | undefined;
+    if (!seq) throw new AppError('CONVERSATION_NOT_FOUND');
+    const { id } = this.stmt.insertMessage!.get(
+      conversationId,
+      seq.last_seq,
+      senderId,
+      m.senderName,
+      m.tempMessageId,
+      m.content,
+      m.messageType,
+      m.sendTime,
+    ) as { id: number };
+    this.stmt.advanceReadPointer!.run(seq.last_seq, conversationId, senderId);
+    return {
+      duplicate: false,
+      message: {
+        messageId: String(id),
+        conversationId: m.conversationId,
+        senderId: m.senderId,
+        senderName: m.senderName,
+        content: m.content,
+        messageType: m.messageType,
+        seqId: seq.last_seq,
+        sendTime: toIso(m.sendTime),
+      },
+    };
+  }
+
+  async getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage> {
+    const id = rowId(conversationId);
+    const last = (this.stmt.lastSeq!.get(id) as { last_seq: number } | undefined)?.last_seq ?? 0;
+    const range = historyRange(query, last);
+    const rows = range.empty ? [] : (this.stmt.messagesInRange!.all(id, range.from, range.to) as MessageRow[]);
+    return { messages: rows.map(toMessage), total: last, hasMore: range.hasMore };
+  }
+
+  async markRead(conversationId: string, userId: string): Promise<ReadResult> {
+    const id = rowId(conversationId);
+    return this.db.transaction(() => {
+      const last = (this.stmt.lastSeq!.get(id) as { last_seq: number } | undefined)?.last_seq ?? 0;
+      const row = this.stmt.markRead!.get(last, id, rowId(userId)) as { last_read_seq: number } | undefined;
+      const lastReadSeq = row?.last_read_seq ?? 0;
+      return { conversationId, lastReadSeq, unreadCount: Math.max(0, last - lastReadSeq) };
+    })();
+  }
+
+  async ping(): Promise<void> {
+    this.stmt.ping!.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
