@@ -1,0 +1,116 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { Api } from '../helpers/client.js';
+import type { AuthResult, Conversation, Group, GroupMember } from '../../src/protocol/index.js';
+
+let server: TestServer;
+let api: Api;
+
+before(async () => {
+  server = await startServer();
+  api = new Api(server.baseUrl);
+});
+after(async () => server.stop());
+
+type Created = { group: Group; conversation: Conversation };
+
+describe('POST /api/groups', () => {
+  it('creates the group and its conversation; the creator is owner and member', async () => {
+    const owner = await api.user('owner');
+    const bob = await api.user('bob');
+    const carol = await api.user('carol');
+    const res = await api.post<Created>('/api/groups', { groupName: 'Book club', members: [bob.user.userId, carol.user.userId] }, owner.token);
+    assert.equal(res.status, 201);
+    const { group, conversation } = res.body.data;
+    assert.equal(group.name, 'Book club');
+    assert.equal(group.ownerId, owner.user.userId);
+    assert.equal(group.memberCount, 3);
+    assert.equal(group.conversationId, conversation.conversationId);
+    assert.equal(conversation.type, 'group');
+    assert.equal(conversation.groupId, group.groupId);
+    assert.equal(conversation.name, 'Book club');
+    assert.equal(conversation.memberCount, 3);
+    assert.equal(conversation.lastMessage, null);
+  });
+
+  it('ignores duplicate member ids and the creator in members', async () => {
+    const owner = await api.user('dedupe');
+    const bob = await api.user('bob');
+    const res = await api.post<Created>(
+      '/api/groups',
+      { groupName: 'Pairs', members: [bob.user.userId, bob.user.userId, owner.user.userId] },
+      owner.token,
+    );
+    assert.equal(res.status, 201);
+    assert.equal(res.body.data.group.memberCount, 2);
+  });
+
+  it('refuses unknown member ids with 404 USER_NOT_FOUND naming them', async () => {
+    const owner = await api.user('unknown');
+    const bob = await api.user('bob');
+    const res = await api.post('/api/groups', { groupName: 'Ghosts', members: [bob.user.userId, '88888888', 'nope'] }, owner.token);
+    assert.equal(res.status, 404);
+    assert.equal(res.body.code, 'USER_NOT_FOUND');
+    assert.match(res.body.message, /88888888/);
+    assert.match(res.body.message, /nope/);
+  });
+
+  it('forbids guests with 403 FORBIDDEN', async () => {
+    const guest = (await api.post<AuthResult>('/api/auth/guest')).body.data;
+    const bob = await api.user('bob');
+    const res = await api.post('/api/groups', { groupName: 'Guests', members: [bob.user.userId] }, guest.token);
+    assert.equal(res.status, 403);
+    assert.equal(res.body.code, 'FORBIDDEN');
+  });
+
+  for (const [label, body] of [
+    ['a missing groupName', { members: [] }],
+    ['an empty groupName', { groupName: '', members: [] }],
+    ['a blank groupName', { groupName: '   ', members: [] }],
+    ['members that is not an array', { groupName: 'x', members: 'all' }],
+    ['member ids that are numbers', { groupName: 'x', members: [1, 2] }],
+  ] as const) {
+    it(`refuses ${label} with 400 VALIDATION_ERROR`, async () => {
+      const owner = await api.user('invalid');
+      const res = await api.post('/api/groups', body, owner.token);
+      assert.equal(res.status, 400);
+      assert.equal(res.body.code, 'VALIDATION_ERROR');
+    });
+  }
+});
+
+describe('GET /api/groups/{groupId}', () => {
+  it('returns the group and its members with roles', async () => {
+    const owner = await api.user('info');
+    const bob = await api.user('bob');
+    const { group } = (await api.post<Created>('/api/groups', { groupName: 'Info', members: [bob.user.userId] }, owner.token)).body.data;
+    const res = await api.get<{ group: Group; members: GroupMember[] }>(`/api/groups/${group.groupId}`, bob.token);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.data.group, group);
+    const roles = Object.fromEntries(res.body.data.members.map((m) => [m.userId, m.role]));
+    assert.deepEqual(roles, { [owner.user.userId]: 'owner', [bob.user.userId]: 'member' });
+    const member = res.body.data.members.find((m) => m.userId === bob.user.userId)!;
+    assert.equal(member.username, bob.user.username);
+    assert.equal(member.avatar, '');
+    assert.match(member.joinedAt, /Z$/);
+  });
+
+  it('refuses a non-member with 403 NOT_CONVERSATION_MEMBER', async () => {
+    const owner = await api.user('private');
+    const mallory = await api.user('mallory');
+    const { group } = (await api.post<Created>('/api/groups', { groupName: 'Private', members: [] }, owner.token)).body.data;
+    const res = await api.get(`/api/groups/${group.groupId}`, mallory.token);
+    assert.equal(res.status, 403);
+    assert.equal(res.body.code, 'NOT_CONVERSATION_MEMBER');
+  });
+
+  it('answers an unknown group with 404 GROUP_NOT_FOUND', async () => {
+    const owner = await api.user('missing');
+    for (const id of ['77777777', 'x', encodeURIComponent('../1')]) {
+      const res = await api.get(`/api/groups/${id}`, owner.token);
+      assert.equal(res.status, 404, id);
+      assert.equal(res.body.code, 'GROUP_NOT_FOUND');
+    }
+  });
+});
