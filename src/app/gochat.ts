@@ -49,7 +49,11 @@ export async function startGoChat(config: Config, log: Logger): Promise<RunningG
     log,
   );
 
-  const http = await buildHttpServer({ bodyLimitBytes: config.http.bodyLimitBytes, trustProxy: config.http.trustProxy }, logic, log);
+  const http = await buildHttpServer(
+    { bodyLimitBytes: config.http.bodyLimitBytes, trustProxy: config.http.trustProxy, webDir: config.http.webDir },
+    logic,
+    log,
+  );
   const ws = new WsGateway({ ...config.ws, instanceId }, logic, bus, log);
   await ws.attach(http.server);
   await http.listen({ host: config.http.host, port: config.http.port });

@@ -28,6 +28,7 @@ export const CreateGroupBody = Type.Object(
 );
 export const ConversationParams = Type.Object({ conversationId: Id });
 export const GroupParams = Type.Object({ groupId: Id });
+export const UsernameParams = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) });
 export const MessagesQuery = Type.Object(
   {
     page: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),

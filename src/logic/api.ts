@@ -51,6 +51,8 @@ export interface LogicApi {
   authenticate(token: string): Promise<Session>;
   logout(session: Session): Promise<void>;
   getUserInfo(session: Session): Promise<User>;
+  /** Extension for starting a chat by name (docs/protocol.md): USER_NOT_FOUND when nobody has it. */
+  findUserByUsername(session: Session, username: string): Promise<User>;
 
   listConversations(session: Session): Promise<Conversation[]>;
   openSingleConversation(session: Session, targetUserId: string): Promise<{ conversation: Conversation; created: boolean }>;

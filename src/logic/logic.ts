@@ -153,6 +153,13 @@ export class Logic implements LogicApi {
     return user;
   }
 
+  async findUserByUsername(_session: Session, username: string): Promise<User> {
+    const record = await this.repo.findUserByUsername(username);
+    if (!record) throw new AppError('USER_NOT_FOUND', `No user named "${username}"`);
+    const { passwordHash: _hash, ...user } = record;
+    return user;
+  }
+
   // ---- conversations ----
 
   listConversations(session: Session): Promise<Conversation[]> {

@@ -21,6 +21,7 @@ import {
   ReadResultSchema,
   RegisterBody,
   UserSchema,
+  UsernameParams,
 } from '../schemas.js';
 
 declare module 'fastify' {
@@ -114,6 +115,22 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
       schema: { tags: ['users'], summary: 'The current user', security: secured, response: { 200: envelope(UserSchema), ...errors } },
     },
     async (req) => ok(await logic.getUserInfo(session(req))),
+  );
+
+  // Extension (not in the seed): lets a client start a chat with a name instead of an id.
+  app.get(
+    '/api/users/by-username/:username',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['users'],
+        summary: 'Look a user up by username (case-insensitive)',
+        security: secured,
+        params: UsernameParams,
+        response: { 200: envelope(UserSchema), ...errors },
+      },
+    },
+    async (req) => ok(await logic.findUserByUsername(session(req), (req.params as Static<typeof UsernameParams>).username)),
   );
 
   app.get(

@@ -9,10 +9,13 @@ import { AppError, ERROR_CODES, toAppError } from '../../protocol/index.js';
 import type { LogicApi } from '../../logic/api.js';
 import { coercingAjv, describeErrors, strictAjv } from '../validation.js';
 import { registerRoutes } from './routes.js';
+import { registerWebApp } from './static.js';
 
 export interface HttpConfig {
   bodyLimitBytes: number;
   trustProxy: boolean;
+  /** The built web app to serve at `/`; absent or unbuilt: API only. */
+  webDir?: string;
 }
 
 /** Maps fastify's own errors (parser, limits, validation) onto the contract's codes. */
@@ -103,5 +106,6 @@ export async function buildHttpServer(config: HttpConfig, logic: LogicApi, log: 
   });
 
   registerRoutes(app, logic);
+  await registerWebApp(app, config.webDir, log);
   return app;
 }
