@@ -1,0 +1,72 @@
+/**
+ * Versioned PostgreSQL schema. Each entry runs once, in order, in its own transaction;
+ * `schema_migrations` records what was applied. Never edit a shipped entry: append.
+ * Ids are BIGSERIAL (the driver returns them as strings, which is what the wire wants);
+ * times are milliseconds since the epoch, like the SQLite schema.
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  // 1: the initial schema.
+  `
+  CREATE TABLE users (
+    id            BIGSERIAL PRIMARY KEY,
+    username      TEXT    NOT NULL,
+    username_key  TEXT    NOT NULL UNIQUE,
+    password_hash TEXT    NOT NULL,
+    avatar        TEXT    NOT NULL DEFAULT '',
+    is_guest      BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at    BIGINT  NOT NULL
+  );
+
+  CREATE TABLE revoked_tokens (
+    jti        TEXT   PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+  );
+
+  CREATE TABLE conversations (
+    id           BIGSERIAL PRIMARY KEY,
+    type         TEXT    NOT NULL CHECK (type IN ('single', 'group', 'world')),
+    name         TEXT    NOT NULL DEFAULT '',
+    avatar       TEXT    NOT NULL DEFAULT '',
+    -- 'lo:hi' user ids for a single conversation, 'world' for the world room: one per pair.
+    pair_key     TEXT    UNIQUE,
+    group_id     BIGINT,
+    member_count INTEGER NOT NULL DEFAULT 0,
+    -- The seqId allocator: UPDATE … SET last_seq = last_seq + 1 RETURNING, under the row lock.
+    last_seq     BIGINT  NOT NULL DEFAULT 0,
+    created_at   BIGINT  NOT NULL,
+    updated_at   BIGINT  NOT NULL
+  );
+
+  CREATE TABLE conversation_members (
+    conversation_id BIGINT NOT NULL REFERENCES conversations (id),
+    user_id         BIGINT NOT NULL REFERENCES users (id),
+    role            TEXT   NOT NULL DEFAULT 'member' CHECK (role IN ('owner', 'admin', 'member')),
+    last_read_seq   BIGINT NOT NULL DEFAULT 0,
+    joined_at       BIGINT NOT NULL,
+    PRIMARY KEY (conversation_id, user_id)
+  );
+  CREATE INDEX conversation_members_by_user ON conversation_members (user_id, conversation_id);
+
+  CREATE TABLE chat_groups (
+    id              BIGSERIAL PRIMARY KEY,
+    conversation_id BIGINT NOT NULL UNIQUE REFERENCES conversations (id),
+    name            TEXT   NOT NULL,
+    owner_id        BIGINT NOT NULL REFERENCES users (id),
+    created_at      BIGINT NOT NULL
+  );
+
+  CREATE TABLE messages (
+    id              BIGSERIAL PRIMARY KEY,
+    conversation_id BIGINT NOT NULL REFERENCES conversations (id),
+    seq_id          BIGINT NOT NULL,
+    sender_id       BIGINT NOT NULL REFERENCES users (id),
+    sender_name     TEXT   NOT NULL,
+    temp_message_id TEXT   NOT NULL,
+    content         TEXT   NOT NULL,
+    message_type    TEXT   NOT NULL,
+    send_time       BIGINT NOT NULL,
+    UNIQUE (conversation_id, seq_id),
+    UNIQUE (conversation_id, sender_id, temp_message_id)
+  );
+  `,
+];

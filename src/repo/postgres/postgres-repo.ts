@@ -1,0 +1,497 @@
+/**
+ * The distributed storage: PostgreSQL through a `pg` pool. Every query is parameterized.
+ * Several logic processes may write the same conversation at once: a batch locks its
+ * conversations' rows (in id order, so two batches cannot deadlock) and allocates each
+ * seqId with `UPDATE conversations SET last_seq = last_seq + 1 … RETURNING`, so the row lock
+ * serializes writers and the sequence stays 1, 2, 3… with no gaps.
+ */
+import pg from 'pg';
+import { AppError } from '../../protocol/index.js';
+import type { Conversation, Group, GroupMember, Message, MessageType, ReadResult, User } from '../../protocol/index.js';
+import type {
+  AppendResult,
+  ConversationInfo,
+  HistoryPage,
+  HistoryQuery,
+  NewGroup,
+  NewMessage,
+  NewUser,
+  Repo,
+  UserRecord,
+} from '../index.js';
+import { historyRange, pairKey, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { POSTGRES_MIGRATIONS } from './migrations.js';
+
+export interface PostgresRepoConfig {
+  /** postgres://user@host:port/db */
+  url: string;
+  poolSize: number;
+}
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** Row shapes as the driver returns them: BIGINT columns arrive as strings. */
+interface UserRow {
+  id: string;
+  username: string;
+  avatar: string;
+  is_guest: boolean;
+  created_at: string;
+  password_hash?: string;
+}
+
+interface MessageRow {
+  id: string;
+  conversation_id: string;
+  seq_id: string;
+  sender_id: string;
+  sender_name: string;
+  content: string;
+  message_type: string;
+  send_time: string;
+}
+
+interface ConversationRow {
+  id: string;
+  type: Conversation['type'];
+  name: string;
+  avatar: string;
+  member_count: number;
+  last_seq: string;
+  updated_at: string;
+  group_id: string | null;
+  last_read_seq: string;
+  lm_id: string | null;
+  lm_sender_id: string | null;
+  lm_sender_name: string | null;
+  lm_content: string | null;
+  lm_type: string | null;
+  lm_time: string | null;
+  peer_id: string | null;
+  peer_username: string | null;
+  peer_avatar: string | null;
+  peer_is_guest: boolean | null;
+  peer_created_at: string | null;
+}
+
+const toUser = (r: UserRow): User => ({
+  userId: r.id,
+  username: r.username,
+  avatar: r.avatar,
+  isGuest: r.is_guest,
+  createdAt: toIso(Number(r.created_at)),
+});
+
+const toMessage = (r: MessageRow): Message => ({
+  messageId: r.id,
+  conversationId: r.conversation_id,
+  senderId: r.sender_id,
+  senderName: r.sender_name,
+  content: r.content,
+  messageType: r.message_type as MessageType,
+  seqId: Number(r.seq_id),
+  sendTime: toIso(Number(r.send_time)),
+});
+
+function toConversation(r: ConversationRow): Conversation {
+  const lastSeq = Number(r.last_seq);
+  const lastReadSeq = Number(r.last_read_seq);
+  const conversation: Conversation = {
+    conversationId: r.id,
+    type: r.type,
+    name: r.name,
+    avatar: r.avatar,
+    memberCount: r.member_count,
+    lastMessage:
+      r.lm_id === null
+        ? null
+        : {
+            messageId: r.lm_id,
+            conversationId: r.id,
+            senderId: r.lm_sender_id ?? '',
+            senderName: r.lm_sender_name ?? '',
+            content: r.lm_content ?? '',
+            messageType: (r.lm_type ?? 'text') as MessageType,
+            seqId: lastSeq,
+            sendTime: toIso(Number(r.lm_time ?? 0)),
+          },
+    unreadCount: Math.max(0, lastSeq - lastReadSeq),
+    lastReadSeq,
+    updatedAt: toIso(Number(r.updated_at)),
+  };
+  if (r.type === 'single' && r.peer_id !== null) {
+    conversation.peer = {
+      userId: r.peer_id,
+      username: r.peer_username ?? '',
+      avatar: r.peer_avatar ?? '',
+      isGuest: r.peer_is_guest === true,
+      createdAt: toIso(Number(r.peer_created_at ?? 0)),
+    };
+    conversation.name = conversation.peer.username;
+    conversation.avatar = conversation.peer.avatar;
+  }
+  if (r.type === 'group' && r.group_id !== null) conversation.groupId = r.group_id;
+  return conversation;
+}
+
+/** Ids on the wire are strings; anything that is not a positive BIGINT matches no row (null). */
+function rowId(id: string): string | null {
+  return /^[1-9][0-9]{0,17}$/.test(id) ? id : null;
+}
+
+/** Serialization failures and deadlocks are safe to retry: the transaction was rolled back. */
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
+
+const CONVERSATION_SELECT = `
+  SELECT c.id, c.type, c.name, c.avatar, c.member_count, c.last_seq, c.updated_at, c.group_id,
+         m.last_read_seq,
+         lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.sender_name AS lm_sender_name,
+         lm.content AS lm_content, lm.message_type AS lm_type, lm.send_time AS lm_time,
+         pu.id AS peer_id, pu.username AS peer_username, pu.avatar AS peer_avatar,
+         pu.is_guest AS peer_is_guest, pu.created_at AS peer_created_at
+  FROM conversation_members m
+  JOIN conversations c ON c.id = m.conversation_id
+  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq_id = c.last_seq
+  LEFT JOIN conversation_members pm
+         ON c.type = 'single' AND pm.conversation_id = c.id AND pm.user_id <> m.user_id
+  LEFT JOIN users pu ON pu.id = pm.user_id`;
+
+/** Observes how long each storage call takes (a metrics histogram in production). */
+export type QueryTimer = (operation: string, seconds: number) => void;
+
+export class PostgresRepo implements Repo {
+  private readonly pool: pg.Pool;
+  private migrated: Promise<void> | null = null;
+
+  constructor(
+    config: PostgresRepoConfig,
+    private readonly timer: QueryTimer = () => {},
+  ) {
+    this.pool = new pg.Pool({ connectionString: config.url, max: config.poolSize });
+    // An idle client losing its connection (e.g. a database restart) must not crash the process.
+    this.pool.on('error', () => {});
+  }
+
+  /** Applies pending migrations. Safe to call from several processes at once (advisory lock). */
+  migrate(): Promise<void> {
+    this.migrated ??= this.transaction(async (db) => {
+      await db.query('SELECT pg_advisory_xact_lock(7234001)');
+      await db.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      const { rows } = await db.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations');
+      const current = rows[0]?.version ?? 0;
+      for (const [index, sql] of POSTGRES_MIGRATIONS.entries()) {
+        const version = index + 1;
+        if (version <= current) continue;
+        await db.query(sql);
+        await db.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [version, Date.now()]);
+      }
+    }, 'migrate');
+    return this.migrated;
+  }
+
+  private async query<R extends pg.QueryResultRow>(operation: string, sql: string, params: unknown[] = []): Promise<R[]> {
+    const started = performance.now();
+    try {
+      return (await this.pool.query<R>(sql, params)).rows;
+    } finally {
+      this.timer(operation, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async transaction<T>(work: (db: Queryable) => Promise<T>, operation: string): Promise<T> {
+    const started = performance.now();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const client = await this.pool.connect();
+        let broken = false;
+        try {
+          await client.query('BEGIN');
+          const result = await work(client);
+          await client.query('COMMIT');
+          return result;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => (broken = true));
+          const sqlState = (err as { code?: string }).code;
+          if (attempt < 3 && sqlState !== undefined && RETRYABLE_SQLSTATES.has(sqlState)) continue;
+          throw err;
+        } finally {
+          client.release(broken);
+        }
+      }
+    } finally {
+      this.timer(operation, (performance.now() - started) / 1000);
+    }
+  }
+
+  async createUser(user: NewUser): Promise<User> {
+    const rows = await this.query<UserRow>(
+      'createUser',
+      `INSERT INTO users (username, username_key, password_hash, is_guest, created_at)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username_key) DO NOTHING RETURNING *`,
+      [user.username, usernameKey(user.username), user.passwordHash, user.isGuest, Date.now()],
+    );
+    if (!rows[0]) throw new AppError('USERNAME_TAKEN', `Username "${user.username}" is already taken`);
+    return toUser(rows[0]);
+  }
+
+  async findUserByUsername(username: string): Promise<UserRecord | null> {
+    const [row] = await this.query<UserRow>('findUserByUsername', 'SELECT * FROM users WHERE username_key = $1', [usernameKey(username)]);
+    return row ? { ...toUser(row), passwordHash: row.password_hash ?? '' } : null;
+  }
+
+  async getUsers(ids: readonly string[]): Promise<User[]> {
+    const valid = [...new Set(ids.map(rowId).filter((id): id is string => id !== null))];
+    if (valid.length === 0) return [];
+    return (await this.query<UserRow>('getUsers', 'SELECT * FROM users WHERE id = ANY($1::bigint[])', [valid])).map(toUser);
+  }
+
+  async revokeToken(jti: string, expiresAtMs: number): Promise<void> {
+    await this.query('revokeToken', 'INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING', [jti, expiresAtMs]);
+    // Expired tokens fail verification anyway; keep the table small.
+    await this.query('purgeRevoked', 'DELETE FROM revoked_tokens WHERE expires_at < $1', [Date.now() - 60_000]);
+  }
+
+  async isTokenRevoked(jti: string): Promise<boolean> {
+    return (await this.query('isTokenRevoked', 'SELECT 1 FROM revoked_tokens WHERE jti = $1', [jti])).length > 0;
+  }
+
+  async getOrCreateSingleConversation(userId: string, peerId: string): Promise<{ conversationId: string; created: boolean }> {
+    const key = pairKey(userId, peerId);
+    return this.transaction(async (db) => {
+      const now = Date.now();
+      // A concurrent creator of the same pair makes this wait on the unique index, then do nothing.
+      const inserted = await db.query<{ id: string }>(
+        `INSERT INTO conversations (type, name, pair_key, member_count, created_at, updated_at)
+         VALUES ('single', '', $1, 2, $2, $2) ON CONFLICT (pair_key) DO NOTHING RETURNING id`,
+        [key, now],
+      );
+      const created = inserted.rows[0];
+      if (!created) {
+        const existing = await db.query<{ id: string }>('SELECT id FROM conversations WHERE pair_key = $1', [key]);
+        return { conversationId: existing.rows[0]!.id, created: false };
+      }
+      await db.query(
+        `INSERT INTO conversation_members (conversation_id, user_id, role, joined_at)
+         VALUES ($1, $2, 'member', $4), ($1, $3, 'member', $4)`,
+        [created.id, userId, peerId, now],
+      );
+      return { conversationId: created.id, created: true };
+    }, 'getOrCreateSingleConversation');
+  }
+
+  async joinWorld(userId: string): Promise<string> {
+    return this.transaction(async (db) => {
+      const now = Date.now();
+      await db.query(
+        `INSERT INTO conversations (type, name, pair_key, member_count, created_at, updated_at)
+         VALUES ('world', $1, $2, 0, $3, $3) ON CONFLICT (pair_key) DO NOTHING`,
+        [WORLD_NAME, WORLD_KEY, now],
+      );
+      const { rows } = await db.query<{ id: string }>('SELECT id FROM conversations WHERE pair_key = $1', [WORLD_KEY]);
+      const worldId = rows[0]!.id;
+      const joined = await db.query(
+        `INSERT INTO conversation_members (conversation_id, user_id, role, joined_at)
+         VALUES ($1, $2, 'member', $3) ON CONFLICT DO NOTHING`,
+        [worldId, userId, now],
+      );
+      if (joined.rowCount === 1) await db.query('UPDATE conversations SET member_count = member_count + 1 WHERE id = $1', [worldId]);
+      return worldId;
+    }, 'joinWorld');
+  }
+
+  async createGroup(group: NewGroup): Promise<{ groupId: string; conversationId: string }> {
+    return this.transaction(async (db) => {
+      const now = Date.now();
+      const conv = await db.query<{ id: string }>(
+        `INSERT INTO conversations (type, name, pair_key, member_count, created_at, updated_at)
+         VALUES ('group', $1, NULL, $2, $3, $3) RETURNING id`,
+        [group.name, 1 + group.memberIds.length, now],
+      );
+      const conversationId = conv.rows[0]!.id;
+      const grp = await db.query<{ id: string }>(
+        'INSERT INTO chat_groups (conversation_id, name, owner_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id',
+        [conversationId, group.name, group.ownerId, now],
+      );
+      const groupId = grp.rows[0]!.id;
+      await db.query('UPDATE conversations SET group_id = $1 WHERE id = $2', [groupId, conversationId]);
+      await db.query(
+        `INSERT INTO conversation_members (conversation_id, user_id, role, joined_at)
+         SELECT $1, member.id, CASE WHEN member.id = $2::bigint THEN 'owner' ELSE 'member' END, $4
+         FROM unnest(array_prepend($2::bigint, $3::bigint[])) AS member (id)
+         ON CONFLICT DO NOTHING`,
+        [conversationId, group.ownerId, group.memberIds, now],
+      );
+      return { groupId, conversationId };
+    }, 'createGroup');
+  }
+
+  async getGroup(groupId: string): Promise<Group | null> {
+    const id = rowId(groupId);
+    if (id === null) return null;
+    const [r] = await this.query<{ id: string; conversation_id: string; name: string; owner_id: string; created_at: string; member_count: number }>(
+      'getGroup',
+      `SELECT g.id, g.conversation_id, g.name, g.owner_id, g.created_at, c.member_count
+       FROM chat_groups g JOIN conversations c ON c.id = g.conversation_id WHERE g.id = $1`,
+      [id],
+    );
+    if (!r) return null;
+    return {
+      groupId: r.id,
+      conversationId: r.conversation_id,
+      name: r.name,
+      ownerId: r.owner_id,
+      memberCount: r.member_count,
+      createdAt: toIso(Number(r.created_at)),
+    };
+  }
+
+  async getGroupMembers(groupId: string): Promise<GroupMember[]> {
+    const id = rowId(groupId);
+    if (id === null) return [];
+    const rows = await this.query<{ id: string; username: string; avatar: string; role: GroupMember['role']; joined_at: string }>(
+      'getGroupMembers',
+      `SELECT u.id, u.username, u.avatar, m.role, m.joined_at
+       FROM chat_groups g
+       JOIN conversation_members m ON m.conversation_id = g.conversation_id
+       JOIN users u ON u.id = m.user_id
+       WHERE g.id = $1 ORDER BY m.joined_at, u.id`,
+      [id],
+    );
+    return rows.map((r) => ({ userId: r.id, username: r.username, avatar: r.avatar, role: r.role, joinedAt: toIso(Number(r.joined_at)) }));
+  }
+
+  async getConversationInfo(conversationId: string): Promise<ConversationInfo | null> {
+    const id = rowId(conversationId);
+    if (id === null) return null;
+    const [r] = await this.query<{ id: string; type: Conversation['type']; member_count: number; last_seq: string }>(
+      'getConversationInfo',
+      'SELECT id, type, member_count, last_seq FROM conversations WHERE id = $1',
+      [id],
+    );
+    return r ? { conversationId: r.id, type: r.type, memberCount: r.member_count, lastSeq: Number(r.last_seq) } : null;
+  }
+
+  async isMember(conversationId: string, userId: string): Promise<boolean> {
+    const [cid, uid] = [rowId(conversationId), rowId(userId)];
+    if (cid === null || uid === null) return false;
+    const rows = await this.query('isMember', 'SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [cid, uid]);
+    return rows.length > 0;
+  }
+
+  async getMemberIds(conversationId: string): Promise<string[]> {
+    const id = rowId(conversationId);
+    if (id === null) return [];
+    const rows = await this.query<{ user_id: string }>('getMemberIds', 'SELECT user_id FROM conversation_members WHERE conversation_id = $1', [id]);
+    return rows.map((r) => r.user_id);
+  }
+
+  async getConversation(conversationId: string, userId: string): Promise<Conversation | null> {
+    const [cid, uid] = [rowId(conversationId), rowId(userId)];
+    if (cid === null || uid === null) return null;
+    const [row] = await this.query<ConversationRow>('getConversation', `${CONVERSATION_SELECT} WHERE m.user_id = $1 AND m.conversation_id = $2`, [uid, cid]);
+    return row ? toConversation(row) : null;
+  }
+
+  async listConversations(userId: string): Promise<Conversation[]> {
+    const uid = rowId(userId);
+    if (uid === null) return [];
+    const rows = await this.query<ConversationRow>(
+      'listConversations',
+      `${CONVERSATION_SELECT} WHERE m.user_id = $1 ORDER BY c.updated_at DESC, c.id DESC`,
+      [uid],
+    );
+    return rows.map(toConversation);
+  }
+
+  async appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {
+    if (batch.length === 0) return [];
+    return this.transaction(async (db) => {
+      const conversationIds = [...new Set(batch.map((m) => rowId(m.conversationId)))];
+      if (conversationIds.includes(null)) throw new AppError('CONVERSATION_NOT_FOUND');
+      // Lock every conversation row of the batch up front, in id order: the lock is held to
+      // COMMIT, so other writers of these conversations wait, and two batches never deadlock.
+      await db.query('SELECT id FROM conversations WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [conversationIds]);
+      const results: AppendResult[] = [];
+      for (const m of batch) results.push(await this.appendOne(db, m));
+      return results;
+    }, 'appendMessages');
+  }
+
+  private async appendOne(db: Queryable, m: NewMessage): Promise<AppendResult> {
+    // Under the row lock a concurrent writer of the same tempMessageId has either committed
+    // (we see its row here) or not started: the unique index never fires mid-allocation.
+    const existing = await db.query<MessageRow>(
+      'SELECT * FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND temp_message_id = $3',
+      [m.conversationId, m.senderId, m.tempMessageId],
+    );
+    if (existing.rows[0]) return { message: toMessage(existing.rows[0]), duplicate: true };
+    const seq = await db.query<{ last_seq: string }>(
+      'UPDATE conversations SET last_seq = last_seq + 1, updated_at = $1 WHERE id = $2 RETURNING last_seq',
+      [m.sendTime, m.conversationId],
+    );
+    if (!seq.rows[0]) throw new AppError('CONVERSATION_NOT_FOUND');
+    const seqId = Number(seq.rows[0].last_seq);
+    const inserted = await db.query<{ id: string }>(
+      `INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+      [m.conversationId, seqId, m.senderId, m.senderName, m.tempMessageId, m.content, m.messageType, m.sendTime],
+    );
+    await db.query(
+      'UPDATE conversation_members SET last_read_seq = GREATEST(last_read_seq, $1) WHERE conversation_id = $2 AND user_id = $3',
+      [seqId, m.conversationId, m.senderId],
+    );
+    return {
+      duplicate: false,
+      message: {
+        messageId: inserted.rows[0]!.id,
+        conversationId: m.conversationId,
+        senderId: m.senderId,
+        senderName: m.senderName,
+        content: m.content,
+        messageType: m.messageType,
+        seqId,
+        sendTime: toIso(m.sendTime),
+      },
+    };
+  }
+
+  async getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage> {
+    const id = rowId(conversationId);
+    if (id === null) return { messages: [], total: 0, hasMore: false };
+    const [row] = await this.query<{ last_seq: string }>('lastSeq', 'SELECT last_seq FROM conversations WHERE id = $1', [id]);
+    const last = Number(row?.last_seq ?? 0);
+    const range = historyRange(query, last);
+    const rows = range.empty
+      ? []
+      : await this.query<MessageRow>(
+          'getMessages',
+          'SELECT * FROM messages WHERE conversation_id = $1 AND seq_id BETWEEN $2 AND $3 ORDER BY seq_id',
+          [id, range.from, range.to],
+        );
+    return { messages: rows.map(toMessage), total: last, hasMore: range.hasMore };
+  }
+
+  async markRead(conversationId: string, userId: string): Promise<ReadResult> {
+    const [cid, uid] = [rowId(conversationId), rowId(userId)];
+    if (cid === null || uid === null) return { conversationId, lastReadSeq: 0, unreadCount: 0 };
+    const [row] = await this.query<{ last_seq: string; last_read_seq: string }>(
+      'markRead',
+      `WITH c AS (SELECT last_seq FROM conversations WHERE id = $1)
+       UPDATE conversation_members m SET last_read_seq = GREATEST(m.last_read_seq, c.last_seq)
+       FROM c WHERE m.conversation_id = $1 AND m.user_id = $2
+       RETURNING c.last_seq, m.last_read_seq`,
+      [cid, uid],
+    );
+    const last = Number(row?.last_seq ?? 0);
+    const lastReadSeq = Number(row?.last_read_seq ?? 0);
+    return { conversationId, lastReadSeq, unreadCount: Math.max(0, last - lastReadSeq) };
+  }
+
+  async ping(): Promise<void> {
+    await this.query('ping', 'SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * The storage interface suite: one set of behaviours every Repo implementation must pass
+ * (SQLite and PostgreSQL alike). `open` returns a fresh, empty store; `openAgain` a second
+ * handle on the same store, as another process would hold it.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { AppError } from '../../src/protocol/index.js';
+import type { NewMessage, Repo } from '../../src/repo/index.js';
+
+export interface RepoFixture {
+  /** A fresh, empty store. */
+  open(): Promise<Repo>;
+  /** Another handle on the store last opened (another process, for concurrency). */
+  openAgain(): Promise<Repo>;
+  /** Drops whatever `open` created. */
+  cleanup(): Promise<void>;
+}
+
+export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture | string>): void {
+  describe(`Repo: ${name}`, () => {
+    let fixture: RepoFixture | null = null;
+    let skip: string | false = false;
+    let repo: Repo;
+    const opened: Repo[] = [];
+    let names = 0;
+    const uniq = (prefix: string) => `${prefix}${++names}x${Math.random().toString(36).slice(2, 6)}`;
+
+    before(async () => {
+      const made = await makeFixture();
+      if (typeof made === 'string') {
+        skip = made;
+        return;
+      }
+      fixture = made;
+      repo = await fixture.open();
+      opened.push(repo);
+    });
+
+    after(async () => {
+      for (const r of opened) await r.close();
+      await fixture?.cleanup();
+    });
+
+    const test = (title: string, body: () => Promise<void>) =>
+      it(title, async (t) => {
+        if (skip) return t.skip(skip);
+        await body();
+      });
+
+    const user = (prefix = 'u') => repo.createUser({ username: uniq(prefix), passwordHash: 'hash', isGuest: false });
+
+    const message = (conversationId: string, senderId: string, tempMessageId: string, content = 'hi'): NewMessage => ({
+      conversationId,
+      senderId,
+      senderName: 'sender',
+      tempMessageId,
+      content,
+      messageType: 'text',
+      sendTime: Date.now(),
+    });
+
+    test('createUser returns the user with a string id and never the hash', async () => {
+      const created = await user('alice');
+      assert.match(created.userId, /^[1-9][0-9]*$/);
+      assert.equal(created.isGuest, false);
+      assert.equal(created.avatar, '');
+      assert.ok(!('passwordHash' in created));
+      assert.ok(!Number.isNaN(Date.parse(created.createdAt)));
+    });
+
+    test('usernames are unique case-insensitively', async () => {
+      const username = uniq('Bob');
+      await repo.createUser({ username, passwordHash: 'h', isGuest: false });
+      await assert.rejects(
+        repo.createUser({ username: username.toUpperCase(), passwordHash: 'h', isGuest: false }),
+        (err: unknown) => err instanceof AppError && err.code === 'USERNAME_TAKEN',
+      );
+      const found = await repo.findUserByUsername(username.toLowerCase());
+      assert.equal(found?.username, username);
+      assert.equal(found?.passwordHash, 'h');
+    });
+
+    test('getUsers returns the existing ones and ignores malformed ids', async () => {
+      const a = await user();
+      const b = await user();
+      const found = await repo.getUsers([a.userId, b.userId, 'abc', '-1', '0', '99999999999', "1' OR 1=1"]);
+      assert.deepEqual(found.map((u) => u.userId).sort(), [a.userId, b.userId].sort());
+    });
+
+    test('a revoked token stays revoked', async () => {
+      assert.equal(await repo.isTokenRevoked('jti-1'), false);
+      await repo.revokeToken('jti-1', Date.now() + 60_000);
+      await repo.revokeToken('jti-1', Date.now() + 60_000);
+      assert.equal(await repo.isTokenRevoked('jti-1'), true);
+    });
+
+    test('a pair has one single conversation, whoever asks first', async () => {
+      const a = await user();
+      const b = await user();
+      const first = await repo.getOrCreateSingleConversation(a.userId, b.userId);
+      const again = await repo.getOrCreateSingleConversation(b.userId, a.userId);
+      assert.equal(first.created, true);
+      assert.deepEqual(again, { conversationId: first.conversationId, created: false });
+      const seen = await repo.getConversation(first.conversationId, a.userId);
+      assert.equal(seen?.type, 'single');
+      assert.equal(seen?.peer?.userId, b.userId);
+      assert.equal(seen?.memberCount, 2);
+      assert.equal(seen?.lastMessage, null);
+    });
+
+    test('concurrent creators of one pair end up with the same conversation', async () => {
+      const a = await user();
+      const b = await user();
+      const other = await fixture!.openAgain();
+      opened.push(other);
+      const results = await Promise.all([
+        repo.getOrCreateSingleConversation(a.userId, b.userId),
+        other.getOrCreateSingleConversation(b.userId, a.userId),
+        repo.getOrCreateSingleConversation(a.userId, b.userId),
+      ]);
+      assert.equal(new Set(results.map((r) => r.conversationId)).size, 1);
+      assert.equal(results.filter((r) => r.created).length, 1);
+    });
+
+    test('joining the world twice counts the member once', async () => {
+      const a = await user();
+      const worldId = await repo.joinWorld(a.userId);
+      const before = await repo.getConversationInfo(worldId);
+      assert.equal(await repo.joinWorld(a.userId), worldId);
+      const after = await repo.getConversationInfo(worldId);
+      assert.equal(after?.type, 'world');
+      assert.equal(after?.memberCount, before?.memberCount);
+      assert.equal(await repo.isMember(worldId, a.userId), true);
+    });
+
+    test('a group has its owner and members, and a conversation pointing back at it', async () => {
+      const owner = await user('owner');
+      const m1 = await user();
+      const m2 = await user();
+      const { groupId, conversationId } = await repo.createGroup({ ownerId: owner.userId, name: 'Team', memberIds: [m1.userId, m2.userId] });
+      const group = await repo.getGroup(groupId);
+      assert.deepEqual({ ...group, createdAt: 'x' }, { groupId, conversationId, name: 'Team', ownerId: owner.userId, memberCount: 3, createdAt: 'x' });
+      const members = await repo.getGroupMembers(groupId);
+      assert.deepEqual(members.map((m) => m.role).sort(), ['member', 'member', 'owner']);
+      assert.deepEqual((await repo.getMemberIds(conversationId)).sort(), [owner.userId, m1.userId, m2.userId].sort());
+      const conversation = await repo.getConversation(conversationId, m1.userId);
+      assert.equal(conversation?.groupId, groupId);
+      assert.equal(conversation?.name, 'Team');
+    });
+
+    test('unknown and malformed ids find nothing', async () => {
+      assert.equal(await repo.getGroup('999999999'), null);
+      assert.equal(await repo.getGroup('x'), null);
+      assert.deepEqual(await repo.getGroupMembers('x'), []);
+      assert.equal(await repo.getConversationInfo('999999999'), null);
+      assert.equal(await repo.getConversationInfo('1;DROP TABLE users'), null);
+      assert.equal(await repo.isMember('x', 'y'), false);
+      assert.equal(await repo.getConversation('x', '1'), null);
+      assert.deepEqual(await repo.listConversations('x'), []);
+    });
+
+    test('appendMessages numbers a conversation 1, 2, 3 and moves the sender read pointer', async () => {
+      const a = await user();
+      const b = await user();
+      const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
+      const results = await repo.appendMessages([
+        message(conversationId, a.userId, 't1', 'one'),
+        message(conversationId, b.userId, 't2', 'two'),
+        message(conversationId, a.userId, 't3', 'three'),
+      ]);
+      assert.deepEqual(results.map((r) => [r.message.seqId, r.duplicate, r.message.content]), [
+        [1, false, 'one'],
+        [2, false, 'two'],
+        [3, false, 'three'],
+      ]);
+      const forB = await repo.getConversation(conversationId, b.userId);
+      assert.equal(forB?.lastReadSeq, 2);
+      assert.equal(forB?.unreadCount, 1);
+      assert.equal(forB?.lastMessage?.content, 'three');
+      assert.equal(forB?.lastMessage?.seqId, 3);
+    });
+
+    test('a tempMessageId is stored once per sender and conversation, also within one batch', async () => {
+      const a = await user();
+      const b = await user();
+      const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
+      const [first, dupInBatch, otherSender] = await repo.appendMessages([
+        message(conversationId, a.userId, 'same'),
+        message(conversationId, a.userId, 'same', 'changed'),
+        message(conversationId, b.userId, 'same'),
+      ]);
+      assert.equal(first!.duplicate, false);
+      assert.equal(dupInBatch!.duplicate, true);
+      assert.equal(dupInBatch!.message.messageId, first!.message.messageId);
+      assert.equal(dupInBatch!.message.content, 'hi');
+      assert.equal(otherSender!.duplicate, false);
+      const [resend] = await repo.appendMessages([message(conversationId, a.userId, 'same')]);
+      assert.deepEqual(resend, { duplicate: true, message: first!.message });
+      assert.equal((await repo.getConversationInfo(conversationId))?.lastSeq, 2);
+    });
+
+    test('appending to a missing conversation fails and stores nothing', async () => {
+      const a = await user();
+      await assert.rejects(repo.appendMessages([message('999999999', a.userId, 't')]), (err: unknown) => err instanceof AppError && err.code === 'CONVERSATION_NOT_FOUND');
+    });
+
+    test('concurrent writers through separate handles get gap-free, unique seqIds', async () => {
+      const a = await user();
+      const b = await user();
+      const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
+      const other = await fixture!.openAgain();
+      opened.push(other);
+      const writers = [repo, other];
+      const batches = Array.from({ length: 20 }, (_, i) =>
+        writers[i % 2]!.appendMessages(
+          Array.from({ length: 5 }, (_, j) => message(conversationId, i % 3 === 0 ? a.userId : b.userId, `w${i}-${j}`)),
+        ),
+      );
+      // The same tempMessageId racing through both handles is still stored once.
+      const race = [repo, other].map((w) => w.appendMessages([message(conversationId, a.userId, 'race')]));
+      const results = (await Promise.all(batches)).flat();
+      const [r1, r2] = (await Promise.all(race)).flat();
+      assert.equal(r1!.message.messageId, r2!.message.messageId);
+      assert.equal([r1, r2].filter((r) => r!.duplicate).length, 1);
+      const fresh = [...results, r1!, r2!].filter((r) => !r.duplicate).map((r) => r.message.seqId).sort((x, y) => x - y);
+      assert.deepEqual(fresh, Array.from({ length: 101 }, (_, i) => i + 1));
+      const history = await repo.getMessages(conversationId, { kind: 'after', afterSeq: 0, size: 100 });
+      assert.equal(history.total, 101);
+      assert.deepEqual(history.messages.map((m) => m.seqId), Array.from({ length: 100 }, (_, i) => i + 1));
+    });
+
+    test('history pages are exact seq ranges: newest page first, after and before cursors', async () => {
+      const a = await user();
+      const b = await user();
+      const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
+      await repo.appendMessages(Array.from({ length: 7 }, (_, i) => message(conversationId, a.userId, `h${i}`, `m${i + 1}`)));
+      const seqs = async (query: Parameters<Repo['getMessages']>[1]) => {
+        const page = await repo.getMessages(conversationId, query);
+        return { seqs: page.messages.map((m) => m.seqId), total: page.total, hasMore: page.hasMore };
+      };
+      assert.deepEqual(await seqs({ kind: 'page', page: 1, size: 3 }), { seqs: [5, 6, 7], total: 7, hasMore: true });
+      assert.deepEqual(await seqs({ kind: 'page', page: 3, size: 3 }), { seqs: [1], total: 7, hasMore: false });
+      assert.deepEqual(await seqs({ kind: 'page', page: 4, size: 3 }), { seqs: [], total: 7, hasMore: false });
+      assert.deepEqual(await seqs({ kind: 'after', afterSeq: 5, size: 10 }), { seqs: [6, 7], total: 7, hasMore: false });
+      assert.deepEqual(await seqs({ kind: 'after', afterSeq: 1, size: 2 }), { seqs: [2, 3], total: 7, hasMore: true });
+      assert.deepEqual(await seqs({ kind: 'before', beforeSeq: 3, size: 10 }), { seqs: [1, 2], total: 7, hasMore: false });
+      const [first] = (await repo.getMessages(conversationId, { kind: 'after', afterSeq: 0, size: 1 })).messages;
+      assert.equal(first?.content, 'm1');
+      assert.equal(first?.senderId, a.userId);
+      assert.equal(first?.conversationId, conversationId);
+    });
+
+    test('markRead moves the pointer to the newest message', async () => {
+      const a = await user();
+      const b = await user();
+      const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
+      await repo.appendMessages([message(conversationId, a.userId, 'r1'), message(conversationId, a.userId, 'r2')]);
+      assert.equal((await repo.getConversation(conversationId, b.userId))?.unreadCount, 2);
+      assert.deepEqual(await repo.markRead(conversationId, b.userId), { conversationId, lastReadSeq: 2, unreadCount: 0 });
+      assert.equal((await repo.getConversation(conversationId, b.userId))?.unreadCount, 0);
+    });
+
+    test('listConversations puts the newest activity first', async () => {
+      const a = await user();
+      const b = await user();
+      const c = await user();
+      const ab = await repo.getOrCreateSingleConversation(a.userId, b.userId);
+      const ac = await repo.getOrCreateSingleConversation(a.userId, c.userId);
+      await repo.appendMessages([{ ...message(ab.conversationId, b.userId, 'l1'), sendTime: Date.now() + 60_000 }]);
+      const list = await repo.listConversations(a.userId);
+      assert.deepEqual(list.map((x) => x.conversationId), [ab.conversationId, ac.conversationId]);
+      assert.equal(list[0]?.unreadCount, 1);
+      assert.equal(list[1]?.peer?.userId, c.userId);
+    });
+
+    test('ping answers', async () => {
+      await repo.ping();
+    });
+  });
+}
