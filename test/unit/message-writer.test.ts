@@ -1,0 +1,86 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
+import { MessageWriter, type PendingSend } from '../../src/logic/message-writer.js';
+import type { AppendResult, NewMessage } from '../../src/repo/index.js';
+
+async function fixture() {
+  const repo = new SqliteRepo({ file: ':memory:' });
+  const a = await repo.createUser({ username: 'writer-a', passwordHash: 'x', isGuest: false });
+  const b = await repo.createUser({ username: 'writer-b', passwordHash: 'x', isGuest: false });
+  const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
+  const message = (tempMessageId: string): NewMessage => ({
+    conversationId,
+    senderId: a.userId,
+    senderName: a.username,
+    tempMessageId,
+    content: tempMessageId,
+    messageType: 'text',
+    sendTime: Date.now(),
+  });
+  return { repo, message, conversationId };
+}
+
+describe('MessageWriter', () => {
+  it('commits the sends of one event-loop turn as one batch, then publishes before resolving', async () => {
+    const { repo, message } = await fixture();
+    const batches: number[] = [];
+    const events: string[] = [];
+    const writer = new MessageWriter(repo, (sends) => {
+      batches.push(sends.length);
+      events.push('published');
+    });
+    const sends = Array.from({ length: 50 }, (_, i) => writer.submit({ message: message(`t${i}`), recipients: [] }).then(() => events.push('resolved')));
+    await Promise.all(sends);
+    assert.deepEqual(batches, [50]);
+    assert.equal(events[0], 'published');
+    await repo.close();
+  });
+
+  it('hands out seqIds in submission order', async () => {
+    const { repo, message } = await fixture();
+    const writer = new MessageWriter(repo, () => {});
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => writer.submit({ message: message(`s${i}`), recipients: [] })));
+    assert.deepEqual(
+      results.map((r) => r.message.seqId),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
+    await repo.close();
+  });
+
+  it('resolves a duplicate inside one batch to the original message', async () => {
+    const { repo, message } = await fixture();
+    const committed: AppendResult[] = [];
+    const writer = new MessageWriter(repo, (_sends: readonly PendingSend[], results) => committed.push(...results));
+    const [first, again] = await Promise.all([writer.submit({ message: message('dup'), recipients: [] }), writer.submit({ message: message('dup'), recipients: [] })]);
+    assert.equal(first.duplicate, false);
+    assert.equal(again.duplicate, true);
+    assert.equal(again.message.messageId, first.message.messageId);
+    assert.equal(committed.filter((r) => !r.duplicate).length, 1);
+    await repo.close();
+  });
+
+  it('isolates a failing send: its neighbours in the batch still commit', async () => {
+    const { repo, message } = await fixture();
+    const writer = new MessageWriter(repo, () => {});
+    const bad = { ...message('bad'), conversationId: '999999' };
+    const [ok1, failed, ok2] = await Promise.allSettled([
+      writer.submit({ message: message('ok1'), recipients: [] }),
+      writer.submit({ message: bad, recipients: [] }),
+      writer.submit({ message: message('ok2'), recipients: [] }),
+    ]);
+    assert.equal(ok1.status, 'fulfilled');
+    assert.equal(failed.status, 'rejected');
+    assert.equal(ok2.status, 'fulfilled');
+    await repo.close();
+  });
+
+  it('drain() waits until everything submitted is committed', async () => {
+    const { repo, message, conversationId } = await fixture();
+    const writer = new MessageWriter(repo, () => {});
+    for (let i = 0; i < 10; i++) void writer.submit({ message: message(`d${i}`), recipients: [] });
+    await writer.drain();
+    assert.equal((await repo.getConversationInfo(conversationId))!.lastSeq, 10);
+    await repo.close();
+  });
+});
