@@ -1,0 +1,369 @@
+/**
+ * `npm run bench`: for each scenario and run, starts a fresh baseline relay and a fresh GoChat
+ * (embedded, temp data dir), drives each with a forked load generator, samples the server's
+ * CPU and RSS from /proc at the load generator's marks, and prints medians with ratios.
+ * `--help` lists the flags.
+ */
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openFileLimits, sampleProc, type ProcSample } from './proc.js';
+import { LOADGEN_MAIN, startTarget, withFileLimit } from './servers.js';
+import { medianOf } from './stats.js';
+import type { BenchParams, Job, LoadResult, RunFigures, ScenarioId, TargetKind, ToLoadgen, ToRunner } from './types.js';
+
+const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/results');
+
+const DEFAULTS: BenchParams = {
+  warmupSec: 2,
+  durationSec: 10,
+  contentChars: 64,
+  pairConnections: 200,
+  inFlight: 8,
+  groupConnections: 1000,
+  groupSize: 50,
+  groupRate: 1,
+  latencyRateDivisor: 5,
+  idleConnections: 10_000,
+  idlePingSec: 5,
+  historyMessages: 100_000,
+  pageSize: 50,
+  historyReaders: 32,
+  stormClients: 2000,
+  stormMissed: 20,
+};
+
+/** --quick: every scenario once, shorter and smaller; figures are indicative only. */
+const QUICK: Partial<BenchParams> = {
+  warmupSec: 1,
+  durationSec: 4,
+  idleConnections: 2000,
+  historyMessages: 20_000,
+  stormClients: 500,
+};
+
+const FLAGS: Record<string, { key: keyof BenchParams; help: string }> = {
+  '--warmup': { key: 'warmupSec', help: 'seconds of traffic before each measured window' },
+  '--duration': { key: 'durationSec', help: 'seconds in each measured window (and (d) hold time)' },
+  '--content': { key: 'contentChars', help: 'characters per message' },
+  '--pairs': { key: 'pairConnections', help: '(a) connections, in 1:1 pairs' },
+  '--in-flight': { key: 'inFlight', help: '(a) sends in flight per connection' },
+  '--group-connections': { key: 'groupConnections', help: '(b)(c) connections' },
+  '--group-size': { key: 'groupSize', help: '(b)(c)(f) members per group' },
+  '--rate': { key: 'groupRate', help: '(b) messages per second per connection' },
+  '--latency-divisor': { key: 'latencyRateDivisor', help: '(c) runs (b) at rate / this' },
+  '--idle': { key: 'idleConnections', help: '(d) idle connections' },
+  '--ping': { key: 'idlePingSec', help: '(d) seconds between pings per connection' },
+  '--history': { key: 'historyMessages', help: '(e) messages in the conversation' },
+  '--page-size': { key: 'pageSize', help: '(e) messages per page' },
+  '--readers': { key: 'historyReaders', help: '(e) concurrent HTTP readers' },
+  '--storm': { key: 'stormClients', help: '(f) clients that drop and reconnect' },
+  '--missed': { key: 'stormMissed', help: '(f) messages per group while they are away' },
+};
+
+const TITLES: Record<ScenarioId, (p: BenchParams) => string> = {
+  a: (p) => `(a) 1:1, ${p.pairConnections} connections, closed loop, ${p.inFlight} in flight each`,
+  b: (p) => `(b) groups of ${p.groupSize}, ${p.groupConnections} connections, ${p.groupRate} msg/s each`,
+  c: (p) => `(c) unsaturated latency: (b) at ${p.groupRate / p.latencyRateDivisor} msg/s each`,
+  d: (p) => `(d) ${p.idleConnections} idle authenticated connections, ping every ${p.idlePingSec} s`,
+  e: (p) => `(e) history: pages of ${p.pageSize} from a conversation of ${p.historyMessages} messages, ${p.historyReaders} readers`,
+  f: (p) => `(f) reconnect storm: ${p.stormClients} clients drop, ${p.stormMissed} messages each group missed, reconnect + catch up`,
+};
+
+/** Scenarios the relay cannot run: it stores nothing, so it has no history to read or catch up from. */
+const GOCHAT_ONLY: ReadonlySet<ScenarioId> = new Set(['e', 'f']);
+
+interface Options {
+  scenarios: ScenarioId[];
+  runs: number;
+  targets: TargetKind[];
+  params: BenchParams;
+  profile: boolean;
+}
+
+function usage(): string {
+  const lines = [
+    'usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f] [--runs 3] [--targets baseline,gochat] [--profile] [sizes]',
+    '  --quick        every scenario once, 4 s windows, smaller (d)(e)(f); indicative only',
+    '  --profile      run GoChat with --cpu-prof; profiles land in bench/results/profiles/',
+    ...Object.entries(FLAGS).map(([flag, { key, help }]) => `  ${flag.padEnd(20)} ${help} (default ${DEFAULTS[key]})`),
+  ];
+  return lines.join('\n');
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { scenarios: ['a', 'b', 'c', 'd', 'e', 'f'], runs: 3, targets: ['baseline', 'gochat'], params: { ...DEFAULTS }, profile: false };
+  if (argv.includes('--quick')) {
+    Object.assign(options.params, QUICK);
+    options.runs = 1;
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--quick') continue;
+    if (flag === '--help' || flag === '-h') {
+      console.log(usage());
+      process.exit(0);
+    } else if (flag === '--profile') options.profile = true;
+    else if (flag === '--runs') options.runs = Math.max(1, Number(value()));
+    else if (flag === '--scenarios') {
+      const list = value().split(',').map((s) => s.trim()) as ScenarioId[];
+      for (const s of list) if (!(s in TITLES)) throw new Error(`unknown scenario "${s}"`);
+      options.scenarios = list;
+    } else if (flag === '--targets') options.targets = value().split(',') as TargetKind[];
+    else if (FLAGS[flag]) {
+      const n = Number(value());
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number`);
+      options.params[FLAGS[flag].key] = n;
+    } else throw new Error(`unknown flag ${flag}\n${usage()}`);
+  }
+  return options;
+}
+
+function machine() {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  return {
+    nproc: os.availableParallelism(),
+    cpu: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    memoryGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    kernel: os.release(),
+  };
+}
+
+/** One scenario on one target: fresh server, forked load generator, /proc samples at its marks. */
+async function runOnce(scenario: ScenarioId, kind: TargetKind, options: Options, runTag: string): Promise<RunFigures> {
+  const fds = Math.max(options.params.idleConnections, options.params.stormClients * 2, options.params.groupConnections) + 1024;
+  const profileDir = options.profile ? path.join(RESULTS_DIR, 'profiles') : undefined;
+  const server = await startTarget(kind, { fds, ...(profileDir ? { profileDir } : {}) });
+  const { command, args } = withFileLimit([LOADGEN_MAIN], fds);
+  const loadgen =
+    command === process.execPath
+      ? fork(LOADGEN_MAIN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      : fork(args.at(-1)!, [], { execPath: command, execArgv: args.slice(0, -1), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const samples = new Map<string, { server: ProcSample; loadgen: ProcSample }>();
+  const job: Job = { scenario, target: kind, baseUrl: server.baseUrl, wsUrl: server.wsUrl, params: options.params, runTag };
+  try {
+    const result = await new Promise<LoadResult>((resolve, reject) => {
+      const timeout = setTimeout(() => reject(new Error('load generator timed out')), 10 * 60_000);
+      loadgen.on('message', (message: ToRunner) => {
+        if (message.type === 'mark') {
+          samples.set(message.name, { server: sampleProc(server.pid), loadgen: sampleProc(loadgen.pid!) });
+          loadgen.send({ type: 'marked', name: message.name } satisfies ToLoadgen);
+        } else if (message.type === 'log') console.log(`    [${kind}] ${message.text}`);
+        else if (message.type === 'result') {
+          clearTimeout(timeout);
+          resolve(message.result);
+        } else if (message.type === 'failed') {
+          clearTimeout(timeout);
+          reject(new Error(message.error));
+        }
+      });
+      loadgen.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
+      loadgen.send({ type: 'job', job } satisfies ToLoadgen);
+    });
+    return withServerFigures(result, samples);
+  } finally {
+    if (loadgen.exitCode === null) loadgen.kill('SIGKILL');
+    await server.stop();
+  }
+}
+
+function withServerFigures(result: LoadResult, samples: Map<string, { server: ProcSample; loadgen: ProcSample }>): RunFigures {
+  const figures = { ...result.figures };
+  if (result.window) {
+    const start = samples.get(result.window[0]);
+    const end = samples.get(result.window[1]);
+    if (start && end) {
+      const cpuUs = end.server.cpuUs - start.server.cpuUs;
+      figures.serverCpuMs = cpuUs / 1000;
+      figures.loadgenCpuMs = (end.loadgen.cpuUs - start.loadgen.cpuUs) / 1000;
+      figures.serverRssMb = end.server.rssKb / 1024;
+      if (result.perAck) figures.serverCpuUsPerAck = cpuUs / result.perAck;
+      if (result.perDelivery) figures.serverCpuUsPerDelivery = cpuUs / result.perDelivery;
+      if (result.perPage) figures.serverCpuUsPerPage = cpuUs / result.perPage;
+    }
+  }
+  if (result.rssMarks) {
+    const before = samples.get(result.rssMarks[0]);
+    const after = samples.get(result.rssMarks[1]);
+    if (before && after && figures.connections) {
+      figures.rssPerConnectionKb = (after.server.rssKb - before.server.rssKb) / figures.connections;
+      figures.serverRssMb = after.server.rssKb / 1024;
+    }
+  }
+  return figures;
+}
+
+/** Counters where any run's loss is a failure: report the worst run, not the median. */
+const WORST_OF: ReadonlyArray<keyof RunFigures> = ['errors', 'lostUnacked', 'lostUndelivered', 'missing', 'duplicates'];
+
+function summarize(runs: readonly RunFigures[]): RunFigures {
+  const out = medianOf(runs);
+  for (const key of WORST_OF) {
+    const values = runs.map((r) => r[key]).filter((v): v is number => typeof v === 'number');
+    if (values.length > 0) (out as unknown as Record<string, number>)[key] = Math.max(...values);
+  }
+  if (runs.some((r) => typeof r.stillConnected === 'number')) out.stillConnected = Math.min(...runs.map((r) => r.stillConnected ?? 0));
+  if (runs.some((r) => typeof r.caughtUp === 'number')) out.caughtUp = Math.min(...runs.map((r) => r.caughtUp ?? 0));
+  return out;
+}
+
+interface Row {
+  metric: string;
+  baseline?: number;
+  gochat?: number;
+  /** GoChat / baseline, when both exist. */
+  ratio?: number;
+  bar?: string;
+  pass?: boolean;
+}
+
+interface Verdict {
+  bar: string;
+  pass: boolean;
+}
+
+function rowsFor(scenario: ScenarioId, base: RunFigures | undefined, go: RunFigures | undefined, p: BenchParams): { rows: Row[]; verdicts: Verdict[] } {
+  const rows: Row[] = [];
+  const verdicts: Verdict[] = [];
+  const row = (metric: string, pick: (f: RunFigures) => number | undefined, bar?: { text: string; test: (g: number, ratio: number | undefined) => boolean }) => {
+    const b = base ? pick(base) : undefined;
+    const g = go ? pick(go) : undefined;
+    const ratio = b !== undefined && g !== undefined && b !== 0 ? g / b : undefined;
+    const r: Row = { metric };
+    if (b !== undefined) r.baseline = b;
+    if (g !== undefined) r.gochat = g;
+    if (ratio !== undefined) r.ratio = ratio;
+    if (bar && g !== undefined) {
+      r.bar = bar.text;
+      r.pass = bar.test(g, ratio);
+      verdicts.push({ bar: `${scenario}: ${metric} ${bar.text}`, pass: r.pass });
+    }
+    rows.push(r);
+  };
+  const lost = (f: RunFigures) => (f.lostUnacked ?? 0) + (f.lostUndelivered ?? 0);
+  const zero = { text: '= 0', test: (g: number) => g === 0 };
+  if (scenario === 'a' || scenario === 'b' || scenario === 'c') {
+    row('acks/s', (f) => f.acksPerSec, scenario === 'a' ? { text: '>= 0.8x', test: (_g, r) => r !== undefined && r >= 0.8 } : undefined);
+    row('deliveries/s', (f) => f.deliveriesPerSec);
+    row('send->ack p50 ms', (f) => f.ackLatencyMs?.p50);
+    row('send->ack p99 ms', (f) => f.ackLatencyMs?.p99);
+    row('send->delivery p50 ms', (f) => f.deliveryLatencyMs?.p50);
+    row('send->delivery p90 ms', (f) => f.deliveryLatencyMs?.p90);
+    row('send->delivery p99 ms', (f) => f.deliveryLatencyMs?.p99, scenario === 'c' ? { text: '<= 10 ms', test: (g) => g <= 10 } : undefined);
+    row('send->delivery max ms', (f) => f.deliveryLatencyMs?.max);
+    row('server CPU us/ack', (f) => f.serverCpuUsPerAck, scenario === 'a' ? { text: '<= 1.3x', test: (_g, r) => r !== undefined && r <= 1.3 } : undefined);
+    row('server CPU us/delivery', (f) => f.serverCpuUsPerDelivery, scenario === 'b' ? { text: '<= 1.3x', test: (_g, r) => r !== undefined && r <= 1.3 } : undefined);
+    row('server RSS MB', (f) => f.serverRssMb);
+    row('load generator CPU ms', (f) => f.loadgenCpuMs);
+    row('errors (worst run)', (f) => f.errors, zero);
+    row('lost (worst run)', lost, zero);
+  } else if (scenario === 'd') {
+    row('connections held', (f) => f.stillConnected, { text: `= ${p.idleConnections}`, test: (g) => g === p.idleConnections });
+    row('RSS per connection KB', (f) => f.rssPerConnectionKb, { text: '<= 16 KB', test: (g) => g <= 16 });
+    row('server RSS MB', (f) => f.serverRssMb);
+  } else if (scenario === 'e') {
+    row('pages/s', (f) => f.pagesPerSec, { text: '>= 5000', test: (g) => g >= 5000 });
+    row('messages per page', (f) => f.messagesPerPage, { text: `= ${p.pageSize}`, test: (g) => g === p.pageSize });
+    row('page latency p50 ms', (f) => f.pageLatencyMs?.p50);
+    row('page latency p99 ms', (f) => f.pageLatencyMs?.p99);
+    row('server CPU us/page', (f) => f.serverCpuUsPerPage);
+    row('errors (worst run)', (f) => f.errors, zero);
+    row('fill s (100k via WS)', (f) => f.fillSec);
+  } else {
+    row('storm ms', (f) => f.stormMs);
+    row('clients caught up', (f) => f.caughtUp, { text: `= ${p.stormClients}`, test: (g) => g === p.stormClients });
+    row('missing (worst run)', (f) => f.missing, zero);
+    row('duplicates (worst run)', (f) => f.duplicates, zero);
+    row('catch-up pages', (f) => f.catchUpPages);
+    row('server CPU ms', (f) => f.serverCpuMs);
+    row('retries (worst run)', (f) => f.errors);
+  }
+  return { rows: rows.filter((r) => r.baseline !== undefined || r.gochat !== undefined), verdicts };
+}
+
+function fmt(n: number | undefined, digits = 0): string {
+  if (n === undefined || Number.isNaN(n)) return '-';
+  const abs = Math.abs(n);
+  const d = abs >= 100 ? 0 : abs >= 10 ? Math.max(digits, 1) : Math.max(digits, 2);
+  return n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: 0 });
+}
+
+function printTable(title: string, rows: readonly Row[], runs: number): void {
+  console.log(`\n${title}  [median of ${runs} run${runs > 1 ? 's' : ''}]`);
+  console.log(`  ${'metric'.padEnd(26)}${'baseline'.padStart(12)}${'GoChat'.padStart(12)}${'ratio'.padStart(8)}   bar`);
+  for (const r of rows) {
+    const ratio = r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`;
+    const bar = r.bar ? `${r.bar.padEnd(10)} ${r.pass ? 'PASS' : 'MISS'}` : '';
+    console.log(`  ${r.metric.padEnd(26)}${fmt(r.baseline).padStart(12)}${fmt(r.gochat).padStart(12)}${ratio.padStart(8)}   ${bar}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const info = machine();
+  const limits = openFileLimits();
+  console.log(`GoChat bench on ${info.nproc} x ${info.cpu}, ${info.memoryGb} GB, node ${info.node}; open files ${limits.soft}/${limits.hard}`);
+  if (limits.hard < options.params.idleConnections + 1024) {
+    console.log(`  warning: the hard open-file limit (${limits.hard}) is below what (d) needs; raise it with ulimit -Hn`);
+  }
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const report: Record<string, unknown> = { startedAt: new Date(started).toISOString(), machine: info, params: options.params, runs: options.runs, scenarios: {} };
+  const allVerdicts: Verdict[] = [];
+
+  for (const scenario of options.scenarios) {
+    const title = TITLES[scenario](options.params);
+    console.log(`\n== ${title}`);
+    const kinds = options.targets.filter((k) => !(k === 'baseline' && GOCHAT_ONLY.has(scenario)));
+    const perTarget: Record<string, RunFigures[]> = {};
+    for (let run = 0; run < options.runs; run++) {
+      // Alternate which target goes first so slow drift of the machine does not favour one.
+      const order = run % 2 === 0 ? kinds : [...kinds].reverse();
+      for (const kind of order) {
+        const t0 = Date.now();
+        const runTag = `${scenario}${run}${Date.now().toString(36).slice(-5)}`;
+        const figures = await runOnce(scenario, kind, options, runTag);
+        (perTarget[kind] ??= []).push(figures);
+        console.log(`  run ${run + 1} ${kind.padEnd(8)} ${((Date.now() - t0) / 1000).toFixed(1)} s  ${brief(scenario, figures)}`);
+      }
+    }
+    const base = perTarget.baseline ? summarize(perTarget.baseline) : undefined;
+    const go = perTarget.gochat ? summarize(perTarget.gochat) : undefined;
+    const { rows, verdicts } = rowsFor(scenario, base, go, options.params);
+    printTable(title, rows, options.runs);
+    allVerdicts.push(...verdicts);
+    (report.scenarios as Record<string, unknown>)[scenario] = { title, runs: perTarget, median: { baseline: base, gochat: go }, rows, verdicts };
+  }
+
+  const elapsed = (Date.now() - started) / 1000;
+  report.elapsedSec = elapsed;
+  report.verdicts = allVerdicts;
+  const file = path.join(RESULTS_DIR, `bench-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify(report, null, 2));
+  fs.writeFileSync(path.join(RESULTS_DIR, 'latest.json'), JSON.stringify(report, null, 2));
+  const missed = allVerdicts.filter((v) => !v.pass);
+  console.log(`\nbars: ${allVerdicts.length - missed.length}/${allVerdicts.length} hold${missed.length ? `; missed: ${missed.map((v) => v.bar).join('; ')}` : ''}`);
+  console.log(`took ${Math.round(elapsed)} s; JSON in ${path.relative(process.cwd(), file)}`);
+}
+
+function brief(scenario: ScenarioId, f: RunFigures): string {
+  if (scenario === 'd') return `held ${f.stillConnected}/${f.connections}, ${fmt(f.rssPerConnectionKb, 1)} KB/conn`;
+  if (scenario === 'e') return `${fmt(f.pagesPerSec)} pages/s, ${fmt(f.serverCpuUsPerPage)} us/page, fill ${fmt(f.fillSec, 1)} s`;
+  if (scenario === 'f') return `storm ${fmt(f.stormMs)} ms, caught up ${f.caughtUp}/${f.clients}, missing ${f.missing}, dup ${f.duplicates}`;
+  return `${fmt(f.acksPerSec)} acks/s, ${fmt(f.deliveriesPerSec)} deliveries/s, p99 delivery ${fmt(f.deliveryLatencyMs?.p99, 1)} ms, ${fmt(
+    f.serverCpuUsPerAck,
+  )} us/ack, ${fmt(f.serverCpuUsPerDelivery, 1)} us/delivery, lost ${(f.lostUnacked ?? 0) + (f.lostUndelivered ?? 0)}`;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
