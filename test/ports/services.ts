@@ -41,6 +41,7 @@ export async function skipUnless(service: 'postgres' | 'redis'): Promise<string 
           })
         : reachable(async () => {
             const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+            redis.on('error', () => {});
             try {
               await redis.connect();
               await redis.ping();
@@ -121,6 +122,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     for (;;) {
       const ok = await reachable(async () => {
         const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        redis.on('error', () => {});
         try {
           await redis.connect();
           await redis.ping();

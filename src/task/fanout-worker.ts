@@ -1,0 +1,130 @@
+/**
+ * The `task` role: fans out large conversations. Logic queues each committed message of a
+ * conversation above the large-group threshold in a durable stream; workers in one consumer
+ * group read it, look up the members, and route the delivery to the gateways holding them.
+ * An entry is acknowledged only after it was routed, so a worker that dies mid-batch leaves
+ * its entries pending, and a live worker claims them once they sit idle past `claimIdleMs`.
+ * A retried entry may reach a gateway twice; the gateway's ordered delivery drops the copy.
+ */
+import type { MessageDelivery } from '../bus/index.js';
+
+export interface FanoutQueueEntry {
+  id: string;
+  queuedAt: number;
+  delivery: Omit<MessageDelivery, 'recipients'>;
+}
+
+/** What the worker needs from the stream (RedisBus provides it). */
+export interface FanoutQueue {
+  ensureFanoutGroup(): Promise<void>;
+  readFanout(consumer: string, count: number, blockMs: number): Promise<FanoutQueueEntry[]>;
+  claimStaleFanout(consumer: string, minIdleMs: number, count: number): Promise<FanoutQueueEntry[]>;
+  ackFanout(ids: readonly string[]): Promise<void>;
+  route(delivery: MessageDelivery): Promise<number>;
+}
+
+/** Where members come from (the Repo provides it). */
+export interface MemberSource {
+  getMemberIds(conversationId: string): Promise<string[]>;
+}
+
+export interface FanoutWorkerConfig {
+  /** This worker's consumer name in the group: unique per process. */
+  consumer: string;
+  batchSize: number;
+  blockMs: number;
+  /** An entry unacknowledged this long belongs to a dead worker and is taken over. */
+  claimIdleMs: number;
+  /** Members of a conversation are cached this long (the world room grows). */
+  memberCacheMs: number;
+}
+
+export interface FanoutObserver {
+  /** Seconds from queueing to routing. */
+  lag(seconds: number): void;
+  routed(count: number): void;
+}
+
+export interface WorkerLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const MAX_CACHED_CONVERSATIONS = 10_000;
+
+export class FanoutWorker {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private readonly members = new Map<string, { ids: string[]; loadedAt: number }>();
+  private lastClaim = 0;
+
+  constructor(
+    private readonly config: FanoutWorkerConfig,
+    private readonly queue: FanoutQueue,
+    private readonly source: MemberSource,
+    private readonly log: WorkerLogger,
+    private readonly observer: FanoutObserver = { lag: () => {}, routed: () => {} },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.queue.ensureFanoutGroup();
+    this.running = true;
+    this.loop = this.run();
+    this.log.info({ consumer: this.config.consumer }, 'fan-out worker started');
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        const now = Date.now();
+        if (now - this.lastClaim >= this.config.claimIdleMs / 2) {
+          this.lastClaim = now;
+          const claimed = await this.queue.claimStaleFanout(this.config.consumer, this.config.claimIdleMs, this.config.batchSize);
+          if (claimed.length > 0) this.log.warn({ count: claimed.length }, 'took over fan-out entries of a dead worker');
+          await this.process(claimed);
+        }
+        await this.process(await this.queue.readFanout(this.config.consumer, this.config.batchSize, this.config.blockMs));
+        failures = 0;
+      } catch (err) {
+        if (!this.running) break;
+        failures++;
+        const message = (err as Error).message ?? String(err);
+        if (failures === 1) this.log.warn({ err: message }, 'fan-out read failed; retrying');
+        // The stream and its group vanish with a Redis restart that lost its data.
+        if (message.includes('NOGROUP')) await this.queue.ensureFanoutGroup().catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * failures, 1000)));
+      }
+    }
+  }
+
+  private async process(entries: readonly FanoutQueueEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    for (const entry of entries) {
+      const { delivery } = entry;
+      if (delivery.conversationId) {
+        const recipients = await this.membersOf(delivery.conversationId);
+        const routed = await this.queue.route({ ...delivery, recipients });
+        this.observer.routed(routed);
+      }
+      this.observer.lag(Math.max(0, Date.now() - entry.queuedAt) / 1000);
+    }
+    await this.queue.ackFanout(entries.map((e) => e.id));
+  }
+
+  private async membersOf(conversationId: string): Promise<string[]> {
+    const cached = this.members.get(conversationId);
+    if (cached && Date.now() - cached.loadedAt < this.config.memberCacheMs) return cached.ids;
+    const ids = await this.source.getMemberIds(conversationId);
+    this.members.delete(conversationId);
+    if (this.members.size >= MAX_CACHED_CONVERSATIONS) this.members.delete(this.members.keys().next().value!);
+    this.members.set(conversationId, { ids, loadedAt: Date.now() });
+    return ids;
+  }
+}

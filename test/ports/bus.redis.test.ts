@@ -1,0 +1,180 @@
+/**
+ * The bus interface suite against RedisBus, then what only the distributed bus does: routing
+ * by presence, presence expiry, recovery from a Redis restart, and large-group fan-out.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { RedisBus, type RedisBusConfig } from '../../src/bus/redis-bus.js';
+import type { MessageDelivery } from '../../src/bus/index.js';
+import { FanoutWorker } from '../../src/task/fanout-worker.js';
+import { busSuite, delivery, Inbox } from './bus.suite.js';
+import { eventually, REDIS_URL, skipUnless, startPrivateRedis } from './services.js';
+
+const quiet = { warn: () => {}, error: () => {}, info: () => {} };
+
+function busConfig(overrides: Partial<RedisBusConfig> = {}): RedisBusConfig {
+  return {
+    url: REDIS_URL,
+    instanceId: 'x',
+    keyPrefix: `gochat-test-${randomBytes(4).toString('hex')}:`,
+    presenceTtlSeconds: 5,
+    largeGroupThreshold: 1000,
+    fanoutStreamMaxLen: 10_000,
+    ...overrides,
+  };
+}
+
+/** Buses that share one key space, closed together. */
+function cluster(overrides: Partial<RedisBusConfig> = {}) {
+  const base = busConfig(overrides);
+  const buses: RedisBus[] = [];
+  const make = (instanceId: string) => {
+    const bus = new RedisBus({ ...base, instanceId }, quiet);
+    buses.push(bus);
+    return bus;
+  };
+  return { base, make, close: async () => void (await Promise.all(buses.map((b) => b.close()))) };
+}
+
+busSuite('RedisBus', async () => {
+  const skip = await skipUnless('redis');
+  if (skip) return skip;
+  const c = cluster();
+  return { gateway: async (id) => c.make(id), publisher: async () => c.make('logic'), cleanup: c.close };
+});
+
+describe('RedisBus routing and recovery', () => {
+  const test = (title: string, body: () => Promise<void>) =>
+    it(title, async (t) => {
+      const skip = await skipUnless('redis');
+      if (skip) return t.skip(skip);
+      await body();
+    });
+
+  test('a delivery goes only to the gateways holding a recipient, with only their recipients', async () => {
+    const c = cluster();
+    try {
+      const [g1, g2, g3] = [c.make('g1'), c.make('g2'), c.make('g3')];
+      const [in1, in2, in3] = [new Inbox(), new Inbox(), new Inbox()];
+      await Promise.all([g1.subscribe(in1.handler), g2.subscribe(in2.handler), g3.subscribe(in3.handler)]);
+      g1.userOnline('alice');
+      g2.userOnline('bob');
+      g3.userOnline('zed');
+      const logic = c.make('logic');
+      const first = delivery(['alice', 'bob', 'nobody']);
+      assert.equal(await logic.route(first), 2);
+      // g3 gets a later delivery: had the first been published to it, it would have come before.
+      const marker = delivery(['zed']);
+      await logic.publish(marker);
+      await in3.next((e) => e.kind === 'message' && e.conversationId === marker.conversationId);
+      assert.equal(in3.messages(first.conversationId).length, 0);
+      const at1 = (await in1.next((e) => e.kind === 'message' && e.conversationId === first.conversationId)) as MessageDelivery;
+      const at2 = (await in2.next((e) => e.kind === 'message' && e.conversationId === first.conversationId)) as MessageDelivery;
+      assert.deepEqual(at1.recipients, ['alice']);
+      assert.deepEqual(at2.recipients, ['bob']);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('presence carries a TTL, and a gateway whose heartbeat stopped is not published to', async () => {
+    const c = cluster({ presenceTtlSeconds: 3 });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const g1 = c.make('g1');
+      await g1.subscribe(() => {});
+      g1.userOnline('alice');
+      const presenceTtl = await eventually(async () => (await redis.ttl(`${c.base.keyPrefix}presence:alice`)) > 0 && redis.ttl(`${c.base.keyPrefix}presence:alice`), 5000, 'presence');
+      assert.ok(presenceTtl > 0 && presenceTtl <= 3);
+      const gatewayTtl = await redis.ttl(`${c.base.keyPrefix}gateway:g1`);
+      assert.ok(gatewayTtl > 0 && gatewayTtl <= 3);
+      const logic = c.make('logic');
+      assert.equal(await logic.route(delivery(['alice'])), 1);
+      // What expiry does to a gateway killed with -9: its liveness key disappears.
+      await redis.del(`${c.base.keyPrefix}gateway:g1`);
+      assert.equal(await logic.route(delivery(['alice'])), 0);
+      // A clean close removes presence at once.
+      await g1.close();
+      assert.equal(await redis.exists(`${c.base.keyPrefix}presence:alice`), 0);
+    } finally {
+      redis.disconnect();
+      await c.close();
+    }
+  });
+
+  test('after a Redis restart that lost everything, presence is re-announced and delivery resumes', async () => {
+    await using server = await startPrivateRedis();
+    const c = cluster({ url: server.url, presenceTtlSeconds: 30 });
+    try {
+      const g1 = c.make('g1');
+      const inbox = new Inbox();
+      await g1.subscribe(inbox.handler);
+      g1.userOnline('alice');
+      const logic = c.make('logic');
+      const before = delivery(['alice']);
+      await logic.publish(before);
+      await inbox.next((e) => e.kind === 'message' && e.conversationId === before.conversationId);
+
+      await server.kill();
+      await assert.rejects(logic.publish(delivery(['alice'])));
+      await server.start();
+
+      const after = delivery(['alice'], 1, `after-${Date.now()}`);
+      let seq = 0;
+      await eventually(
+        async () => {
+          await logic.publish({ ...after, seqId: ++seq }).catch(() => {});
+          return inbox.messages(after.conversationId).length > 0;
+        },
+        15_000,
+        'delivery after the restart',
+      );
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('large conversations go through the stream; a dead worker\'s entries are taken over', async () => {
+    const c = cluster({ largeGroupThreshold: 2 });
+    try {
+      const gateway = c.make('g1');
+      const inbox = new Inbox();
+      await gateway.subscribe(inbox.handler);
+      gateway.userOnline('m1');
+      const logic = c.make('logic');
+      const members = { getMemberIds: async () => ['m1', 'm2', 'm3'] };
+      const queue = c.make('task');
+      await queue.ensureFanoutGroup();
+      const conversationId = `big-${Date.now()}`;
+      for (let seq = 1; seq <= 5; seq++) await logic.publish(delivery(['m1', 'm2', 'm3'], seq, conversationId));
+      // A worker reads the batch and dies before acknowledging it.
+      const taken = await queue.readFanout('dead-worker', 10, 100);
+      assert.equal(taken.length, 5);
+      assert.equal(await queue.pendingFanout(), 5);
+      assert.equal(inbox.messages(conversationId).length, 0);
+
+      const worker = new FanoutWorker(
+        { consumer: 'live-worker', batchSize: 10, blockMs: 100, claimIdleMs: 200, memberCacheMs: 1000 },
+        c.make('task2'),
+        members,
+        quiet,
+      );
+      await worker.start();
+      try {
+        await inbox.next((e) => e.kind === 'message' && e.conversationId === conversationId && e.seqId === 5, 10_000);
+        assert.deepEqual(inbox.messages(conversationId).map((d) => d.seqId), [1, 2, 3, 4, 5]);
+        assert.deepEqual(inbox.messages(conversationId)[0]!.recipients, ['m1']);
+        await eventually(async () => (await queue.pendingFanout()) === 0, 5000, 'pending entries acknowledged');
+        // New entries flow through the live worker as they come.
+        await logic.publish(delivery(['m1', 'm2', 'm3'], 6, conversationId));
+        await inbox.next((e) => e.kind === 'message' && e.conversationId === conversationId && e.seqId === 6);
+      } finally {
+        await worker.stop();
+      }
+    } finally {
+      await c.close();
+    }
+  });
+});

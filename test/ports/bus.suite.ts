@@ -1,0 +1,98 @@
+/**
+ * The bus interface suite: behaviours every Bus implementation must show (MemoryBus and
+ * RedisBus alike). `gateway(id)` is the bus as a gateway process holds it, `publisher()` as
+ * logic holds it; for the in-process bus both are the same object.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Bus, BusEvent, MessageDelivery } from '../../src/bus/index.js';
+
+export interface BusFixture {
+  gateway(instanceId: string): Promise<Bus>;
+  publisher(): Promise<Bus>;
+  cleanup(): Promise<void>;
+}
+
+/** Collects a subscriber's events and lets a test wait for one. */
+export class Inbox {
+  readonly events: BusEvent[] = [];
+  private waiters: Array<{ match: (e: BusEvent) => boolean; resolve: (e: BusEvent) => void }> = [];
+
+  readonly handler = (event: BusEvent) => {
+    this.events.push(event);
+    this.waiters = this.waiters.filter((w) => (w.match(event) ? (w.resolve(event), false) : true));
+  };
+
+  next(match: (e: BusEvent) => boolean, timeoutMs = 5_000): Promise<BusEvent> {
+    const seen = this.events.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching bus event; got ${JSON.stringify(this.events.slice(-3))}`)), timeoutMs);
+      this.waiters.push({ match, resolve: (e) => (clearTimeout(timer), resolve(e)) });
+    });
+  }
+
+  messages(conversationId: string): MessageDelivery[] {
+    return this.events.filter((e): e is MessageDelivery => e.kind === 'message' && e.conversationId === conversationId);
+  }
+}
+
+let deliveries = 0;
+export function delivery(recipients: string[], seqId = 1, conversationId = `c${++deliveries}`): MessageDelivery {
+  return { kind: 'message', conversationId, seqId, recipients, frame: JSON.stringify({ type: 'new-message', data: { seqId } }) };
+}
+
+export function busSuite(name: string, makeFixture: () => Promise<BusFixture | string>): void {
+  describe(`Bus: ${name}`, () => {
+    let fixture: BusFixture | null = null;
+    let skip: string | false = false;
+
+    before(async () => {
+      const made = await makeFixture();
+      if (typeof made === 'string') skip = made;
+      else fixture = made;
+    });
+    after(async () => fixture?.cleanup());
+
+    const test = (title: string, body: (f: BusFixture) => Promise<void>) =>
+      it(title, async (t) => {
+        if (skip) return t.skip(skip);
+        await body(fixture!);
+      });
+
+    test('a delivery reaches the gateway where its recipient is online, frame untouched', async (f) => {
+      const gateway = await f.gateway('g-a');
+      const inbox = new Inbox();
+      await gateway.subscribe(inbox.handler);
+      gateway.userOnline('alice');
+      const sent = { ...delivery(['alice', 'bob']), excludeConnId: 'g-a:1' };
+      await (await f.publisher()).publish(sent);
+      const got = (await inbox.next((e) => e.kind === 'message' && e.conversationId === sent.conversationId)) as MessageDelivery;
+      assert.equal(got.frame, sent.frame);
+      assert.equal(got.seqId, sent.seqId);
+      assert.equal(got.excludeConnId, 'g-a:1');
+      assert.ok(got.recipients.includes('alice'));
+    });
+
+    test('a revocation reaches the subscribed gateway', async (f) => {
+      const gateway = await f.gateway('g-b');
+      const inbox = new Inbox();
+      await gateway.subscribe(inbox.handler);
+      gateway.userOnline('carol');
+      await (await f.publisher()).publish({ kind: 'revoke', userId: 'carol', jti: 'j1' });
+      assert.deepEqual(await inbox.next((e) => e.kind === 'revoke'), { kind: 'revoke', userId: 'carol', jti: 'j1' });
+    });
+
+    test('a conversation published in seqId order arrives in seqId order', async (f) => {
+      const gateway = await f.gateway('g-c');
+      const inbox = new Inbox();
+      await gateway.subscribe(inbox.handler);
+      gateway.userOnline('dave');
+      const publisher = await f.publisher();
+      const conversationId = `ordered-${Date.now()}`;
+      await Promise.all(Array.from({ length: 50 }, (_, i) => publisher.publish(delivery(['dave'], i + 1, conversationId))));
+      await inbox.next((e) => e.kind === 'message' && e.conversationId === conversationId && e.seqId === 50);
+      assert.deepEqual(inbox.messages(conversationId).map((d) => d.seqId), Array.from({ length: 50 }, (_, i) => i + 1));
+    });
+  });
+}
