@@ -184,6 +184,7 @@ export class SqliteRepo implements Repo {
       insertUser: p(`INSERT INTO users (username, username_key, password_hash, is_guest, created_at)
                      VALUES (?, ?, ?, ?, ?) ON CONFLICT (username_key) DO NOTHING RETURNING *`),
       userByKey: p('SELECT * FROM users WHERE username_key = ?'),
+      usersByIds: p('SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?))'),
       revoke: p('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING'),
       isRevoked: p('SELECT 1 FROM revoked_tokens WHERE jti = ?'),
       purgeRevoked: p('DELETE FROM revoked_tokens WHERE expires_at < ?'),
@@ -241,9 +242,7 @@ export class SqliteRepo implements Repo {
   async getUsers(ids: readonly string[]): Promise<User[]> {
     const numeric = [...new Set(ids.map(rowId).filter((id) => id > 0))];
     if (numeric.length === 0) return [];
-    const rows = this.db
-      .prepare(`SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?))`)
-      .all(JSON.stringify(numeric)) as UserRow[];
+    const rows = this.stmt.usersByIds!.all(JSON.stringify(numeric)) as UserRow[];
     return rows.map(toUser);
   }
 
