@@ -1,0 +1,36 @@
+/**
+ * The GoChat client SDK for browsers and Node: typed REST calls and a self-healing WebSocket.
+ * See sdk/README.md.
+ *
+ * @example
+ * ```ts
+ * import { GoChatClient, GoChatError } from 'gochat/sdk';
+ * const client = new GoChatClient({ baseUrl: 'http://127.0.0.1:8080' });
+ * ```
+ */
+export { GoChatClient, createTempId } from './lib/client.js';
+export type { ConnectionState, GoChatClientOptions, GoChatEvents, MessagePage, MessagesQuery, SendOptions } from './lib/client.js';
+export { GoChatError } from './lib/errors.js';
+export type { ClientErrorCode, GoChatErrorCode } from './lib/errors.js';
+export { Backoff, backoffDelay } from './lib/backoff.js';
+export type { BackoffOptions } from './lib/backoff.js';
+export { Emitter } from './lib/emitter.js';
+export { Sequencer } from './lib/sequencer.js';
+export type { FetchLike } from './lib/rest.js';
+export type { IncomingFrame, WebSocketFactory, WebSocketLike } from './lib/socket.js';
+export { ERROR_CODES, CLOSE_CODES, LIMITS } from '../src/protocol/index.js';
+export type {
+  AuthResult,
+  Conversation,
+  ConversationType,
+  ErrorCode,
+  Group,
+  GroupMember,
+  GroupRole,
+  Message,
+  MessageAck,
+  MessageType,
+  Pagination,
+  ReadResult,
+  User,
+} from '../src/protocol/index.js';
