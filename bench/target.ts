@@ -117,6 +117,7 @@ interface Envelope<T> {
 
 export class GoChatTarget implements Target {
   readonly kind = 'gochat' as const;
+  private created = 0;
 
   constructor(
     readonly baseUrl: string,
@@ -144,7 +145,7 @@ export class GoChatTarget implements Target {
       Array.from({ length: count }, (_, i) => i),
       registered > 0 ? 8 : 32,
       async (index) => {
-        const username = `b${this.runTag}_${index}`;
+        const username = `b${this.runTag}_${this.created++}`;
         let auth: { token: string; user: { userId: string } };
         if (index < registered) {
           const credentials = { username, password: 'bench-password' };
