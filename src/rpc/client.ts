@@ -1,0 +1,201 @@
+/**
+ * LogicApi over gRPC, for the gateway role. Calls go round-robin over every address in
+ * GOCHAT_LOGIC_ADDR; a call that cannot reach an instance (UNAVAILABLE) is retried on the
+ * next one, so a dead logic instance costs no failed request. Retrying is safe: sends are
+ * idempotent by tempMessageId. A server-side AppError is rebuilt from the `code` metadata.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { AppError } from '../protocol/index.js';
+import type {
+  AuthResult,
+  Conversation,
+  Group,
+  GroupMember,
+  HistoryQuery,
+  MessageAck,
+  ReadResult,
+  SendMessagePayload,
+  User,
+} from '../protocol/index.js';
+import type { ClientInfo, Credentials, HistoryResult, LogicApi, Session } from '../logic/api.js';
+import { fromStatus, INTERNAL_KEY_HEADER, methodDefinition, type CallObserver, type ServiceName } from './definitions.js';
+
+export interface RpcClientConfig {
+  /** host:port of every logic instance. */
+  addrs: readonly string[];
+  /** `internalKey(secret)`, presented on every call. */
+  internalKey: string;
+  /** Deadline of one call. */
+  timeoutMs: number;
+}
+
+/** Proto decoding fills absent message fields with null and adds oneof markers: back to the wire shape. */
+function conversation(raw: Conversation & { peer: User | null; _groupId?: string }): Conversation {
+  const { peer, groupId, _groupId: _marker, ...rest } = raw;
+  const out: Conversation = { ...rest, lastMessage: rest.lastMessage ?? null };
+  if (peer) out.peer = peer;
+  if (groupId !== undefined) out.groupId = groupId;
+  return out;
+}
+
+export class RpcLogicClient implements LogicApi {
+  private readonly clients: grpc.Client[];
+  private next = 0;
+  private inFlight = 0;
+  private idle: Array<() => void> = [];
+
+  constructor(
+    private readonly config: RpcClientConfig,
+    private readonly observe: CallObserver = () => {},
+  ) {
+    if (config.addrs.length === 0) throw new Error('RpcLogicClient needs at least one logic address');
+    this.clients = config.addrs.map(
+      (addr) =>
+        new grpc.Client(addr, grpc.credentials.createInsecure(), {
+          'grpc.keepalive_time_ms': 10_000,
+          'grpc.keepalive_timeout_ms': 5_000,
+          // Reconnect quickly to an instance that comes back.
+          'grpc.initial_reconnect_backoff_ms': 200,
+          'grpc.max_reconnect_backoff_ms': 2_000,
+        }),
+    );
+  }
+
+  /** Healthy channels first, starting from the round-robin position. */
+  private candidates(): grpc.Client[] {
+    const start = this.next++ % this.clients.length;
+    const ordered = this.clients.map((_, i) => this.clients[(start + i) % this.clients.length]!);
+    const failing = (c: grpc.Client) => c.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE;
+    return [...ordered.filter((c) => !failing(c)), ...ordered.filter(failing)];
+  }
+
+  private async call<Res>(service: ServiceName, method: string, request: object): Promise<Res> {
+    const definition = methodDefinition(service, method);
+    const name = `${service}.${method}`;
+    const started = performance.now();
+    this.inFlight++;
+    let code = 'OK';
+    try {
+      for (const client of this.candidates()) {
+        try {
+          return await this.unary<Res>(client, definition, request);
+        } catch (err) {
+          const status = err as grpc.ServiceError;
+          const appError = fromStatus(status);
+          if (appError) {
+            code = appError.code;
+            throw appError;
+          }
+          if (status.code === grpc.status.UNAVAILABLE) continue; // try the next instance
+          code = status.code === grpc.status.DEADLINE_EXCEEDED ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR';
+          throw new AppError(code as 'SERVICE_UNAVAILABLE' | 'INTERNAL_ERROR', undefined, undefined, { cause: err });
+        }
+      }
+      code = 'SERVICE_UNAVAILABLE';
+      throw new AppError('SERVICE_UNAVAILABLE', 'No logic instance is reachable');
+    } finally {
+      this.observe(name, code, (performance.now() - started) / 1000);
+      if (--this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+    }
+  }
+
+  private unary<Res>(client: grpc.Client, definition: grpc.MethodDefinition<object, object>, request: object): Promise<Res> {
+    const metadata = new grpc.Metadata();
+    metadata.set(INTERNAL_KEY_HEADER, this.config.internalKey);
+    return new Promise((resolve, reject) => {
+      client.makeUnaryRequest(
+        definition.path,
+        definition.requestSerialize,
+        definition.responseDeserialize,
+        request,
+        metadata,
+        { deadline: Date.now() + this.config.timeoutMs },
+        (err, response) => (err ? reject(err) : resolve(response as Res)),
+      );
+    });
+  }
+
+  register(input: Credentials, client: ClientInfo): Promise<User> {
+    return this.call('AuthService', 'Register', { ...input, client });
+  }
+
+  async login(input: Credentials, client: ClientInfo): Promise<AuthResult> {
+    return this.call('AuthService', 'Login', { ...input, client });
+  }
+
+  guest(input: { guestName?: string }, client: ClientInfo): Promise<AuthResult> {
+    return this.call('AuthService', 'Guest', { ...input, client });
+  }
+
+  authenticate(token: string): Promise<Session> {
+    return this.call('AuthService', 'Authenticate', { token });
+  }
+
+  async logout(session: Session): Promise<void> {
+    await this.call('AuthService', 'Logout', { session });
+  }
+
+  getUserInfo(session: Session): Promise<User> {
+    return this.call('UserService', 'GetUserInfo', { session });
+  }
+
+  findUserByUsername(session: Session, username: string): Promise<User> {
+    return this.call('UserService', 'FindUserByUsername', { session, username });
+  }
+
+  async listConversations(session: Session): Promise<Conversation[]> {
+    const { conversations } = await this.call<{ conversations: Array<Parameters<typeof conversation>[0]> }>('ConversationService', 'ListConversations', {
+      session,
+    });
+    return conversations.map(conversation);
+  }
+
+  async openSingleConversation(session: Session, targetUserId: string): Promise<{ conversation: Conversation; created: boolean }> {
+    const res = await this.call<{ conversation: Parameters<typeof conversation>[0]; created: boolean }>('ConversationService', 'OpenSingleConversation', {
+      session,
+      targetUserId,
+    });
+    return { conversation: conversation(res.conversation), created: res.created };
+  }
+
+  getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult> {
+    const q =
+      query.kind === 'page'
+        ? { page: query.page, size: query.size }
+        : query.kind === 'after'
+          ? { afterSeq: query.afterSeq, size: query.size }
+          : { beforeSeq: query.beforeSeq, size: query.size };
+    return this.call('ConversationService', 'GetMessages', { session, conversationId, query: q });
+  }
+
+  markRead(session: Session, conversationId: string): Promise<ReadResult> {
+    return this.call('ConversationService', 'MarkRead', { session, conversationId });
+  }
+
+  async createGroup(session: Session, input: { groupName: string; members: string[] }): Promise<{ group: Group; conversation: Conversation }> {
+    const res = await this.call<{ group: Group; conversation: Parameters<typeof conversation>[0] }>('GroupService', 'CreateGroup', { session, ...input });
+    return { group: res.group, conversation: conversation(res.conversation) };
+  }
+
+  getGroup(session: Session, groupId: string): Promise<{ group: Group; members: GroupMember[] }> {
+    return this.call('GroupService', 'GetGroup', { session, groupId });
+  }
+
+  sendMessage(session: Session, payload: SendMessagePayload, connId?: string): Promise<MessageAck> {
+    return this.call('MessageService', 'SendMessage', { session, ...payload, ...(connId !== undefined ? { connId } : {}) });
+  }
+
+  async ready(): Promise<void> {
+    await this.call('UserService', 'Ready', {});
+  }
+
+  /** Resolves when no call is in flight (graceful shutdown of a gateway). */
+  drain(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  close(): void {
+    for (const client of this.clients) client.close();
+  }
+}

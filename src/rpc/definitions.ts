@@ -1,0 +1,89 @@
+/**
+ * The committed .proto files, loaded at runtime, and the mapping between AppError and gRPC
+ * status that both ends share: the status code comes from the ERROR_CODES table, and the
+ * exact AppError code travels in a `code` metadata entry so the client can rebuild it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import protoLoader from '@grpc/proto-loader';
+import { AppError, ERROR_CODES, isErrorCode } from '../protocol/index.js';
+
+export const PROTO_FILES = ['auth.proto', 'users.proto', 'conversations.proto', 'messages.proto', 'groups.proto'];
+
+/** src/rpc/proto, whether this module runs from src/ or compiled into dist/src/. */
+function protoDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.join(here, 'proto'), path.resolve(here, '../../../src/rpc/proto')];
+  const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'common.proto')));
+  if (!found) throw new Error(`gRPC .proto files not found in ${candidates.join(' or ')}`);
+  return found;
+}
+
+let cached: protoLoader.PackageDefinition | null = null;
+
+export function loadDefinitions(): protoLoader.PackageDefinition {
+  cached ??= protoLoader.loadSync(PROTO_FILES, {
+    includeDirs: [protoDir()],
+    keepCase: false,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  return cached;
+}
+
+export type ServiceName = 'AuthService' | 'UserService' | 'ConversationService' | 'MessageService' | 'GroupService';
+
+export function serviceDefinition(service: ServiceName): grpc.ServiceDefinition {
+  return loadDefinitions()[`gochat.v1.${service}`] as grpc.ServiceDefinition;
+}
+
+export function methodDefinition(service: ServiceName, method: string): grpc.MethodDefinition<object, object> {
+  const definition = serviceDefinition(service)[method];
+  if (!definition) throw new Error(`unknown gRPC method ${service}.${method}`);
+  return definition as grpc.MethodDefinition<object, object>;
+}
+
+/** Metadata entry proving a call comes from our own gateway (derived from the shared secret). */
+export const INTERNAL_KEY_HEADER = 'x-gochat-internal-key';
+
+export function internalKey(secret: string): string {
+  return createHash('sha256').update(`gochat-internal-rpc\0${secret}`).digest('hex');
+}
+
+export function sameKey(a: string, b: string): boolean {
+  const [x, y] = [Buffer.from(a), Buffer.from(b)];
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** AppError -> gRPC status with the code (and details, retry-after) in metadata. */
+export function toStatus(error: AppError): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  metadata.set('code', error.code);
+  if (error.details !== undefined) metadata.set('details-json', JSON.stringify(error.details));
+  if (error.retryAfter !== undefined) metadata.set('retry-after', String(error.retryAfter));
+  return { code: ERROR_CODES[error.code].grpc, details: error.message, metadata };
+}
+
+/** A failed call -> the AppError the server threw, or null when the failure is not from our server. */
+export function fromStatus(err: grpc.ServiceError): AppError | null {
+  const code = err.metadata?.get('code')[0];
+  if (!isErrorCode(code)) return null;
+  const rawDetails = err.metadata.get('details-json')[0];
+  const rawRetry = err.metadata.get('retry-after')[0];
+  let details: Record<string, unknown> | undefined;
+  try {
+    details = typeof rawDetails === 'string' ? (JSON.parse(rawDetails) as Record<string, unknown>) : undefined;
+  } catch {
+    details = undefined;
+  }
+  const retryAfter = typeof rawRetry === 'string' && /^\d+$/.test(rawRetry) ? Number(rawRetry) : undefined;
+  return new AppError(code, err.details, details, retryAfter !== undefined ? { retryAfter } : undefined);
+}
+
+/** Observes each call: method, final AppError code (or OK), seconds. */
+export type CallObserver = (method: string, code: string, seconds: number) => void;

@@ -1,0 +1,183 @@
+/**
+ * The logic role's gRPC edge: serves a LogicApi (the in-process Logic) over @grpc/grpc-js.
+ * It only translates: proto messages in, LogicApi call, proto messages or an AppError status out.
+ * Calls must carry the internal key derived from the shared secret: the port is for gateways only.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { AppError, MESSAGE_TYPES, toAppError } from '../protocol/index.js';
+import type { HistoryQuery, MessageType, SendMessagePayload } from '../protocol/index.js';
+import type { ClientInfo, LogicApi, Session } from '../logic/api.js';
+import { INTERNAL_KEY_HEADER, sameKey, serviceDefinition, toStatus, type CallObserver, type ServiceName } from './definitions.js';
+
+export interface RpcServerConfig {
+  host: string;
+  port: number;
+  /** `internalKey(secret)`: callers must present it. */
+  internalKey: string;
+}
+
+export interface RpcLogger {
+  info(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/* Shapes of the decoded requests (proto-loader: camelCase, defaults filled in). */
+interface ProtoSession {
+  userId: string;
+  username: string;
+  isGuest: boolean;
+  jti: string;
+  expiresAt: number;
+}
+interface WithSession {
+  session: ProtoSession | null;
+}
+interface ProtoHistoryQuery {
+  kind?: 'page' | 'afterSeq' | 'beforeSeq';
+  page?: number;
+  afterSeq?: number;
+  beforeSeq?: number;
+  size: number;
+}
+
+function session(request: WithSession): Session {
+  const s = request.session;
+  if (!s || !s.userId) throw new AppError('UNAUTHORIZED', 'Missing session');
+  return { userId: s.userId, username: s.username, isGuest: s.isGuest, jti: s.jti, expiresAt: s.expiresAt };
+}
+
+function client(info: { ip: string } | null): ClientInfo {
+  return { ip: info?.ip ?? '' };
+}
+
+function historyQuery(q: ProtoHistoryQuery | null): HistoryQuery {
+  const size = q?.size ?? 0;
+  switch (q?.kind) {
+    case 'page':
+      return { kind: 'page', page: q.page ?? 1, size };
+    case 'afterSeq':
+      return { kind: 'after', afterSeq: q.afterSeq ?? 0, size };
+    case 'beforeSeq':
+      return { kind: 'before', beforeSeq: q.beforeSeq ?? 0, size };
+    default:
+      throw new AppError('VALIDATION_ERROR', 'query: one of page, afterSeq, beforeSeq is required');
+  }
+}
+
+type Handler = (request: never) => Promise<object>;
+
+function handlers(logic: LogicApi): Record<ServiceName, Record<string, Handler>> {
+  return {
+    AuthService: {
+      Register: (r: { username: string; password: string; client: { ip: string } | null }) =>
+        logic.register({ username: r.username, password: r.password }, client(r.client)),
+      Login: (r: { username: string; password: string; client: { ip: string } | null }) =>
+        logic.login({ username: r.username, password: r.password }, client(r.client)),
+      Guest: (r: { guestName?: string; client: { ip: string } | null }) =>
+        logic.guest(r.guestName !== undefined ? { guestName: r.guestName } : {}, client(r.client)),
+      Authenticate: (r: { token: string }) => logic.authenticate(r.token),
+      Logout: async (r: WithSession) => (await logic.logout(session(r)), {}),
+    },
+    UserService: {
+      GetUserInfo: (r: WithSession) => logic.getUserInfo(session(r)),
+      FindUserByUsername: (r: WithSession & { username: string }) => logic.findUserByUsername(session(r), r.username),
+      Ready: async () => (await logic.ready(), {}),
+    },
+    ConversationService: {
+      ListConversations: async (r: WithSession) => ({ conversations: await logic.listConversations(session(r)) }),
+      OpenSingleConversation: (r: WithSession & { targetUserId: string }) => logic.openSingleConversation(session(r), r.targetUserId),
+      GetMessages: (r: WithSession & { conversationId: string; query: ProtoHistoryQuery | null }) =>
+        logic.getMessages(session(r), r.conversationId, historyQuery(r.query)),
+      MarkRead: (r: WithSession & { conversationId: string }) => logic.markRead(session(r), r.conversationId),
+    },
+    MessageService: {
+      SendMessage: (r: WithSession & { conversationId: string; content: string; messageType?: string; tempMessageId: string; connId?: string }) => {
+        const payload: SendMessagePayload = { conversationId: r.conversationId, content: r.content, tempMessageId: r.tempMessageId };
+        if (r.messageType !== undefined) {
+          if (!(MESSAGE_TYPES as readonly string[]).includes(r.messageType)) {
+            throw new AppError('VALIDATION_ERROR', `messageType: must be one of ${MESSAGE_TYPES.join(', ')}`, { field: 'messageType' });
+          }
+          payload.messageType = r.messageType as MessageType;
+        }
+        return logic.sendMessage(session(r), payload, r.connId);
+      },
+    },
+    GroupService: {
+      CreateGroup: (r: WithSession & { groupName: string; members: string[] }) =>
+        logic.createGroup(session(r), { groupName: r.groupName, members: r.members }),
+      GetGroup: (r: WithSession & { groupId: string }) => logic.getGroup(session(r), r.groupId),
+    },
+  };
+}
+
+export class RpcServer {
+  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
+
+  constructor(
+    private readonly config: RpcServerConfig,
+    logic: LogicApi,
+    private readonly log: RpcLogger,
+    private readonly observe: CallObserver = () => {},
+  ) {
+    for (const [service, methods] of Object.entries(handlers(logic)) as Array<[ServiceName, Record<string, Handler>]>) {
+      const implementation: grpc.UntypedServiceImplementation = {};
+      for (const [method, handler] of Object.entries(methods)) implementation[method] = this.unary(`${service}.${method}`, handler);
+      this.server.addService(serviceDefinition(service), implementation);
+    }
+  }
+
+  private unary(name: string, handler: Handler): grpc.handleUnaryCall<object, object> {
+    return (call, callback) => {
+      const started = performance.now();
+      const finish = (code: string) => this.observe(name, code, (performance.now() - started) / 1000);
+      const key = call.metadata.get(INTERNAL_KEY_HEADER)[0];
+      if (typeof key !== 'string' || !sameKey(key, this.config.internalKey)) {
+        finish('UNAUTHENTICATED');
+        return callback({ code: grpc.status.UNAUTHENTICATED, details: 'Internal key required' });
+      }
+      let result: Promise<object>;
+      try {
+        result = handler(call.request as never);
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+      result.then(
+        (response) => {
+          finish('OK');
+          callback(null, response);
+        },
+        (err: unknown) => {
+          const error = toAppError(err);
+          if (error.code === 'INTERNAL_ERROR') this.log.error({ err: error.cause ?? err, method: name }, 'rpc call failed');
+          finish(error.code);
+          callback(toStatus(error));
+        },
+      );
+    };
+  }
+
+  /** Binds and starts serving; resolves with the bound port (useful with port 0). */
+  start(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${this.config.host}:${this.config.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
+        if (err) return reject(err);
+        resolve(port);
+      });
+    });
+  }
+
+  /** Finishes in-flight calls (up to `graceMs`), then stops. */
+  close(graceMs = 5_000): Promise<void> {
+    return new Promise((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      force.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+}

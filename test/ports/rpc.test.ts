@@ -1,0 +1,145 @@
+/**
+ * LogicApi over gRPC: the client must be indistinguishable from the in-process Logic it
+ * fronts (same results, same AppError codes), refuse callers without the internal key, and
+ * fail over between logic instances.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Logic } from '../../src/logic/logic.js';
+import type { LogicApi, Session } from '../../src/logic/api.js';
+import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
+import { MemoryBus } from '../../src/bus/memory-bus.js';
+import { RpcServer } from '../../src/rpc/server.js';
+import { RpcLogicClient } from '../../src/rpc/client.js';
+import { internalKey } from '../../src/rpc/definitions.js';
+import { AppError } from '../../src/protocol/index.js';
+import { freePort } from './services.js';
+
+const quiet = { warn: () => {}, error: () => {}, info: () => {} };
+const unlimited = { limit: 1_000_000, windowMs: 60_000 };
+const KEY = internalKey('test-secret');
+const client = { ip: '127.0.0.1' };
+
+function makeLogic(): { logic: Logic; close: () => Promise<void> } {
+  const repo = new SqliteRepo({ file: ':memory:' });
+  const bus = new MemoryBus();
+  const logic = new Logic(
+    {
+      jwtSecret: 'test-secret-that-is-long-enough-for-hs256',
+      tokenTtlSeconds: 3600,
+      scryptCost: 1024,
+      maxContentChars: 4000,
+      worldRoom: true,
+      maxGroupMembers: 100,
+      limits: { sendPerUser: unlimited, loginPerUsername: unlimited, loginPerIp: unlimited, registerPerIp: unlimited, guestPerIp: unlimited },
+    },
+    repo,
+    bus,
+    quiet,
+  );
+  return { logic, close: async () => (await logic.drain(), await bus.close(), await repo.close()) };
+}
+
+const isCode = (code: string) => (err: unknown) => err instanceof AppError && err.code === code;
+
+describe('LogicApi over gRPC', () => {
+  let backend: ReturnType<typeof makeLogic>;
+  let server: RpcServer;
+  let port: number;
+  let api: LogicApi & { close(): void };
+
+  before(async () => {
+    backend = makeLogic();
+    server = new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY }, backend.logic, quiet);
+    port = await server.start();
+    api = new RpcLogicClient({ addrs: [`127.0.0.1:${port}`], internalKey: KEY, timeoutMs: 5000 });
+  });
+
+  after(async () => {
+    api.close();
+    await server.close();
+    await backend.close();
+  });
+
+  async function signIn(name: string): Promise<Session> {
+    await api.register({ username: name, password: 'correct horse' }, client);
+    const { token } = await api.login({ username: name, password: 'correct horse' }, client);
+    return api.authenticate(token);
+  }
+
+  it('register, login and authenticate round-trip the wire objects', async () => {
+    const user = await api.register({ username: 'rpc_alice', password: 'correct horse' }, client);
+    assert.equal(user.username, 'rpc_alice');
+    assert.equal(user.isGuest, false);
+    const auth = await api.login({ username: 'rpc_alice', password: 'correct horse' }, client);
+    assert.deepEqual(auth.user, user);
+    assert.ok(auth.expiresIn > 0);
+    const session = await api.authenticate(auth.token);
+    assert.equal(session.userId, user.userId);
+    assert.equal(typeof session.expiresAt, 'number');
+    assert.deepEqual(await api.getUserInfo(session), user);
+  });
+
+  it('an AppError thrown by logic arrives as the same AppError code, message and details', async () => {
+    await assert.rejects(api.login({ username: 'nobody_here', password: 'whatever1' }, client), isCode('INVALID_CREDENTIALS'));
+    await assert.rejects(api.authenticate('not-a-token'), isCode('UNAUTHORIZED'));
+    const session = await signIn('rpc_bob');
+    await assert.rejects(api.openSingleConversation(session, '999999'), (err: unknown) => {
+      assert.ok(err instanceof AppError);
+      assert.equal(err.code, 'USER_NOT_FOUND');
+      assert.deepEqual(err.details, { userIds: ['999999'] });
+      return true;
+    });
+    await assert.rejects(api.getMessages(session, '999999', { kind: 'page', page: 1, size: 10 }), isCode('CONVERSATION_NOT_FOUND'));
+  });
+
+  it('conversations, history, groups and sends match the in-process results', async () => {
+    const a = await signIn('rpc_carol');
+    const b = await signIn('rpc_dave');
+    const { conversation, created } = await api.openSingleConversation(a, b.userId);
+    assert.equal(created, true);
+    assert.equal(conversation.peer?.userId, b.userId);
+    assert.equal(conversation.lastMessage, null);
+    assert.ok(!('groupId' in conversation));
+    const ack = await api.sendMessage(a, { conversationId: conversation.conversationId, content: 'hello', tempMessageId: 't1' }, 'conn-1');
+    assert.equal(ack.seqId, 1);
+    const again = await api.sendMessage(a, { conversationId: conversation.conversationId, content: 'hello', tempMessageId: 't1' });
+    assert.deepEqual(again, ack);
+    const history = await api.getMessages(b, conversation.conversationId, { kind: 'after', afterSeq: 0, size: 10 });
+    assert.deepEqual(history, await backend.logic.getMessages(b, conversation.conversationId, { kind: 'after', afterSeq: 0, size: 10 }));
+    assert.deepEqual(await api.listConversations(b), await backend.logic.listConversations(b));
+    assert.deepEqual(await api.markRead(b, conversation.conversationId), { conversationId: conversation.conversationId, lastReadSeq: 1, unreadCount: 0 });
+
+    const { group, conversation: groupConversation } = await api.createGroup(a, { groupName: 'rpc team', members: [b.userId] });
+    assert.equal(groupConversation.groupId, group.groupId);
+    assert.ok(!('peer' in groupConversation));
+    assert.deepEqual(await api.getGroup(b, group.groupId), await backend.logic.getGroup(b, group.groupId));
+    await assert.rejects(api.sendMessage(a, { conversationId: conversation.conversationId, content: ' ', tempMessageId: 't2' }), isCode('VALIDATION_ERROR'));
+    const { token } = await api.login({ username: 'rpc_carol', password: 'correct horse' }, client);
+    await api.logout(await api.authenticate(token));
+    await assert.rejects(api.authenticate(token), isCode('TOKEN_REVOKED'));
+  });
+
+  it('a caller without the internal key is refused', async () => {
+    const intruder = new RpcLogicClient({ addrs: [`127.0.0.1:${port}`], internalKey: internalKey('other-secret'), timeoutMs: 5000 });
+    try {
+      await assert.rejects(intruder.ready(), isCode('INTERNAL_ERROR'));
+      await assert.rejects(intruder.login({ username: 'rpc_alice', password: 'correct horse' }, client), (err: unknown) => err instanceof AppError);
+    } finally {
+      intruder.close();
+    }
+  });
+
+  it('calls fail over to a live instance when another is down, and fail cleanly when all are', async () => {
+    const dead = await freePort();
+    const balanced = new RpcLogicClient({ addrs: [`127.0.0.1:${dead}`, `127.0.0.1:${port}`], internalKey: KEY, timeoutMs: 5000 });
+    const none = new RpcLogicClient({ addrs: [`127.0.0.1:${dead}`], internalKey: KEY, timeoutMs: 5000 });
+    try {
+      for (let i = 0; i < 4; i++) await balanced.ready();
+      await assert.rejects(none.ready(), isCode('SERVICE_UNAVAILABLE'));
+    } finally {
+      balanced.close();
+      none.close();
+    }
+  });
+});
