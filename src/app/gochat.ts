@@ -1,42 +1,80 @@
 /**
  * The composition root: the only place that constructs objects. It picks the storage and
- * bus implementations from config and wires the roles. `all` runs everything in one process.
+ * bus implementations from config and wires the role:
+ * - `all` (default): gateway + logic (+ fan-out worker when Redis is configured) in one
+ *   process; with no env at all that is SQLite + the in-process bus.
+ * - `gateway`: HTTP + WebSocket; calls logic over gRPC, receives deliveries from Redis.
+ * - `logic`: serves the LogicApi over gRPC; stores in PostgreSQL, publishes to Redis.
+ * - `task`: fans out large conversations from the Redis Stream.
  */
 import path from 'node:path';
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Repo } from '../repo/index.js';
 import type { Bus } from '../bus/index.js';
+import type { LogicApi } from '../logic/api.js';
 import { SqliteRepo } from '../repo/sqlite/sqlite-repo.js';
+import { PostgresRepo } from '../repo/postgres/postgres-repo.js';
 import { MemoryBus } from '../bus/memory-bus.js';
+import { RedisBus } from '../bus/redis-bus.js';
+import { DEFAULT_ORDERED_DELIVERY } from '../bus/ordered-delivery.js';
 import { Logic } from '../logic/logic.js';
 import { buildHttpServer } from '../gateway/http/server.js';
 import { WsGateway } from '../gateway/ws/ws-gateway.js';
+import { RpcServer } from '../rpc/server.js';
+import { RpcLogicClient } from '../rpc/client.js';
+import { internalKey } from '../rpc/definitions.js';
+import { FanoutWorker } from '../task/fanout-worker.js';
+import { Metrics } from '../metrics/metrics.js';
+import { instrumentBus, instrumentLogic, instrumentRepo } from '../metrics/instrument.js';
 import { loadOrCreateSecret } from './secret.js';
-import { randomUUID } from 'node:crypto';
 
 export interface RunningGoChat {
-  /** The HTTP/WebSocket port actually bound (useful with PORT=0). */
+  /** The main port actually bound (useful with port 0): HTTP for all/gateway, gRPC for logic, metrics for task. */
   port: number;
   /** Graceful shutdown: stop accepting, flush pending commits, close sockets with 1001. */
   close(): Promise<void>;
 }
 
-function createRepo(config: Config): Repo {
-  return new SqliteRepo({ file: path.join(config.dataDir, 'gochat.db') });
+/** Shutdown steps, run in order. */
+type Step = () => Promise<unknown> | unknown;
+
+async function createRepo(config: Config, metrics: Metrics): Promise<Repo> {
+  if (!config.databaseUrl) return instrumentRepo(new SqliteRepo({ file: path.join(config.dataDir, 'gochat.db') }), metrics);
+  if (!/^postgres(ql)?:\/\//.test(config.databaseUrl)) throw new Error('GOCHAT_DATABASE_URL must be a postgres:// URL');
+  const repo = new PostgresRepo({ url: config.databaseUrl, poolSize: config.postgres.poolSize }, (operation, seconds) =>
+    metrics.db.observe({ operation }, seconds),
+  );
+  await repo.migrate();
+  return repo;
 }
 
-function createBus(_config: Config): Bus {
-  return new MemoryBus();
-}
-
-export async function startGoChat(config: Config, log: Logger): Promise<RunningGoChat> {
-  const instanceId = config.instanceId || randomUUID().slice(0, 8);
-  const repo = createRepo(config);
-  const bus = createBus(config);
-  const logic = new Logic(
+function createRedisBus(config: Config, instanceId: string, log: Logger): RedisBus {
+  if (!/^rediss?:\/\//.test(config.redisUrl)) throw new Error('GOCHAT_REDIS_URL must be a redis:// URL');
+  return new RedisBus(
     {
-      jwtSecret: loadOrCreateSecret(config.auth.jwtSecret, config.dataDir),
+      url: config.redisUrl,
+      instanceId,
+      keyPrefix: config.redis.keyPrefix,
+      presenceTtlSeconds: config.redis.presenceTtlSeconds,
+      largeGroupThreshold: config.messages.largeGroupThreshold,
+      fanoutStreamMaxLen: 100_000,
+      ordering: { ...DEFAULT_ORDERED_DELIVERY, waitMs: config.delivery.reorderWaitMs },
+    },
+    log,
+  );
+}
+
+function createBus(config: Config, instanceId: string, log: Logger): Bus {
+  return config.redisUrl ? createRedisBus(config, instanceId, log) : new MemoryBus();
+}
+
+function createLogic(config: Config, repo: Repo, bus: Bus, log: Logger, jwtSecret: string): Logic {
+  return new Logic(
+    {
+      jwtSecret,
       tokenTtlSeconds: config.auth.tokenTtlSeconds,
       scryptCost: config.auth.scryptCost,
       maxContentChars: config.messages.maxContentChars,
@@ -48,37 +86,217 @@ export async function startGoChat(config: Config, log: Logger): Promise<RunningG
     bus,
     log,
   );
+}
 
-  const http = await buildHttpServer(
+function createFanoutWorker(config: Config, instanceId: string, bus: RedisBus, repo: Repo, metrics: Metrics, log: Logger): FanoutWorker {
+  return new FanoutWorker(
+    { consumer: instanceId, batchSize: config.fanout.batchSize, blockMs: 1000, claimIdleMs: config.fanout.claimIdleMs, memberCacheMs: 2000 },
+    bus,
+    repo,
+    log,
+    { lag: (seconds) => metrics.fanoutLag.observe(seconds), routed: (count) => metrics.fanoutPublishes.inc(count) },
+  );
+}
+
+/** Distributed roles share one secret: logic signs tokens with it, gateways derive the gRPC key from it. */
+function requireSecret(config: Config): string {
+  if (!config.auth.jwtSecret) throw new Error(`GOCHAT_JWT_SECRET is required for GOCHAT_ROLE=${config.role} (the same value on every gateway and logic)`);
+  return config.auth.jwtSecret;
+}
+
+function requireSetting(value: string | readonly string[], name: string, role: string): void {
+  if (value.length === 0) throw new Error(`${name} is required for GOCHAT_ROLE=${role}`);
+}
+
+/** The HTTP + WebSocket edge over any LogicApi, with GET /metrics beside the API. */
+async function startEdge(config: Config, instanceId: string, api: LogicApi, bus: Bus, metrics: Metrics, log: Logger) {
+  const server = await buildHttpServer(
     { bodyLimitBytes: config.http.bodyLimitBytes, trustProxy: config.http.trustProxy, webDir: config.http.webDir },
-    logic,
+    api,
     log,
   );
-  const ws = new WsGateway({ ...config.ws, instanceId }, logic, bus, log);
-  await ws.attach(http.server);
-  await http.listen({ host: config.http.host, port: config.http.port });
-  const address = http.server.address();
+  server.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+  const ws = new WsGateway({ ...config.ws, instanceId }, api, instrumentBus(bus, metrics), log);
+  metrics.countConnectionsWith(() => ws.connectionCount);
+  await ws.attach(server.server);
+  await server.listen({ host: config.http.host, port: config.http.port });
+  const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
-  log.info({ port, role: config.role, dataDir: config.dataDir }, 'listening');
+  return { server, ws, port };
+}
+
+/** /metrics, /healthz and /readyz for the roles without an HTTP API. */
+async function startMetricsListener(config: Config, metrics: Metrics, ready: () => Promise<void>, log: Logger) {
+  const send = (res: http.ServerResponse, status: number, type: string, body: string) => {
+    res.writeHead(status, { 'content-type': type }).end(body);
+  };
+  const json = (success: boolean, message: string, extra: object) => JSON.stringify({ success, message, ...extra });
+  const server = http.createServer((req, res) => {
+    const route = req.method === 'GET' ? (req.url ?? '').split('?')[0] : '';
+    if (route === '/metrics') {
+      metrics.text().then(
+        (text) => send(res, 200, metrics.contentType, text),
+        () => send(res, 500, 'text/plain', 'metrics unavailable'),
+      );
+    } else if (route === '/healthz') {
+      send(res, 200, 'application/json', json(true, 'OK', { data: { status: 'ok' } }));
+    } else if (route === '/readyz') {
+      ready().then(
+        () => send(res, 200, 'application/json', json(true, 'OK', { data: { status: 'ready' } })),
+        (err: unknown) => {
+          log.warn({ err }, 'not ready');
+          send(res, 503, 'application/json', json(false, 'Not ready', { code: 'SERVICE_UNAVAILABLE' }));
+        },
+      );
+    } else {
+      send(res, 404, 'application/json', json(false, 'Route not found', { code: 'ROUTE_NOT_FOUND' }));
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.metrics.port, config.http.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.metrics.port;
+  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return { port, close };
+}
+
+export async function startGoChat(config: Config, log: Logger): Promise<RunningGoChat> {
+  const instanceId = config.instanceId || `${config.role}-${randomUUID().slice(0, 8)}`;
+  const metrics = new Metrics(config.role, instanceId);
+  const steps: Step[] = [];
+  // Whatever started before a failure is stopped again, so a failed start leaks nothing.
+  const cleanup = async () => {
+    for (const step of steps.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
+  };
+  let port: number;
+  let shutdown: Step[];
+  try {
+    ({ port, shutdown } = await startRole(config, instanceId, metrics, log, steps));
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
 
   let closing: Promise<void> | null = null;
   return {
     port,
     close() {
       closing ??= (async () => {
-        ws.stopAccepting();
-        // Stop taking new HTTP connections; in-flight requests finish.
-        const httpClosed = http.close();
-        await logic.drain();
-        // Acks for the drained sends are written before the close frames.
-        await new Promise((resolve) => setImmediate(resolve));
-        await ws.close();
-        await httpClosed;
-        await bus.close();
-        await repo.close();
+        for (const step of shutdown) await step();
         log.info('stopped');
       })();
       return closing;
     },
   };
+}
+
+/**
+ * Starts `config.role`. `started` collects undo steps while starting (for a failed start);
+ * the returned `shutdown` is the graceful order.
+ */
+async function startRole(config: Config, instanceId: string, metrics: Metrics, log: Logger, started: Step[]): Promise<{ port: number; shutdown: Step[] }> {
+  switch (config.role) {
+    case 'all': {
+      const repo = await createRepo(config, metrics);
+      started.push(() => repo.close());
+      const bus = createBus(config, instanceId, log);
+      started.push(() => bus.close());
+      const logic = createLogic(config, repo, bus, log, loadOrCreateSecret(config.auth.jwtSecret, config.dataDir));
+      // With Redis, large conversations go through the stream: this process drains it too.
+      const worker = bus instanceof RedisBus ? createFanoutWorker(config, instanceId, bus, repo, metrics, log) : null;
+      await worker?.start();
+      started.push(() => worker?.stop());
+      const edge = await startEdge(config, instanceId, instrumentLogic(logic, metrics), bus, metrics, log);
+      log.info({ port: edge.port, role: config.role, dataDir: config.dataDir }, 'listening');
+      return {
+        port: edge.port,
+        shutdown: [
+          () => edge.ws.stopAccepting(),
+          async () => {
+            // Stop taking new HTTP connections; in-flight requests finish.
+            const httpClosed = edge.server.close();
+            await logic.drain();
+            // Acks for the drained sends are written before the close frames.
+            await new Promise((resolve) => setImmediate(resolve));
+            await edge.ws.close();
+            await httpClosed;
+          },
+          () => worker?.stop(),
+          () => bus.close(),
+          () => repo.close(),
+        ],
+      };
+    }
+
+    case 'gateway': {
+      requireSetting(config.grpc.logicAddrs, 'GOCHAT_LOGIC_ADDR', 'gateway');
+      requireSetting(config.redisUrl, 'GOCHAT_REDIS_URL', 'gateway');
+      const client = new RpcLogicClient(
+        { addrs: config.grpc.logicAddrs, internalKey: internalKey(requireSecret(config)), timeoutMs: config.grpc.timeoutMs },
+        (method, code, seconds) => metrics.grpcClient.observe({ method, code }, seconds),
+      );
+      started.push(() => client.close());
+      const bus = createRedisBus(config, instanceId, log);
+      started.push(() => bus.close());
+      const edge = await startEdge(config, instanceId, instrumentLogic(client, metrics), bus, metrics, log);
+      log.info({ port: edge.port, role: config.role, instanceId, logic: config.grpc.logicAddrs }, 'listening');
+      return {
+        port: edge.port,
+        shutdown: [
+          () => edge.ws.stopAccepting(),
+          async () => {
+            const httpClosed = edge.server.close();
+            await client.drain();
+            await new Promise((resolve) => setImmediate(resolve));
+            await edge.ws.close();
+            await httpClosed;
+          },
+          () => bus.close(),
+          () => client.close(),
+        ],
+      };
+    }
+
+    case 'logic': {
+      requireSetting(config.databaseUrl, 'GOCHAT_DATABASE_URL', 'logic');
+      requireSetting(config.redisUrl, 'GOCHAT_REDIS_URL', 'logic');
+      const secret = requireSecret(config);
+      const repo = await createRepo(config, metrics);
+      started.push(() => repo.close());
+      const bus = createRedisBus(config, instanceId, log);
+      started.push(() => bus.close());
+      const logic = createLogic(config, repo, bus, log, secret);
+      const rpc = new RpcServer({ host: config.grpc.host, port: config.grpc.port, internalKey: internalKey(secret) }, instrumentLogic(logic, metrics), log, (method, code, seconds) =>
+        metrics.grpcServer.observe({ method, code }, seconds),
+      );
+      const grpcPort = await rpc.start();
+      started.push(() => rpc.close(0));
+      const listener = await startMetricsListener(config, metrics, () => logic.ready(), log);
+      log.info({ port: grpcPort, grpcPort, metricsPort: listener.port, role: config.role, instanceId }, 'listening');
+      return {
+        port: grpcPort,
+        shutdown: [() => rpc.close(), () => logic.drain(), () => listener.close(), () => bus.close(), () => repo.close()],
+      };
+    }
+
+    case 'task': {
+      requireSetting(config.databaseUrl, 'GOCHAT_DATABASE_URL', 'task');
+      requireSetting(config.redisUrl, 'GOCHAT_REDIS_URL', 'task');
+      const repo = await createRepo(config, metrics);
+      started.push(() => repo.close());
+      const bus = createRedisBus(config, instanceId, log);
+      started.push(() => bus.close());
+      const worker = createFanoutWorker(config, instanceId, bus, repo, metrics, log);
+      await worker.start();
+      started.push(() => worker.stop());
+      const listener = await startMetricsListener(config, metrics, () => repo.ping(), log);
+      log.info({ port: listener.port, metricsPort: listener.port, role: config.role, instanceId }, 'listening');
+      return {
+        port: listener.port,
+        shutdown: [() => worker.stop(), () => listener.close(), () => bus.close(), () => repo.close()],
+      };
+    }
+  }
 }

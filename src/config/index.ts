@@ -27,7 +27,33 @@ export interface Config {
   databaseUrl: string;
   /** redis://… selects the Redis bus; empty keeps the in-process bus. */
   redisUrl: string;
-  grpc: { port: number; logicAddrs: string[] };
+  postgres: { poolSize: number };
+  redis: {
+    /** Prefix of every Redis key and channel, so deployments can share one Redis. */
+    keyPrefix: string;
+    /** A gateway's presence entries expire this long after its last heartbeat. */
+    presenceTtlSeconds: number;
+  };
+  grpc: {
+    /** Where a `logic` process serves gRPC. */
+    host: string;
+    port: number;
+    /** Where a `gateway` finds logic: every `host:port`, load-balanced with failover. */
+    logicAddrs: string[];
+    /** Deadline of one gateway -> logic call. */
+    timeoutMs: number;
+  };
+  /** The /metrics (and /healthz) listener of the `logic` and `task` roles; gateways use their HTTP port. */
+  metrics: { port: number };
+  fanout: {
+    /** An entry a dead worker left unacknowledged is taken over after this long. */
+    claimIdleMs: number;
+    batchSize: number;
+  };
+  delivery: {
+    /** How long a gateway holds an out-of-order delivery waiting for the missing seqId. */
+    reorderWaitMs: number;
+  };
   auth: {
     /** Empty: generated once and kept in the data dir (embedded) or required (distributed). */
     jwtSecret: string;
@@ -94,13 +120,26 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(env.GOCHAT_DATA_DIR ?? 'data'),
     databaseUrl: env.GOCHAT_DATABASE_URL ?? '',
     redisUrl: env.GOCHAT_REDIS_URL ?? '',
+    postgres: { poolSize: int(env, 'GOCHAT_PG_POOL_SIZE', 10) },
+    redis: {
+      keyPrefix: env.GOCHAT_REDIS_PREFIX ?? 'gochat:',
+      presenceTtlSeconds: Math.max(1, int(env, 'GOCHAT_PRESENCE_TTL_SECONDS', 30)),
+    },
     grpc: {
+      host: env.GOCHAT_GRPC_HOST ?? '0.0.0.0',
       port: int(env, 'GOCHAT_GRPC_PORT', 9001),
       logicAddrs: (env.GOCHAT_LOGIC_ADDR ?? '')
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean),
+      timeoutMs: int(env, 'GOCHAT_GRPC_TIMEOUT_MS', 10_000),
     },
+    metrics: { port: int(env, 'GOCHAT_METRICS_PORT', 9464) },
+    fanout: {
+      claimIdleMs: Math.max(100, int(env, 'GOCHAT_FANOUT_CLAIM_IDLE_MS', 10_000)),
+      batchSize: Math.max(1, int(env, 'GOCHAT_FANOUT_BATCH_SIZE', 100)),
+    },
+    delivery: { reorderWaitMs: int(env, 'GOCHAT_DELIVERY_REORDER_MS', 300) },
     auth: {
       jwtSecret: env.GOCHAT_JWT_SECRET ?? '',
       tokenTtlSeconds: int(env, 'GOCHAT_TOKEN_TTL_SECONDS', 7 * 24 * 3600),
