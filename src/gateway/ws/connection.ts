@@ -1,4 +1,5 @@
 /** One authenticated WebSocket: sends with a bound on unsent output, tracks liveness. */
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Session } from '../../logic/api.js';
 import { CLOSE_CODES, type ErrorCode, type ServerFrame } from '../../protocol/index.js';
@@ -6,12 +7,15 @@ import { CLOSE_CODES, type ErrorCode, type ServerFrame } from '../../protocol/in
 export class ClientConnection {
   lastSeen = Date.now();
   private closing = false;
+  private corked = false;
 
   constructor(
     readonly id: string,
     readonly session: Session,
     private readonly socket: WebSocket,
     private readonly maxBufferedBytes: number,
+    /** The TCP socket under `socket`: corked so one event-loop turn's frames leave in one write. */
+    private readonly transport: Duplex,
   ) {}
 
   get userId(): string {
@@ -29,8 +33,19 @@ export class ClientConnection {
       this.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer');
       return;
     }
+    if (!this.corked) {
+      this.corked = true;
+      this.transport.cork();
+      setImmediate(this.uncork);
+    }
     this.socket.send(frame);
   }
+
+  /** One writev per connection per turn instead of one per frame: syscalls dominated the send path. */
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.transport.uncork();
+  };
 
   send(frame: ServerFrame): void {
     this.sendRaw(JSON.stringify(frame));

@@ -72,11 +72,11 @@ export class WsGateway {
       return refuse(socket, new AppError('RATE_LIMITED', 'Too many open sockets for this user', undefined, { retryAfter: 5 }));
     }
     if (socket.destroyed) return;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, session));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, session, socket));
   }
 
-  private accept(ws: WebSocket, session: Session): void {
-    const conn = new ClientConnection(`${this.config.instanceId}:${++this.nextId}`, session, ws, this.config.maxBufferedBytes);
+  private accept(ws: WebSocket, session: Session, transport: Duplex): void {
+    const conn = new ClientConnection(`${this.config.instanceId}:${++this.nextId}`, session, ws, this.config.maxBufferedBytes, transport);
     let set = this.byUser.get(session.userId);
     if (!set) {
       set = new Set();
