@@ -163,7 +163,7 @@ export class SqliteRepo implements Repo {
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
     this.stmt = this.prepare();
-    this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => batch.map((m) => this.appendOne(m)));
+    this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => this.appendBatch(batch));
   }
 
   private migrate(): void {
@@ -209,9 +209,11 @@ export class SqliteRepo implements Repo {
       listConversations: p(`${CONVERSATION_SELECT} WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id DESC`),
       oneConversation: p(`${CONVERSATION_SELECT} WHERE m.user_id = ? AND m.conversation_id = ?`),
       messageByTemp: p(`SELECT * FROM messages WHERE conversation_id = ? AND sender_id = ? AND temp_message_id = ?`),
-      nextSeq: p('UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq'),
+      // A resend (same sender, conversation and tempMessageId) inserts nothing and returns no id.
       insertMessage: p(`INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (conversation_id, sender_id, temp_message_id) DO NOTHING RETURNING id`).pluck(),
+      setLastSeq: p('UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?'),
       advanceReadPointer: p(`UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, ?)
                              WHERE conversation_id = ? AND user_id = ?`),
       messagesInRange: p(`SELECT * FROM messages WHERE conversation_id = ? AND seq_id >= ? AND seq_id <= ? ORDER BY seq_id`),
@@ -349,37 +351,60 @@ export class SqliteRepo implements Repo {
     return this.appendTx(batch);
   }
 
-  private appendOne(m: NewMessage): AppendResult {
-    const conversationId = rowId(m.conversationId);
-    const senderId = rowId(m.senderId);
-    const existing = this.stmt.messageByTemp!.get(conversationId, senderId, m.tempMessageId) as MessageRow | undefined;
-    if (existing) return { message: toMessage(existing), duplicate: true };
-    const seq = this.stmt.nextSeq!.get(m.sendTime, conversationId) as { last_seq: number } | undefined;
-    if (!seq) throw new AppError('CONVERSATION_NOT_FOUND');
-    const { id } = this.stmt.insertMessage!.get(
-      conversationId,
-      seq.last_seq,
-      senderId,
-      m.senderName,
-      m.tempMessageId,
-      m.content,
-      m.messageType,
-      m.sendTime,
-    ) as { id: number };
-    this.stmt.advanceReadPointer!.run(seq.last_seq, conversationId, senderId);
-    return {
-      duplicate: false,
-      message: {
-        messageId: String(id),
-        conversationId: m.conversationId,
-        senderId: m.senderId,
-        senderName: m.senderName,
-        content: m.content,
-        messageType: m.messageType,
-        seqId: seq.last_seq,
-        sendTime: toIso(m.sendTime),
-      },
-    };
+  /**
+   * One INSERT per message; each conversation's last_seq and each sender's read pointer are
+   * written once per batch. Runs inside one transaction, so seqIds stay gap-free.
+   */
+  private appendBatch(batch: readonly NewMessage[]): AppendResult[] {
+    const conversations = new Map<number, { lastSeq: number; updatedAt: number; senders: Map<number, number> }>();
+    const results = batch.map((m): AppendResult => {
+      const conversationId = rowId(m.conversationId);
+      const senderId = rowId(m.senderId);
+      let state = conversations.get(conversationId);
+      if (!state) {
+        const row = this.stmt.lastSeq!.get(conversationId) as { last_seq: number } | undefined;
+        if (!row) throw new AppError('CONVERSATION_NOT_FOUND');
+        state = { lastSeq: row.last_seq, updatedAt: 0, senders: new Map() };
+        conversations.set(conversationId, state);
+      }
+      const seqId = state.lastSeq + 1;
+      const id = this.stmt.insertMessage!.get(
+        conversationId,
+        seqId,
+        senderId,
+        m.senderName,
+        m.tempMessageId,
+        m.content,
+        m.messageType,
+        m.sendTime,
+      ) as number | undefined;
+      if (id === undefined) {
+        const existing = this.stmt.messageByTemp!.get(conversationId, senderId, m.tempMessageId) as MessageRow;
+        return { message: toMessage(existing), duplicate: true };
+      }
+      state.lastSeq = seqId;
+      state.updatedAt = m.sendTime;
+      state.senders.set(senderId, seqId);
+      return {
+        duplicate: false,
+        message: {
+          messageId: String(id),
+          conversationId: m.conversationId,
+          senderId: m.senderId,
+          senderName: m.senderName,
+          content: m.content,
+          messageType: m.messageType,
+          seqId,
+          sendTime: toIso(m.sendTime),
+        },
+      };
+    });
+    for (const [conversationId, state] of conversations) {
+      if (state.updatedAt === 0) continue;
+      this.stmt.setLastSeq!.run(state.lastSeq, state.updatedAt, conversationId);
+      for (const [senderId, seqId] of state.senders) this.stmt.advanceReadPointer!.run(seqId, conversationId, senderId);
+    }
+    return results;
   }
 
   async getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage> {
