@@ -13,14 +13,15 @@ export interface TokenClaims {
 }
 
 export class TokenService {
-  private readonly key: Uint8Array;
+  /** Imported once: given raw bytes, jose imports a WebCrypto key on every sign and verify. */
+  private readonly key: Promise<CryptoKey>;
 
   constructor(
     secret: string,
     private readonly ttlSeconds: number,
   ) {
     if (secret.length < 32) throw new Error('The JWT secret must be at least 32 characters');
-    this.key = new TextEncoder().encode(secret);
+    this.key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
   }
 
   async issue(user: { userId: string; username: string; isGuest: boolean }): Promise<{ token: string; expiresIn: number }> {
@@ -31,13 +32,13 @@ export class TokenService {
       .setJti(randomUUID())
       .setIssuedAt(now)
       .setExpirationTime(now + this.ttlSeconds)
-      .sign(this.key);
+      .sign(await this.key);
     return { token, expiresIn: this.ttlSeconds };
   }
 
   async verify(token: string): Promise<TokenClaims> {
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
+      const { payload } = await jwtVerify(token, await this.key, { algorithms: ['HS256'] });
       const { sub, jti, exp, name, guest } = payload;
       if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || typeof name !== 'string') {
         throw new AppError('UNAUTHORIZED', 'Malformed token');
