@@ -48,6 +48,9 @@ interface MessageRow {
   send_time: number;
 }
 
+/** A `messagesInRange` row: id, sender_id, sender_name, content, message_type, seq_id, send_time. */
+type HistoryRow = [number, number, string, string, string, number, number];
+
 interface ConversationRow {
   id: number;
   type: Conversation['type'];
@@ -216,7 +219,9 @@ export class SqliteRepo implements Repo {
       setLastSeq: p('UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?'),
       advanceReadPointer: p(`UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, ?)
                              WHERE conversation_id = ? AND user_id = ?`),
-      messagesInRange: p(`SELECT * FROM messages WHERE conversation_id = ? AND seq_id >= ? AND seq_id <= ? ORDER BY seq_id`),
+      // Raw rows of just the columns a Message needs: building a keyed object per row cost more than the query.
+      messagesInRange: p(`SELECT id, sender_id, sender_name, content, message_type, seq_id, send_time
+                          FROM messages WHERE conversation_id = ? AND seq_id >= ? AND seq_id <= ? ORDER BY seq_id`).raw(),
       lastSeq: p('SELECT last_seq FROM conversations WHERE id = ?'),
       markRead: p(`UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, ?)
                    WHERE conversation_id = ? AND user_id = ? RETURNING last_read_seq`),
@@ -411,8 +416,20 @@ export class SqliteRepo implements Repo {
     const id = rowId(conversationId);
     const last = (this.stmt.lastSeq!.get(id) as { last_seq: number } | undefined)?.last_seq ?? 0;
     const range = historyRange(query, last);
-    const rows = range.empty ? [] : (this.stmt.messagesInRange!.all(id, range.from, range.to) as MessageRow[]);
-    return { messages: rows.map(toMessage), total: last, hasMore: range.hasMore };
+    const rows = range.empty ? [] : (this.stmt.messagesInRange!.all(id, range.from, range.to) as HistoryRow[]);
+    const messages = rows.map(
+      ([messageId, senderId, senderName, content, messageType, seqId, sendTime]): Message => ({
+        messageId: String(messageId),
+        conversationId,
+        senderId: String(senderId),
+        senderName,
+        content,
+        messageType: messageType as MessageType,
+        seqId,
+        sendTime: toIso(sendTime),
+      }),
+    );
+    return { messages, total: last, hasMore: range.hasMore };
   }
 
   async markRead(conversationId: string, userId: string): Promise<ReadResult> {
