@@ -212,10 +212,10 @@ export class SqliteRepo implements Repo {
       listConversations: p(`${CONVERSATION_SELECT} WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id DESC`),
       oneConversation: p(`${CONVERSATION_SELECT} WHERE m.user_id = ? AND m.conversation_id = ?`),
       messageByTemp: p(`SELECT * FROM messages WHERE conversation_id = ? AND sender_id = ? AND temp_message_id = ?`),
-      // A resend (same sender, conversation and tempMessageId) inserts nothing and returns no id.
+      // A resend (same sender, conversation and tempMessageId) inserts nothing: `changes` is 0.
       insertMessage: p(`INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (conversation_id, sender_id, temp_message_id) DO NOTHING RETURNING id`).pluck(),
+                        ON CONFLICT (conversation_id, sender_id, temp_message_id) DO NOTHING`),
       setLastSeq: p('UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?'),
       advanceReadPointer: p(`UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, ?)
                              WHERE conversation_id = ? AND user_id = ?`),
@@ -373,7 +373,7 @@ export class SqliteRepo implements Repo {
         conversations.set(conversationId, state);
       }
       const seqId = state.lastSeq + 1;
-      const id = this.stmt.insertMessage!.get(
+      const inserted = this.stmt.insertMessage!.run(
         conversationId,
         seqId,
         senderId,
@@ -382,8 +382,8 @@ export class SqliteRepo implements Repo {
         m.content,
         m.messageType,
         m.sendTime,
-      ) as number | undefined;
-      if (id === undefined) {
+      );
+      if (inserted.changes === 0) {
         const existing = this.stmt.messageByTemp!.get(conversationId, senderId, m.tempMessageId) as MessageRow;
         return { message: toMessage(existing), duplicate: true };
       }
@@ -393,7 +393,7 @@ export class SqliteRepo implements Repo {
       return {
         duplicate: false,
         message: {
-          messageId: String(id),
+          messageId: String(inserted.lastInsertRowid),
           conversationId: m.conversationId,
           senderId: m.senderId,
           senderName: m.senderName,
