@@ -1,0 +1,269 @@
+/** The signed-in app: conversation list (live), the open conversation, and the dialogs. */
+import { GoChatError, type ConnectionState, type Conversation, type GoChatClient, type Message, type User } from '../../sdk/index.js';
+import { ConversationPane } from './conversation-pane.js';
+import { el, replaceChildren } from './dom.js';
+import { conversationTitle, describeError, formatTime } from './format.js';
+
+const STATE_TEXT: Record<ConnectionState, string> = {
+  idle: 'Offline',
+  connecting: 'Connecting…',
+  connected: 'Online',
+  reconnecting: 'Reconnecting…',
+};
+
+export class ChatApp {
+  private readonly conversations = new Map<string, Conversation>();
+  private readonly list = el('ul', { class: 'conversation-list', testid: 'conversation-list' });
+  private readonly status = el('span', { class: 'connection', testid: 'connection-state' });
+  private readonly paneHost = el('section', { class: 'pane', testid: 'conversation-pane' });
+  private readonly shell: HTMLElement;
+  private pane: ConversationPane | null = null;
+  private refreshTimer: number | null = null;
+  private readonly me: User;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly client: GoChatClient,
+    private readonly onSignedOut: (notice?: string) => void,
+  ) {
+    this.me = client.user!;
+    this.shell = this.render();
+  }
+
+  async start(): Promise<void> {
+    replaceChildren(this.root, this.shell);
+    this.client.on('state', (state) => this.showState(state));
+    this.client.on('message', (message) => this.onMessage(message));
+    this.client.on('error', (err) => {
+      if (err.isAuthError) void this.signOut('Your session ended. Please sign in again.');
+    });
+    window.addEventListener('offline', this.onOffline);
+    window.addEventListener('online', this.onOnline);
+    this.showState(this.client.state);
+    await this.refreshList();
+    this.client.connect().catch(() => undefined);
+  }
+
+  // The browser knows before a ping would: drop the dead socket now, reconnect the moment it is back.
+  private readonly onOffline = () => this.client.reconnectNow();
+  private readonly onOnline = () => this.client.reconnectNow();
+
+  private render(): HTMLElement {
+    const who = el(
+      'div',
+      { class: 'me' },
+      el('strong', { testid: 'me-name' }, this.me.username),
+      this.me.isGuest ? el('span', { class: 'tag' }, 'guest') : null,
+      el('span', { class: 'me-id', testid: 'me-id', attrs: { title: 'Others can start a chat with you by this id or your username' } }, `id ${this.me.userId}`),
+    );
+    const actions = el(
+      'div',
+      { class: 'actions' },
+      el('button', { testid: 'new-chat', attrs: { type: 'button' }, on: { click: () => this.openNewChat() } }, 'New chat'),
+      this.me.isGuest ? null : el('button', { testid: 'new-group', attrs: { type: 'button' }, on: { click: () => this.openNewGroup() } }, 'New group'),
+      el('button', { class: 'quiet', testid: 'logout', attrs: { type: 'button' }, on: { click: () => void this.signOut() } }, 'Log out'),
+    );
+    this.paneHost.append(el('p', { class: 'empty-pane' }, 'Pick a conversation, or start a new one.'));
+    return el(
+      'div',
+      { class: 'chat-app', testid: 'chat-app' },
+      el('aside', { class: 'sidebar' }, el('header', { class: 'sidebar-head' }, who, this.status), actions, this.list),
+      this.paneHost,
+    );
+  }
+
+  private showState(state: ConnectionState): void {
+    this.status.textContent = STATE_TEXT[state];
+    this.status.dataset.state = state;
+  }
+
+  private async signOut(notice?: string): Promise<void> {
+    window.removeEventListener('offline', this.onOffline);
+    window.removeEventListener('online', this.onOnline);
+    this.pane?.dispose();
+    try {
+      await this.client.logout();
+    } catch {
+      // The token may already be gone; the session ends here either way.
+    }
+    this.onSignedOut(notice);
+  }
+
+  // ---- conversation list ----
+
+  private async refreshList(): Promise<void> {
+    try {
+      const list = await this.client.conversations();
+      for (const c of list) {
+        const known = this.conversations.get(c.conversationId);
+        // Keep a newer live view of the last message than a list fetched before it arrived.
+        if (known?.lastMessage && c.lastMessage && known.lastMessage.seqId > c.lastMessage.seqId) continue;
+        this.conversations.set(c.conversationId, c);
+      }
+      this.renderList();
+    } catch (err) {
+      if (err instanceof GoChatError && err.isAuthError) void this.signOut('Your session ended. Please sign in again.');
+    }
+  }
+
+  private scheduleRefresh(): void {
+    if (this.refreshTimer !== null) return;
+    this.refreshTimer = window.setTimeout(() => {
+      this.refreshTimer = null;
+      void this.refreshList();
+    }, 150);
+  }
+
+  private onMessage(message: Message): void {
+    const conversation = this.conversations.get(message.conversationId);
+    if (!conversation) {
+      // A conversation someone just started with us: the list has its name and members.
+      this.scheduleRefresh();
+    } else {
+      conversation.lastMessage = message;
+      conversation.updatedAt = message.sendTime;
+      const mine = message.senderId === this.me.userId;
+      const watching = this.pane?.conversationId === message.conversationId && document.visibilityState === 'visible';
+      if (!mine && !watching && message.seqId > conversation.lastReadSeq) conversation.unreadCount++;
+      this.renderList();
+    }
+    if (this.pane?.conversationId === message.conversationId) this.pane.onMessage(message);
+  }
+
+  private renderList(): void {
+    const items = [...this.conversations.values()].sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0));
+    replaceChildren(
+      this.list,
+      ...items.map((c) => {
+        const last = c.lastMessage;
+        const preview = last ? `${last.senderId === this.me.userId ? 'You' : last.senderName}: ${last.content}` : 'No messages yet';
+        return el(
+          'li',
+          {},
+          el(
+            'button',
+            {
+              class: `conversation${this.pane?.conversationId === c.conversationId ? ' active' : ''}`,
+              testid: 'conversation',
+              dataset: { conversationId: c.conversationId, type: c.type },
+              attrs: { type: 'button' },
+              on: { click: () => void this.open(c.conversationId) },
+            },
+            el('span', { class: `avatar ${c.type}`, attrs: { 'aria-hidden': 'true' } }, conversationTitle(c).slice(0, 1).toUpperCase()),
+            el('span', { class: 'conversation-name', testid: 'conversation-name' }, conversationTitle(c)),
+            el('time', { class: 'conversation-time', attrs: { datetime: c.updatedAt } }, formatTime(last?.sendTime ?? c.updatedAt)),
+            el('span', { class: 'conversation-last', testid: 'conversation-last' }, preview),
+            c.unreadCount > 0 ? el('span', { class: 'badge', testid: 'unread-badge', attrs: { 'aria-label': `${c.unreadCount} unread` } }, String(c.unreadCount)) : null,
+          ),
+        );
+      }),
+    );
+  }
+
+  private async open(conversationId: string): Promise<void> {
+    const conversation = this.conversations.get(conversationId);
+    if (!conversation) return;
+    this.pane?.dispose();
+    this.pane = new ConversationPane(this.client, conversation, this.me, {
+      back: () => this.closePane(),
+      markedRead: (read) => {
+        const c = this.conversations.get(read.conversationId);
+        if (!c) return;
+        c.unreadCount = read.unreadCount;
+        c.lastReadSeq = read.lastReadSeq;
+        this.renderList();
+      },
+    });
+    replaceChildren(this.paneHost, this.pane.element);
+    this.shell.classList.add('pane-open');
+    conversation.unreadCount = 0;
+    this.renderList();
+    await this.pane.load();
+  }
+
+  private closePane(): void {
+    this.pane?.dispose();
+    this.pane = null;
+    this.shell.classList.remove('pane-open');
+    replaceChildren(this.paneHost, el('p', { class: 'empty-pane' }, 'Pick a conversation, or start a new one.'));
+    this.renderList();
+  }
+
+  private async openAndShow(conversation: Conversation): Promise<void> {
+    this.conversations.set(conversation.conversationId, this.conversations.get(conversation.conversationId) ?? conversation);
+    this.renderList();
+    await this.open(conversation.conversationId);
+  }
+
+  // ---- dialogs ----
+
+  /** A username first (people know names); a numeric id when no one has that name. */
+  private async resolveUser(input: string): Promise<string> {
+    try {
+      return (await this.client.findUser(input)).userId;
+    } catch (err) {
+      if (err instanceof GoChatError && err.code === 'USER_NOT_FOUND' && /^\d+$/.test(input)) return input;
+      throw err;
+    }
+  }
+
+  private openNewChat(): void {
+    const input = el('input', { testid: 'new-chat-user', attrs: { required: '', maxlength: '64', placeholder: 'username or user id', 'aria-label': 'Username or user id' } });
+    this.dialog('Start a chat', 'new-chat-dialog', [el('label', {}, 'With', input)], 'Start chat', async () => {
+      const target = input.value.trim();
+      const userId = await this.resolveUser(target);
+      await this.openAndShow(await this.client.openConversation(userId));
+    });
+    input.focus();
+  }
+
+  private openNewGroup(): void {
+    const name = el('input', { testid: 'new-group-name', attrs: { required: '', maxlength: '64', 'aria-label': 'Group name' } });
+    const members = el('textarea', {
+      testid: 'new-group-members',
+      attrs: { rows: '3', placeholder: 'usernames or ids, separated by commas or spaces', 'aria-label': 'Members' },
+    });
+    this.dialog('New group', 'new-group-dialog', [el('label', {}, 'Name', name), el('label', {}, 'Members', members)], 'Create group', async () => {
+      const wanted = members.value.split(/[\s,]+/).filter(Boolean);
+      const ids = await Promise.all(wanted.map((m) => this.resolveUser(m)));
+      const { conversation } = await this.client.createGroup(name.value.trim(), ids);
+      await this.openAndShow(conversation);
+    });
+    name.focus();
+  }
+
+  /** A modal form; `submit` errors are shown in it, success closes it. */
+  private dialog(title: string, testid: string, fields: HTMLElement[], action: string, submit: () => Promise<void>): void {
+    const error = el('p', { class: 'form-error', testid: 'dialog-error', attrs: { role: 'alert' } });
+    const ok = el('button', { testid: 'dialog-submit', attrs: { type: 'submit' } }, action);
+    const dialog = el('dialog', { class: 'dialog', testid });
+    const close = () => {
+      dialog.close();
+      dialog.remove();
+    };
+    const form = el(
+      'form',
+      {
+        on: {
+          submit: (event) => {
+            event.preventDefault();
+            ok.disabled = true;
+            error.textContent = '';
+            submit().then(close, (err: unknown) => {
+              error.textContent = describeError(err);
+              ok.disabled = false;
+            });
+          },
+        },
+      },
+      el('h2', {}, title),
+      ...fields,
+      error,
+      el('div', { class: 'dialog-actions' }, el('button', { class: 'quiet', attrs: { type: 'button' }, on: { click: close } }, 'Cancel'), ok),
+    );
+    dialog.append(form);
+    dialog.addEventListener('close', () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+}
