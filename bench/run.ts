@@ -183,6 +183,7 @@ function withServerFigures(result: LoadResult, samples: Map<string, { server: Pr
     if (start && end) {
       const cpuUs = end.server.cpuUs - start.server.cpuUs;
       figures.serverCpuMs = cpuUs / 1000;
+      figures.serverSysShare = cpuUs > 0 ? (end.server.sysUs - start.server.sysUs) / cpuUs : 0;
       figures.loadgenCpuMs = (end.loadgen.cpuUs - start.loadgen.cpuUs) / 1000;
       figures.serverRssMb = end.server.rssKb / 1024;
       if (result.perAck) figures.serverCpuUsPerAck = cpuUs / result.perAck;
@@ -261,6 +262,7 @@ function rowsFor(scenario: ScenarioId, base: RunFigures | undefined, go: RunFigu
     row('send->delivery max ms', (f) => f.deliveryLatencyMs?.max);
     row('server CPU us/ack', (f) => f.serverCpuUsPerAck, scenario === 'a' ? { text: '<= 1.3x', test: (_g, r) => r !== undefined && r <= 1.3 } : undefined);
     row('server CPU us/delivery', (f) => f.serverCpuUsPerDelivery, scenario === 'b' ? { text: '<= 1.3x', test: (_g, r) => r !== undefined && r <= 1.3 } : undefined);
+    row('server CPU kernel share', (f) => f.serverSysShare);
     row('server RSS MB', (f) => f.serverRssMb);
     row('load generator CPU ms', (f) => f.loadgenCpuMs);
     row('errors (worst run)', (f) => f.errors, zero);

@@ -66,6 +66,8 @@ export interface RunFigures {
   lostUndelivered?: number;
   /** Server CPU over the measured window. */
   serverCpuMs?: number;
+  /** Share of the server CPU spent in the kernel (socket writes, fsync, WAL writes). */
+  serverSysShare?: number;
   serverCpuUsPerAck?: number;
   serverCpuUsPerDelivery?: number;
   serverRssMb?: number;
