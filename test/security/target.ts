@@ -1,0 +1,82 @@
+/**
+ * The system under test for the security, fuzz, abuse, crash and soak suites, obtained in one
+ * place so the same tests can run against the embedded server (default) or another deployment.
+ *
+ * GOCHAT_TEST_TARGET_MODULE=<path to a compiled module> swaps the embedded server for any module
+ * exporting `startTarget(options): Promise<Target>` (e.g. the distributed topology). Targets
+ * that cannot offer `pid`, `dataDir` or `restart` leave them undefined and the checks that
+ * need them skip with a notice.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+export interface TargetOptions {
+  /** Server environment (limits, secrets, timeouts). */
+  env?: Record<string, string>;
+  /** Reuse a data dir (embedded: restart after a crash on the same files). */
+  dataDir?: string;
+}
+
+export interface Target extends AsyncDisposable {
+  readonly baseUrl: string;
+  readonly wsUrl: string;
+  /** The process that serves HTTP/WS, for memory sampling. */
+  readonly pid?: number;
+  /** Where the embedded server keeps its SQLite file. */
+  readonly dataDir?: string;
+  /** SIGKILL the server process(es): no chance to flush. */
+  kill?(): Promise<void>;
+  /** Graceful stop. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Test defaults: a cheap scrypt cost so registering many users is fast. Everything else is the
+ * server's own default unless a test sets it.
+ */
+export const FAST_AUTH_ENV = { GOCHAT_SCRYPT_COST: '1024' };
+
+type StartTarget = (options: TargetOptions) => Promise<Target>;
+
+let custom: Promise<StartTarget | null> | null = null;
+
+function customTarget(): Promise<StartTarget | null> {
+  custom ??= (async () => {
+    const modulePath = process.env.GOCHAT_TEST_TARGET_MODULE;
+    if (!modulePath) return null;
+    const mod = (await import(pathToFileURL(path.resolve(modulePath)).href)) as { startTarget?: StartTarget };
+    if (typeof mod.startTarget !== 'function') throw new Error(`${modulePath} does not export startTarget()`);
+    return mod.startTarget;
+  })();
+  return custom;
+}
+
+/** True when the tests run against the embedded single-process server (kill -9 and SQLite checks apply). */
+export function isEmbeddedTarget(): boolean {
+  return !process.env.GOCHAT_TEST_TARGET_MODULE;
+}
+
+function fromTestServer(server: TestServer): Target {
+  return {
+    baseUrl: server.baseUrl,
+    wsUrl: server.wsUrl,
+    ...(server.process.pid !== undefined ? { pid: server.process.pid } : {}),
+    dataDir: server.dataDir,
+    kill: () => server.kill(),
+    async stop() {
+      await server.stop();
+    },
+    async [Symbol.asyncDispose]() {
+      await server.stop();
+    },
+  };
+}
+
+export async function startTarget(options: TargetOptions = {}): Promise<Target> {
+  const env = { ...FAST_AUTH_ENV, ...options.env };
+  const start = await customTarget();
+  if (start) return start({ ...options, env });
+  const server = await startServer({ env, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  return fromTestServer(server);
+}
