@@ -2,12 +2,12 @@
  * The HTTP edge: fastify with strict JSON parsing, schema validation, the contract's error
  * envelope for every failure, the OpenAPI document and health endpoints. No business rules.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import { AppError, ERROR_CODES, toAppError } from '../../protocol/index.js';
 import type { LogicApi } from '../../logic/api.js';
-import { coercingAjv, describeErrors, strictAjv } from '../validation.js';
+import { coercingAjv, describeErrors, parseJson, strictAjv } from '../validation.js';
 import { registerRoutes } from './routes.js';
 import { registerWebApp } from './static.js';
 
@@ -48,6 +48,10 @@ export async function buildHttpServer(config: HttpConfig, logic: LogicApi, log: 
     trustProxy: config.trustProxy,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
+    // A malformed URL (bad %-escape) gets the contract's envelope, not fastify's own.
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as unknown as FastifyReply).status(400).send({ success: false, message: `Malformed URL (${err.code})`, code: 'VALIDATION_ERROR' });
+    },
   });
 
   // Bodies: strict (no coercion, no unknown fields). Query and params: coerced from text.
@@ -58,13 +62,11 @@ export async function buildHttpServer(config: HttpConfig, logic: LogicApi, log: 
 
   // JSON only; an empty body is an empty object so that optional bodies validate.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = (body as string).trim();
-    if (text === '') return done(null, {});
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
     try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new AppError('INVALID_JSON'), undefined);
+      done(null, parseJson(body as Buffer, {}));
+    } catch (err) {
+      done(err as Error, undefined);
     }
   });
   app.addHook('preValidation', async (req) => {

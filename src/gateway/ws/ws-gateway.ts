@@ -10,7 +10,7 @@ import type { Bus, BusEvent, MessageDelivery } from '../../bus/index.js';
 import type { LogicApi, Session } from '../../logic/api.js';
 import { AppError, CLOSE_CODES, ERROR_CODES, toAppError } from '../../protocol/index.js';
 import { ClientFrame } from '../schemas.js';
-import { describeErrors, strictAjv } from '../validation.js';
+import { describeErrors, parseJson, strictAjv } from '../validation.js';
 import { ClientConnection } from './connection.js';
 
 export interface WsConfig {
@@ -27,7 +27,13 @@ const HARD_FRAME_LIMIT = 1024 * 1024;
 const validateFrame = strictAjv.compile<ClientFrame>(ClientFrame);
 
 export class WsGateway {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: HARD_FRAME_LIMIT, perMessageDeflate: false });
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: HARD_FRAME_LIMIT,
+    perMessageDeflate: false,
+    // ws would close the socket (1007) on invalid UTF-8; the contract answers a bad frame with an error frame instead.
+    skipUTF8Validation: true,
+  });
   private readonly byUser = new Map<string, Set<ClientConnection>>();
   private readonly sweeper: NodeJS.Timeout;
   private nextId = 0;
@@ -105,9 +111,10 @@ export class WsGateway {
     if (bytes > this.config.maxFrameBytes) return conn.sendError('PAYLOAD_TOO_LARGE', 'Frame is larger than 64 KiB');
     let frame: unknown;
     try {
-      frame = JSON.parse(data.toString());
-    } catch {
-      return conn.sendError('INVALID_JSON', 'Frame is not valid JSON');
+      frame = parseJson(Array.isArray(data) ? Buffer.concat(data) : (data as Buffer));
+    } catch (err) {
+      const error = toAppError(err);
+      return conn.sendError(error.code, error.code === 'INVALID_JSON' ? 'Frame is not valid JSON' : error.message);
     }
     if (!validateFrame(frame)) {
       return conn.sendError('VALIDATION_ERROR', describeErrors(validateFrame.errors, 'frame'), tempIdOf(frame));
