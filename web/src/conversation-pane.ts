@@ -116,6 +116,7 @@ export class ConversationPane {
       this.render();
       this.scrollToBottom();
       this.scheduleRead(0);
+      this.element.dataset.loaded = 'true';
     } catch (err) {
       this.list.append(el('li', { class: 'system' }, describeError(err)));
     }

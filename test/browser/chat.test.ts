@@ -1,0 +1,239 @@
+/**
+ * The web app in a real Chromium against the real server: what two people who never read the API
+ * do — sign up, find each other, chat, see unread counts, go offline and come back.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import type { Browser } from 'playwright-core';
+import { GoChatClient } from '../../sdk/index.js';
+import { Api } from '../helpers/client.js';
+import type { TestServer } from '../helpers/server.js';
+import {
+  browserSkipReason,
+  bubble,
+  contents,
+  conversationEntry,
+  eventually,
+  expectAttribute,
+  expectCount,
+  expectText,
+  launchChromium,
+  newPerson,
+  openConversation,
+  PASSWORD,
+  register,
+  send,
+  startChatWith,
+  startWebServer,
+  type Person,
+} from './browser.js';
+
+const skip = browserSkipReason();
+
+describe('the web app in Chromium', { skip: skip ?? false }, () => {
+  let srv: TestServer;
+  let browser: Browser;
+
+  before(async () => {
+    srv = await startWebServer();
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await srv?.stop();
+  });
+
+  const person = (viewport?: { width: number; height: number }) => newPerson(browser, srv.baseUrl, viewport);
+  const closeAll = (...people: Person[]) => Promise.all(people.map((p) => p.context.close()));
+
+  test('two people sign up, start a chat by username, talk both ways, and unread badges count up and clear', async () => {
+    const alice = await person();
+    const bob = await person();
+    await register(alice, 'alice');
+    await register(bob, 'bob');
+
+    await startChatWith(alice, bob.username);
+    await send(alice, 'Hi Bob');
+    // Bob has nothing open: the new conversation appears in his list, live, with one unread.
+    const aliceInBobsList = conversationEntry(bob.page, alice.username);
+    await expectText(aliceInBobsList.getByTestId('unread-badge'), '1');
+    await expectText(aliceInBobsList.getByTestId('conversation-last'), `${alice.username}: Hi Bob`);
+    await send(alice, 'Are you there?');
+    await expectText(aliceInBobsList.getByTestId('unread-badge'), '2');
+
+    await openConversation(bob, alice.username);
+    await expectCount(aliceInBobsList.getByTestId('unread-badge'), 0);
+    assert.deepEqual(await contents(bob.page), ['Hi Bob', 'Are you there?']);
+    await send(bob, 'Hello Alice');
+    await expectAttribute(bubble(alice.page, 'Hello Alice'), 'data-status', 'received');
+    assert.deepEqual(await contents(alice.page), ['Hi Bob', 'Are you there?', 'Hello Alice']);
+    // Alice is looking at the conversation: no badge for her.
+    await expectCount(conversationEntry(alice.page, bob.username).getByTestId('unread-badge'), 0);
+
+    // Alice looks elsewhere; Bob writes again: her badge counts it, opening clears it.
+    await alice.page.getByTestId('conversation').filter({ hasNot: alice.page.getByText(bob.username, { exact: true }) }).first().click();
+    await send(bob, 'Still here');
+    const bobInAlicesList = conversationEntry(alice.page, bob.username);
+    await expectText(bobInAlicesList.getByTestId('unread-badge'), '1');
+    await openConversation(alice, bob.username);
+    await expectCount(bobInAlicesList.getByTestId('unread-badge'), 0);
+    assert.deepEqual(await contents(alice.page), ['Hi Bob', 'Are you there?', 'Hello Alice', 'Still here']);
+
+    // The read marks are the server's: a reload shows the same (no badges), and the session survives it.
+    await bob.page.reload();
+    await expectText(bob.page.getByTestId('me-name'), bob.username);
+    await expectText(conversationEntry(bob.page, alice.username).getByTestId('conversation-last'), 'You: Still here');
+    await expectCount(conversationEntry(bob.page, alice.username).getByTestId('unread-badge'), 0);
+    assert.deepEqual(alice.dialogs.concat(bob.dialogs), []);
+    await closeAll(alice, bob);
+  });
+
+  test('a guest enters on a phone-sized screen, chats in the world room, and logs out', async () => {
+    const guest = await person({ width: 390, height: 844 });
+    const { page } = guest;
+    await page.getByTestId('auth-tab-guest').click();
+    await page.getByTestId('auth-guest-name').fill('visitor');
+    await page.getByTestId('auth-submit').click();
+    await expectText(page.getByTestId('connection-state'), 'Online');
+    assert.match((await page.getByTestId('me-name').textContent()) ?? '', /^visitor/);
+    assert.equal(await page.getByTestId('new-group').count(), 0, 'guests cannot create groups');
+
+    // Phone layout: the list fills the screen; opening a conversation swaps to it; back returns.
+    assert.equal(await page.getByTestId('conversation-pane').isVisible(), false);
+    const world = page.locator('[data-testid="conversation"][data-type="world"]');
+    await world.click();
+    assert.equal(await page.getByTestId('conversation-list').isVisible(), false);
+    await send(guest, 'Hello from a phone');
+    const box = await page.getByTestId('composer').boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `composer fits the screen: ${JSON.stringify(box)}`);
+    await page.getByTestId('back').click();
+    await expectText(world.getByTestId('conversation-last'), 'You: Hello from a phone');
+
+    await page.getByTestId('logout').click();
+    await page.getByTestId('auth-form').waitFor();
+    await page.reload();
+    await page.getByTestId('auth-form').waitFor();
+    await closeAll(guest);
+  });
+
+  test('three people chat in a group; group info lists the members and their roles', async () => {
+    const [ann, ben, cat] = await Promise.all([person(), person(), person()]);
+    await register(ann!, 'ann');
+    await register(ben!, 'ben');
+    await register(cat!, 'cat');
+    const groupName = `Trip ${Date.now()}`;
+    await ann!.page.getByTestId('new-group').click();
+    await ann!.page.getByTestId('new-group-name').fill(groupName);
+    await ann!.page.getByTestId('new-group-members').fill(`${ben!.username}, ${cat!.username}`);
+    await ann!.page.getByTestId('dialog-submit').click();
+    await expectText(ann!.page.getByTestId('conversation-title'), groupName);
+    await send(ann!, 'Where do we go?');
+
+    for (const p of [ben!, cat!]) {
+      await expectText(conversationEntry(p.page, groupName).getByTestId('unread-badge'), '1');
+      await openConversation(p, groupName);
+    }
+    await send(ben!, 'Mountains');
+    await send(cat!, 'Sea!');
+    const expected = ['Where do we go?', 'Mountains', 'Sea!'];
+    for (const p of [ann!, ben!, cat!]) await eventually(async () => assert.deepEqual(await contents(p.page), expected));
+    await expectText(bubble(ann!.page, 'Mountains').getByTestId('message-sender'), ben!.username);
+
+    await cat!.page.getByTestId('group-info').click();
+    const members = cat!.page.getByTestId('group-member');
+    await expectCount(members, 3);
+    const roles = Object.fromEntries(
+      await Promise.all((await members.all()).map(async (m) => [((await m.locator('.member-name').textContent()) ?? '').replace(' (you)', ''), await m.getAttribute('data-role')])),
+    );
+    assert.deepEqual(roles, { [ann!.username]: 'owner', [ben!.username]: 'member', [cat!.username]: 'member' });
+    await closeAll(ann!, ben!, cat!);
+  });
+
+  test('markup in a message or a group name is shown as text and never runs', async () => {
+    const alice = await person();
+    const bob = await person();
+    await register(alice, 'alice');
+    await register(bob, 'bob');
+    const payload = '<img src=x onerror=alert(1)>';
+    const groupName = `<b>bold</b><script>alert(2)</script>`;
+    await startChatWith(alice, bob.username);
+    await send(alice, payload);
+    await openConversation(bob, alice.username);
+    await expectText(bubble(bob.page, payload).getByTestId('message-content'), payload);
+    assert.equal(await bob.page.getByTestId('message-content').getByText(payload, { exact: true }).isVisible(), true);
+
+    await alice.page.getByTestId('new-group').click();
+    await alice.page.getByTestId('new-group-name').fill(groupName);
+    await alice.page.getByTestId('new-group-members').fill(bob.username);
+    await alice.page.getByTestId('dialog-submit').click();
+    await expectText(alice.page.getByTestId('conversation-title'), groupName);
+    await send(alice, `${payload} again`);
+    await expectText(conversationEntry(bob.page, groupName).getByTestId('conversation-last'), `${alice.username}: ${payload} again`);
+
+    for (const p of [alice, bob]) {
+      assert.equal(await p.page.locator('#app img, #app script, #app b').count(), 0, 'no element was created from user content');
+      assert.deepEqual(p.dialogs, [], 'no script ran');
+    }
+    await closeAll(alice, bob);
+  });
+
+  test('a person who goes offline and comes back loses nothing: their sends go out, the others arrive, once, in order', async () => {
+    const alice = await person();
+    const bob = await person();
+    await register(alice, 'alice');
+    await register(bob, 'bob');
+    await startChatWith(alice, bob.username);
+    await send(alice, 'before');
+    await openConversation(bob, alice.username);
+
+    await alice.context.setOffline(true);
+    await eventually(async () => assert.notEqual(await alice.page.getByTestId('connection-state').textContent(), 'Online'));
+    for (const text of ['offline 1', 'offline 2']) {
+      await alice.page.getByTestId('composer-input').fill(text);
+      await alice.page.getByTestId('composer-input').press('Enter');
+      await expectAttribute(bubble(alice.page, text), 'data-status', 'pending');
+    }
+    for (const text of ['while away 1', 'while away 2', 'while away 3']) await send(bob, text);
+    assert.deepEqual(await contents(alice.page), ['before', 'offline 1', 'offline 2'], 'nothing arrives while offline');
+
+    await alice.context.setOffline(false);
+    await expectText(alice.page.getByTestId('connection-state'), 'Online', 20_000);
+    for (const text of ['offline 1', 'offline 2']) await expectAttribute(bubble(alice.page, text), 'data-status', 'sent', 20_000);
+    const everything = ['before', 'while away 1', 'while away 2', 'while away 3', 'offline 1', 'offline 2'];
+    await eventually(async () => assert.deepEqual(await contents(alice.page), everything), 20_000);
+    await eventually(async () => assert.deepEqual(await contents(bob.page), everything), 20_000);
+    // Seqs are the server's, so both show the same order; and each message is there once.
+    const seqs = await alice.page.getByTestId('message').evaluateAll((nodes) => nodes.map((n) => Number((n as HTMLElement).dataset.seq)));
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6]);
+    await closeAll(alice, bob);
+  });
+
+  test('scrolling up loads older history page by page, in order', async () => {
+    const api = new Api(srv.baseUrl);
+    const [alice, bob] = [await api.user('alice'), await api.user('bob')];
+    const sender = new GoChatClient({ baseUrl: srv.baseUrl, WebSocket, token: alice.token });
+    await sender.me();
+    await sender.connect();
+    const chat = await sender.openConversation(bob.user.userId);
+    for (let i = 1; i <= 75; i++) await sender.send(chat.conversationId, `history ${i}`);
+    sender.disconnect();
+
+    const reader = await person({ width: 1000, height: 600 });
+    const { page } = reader;
+    await page.getByTestId('auth-username').fill(bob.user.username);
+    await page.getByTestId('auth-password').fill(PASSWORD);
+    await page.getByTestId('auth-submit').click();
+    await openConversation(reader, alice.user.username);
+    await expectCount(page.getByTestId('message'), 30);
+    const all = Array.from({ length: 75 }, (_, i) => `history ${i + 1}`);
+    assert.deepEqual(await contents(page), all.slice(45));
+    for (const shown of [60, 75]) {
+      await page.getByTestId('message-scroller').evaluate((el) => el.scrollTo(0, 0));
+      await expectCount(page.getByTestId('message'), shown);
+    }
+    assert.deepEqual(await contents(page), all);
+    assert.equal(await page.getByTestId('load-older').isVisible(), false);
+    await closeAll(reader);
+  });
+});
