@@ -144,6 +144,11 @@ describe('authorization matrix: every endpoint and WebSocket action × every kin
       assert.equal((data as { userId: string }).userId, users[p as Authenticated].user.userId);
     }));
 
+  it('GET /api/users/by-username/{username}: any user, and only public profile fields', () =>
+    row(anyUser, (p) => http(p, 'GET', `/api/users/by-username/${encodeURIComponent(users.member.user.username)}`), (_p, data) => {
+      assert.deepEqual(Object.keys(data as object).sort(), ['avatar', 'createdAt', 'isGuest', 'userId', 'username']);
+    }));
+
   it('GET /api/conversations lists only the caller\'s conversations', () =>
     row(anyUser, (p) => http(p, 'GET', '/api/conversations'), (p, data) => {
       const ids = (data as Conversation[]).map((c) => c.conversationId);

@@ -3,7 +3,8 @@
  * place so the same tests can run against the embedded server (default) or another deployment.
  *
  * GOCHAT_TEST_TARGET_MODULE=<path to a compiled module> swaps the embedded server for any module
- * exporting `startTarget(options): Promise<Target>` (e.g. the distributed topology). Targets
+ * exporting `startTarget(options): Promise<Target>`, or a `startServer()` shaped like
+ * test/helpers/server.ts (e.g. dist/test/topology/cluster-as-server.js: the distributed topology). Targets
  * that cannot offer `pid`, `dataDir` or `restart` leave them undefined and the checks that
  * need them skip with a notice.
  */
@@ -23,8 +24,10 @@ export interface Target extends AsyncDisposable {
   readonly wsUrl: string;
   /** The process that serves HTTP/WS, for memory sampling. */
   readonly pid?: number;
-  /** Where the embedded server keeps its SQLite file. */
+  /** Pass it back to `startTarget` to restart on the same data (embedded: where the SQLite file is). */
   readonly dataDir?: string;
+  /** One process holds everything: `pid` is the whole server and `dataDir` holds its SQLite file. */
+  readonly embedded: boolean;
   /** SIGKILL the server process(es): no chance to flush. */
   kill?(): Promise<void>;
   /** Graceful stop. */
@@ -45,9 +48,14 @@ function customTarget(): Promise<StartTarget | null> {
   custom ??= (async () => {
     const modulePath = process.env.GOCHAT_TEST_TARGET_MODULE;
     if (!modulePath) return null;
-    const mod = (await import(pathToFileURL(path.resolve(modulePath)).href)) as { startTarget?: StartTarget };
-    if (typeof mod.startTarget !== 'function') throw new Error(`${modulePath} does not export startTarget()`);
-    return mod.startTarget;
+    const mod = (await import(pathToFileURL(path.resolve(modulePath)).href)) as {
+      startTarget?: StartTarget;
+      startServer?: (options: TargetOptions) => Promise<TestServer>;
+    };
+    if (typeof mod.startTarget === 'function') return mod.startTarget;
+    const { startServer: start } = mod;
+    if (typeof start === 'function') return async (options: TargetOptions) => fromTestServer(await start(options), false);
+    throw new Error(`${modulePath} exports neither startTarget() nor startServer()`);
   })();
   return custom;
 }
@@ -57,12 +65,14 @@ export function isEmbeddedTarget(): boolean {
   return !process.env.GOCHAT_TEST_TARGET_MODULE;
 }
 
-function fromTestServer(server: TestServer): Target {
+/** `embedded`: one process holds everything, so its pid and data dir mean what the checks assume. */
+function fromTestServer(server: TestServer, embedded = true): Target {
   return {
     baseUrl: server.baseUrl,
     wsUrl: server.wsUrl,
-    ...(server.process.pid !== undefined ? { pid: server.process.pid } : {}),
+    ...(embedded && server.process.pid !== undefined ? { pid: server.process.pid } : {}),
     dataDir: server.dataDir,
+    embedded,
     kill: () => server.kill(),
     async stop() {
       await server.stop();
