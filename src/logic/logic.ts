@@ -88,7 +88,9 @@ export class Logic implements LogicApi {
 
   async login(input: Credentials, client: ClientInfo): Promise<AuthResult> {
     this.loginByIp.hit(client.ip);
-    const nameKey = input.username.normalize('NFC').toLowerCase();
+    // Per username *and* IP: guessing from one address is slowed, while an attacker elsewhere
+    // cannot lock the account's owner out. The per-IP limit above bounds each address overall.
+    const nameKey = `${input.username.normalize('NFC').toLowerCase()}\n${client.ip}`;
     this.loginByName.hit(nameKey);
     const record = await this.repo.findUserByUsername(input.username);
     const valid = record
