@@ -12,9 +12,18 @@ export interface TokenClaims {
   expiresAt: number;
 }
 
+/** Tokens whose signature was already checked; bounded, oldest evicted first. */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 export class TokenService {
   /** Imported once: given raw bytes, jose imports a WebCrypto key on every sign and verify. */
   private readonly key: Promise<CryptoKey>;
+  /**
+   * Exact token string -> its claims. Every request carries the same token again, and the HMAC
+   * check was the largest cost of a history read. Expiry is re-checked on every hit; revocation
+   * is checked by the caller on every call, so a cached token stops working at logout.
+   */
+  private readonly verified = new Map<string, Readonly<TokenClaims>>();
 
   constructor(
     secret: string,
@@ -37,13 +46,28 @@ export class TokenService {
   }
 
   async verify(token: string): Promise<TokenClaims> {
+    const cached = this.verified.get(token);
+    if (cached) {
+      if (Date.now() >= cached.expiresAt) {
+        this.verified.delete(token);
+        throw new AppError('TOKEN_EXPIRED');
+      }
+      return cached;
+    }
+    const claims = await this.verifySignature(token);
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, claims);
+    return claims;
+  }
+
+  private async verifySignature(token: string): Promise<Readonly<TokenClaims>> {
     try {
       const { payload } = await jwtVerify(token, await this.key, { algorithms: ['HS256'] });
       const { sub, jti, exp, name, guest } = payload;
       if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || typeof name !== 'string') {
         throw new AppError('UNAUTHORIZED', 'Malformed token');
       }
-      return { userId: sub, username: name, isGuest: guest === true, jti, expiresAt: exp * 1000 };
+      return Object.freeze({ userId: sub, username: name, isGuest: guest === true, jti, expiresAt: exp * 1000 });
     } catch (err) {
       if (err instanceof AppError) throw err;
       if (err instanceof errors.JWTExpired) throw new AppError('TOKEN_EXPIRED');
