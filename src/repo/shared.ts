@@ -4,7 +4,25 @@ import type { HistoryQuery } from './index.js';
 export const WORLD_KEY = 'world';
 export const WORLD_NAME = 'World';
 
-export const toIso = (ms: number): string => new Date(Number(ms)).toISOString();
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+
+/**
+ * ISO-8601 UTC with milliseconds. Messages stored together share their second, so the
+ * 'YYYY-MM-DDTHH:MM:SS.' prefix is formatted once per second: a 50-message page spent
+ * more time in Date#toISOString than in its query.
+ */
+export const toIso = (ms: number): string => {
+  const t = Number(ms);
+  if (!Number.isInteger(t) || t < 0 || t >= 253402300800000) return new Date(t).toISOString();
+  const second = Math.floor(t / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  const milli = t - second * 1000;
+  return `${isoPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+};
 
 /** Usernames are unique case-insensitively, after Unicode normalization. */
 export const usernameKey = (username: string): string => username.normalize('NFC').toLowerCase();
