@@ -21,6 +21,10 @@ export interface Config {
     /** A socket whose unsent output passes this many bytes is closed. */
     maxBufferedBytes: number;
     maxSocketsPerUser: number;
+    /** Frames one connection may send per window; past it the socket is closed with 4002. */
+    frameRate: RateLimitConfig;
+    /** Unacked send-message frames per connection before the server stops reading it (TCP pushes back). */
+    maxInFlightSends: number;
   };
   dataDir: string;
   /** postgres://… selects PostgreSQL storage; empty keeps SQLite in `dataDir`. */
@@ -116,6 +120,8 @@ export function loadConfig(env: Env = process.env): Config {
       idleTimeoutMs: int(env, 'GOCHAT_WS_IDLE_TIMEOUT_MS', 90_000),
       maxBufferedBytes: int(env, 'GOCHAT_WS_MAX_BUFFERED_BYTES', 1024 * 1024),
       maxSocketsPerUser: int(env, 'GOCHAT_MAX_SOCKETS_PER_USER', 20),
+      frameRate: rate(env, 'GOCHAT_RATE_WS_FRAMES', 100_000, 10_000),
+      maxInFlightSends: Math.max(1, int(env, 'GOCHAT_WS_MAX_INFLIGHT_SENDS', 512)),
     },
     dataDir: path.resolve(env.GOCHAT_DATA_DIR ?? 'data'),
     databaseUrl: env.GOCHAT_DATABASE_URL ?? '',

@@ -6,6 +6,11 @@ import { CLOSE_CODES, type ErrorCode, type ServerFrame } from '../../protocol/in
 
 export class ClientConnection {
   lastSeen = Date.now();
+  /** Frames received in the current rate window, and when that window began. */
+  framesInWindow = 0;
+  frameWindowStart = Date.now();
+  /** send-message frames handed to logic and not answered yet. */
+  inFlight = 0;
   private closing = false;
   private corked = false;
 
@@ -46,6 +51,15 @@ export class ClientConnection {
     this.corked = false;
     this.transport.uncork();
   };
+
+  /** Stops reading the client's frames; TCP then pushes back on a client that keeps sending. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (this.socket.isPaused) this.socket.resume();
+  }
 
   send(frame: ServerFrame): void {
     this.sendRaw(JSON.stringify(frame));

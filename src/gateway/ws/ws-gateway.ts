@@ -18,6 +18,8 @@ export interface WsConfig {
   idleTimeoutMs: number;
   maxBufferedBytes: number;
   maxSocketsPerUser: number;
+  frameRate: { limit: number; windowMs: number };
+  maxInFlightSends: number;
   instanceId: string;
 }
 
@@ -104,8 +106,27 @@ export class WsGateway {
     });
   }
 
+  /**
+   * A connection past its frame budget is closed (4002): answering a flood of pings or bad
+   * frames would take the event loop from everyone else. Sends have their own per-user limit.
+   */
+  private withinFrameRate(conn: ClientConnection, now: number): boolean {
+    const { limit, windowMs } = this.config.frameRate;
+    if (limit <= 0) return true;
+    if (now - conn.frameWindowStart >= windowMs) {
+      conn.frameWindowStart = now;
+      conn.framesInWindow = 0;
+    }
+    if (++conn.framesInWindow <= limit) return true;
+    conn.sendError('RATE_LIMITED', 'Too many frames; slow down and reconnect');
+    conn.close(CLOSE_CODES.RATE_LIMITED, 'too many frames');
+    return false;
+  }
+
   private onFrame(conn: ClientConnection, data: RawData, isBinary: boolean): void {
+    if (!conn.isOpen) return;
     conn.lastSeen = Date.now();
+    if (!this.withinFrameRate(conn, conn.lastSeen)) return;
     if (isBinary) return conn.sendError('INVALID_JSON', 'Binary frames are not supported; send JSON text');
     const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
     if (bytes > this.config.maxFrameBytes) return conn.sendError('PAYLOAD_TOO_LARGE', 'Frame is larger than 64 KiB');
@@ -122,9 +143,18 @@ export class WsGateway {
     if (frame.type === 'ping') return conn.send({ type: 'pong' });
     if (this.draining) return conn.sendError('SERVICE_UNAVAILABLE', 'Server is shutting down', frame.data.tempMessageId);
     const { data: payload } = frame;
+    // Bounded work per connection: past the cap, stop reading until answers catch up.
+    if (++conn.inFlight >= this.config.maxInFlightSends) conn.pauseReading();
+    const settled = () => {
+      if (--conn.inFlight <= this.config.maxInFlightSends / 2) conn.resumeReading();
+    };
     this.logic.sendMessage(conn.session, payload, conn.id).then(
-      (ack) => conn.send({ type: 'message-ack', data: ack }),
+      (ack) => {
+        settled();
+        conn.send({ type: 'message-ack', data: ack });
+      },
       (err: unknown) => {
+        settled();
         const error = toAppError(err);
         if (error.code === 'INTERNAL_ERROR') this.log.error({ err: error.cause ?? err, connId: conn.id }, 'send-message failed');
         conn.sendError(error.code, error.message, payload.tempMessageId);
