@@ -605,7 +605,13 @@ export class GoChatClient extends Emitter<GoChatEvents> {
 
   private onAck(ack: MessageAck): void {
     const entry = this.outbox.get(ack.tempMessageId);
-    if (!entry) return;
+    if (!entry) {
+      // A send that timed out here but was stored after all: the app may still show it as failed.
+      this.emit('ack', ack);
+      const last = this.sequencer.lastSeq(ack.conversationId);
+      if (last !== undefined && ack.seqId > last) void this.fill(ack.conversationId);
+      return;
+    }
     this.outbox.delete(ack.tempMessageId);
     if (entry.timer) clearTimeout(entry.timer);
     entry.resolve(ack);

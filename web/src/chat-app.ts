@@ -34,6 +34,8 @@ export class ChatApp {
     replaceChildren(this.root, this.shell);
     this.client.on('state', (state) => this.showState(state));
     this.client.on('message', (message) => this.onMessage(message));
+    // After each (re)connect the server's unread counts and last messages are the truth.
+    this.client.on('synced', () => this.scheduleRefresh());
     this.client.on('error', (err) => {
       if (err.isAuthError) void this.signOut('Your session ended. Please sign in again.');
     });
