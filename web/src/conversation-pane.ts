@@ -24,6 +24,8 @@ export interface PaneEvents {
 
 const PAGE_SIZE = 30;
 
+const memberCount = (n: number) => `${n} member${n === 1 ? '' : 's'}`;
+
 export class ConversationPane {
   readonly element: HTMLElement;
   private readonly items = new Map<string, Item>();
@@ -84,7 +86,7 @@ export class ConversationPane {
         'div',
         { class: 'pane-title' },
         el('h2', { testid: 'conversation-title' }, conversationTitle(conversation)),
-        el('span', { class: 'subtitle' }, conversation.type === 'single' ? 'direct message' : `${conversation.memberCount} members`),
+        el('span', { class: 'subtitle' }, conversation.type === 'single' ? 'direct message' : memberCount(conversation.memberCount)),
       ),
       conversation.type === 'group' && conversation.groupId
         ? el('button', { class: 'quiet', testid: 'group-info', attrs: { type: 'button' }, on: { click: () => void this.showGroupInfo() } }, 'Info')
@@ -275,7 +277,7 @@ export class ConversationPane {
       members.sort((a, b) => order[a.role] - order[b.role] || a.username.localeCompare(b.username));
       replaceChildren(
         body,
-        el('p', { class: 'subtitle' }, `${group.memberCount} members · created ${formatTime(group.createdAt)}`),
+        el('p', { class: 'subtitle' }, `${memberCount(group.memberCount)} · created ${formatTime(group.createdAt)}`),
         el(
           'ul',
           { class: 'members', testid: 'group-members' },
