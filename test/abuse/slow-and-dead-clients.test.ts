@@ -1,0 +1,94 @@
+/**
+ * Slow and dead clients: a socket that stops reading is cut off once its unsent output passes
+ * GOCHAT_WS_MAX_BUFFERED_BYTES; a silent (half-open) socket is reaped by the idle timeout.
+ * Whether the server still holds a socket is observed from outside: with one socket per user
+ * allowed, a new upgrade for that user succeeds only once the old socket is gone.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Conversation, Message } from '../../src/protocol/index.js';
+import { CLOSE_CODES } from '../../src/protocol/index.js';
+import { Api, WsClient } from '../helpers/client.js';
+import { startTarget } from '../security/target.js';
+import { RawWebSocket, tryUpgrade } from '../security/wire.js';
+
+/** Resolves once `token`'s owner can open a socket again (the server let go of the old one). */
+async function slotFreed(wsUrl: string, token: string, timeoutMs: number, between?: () => Promise<void>): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await tryUpgrade(wsUrl, token)).status === 101) return true;
+    if (between) await between();
+    else await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+describe('slow and dead clients', () => {
+  it('cuts off a reader that stopped reading once its pending output passes the bound; everyone else carries on', async () => {
+    await using target = await startTarget({ env: { GOCHAT_WS_MAX_BUFFERED_BYTES: String(64 * 1024), GOCHAT_MAX_SOCKETS_PER_USER: '1' } });
+    const api = new Api(target.baseUrl);
+    const sender = await api.user('sender');
+    const reader = await api.user('reader');
+    const conversationId = (await api.post<Conversation>('/api/conversations', { targetUserId: reader.user.userId }, sender.token)).body.data.conversationId;
+    const slow = await WsClient.connect(target.wsUrl, reader.token);
+    slow.socket.pause(); // stops reading: the kernel buffers fill, then the server's
+    const out = await WsClient.connect(target.wsUrl, sender.token);
+    // 3,900 astral characters: within the content limit, ~16 KB on the wire each.
+    const body = '\u{1F600}'.repeat(3_900);
+    let sent = 0;
+    const sendBatch = async () => {
+      for (let i = 0; i < 100; i++) out.sendMessage(conversationId, `${sent + i} ${body}`, `slow-${sent + i}`);
+      await out.collect('message-ack', 100, 30_000);
+      sent += 100;
+    };
+    // Loopback kernel buffers can absorb ~36 MB (tcp_rmem max 32 MB + wmem) before the server's
+    // own buffer grows; 8,000 messages (~128 MB) would never be held by a bounded server.
+    const freed = await slotFreed(target.wsUrl, reader.token, 120_000, async () => {
+      if (sent >= 8_000) throw new Error(`the reader was never cut off after ${sent} messages`);
+      await sendBatch();
+    });
+    assert.ok(freed, 'the server let go of the slow reader');
+
+    slow.socket.resume();
+    const closed = await slow.closed;
+    assert.ok(closed.code === CLOSE_CODES.SLOW_CONSUMER || closed.code === 1006, `closed with ${closed.code}`);
+    const delivered = slow.frames.filter((f) => f.type === 'new-message').length;
+    assert.ok(delivered < sent, `cut off: ${delivered} of ${sent} delivered before the close`);
+
+    // The sender is unaffected, and nothing acked was lost: the reader catches up from history.
+    out.sendMessage(conversationId, 'after the cut', 'after');
+    await out.nextOfType('message-ack');
+    const last = await api.get<Message[]>(`/api/conversations/${conversationId}/messages?page=1&size=1`, reader.token);
+    assert.equal(last.body.data[0]!.seqId, sent + 1);
+    assert.equal(last.body.pagination!.total, sent + 1);
+    out.close();
+  });
+
+  it('reaps a silent, half-open socket after the idle timeout, while a pinging one stays', async () => {
+    await using target = await startTarget({ env: { GOCHAT_WS_IDLE_TIMEOUT_MS: '1500', GOCHAT_MAX_SOCKETS_PER_USER: '1' } });
+    const api = new Api(target.baseUrl);
+    const ghost = await api.user('ghost');
+    const alive = await api.user('alive');
+
+    // The ghost completes the handshake, then neither reads nor writes: from the server's side
+    // that is exactly a peer whose machine vanished without a FIN.
+    const halfOpen = await RawWebSocket.connect(target.wsUrl, ghost.token);
+    halfOpen.socket.pause();
+    assert.equal((await tryUpgrade(target.wsUrl, ghost.token)).status, 429, 'the silent socket holds the slot at first');
+
+    const pinging = await WsClient.connect(target.wsUrl, alive.token);
+    const connectedAt = Date.now();
+    const pinger = setInterval(() => pinging.send({ type: 'ping' }), 300);
+    try {
+      assert.ok(await slotFreed(target.wsUrl, ghost.token, 15_000), 'the half-open socket was reaped');
+      // The pinging client outlives more than twice the idle timeout and still holds its slot.
+      while (Date.now() - connectedAt < 3_500) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(pinging.socket.readyState, pinging.socket.OPEN);
+      assert.equal((await tryUpgrade(target.wsUrl, alive.token)).status, 429);
+    } finally {
+      clearInterval(pinger);
+      halfOpen.destroy();
+      pinging.close();
+    }
+  });
+});
