@@ -162,6 +162,8 @@ export class GoChatClient extends Emitter<GoChatEvents> {
   /** Set once the first sync has taken the conversations' positions; later, an unknown conversation is new. */
   private baselineTaken = false;
   private syncGeneration = 0;
+  /** The current connection has finished its catch-up. */
+  private caughtUp = false;
   /** Live messages held while a sync is taking positions, so none is emitted against a stale one. */
   private heldLive: Message[] | null = null;
   private readonly filling = new Map<string, { again: boolean; done: Promise<void> }>();
@@ -383,6 +385,7 @@ export class GoChatClient extends Emitter<GoChatEvents> {
    * ```
    */
   connect(): Promise<void> {
+    if (this.wantConnected && this.caughtUp) return Promise.resolve();
     const done = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
     if (!this.wantConnected) {
       this.wantConnected = true;
@@ -403,6 +406,7 @@ export class GoChatClient extends Emitter<GoChatEvents> {
    */
   disconnect(): void {
     this.wantConnected = false;
+    this.caughtUp = false;
     this.clearReconnectTimer();
     this.socket?.abandon();
     this.socket = null;
@@ -423,6 +427,7 @@ export class GoChatClient extends Emitter<GoChatEvents> {
     this.clearReconnectTimer();
     const socket = this.socket;
     this.socket = null;
+    this.caughtUp = false;
     socket?.abandon();
     this.backoff.reset();
     if (!this.socket && !this.reconnectTimer) this.open();
@@ -519,6 +524,7 @@ export class GoChatClient extends Emitter<GoChatEvents> {
   private onOpen(socket: FrameSocket): void {
     if (this.socket !== socket) return;
     this.everConnected = true;
+    this.caughtUp = false;
     this.backoff.reset();
     this.setState('connected');
     for (const entry of this.outbox.values()) this.transmit(entry);
@@ -529,6 +535,7 @@ export class GoChatClient extends Emitter<GoChatEvents> {
     // A socket we replaced or dropped on purpose: whoever did that decides what comes next.
     if (this.socket !== socket) return;
     this.socket = null;
+    this.caughtUp = false;
     if (!this.wantConnected) return;
     if (code >= 4500 && code < 5000 && code !== LOCAL_CLOSE.DEAD && code !== LOCAL_CLOSE.CLIENT) {
       const cause = code === CLOSE_CODES.TOKEN_REVOKED ? 'TOKEN_REVOKED' : code === CLOSE_CODES.TOKEN_EXPIRED ? 'TOKEN_EXPIRED' : 'FORBIDDEN';
@@ -700,12 +707,14 @@ export class GoChatClient extends Emitter<GoChatEvents> {
     this.releaseHeld();
     await Promise.all(fills);
     if (generation !== this.syncGeneration || this.socket !== socket) return;
+    this.caughtUp = true;
     this.emit('synced', { conversations: list.length });
     this.resolveConnect();
   }
 
   private reconnectLater(socket: FrameSocket): void {
     this.socket = null;
+    this.caughtUp = false;
     socket.abandon();
     this.setState('reconnecting');
     this.scheduleReconnect();
@@ -718,6 +727,7 @@ export class GoChatClient extends Emitter<GoChatEvents> {
   }
 
   private resolveConnect(): void {
+    if (this.options.catchUp === false) this.caughtUp = true;
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     for (const waiter of waiters) waiter.resolve();

@@ -147,6 +147,15 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
       await Promise.all((await members.all()).map(async (m) => [((await m.locator('.member-name').textContent()) ?? '').replace(' (you)', ''), await m.getAttribute('data-role')])),
     );
     assert.deepEqual(roles, { [ann!.username]: 'owner', [ben!.username]: 'member', [cat!.username]: 'member' });
+    await cat!.page.getByTestId('dialog-close').click();
+
+    // A 1:1 chat can also be started with the user id shown in the other person's header.
+    const annId = ((await ann!.page.getByTestId('me-id').textContent()) ?? '').replace(/^id /, '');
+    assert.match(annId, /^\d+$/);
+    await cat!.page.getByTestId('new-chat').click();
+    await cat!.page.getByTestId('new-chat-user').fill(annId);
+    await cat!.page.getByTestId('dialog-submit').click();
+    await expectText(cat!.page.getByTestId('conversation-title'), ann!.username);
     await closeAll(ann!, ben!, cat!);
   });
 

@@ -28,6 +28,7 @@ test('two clients exchange messages live; each sees every message once, in seqId
   const bobSeen = recordMessages(bob);
   await Promise.all([alice.connect(), bob.connect()]);
   assert.equal(alice.state, 'connected');
+  await alice.connect(); // already connected: resolves at once
 
   const acks = await Promise.all([
     ...range(1, 20).map((i) => alice.send(chat.conversationId, `a${i}`)),
