@@ -15,6 +15,12 @@ import type { MessageDelivery } from './index.js';
 export interface OrderedDeliveryOptions {
   /** How long an early delivery waits for the gap before it is released anyway. */
   waitMs: number;
+  /**
+   * A conversation seen for the first time (here, or since its idle reset) has no known last
+   * seqId: its first delivery (unless seqId 1) is held this long so that an earlier one still
+   * in flight from another publisher is not mistaken for a repeat.
+   */
+  firstWaitMs: number;
   /** A conversation silent this long starts fresh (no wait for seqIds this gateway never got). */
   idleResetMs: number;
   maxConversations: number;
@@ -23,6 +29,7 @@ export interface OrderedDeliveryOptions {
 
 export const DEFAULT_ORDERED_DELIVERY: OrderedDeliveryOptions = {
   waitMs: 300,
+  firstWaitMs: 25,
   idleResetMs: 10_000,
   maxConversations: 100_000,
   maxHeld: 1_000,
@@ -30,6 +37,8 @@ export const DEFAULT_ORDERED_DELIVERY: OrderedDeliveryOptions = {
 
 interface ConversationState {
   last: number;
+  /** No baseline yet: everything is held until the first flush, lower seqIds lower the baseline. */
+  fresh: boolean;
   held: Map<number, MessageDelivery>;
   timer: NodeJS.Timeout | null;
   touchedAt: number;
@@ -60,7 +69,7 @@ export class OrderedDelivery {
       state = undefined;
     }
     if (!state) {
-      state = { last: delivery.seqId - 1, held: new Map(), timer: null, touchedAt: now };
+      state = { last: delivery.seqId - 1, fresh: delivery.seqId > 1, held: new Map(), timer: null, touchedAt: now };
       this.evictIfFull();
     } else {
       // Re-insert: Map order is then least-recently-used first, for eviction.
@@ -69,6 +78,15 @@ export class OrderedDelivery {
     this.states.set(delivery.conversationId, state);
     state.touchedAt = now;
 
+    if (state.fresh) {
+      if (state.held.has(delivery.seqId)) return void this.stats.dropped++;
+      state.last = Math.min(state.last, delivery.seqId - 1);
+      state.held.set(delivery.seqId, delivery);
+      if (state.held.size > this.options.maxHeld) return this.flush(state);
+      state.timer ??= setTimeout(() => this.flush(state), this.options.firstWaitMs);
+      state.timer.unref?.();
+      return;
+    }
     if (delivery.seqId <= state.last || state.held.has(delivery.seqId)) {
       this.stats.dropped++;
       return;
@@ -114,9 +132,12 @@ export class OrderedDelivery {
   private flush(state: ConversationState): void {
     if (state.timer) clearTimeout(state.timer);
     state.timer = null;
+    const wasFresh = state.fresh;
+    state.fresh = false;
     if (state.held.size === 0) return;
-    this.stats.gapsSkipped++;
     const seqs = [...state.held.keys()].sort((a, b) => a - b);
+    const contiguous = seqs.every((seq, i) => seq === state.last + 1 + i);
+    if (!wasFresh || !contiguous) this.stats.gapsSkipped++;
     for (const seq of seqs) {
       const delivery = state.held.get(seq)!;
       state.held.delete(seq);

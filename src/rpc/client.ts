@@ -1,7 +1,8 @@
 /**
  * LogicApi over gRPC, for the gateway role. Calls go round-robin over every address in
- * GOCHAT_LOGIC_ADDR; a call that cannot reach an instance (UNAVAILABLE) is retried on the
- * next one, so a dead logic instance costs no failed request. Retrying is safe: sends are
+ * GOCHAT_LOGIC_ADDR, except sends (by conversation) and logins (by username), which keep to
+ * the instance their key hashes to. A call that cannot reach an instance (UNAVAILABLE) is
+ * retried on the next one, so a dead logic instance costs no failed request. Retrying is safe: sends are
  * idempotent by tempMessageId. A server-side AppError is rebuilt from the `code` metadata.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -38,6 +39,13 @@ function conversation(raw: Conversation & { peer: User | null; _groupId?: string
   return out;
 }
 
+/** FNV-1a: a stable, cheap string hash for instance affinity. */
+function hash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 export class RpcLogicClient implements LogicApi {
   private readonly clients: grpc.Client[];
   private next = 0;
@@ -61,22 +69,25 @@ export class RpcLogicClient implements LogicApi {
     );
   }
 
-  /** Healthy channels first, starting from the round-robin position. */
-  private candidates(): grpc.Client[] {
-    const start = this.next++ % this.clients.length;
+  /**
+   * Healthy channels first, starting from the round-robin position, or from the instance
+   * `affinity` hashes to: a username's logins then always meet the same per-username limiter.
+   */
+  private candidates(affinity?: string): grpc.Client[] {
+    const start = (affinity === undefined ? this.next++ : hash(affinity)) % this.clients.length;
     const ordered = this.clients.map((_, i) => this.clients[(start + i) % this.clients.length]!);
     const failing = (c: grpc.Client) => c.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE;
     return [...ordered.filter((c) => !failing(c)), ...ordered.filter(failing)];
   }
 
-  private async call<Res>(service: ServiceName, method: string, request: object): Promise<Res> {
+  private async call<Res>(service: ServiceName, method: string, request: object, affinity?: string): Promise<Res> {
     const definition = methodDefinition(service, method);
     const name = `${service}.${method}`;
     const started = performance.now();
     this.inFlight++;
     let code = 'OK';
     try {
-      for (const client of this.candidates()) {
+      for (const client of this.candidates(affinity)) {
         try {
           return await this.unary<Res>(client, definition, request);
         } catch (err) {
@@ -119,8 +130,8 @@ export class RpcLogicClient implements LogicApi {
     return this.call('AuthService', 'Register', { ...input, client });
   }
 
-  async login(input: Credentials, client: ClientInfo): Promise<AuthResult> {
-    return this.call('AuthService', 'Login', { ...input, client });
+  login(input: Credentials, client: ClientInfo): Promise<AuthResult> {
+    return this.call('AuthService', 'Login', { ...input, client }, input.username.normalize('NFC').toLowerCase());
   }
 
   guest(input: { guestName?: string }, client: ClientInfo): Promise<AuthResult> {
@@ -181,8 +192,14 @@ export class RpcLogicClient implements LogicApi {
     return this.call('GroupService', 'GetGroup', { session, groupId });
   }
 
+  /**
+   * A conversation's sends go to the instance its id hashes to (while that one is up): one
+   * sender's messages then get seqIds in the order they were sent, commits batch per
+   * conversation, and deliveries leave in seqId order. Correctness does not depend on it.
+   */
   sendMessage(session: Session, payload: SendMessagePayload, connId?: string): Promise<MessageAck> {
-    return this.call('MessageService', 'SendMessage', { session, ...payload, ...(connId !== undefined ? { connId } : {}) });
+    const request = { session, ...payload, ...(connId !== undefined ? { connId } : {}) };
+    return this.call('MessageService', 'SendMessage', request, `conversation:${payload.conversationId}`);
   }
 
   async ready(): Promise<void> {

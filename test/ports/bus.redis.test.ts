@@ -10,7 +10,7 @@ import { RedisBus, type RedisBusConfig } from '../../src/bus/redis-bus.js';
 import type { MessageDelivery } from '../../src/bus/index.js';
 import { FanoutWorker } from '../../src/task/fanout-worker.js';
 import { busSuite, delivery, Inbox } from './bus.suite.js';
-import { eventually, REDIS_URL, skipUnless, startPrivateRedis } from './services.js';
+import { deleteRedisKeys, eventually, REDIS_URL, skipUnless, startPrivateRedis } from './services.js';
 
 const quiet = { warn: () => {}, error: () => {}, info: () => {} };
 
@@ -35,7 +35,11 @@ function cluster(overrides: Partial<RedisBusConfig> = {}) {
     buses.push(bus);
     return bus;
   };
-  return { base, make, close: async () => void (await Promise.all(buses.map((b) => b.close()))) };
+  const close = async () => {
+    await Promise.all(buses.map((b) => b.close()));
+    await deleteRedisKeys(base.url, base.keyPrefix);
+  };
+  return { base, make, close };
 }
 
 busSuite('RedisBus', async () => {

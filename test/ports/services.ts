@@ -63,8 +63,9 @@ export interface TestDatabase extends AsyncDisposable {
 }
 
 /** A fresh database for one test run, dropped afterwards, so parallel runs never collide. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `gochat_test_${randomBytes(6).toString('hex')}`;
+export async function createTestDatabase(prefix = 'gochat_test_'): Promise<TestDatabase> {
+  if (!/^[a-z0-9_]+$/.test(prefix)) throw new Error(`bad database prefix ${prefix}`);
+  const name = `${prefix}${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
   try {
@@ -86,6 +87,38 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     },
   };
+}
+
+/** Drops every database whose name starts with `prefix` (what a crashed or killed run left behind). */
+export async function dropTestDatabases(prefix: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix]);
+    for (const { datname } of rows) {
+      if (/^[a-z0-9_]+$/.test(datname)) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Deletes every Redis key starting with `prefix` (a test's streams and presence). */
+export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => {});
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // the server is gone (a private one that was killed): nothing to clean
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** A free TCP port on loopback (closed again before it is returned). */

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestDatabase, REDIS_URL, type TestDatabase } from '../ports/services.js';
+import { createTestDatabase, deleteRedisKeys, freePort, REDIS_URL } from '../ports/services.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/app/main.js');
 
@@ -37,6 +37,17 @@ export interface ClusterOptions {
   logics?: number;
   tasks?: number;
   redisUrl?: string;
+  /** Use this database (kept afterwards) instead of a fresh one (dropped afterwards). */
+  databaseUrl?: string;
+  /** Prefix of the fresh database's name. */
+  databasePrefix?: string;
+  /**
+   * The logic addresses gateway `index` is given (default: all, in the same order). Another
+   * order per gateway sends one conversation to different logic instances from each gateway.
+   */
+  logicAddrsFor?: (index: number, addrs: string[]) => string[];
+  /** Keep the Redis keys afterwards (a later cluster continues with them). */
+  keepRedisKeys?: boolean;
   env?: Record<string, string>;
 }
 
@@ -46,6 +57,8 @@ export interface Cluster extends AsyncDisposable {
   readonly tasks: Proc[];
   readonly databaseUrl: string;
   readonly redisUrl: string;
+  /** The env every process got (secret, prefix, URLs…). */
+  readonly env: Readonly<Record<string, string>>;
   /** Everything every process wrote, for a failure message. */
   dump(): string;
 }
@@ -109,7 +122,8 @@ async function spawnRole(role: Role, name: string, env: Record<string, string>):
 }
 
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
-  const db: TestDatabase = await createTestDatabase();
+  const db = options.databaseUrl ? null : await createTestDatabase(options.databasePrefix);
+  const databaseUrl = options.databaseUrl ?? db!.url;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gochat-topology-'));
   const redisUrl = options.redisUrl ?? REDIS_URL;
   const procs: Proc[] = [];
@@ -120,7 +134,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     GOCHAT_GRPC_PORT: '0',
     GOCHAT_METRICS_PORT: '0',
     GOCHAT_DATA_DIR: dataDir,
-    GOCHAT_DATABASE_URL: db.url,
+    GOCHAT_DATABASE_URL: databaseUrl,
     GOCHAT_REDIS_URL: redisUrl,
     GOCHAT_REDIS_PREFIX: `gochat-topology-${randomBytes(4).toString('hex')}:`,
     GOCHAT_JWT_SECRET: randomBytes(32).toString('base64url'),
@@ -137,7 +151,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   };
   const cleanup = async () => {
     await Promise.all(procs.map((p) => p.kill()));
-    await db[Symbol.asyncDispose]();
+    await db?.[Symbol.asyncDispose]();
+    if (!options.keepRedisKeys) await deleteRedisKeys(redisUrl, common.GOCHAT_REDIS_PREFIX!);
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
   try {
@@ -146,18 +161,22 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       procs.push(proc);
       return proc;
     };
-    const logics = await Promise.all(Array.from({ length: options.logics ?? 2 }, (_, i) => start('logic', `logic${i + 1}`)));
-    const logicAddr = logics.map((l) => `127.0.0.1:${l.port}`).join(',');
-    const [gateways, tasks] = await Promise.all([
-      Promise.all(Array.from({ length: options.gateways ?? 2 }, (_, i) => start('gateway', `gateway${i + 1}`, { GOCHAT_LOGIC_ADDR: logicAddr }))),
+    // Ports picked up front, so gateways start alongside logic (they connect lazily).
+    const logicPorts = await Promise.all(Array.from({ length: options.logics ?? 2 }, () => freePort()));
+    const addrs = logicPorts.map((port) => `127.0.0.1:${port}`);
+    const logicAddr = (i: number) => (options.logicAddrsFor?.(i, addrs) ?? addrs).join(',');
+    const [logics, gateways, tasks] = await Promise.all([
+      Promise.all(logicPorts.map((port, i) => start('logic', `logic${i + 1}`, { GOCHAT_GRPC_PORT: String(port) }))),
+      Promise.all(Array.from({ length: options.gateways ?? 2 }, (_, i) => start('gateway', `gateway${i + 1}`, { GOCHAT_LOGIC_ADDR: logicAddr(i) }))),
       Promise.all(Array.from({ length: options.tasks ?? 1 }, (_, i) => start('task', `task${i + 1}`))),
     ]);
     return {
       gateways,
       logics,
       tasks,
-      databaseUrl: db.url,
+      databaseUrl,
       redisUrl,
+      env: common,
       dump: () => procs.map((p) => `---- ${p.name}\n${p.output().slice(-4000)}`).join('\n'),
       [Symbol.asyncDispose]: cleanup,
     };
