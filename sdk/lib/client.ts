@@ -255,6 +255,8 @@ export class GoChatClient extends Emitter<GoChatEvents> {
    * ```
    */
   async logout(): Promise<void> {
+    // The server closes our socket as it revokes the token: that is expected here, not an error to report.
+    this.wantConnected = false;
     try {
       if (this.tokenValue) await this.rest.request<null>('POST', '/api/auth/logout');
     } finally {

@@ -19,6 +19,7 @@ export class ChatApp {
   private readonly shell: HTMLElement;
   private pane: ConversationPane | null = null;
   private refreshTimer: number | null = null;
+  private signingOut = false;
   private readonly me: User;
 
   constructor(
@@ -80,6 +81,8 @@ export class ChatApp {
   }
 
   private async signOut(notice?: string): Promise<void> {
+    if (this.signingOut) return;
+    this.signingOut = true;
     window.removeEventListener('offline', this.onOffline);
     window.removeEventListener('online', this.onOnline);
     this.pane?.dispose();
