@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ServerOptions, TestServer } from '../helpers/server.js';
-import { createTestDatabase } from '../ports/services.js';
+import { createTestDatabase, deleteRedisKeys, dropTestDatabases, REDIS_URL } from '../ports/services.js';
 import { startCluster, type Cluster } from './cluster.js';
 
 /** What survives a restart, by data dir. */
@@ -25,6 +25,13 @@ interface Deployment {
 
 const deployments = new Map<string, Deployment>();
 const runId = process.env.GOCHAT_CONTRACT_RUN ?? randomBytes(4).toString('hex');
+
+// Run by hand (not under contract.test.ts, which cleans up the whole run): clean up on the way out.
+if (!process.env.GOCHAT_CONTRACT_RUN) {
+  process.once('beforeExit', () => {
+    void dropTestDatabases(`gochat_contract_${runId}_`).then(() => deleteRedisKeys(REDIS_URL, `gochat-contract-${runId}-`));
+  });
+}
 
 /** What the runner hands to the test processes about the cluster it shares. */
 export interface SharedCluster {
