@@ -277,6 +277,7 @@ function rowsFor(scenario: ScenarioId, base: RunFigures | undefined, go: RunFigu
     row('page latency p50 ms', (f) => f.pageLatencyMs?.p50);
     row('page latency p99 ms', (f) => f.pageLatencyMs?.p99);
     row('server CPU us/page', (f) => f.serverCpuUsPerPage);
+    row('load generator CPU ms', (f) => f.loadgenCpuMs);
     row('errors (worst run)', (f) => f.errors, zero);
     row('fill s (100k via WS)', (f) => f.fillSec);
   } else {
