@@ -80,6 +80,8 @@ export interface Person {
   username: string;
   /** Dialogs the page opened (alert/confirm): an injected script would show up here. */
   dialogs: string[];
+  /** Every WebSocket frame the page sent, parsed. */
+  framesSent: Array<{ type: string; data?: { content?: string; tempMessageId?: string } }>;
 }
 
 /** A person with their own browser context (cookies, storage, network) on the app's page. */
@@ -91,8 +93,14 @@ export async function newPerson(browser: Browser, baseUrl: string, viewport = { 
     dialogs.push(dialog.message());
     void dialog.dismiss();
   });
+  const framesSent: Person['framesSent'] = [];
+  page.on('websocket', (ws) =>
+    ws.on('framesent', ({ payload }) => {
+      if (typeof payload === 'string') framesSent.push(JSON.parse(payload) as Person['framesSent'][number]);
+    }),
+  );
   await page.goto('/');
-  return { context, page, username: '', dialogs };
+  return { context, page, username: '', dialogs, framesSent };
 }
 
 /** Signs up as a fresh user named `prefix` plus a unique suffix (or exactly `prefix` with `exact`). */

@@ -187,6 +187,31 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
     await closeAll(alice, bob);
   });
 
+  test('a message the server refuses shows as failed, with the reason and a retry that resends it', async () => {
+    const alice = await person();
+    const bob = await person();
+    await register(alice, 'alice');
+    await register(bob, 'bob');
+    await startChatWith(alice, bob.username);
+    const refused = 'bell \u0007 ringing';
+    await alice.page.getByTestId('composer-input').fill(refused);
+    await alice.page.getByTestId('composer-input').press('Enter');
+    const failed = bubble(alice.page, refused);
+    await expectAttribute(failed, 'data-status', 'failed');
+    assert.match((await failed.getByTestId('message-status').textContent()) ?? '', /Not sent \(content: control characters are not allowed\)/);
+    await failed.getByTestId('retry').click();
+    // The retry went out again, with the same tempMessageId, and was refused again.
+    const attempts = () => alice.framesSent.filter((f) => f.type === 'send-message' && f.data?.content === refused);
+    await eventually(async () => assert.equal(attempts().length, 2));
+    const [first, second] = attempts().map((f) => f.data?.tempMessageId);
+    assert.equal(first, second);
+    await expectAttribute(failed, 'data-status', 'failed');
+    await send(alice, 'this one is fine');
+    await openConversation(bob, alice.username);
+    assert.deepEqual(await contents(bob.page), ['this one is fine']);
+    await closeAll(alice, bob);
+  });
+
   test('a person who goes offline and comes back loses nothing: their sends go out, the others arrive, once, in order', async () => {
     const alice = await person();
     const bob = await person();
