@@ -169,37 +169,50 @@ async function scenarioC(ctx: Context): Promise<LoadResult> {
   return messaging(ctx, layout, { closed: false, rate: params.groupRate / params.latencyRateDivisor });
 }
 
-/** (d) idle authenticated connections, each pinging at its own phase; RSS per connection. */
+/**
+ * (d) idle authenticated connections, each pinging at its own phase. RSS is sampled before
+ * connecting, with half connected and with all connected: the second half's growth is the
+ * marginal cost, which a heap already grown by setup cannot hide.
+ */
 async function scenarioD(ctx: Context): Promise<LoadResult> {
   const { params } = ctx.job;
   const users = await ctx.target.users(params.idleConnections, 0);
   await sleep(500);
-  await ctx.mark('before-connect');
-  const sockets = await pool(users, 200, (u) => ctx.target.connect(u, []));
   let pongs = 0;
   const timers: NodeJS.Timeout[] = [];
   const periodMs = params.idlePingSec * 1000;
-  for (const socket of sockets) {
-    socket.onFrame = (frame) => {
-      if (frame.type === 'pong') pongs++;
-    };
-    timers.push(
-      setTimeout(() => {
-        socket.send('{"type":"ping"}');
-        timers.push(setInterval(() => socket.send('{"type":"ping"}'), periodMs));
-      }, Math.random() * periodMs),
-    );
-  }
-  await ctx.mark('connected');
-  await sleep(params.durationSec * 1000);
+  const connect = async (group: BenchUser[]) => {
+    const sockets = await pool(group, 200, (u) => ctx.target.connect(u, []));
+    for (const socket of sockets) {
+      socket.onFrame = (frame) => {
+        if (frame.type === 'pong') pongs++;
+      };
+      timers.push(
+        setTimeout(() => {
+          socket.send('{"type":"ping"}');
+          timers.push(setInterval(() => socket.send('{"type":"ping"}'), periodMs));
+        }, Math.random() * periodMs),
+      );
+    }
+    return sockets;
+  };
+  const half = Math.floor(users.length / 2);
+  await ctx.mark('before-connect');
+  const first = await connect(users.slice(0, half));
+  await sleep((params.durationSec * 1000) / 2);
+  await ctx.mark('half-connected');
+  const second = await connect(users.slice(half));
+  await sleep((params.durationSec * 1000) / 2);
   await ctx.mark('held');
   timers.forEach((t) => clearTimeout(t));
+  const sockets = [...first, ...second];
   const stillConnected = sockets.filter((s) => s.isOpen).length;
   sockets.forEach((s) => s.terminate());
   ctx.log(`${pongs} pongs`);
   return {
     figures: { connections: users.length, stillConnected, errors: users.length - stillConnected },
-    rssMarks: ['before-connect', 'held'],
+    rssMarks: ['before-connect', 'half-connected', 'held'],
+    halfConnections: half,
   };
 }
 

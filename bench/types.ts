@@ -75,7 +75,10 @@ export interface RunFigures {
   /** (d) */
   connections?: number;
   stillConnected?: number;
+  /** RSS growth from no connections to all, per connection. */
   rssPerConnectionKb?: number;
+  /** RSS growth of the second half of the connections, per connection. */
+  rssMarginalPerConnectionKb?: number;
   /** (e) */
   pagesPerSec?: number;
   pageLatencyMs?: LatencySummary;
@@ -97,8 +100,9 @@ export interface LoadResult {
   figures: RunFigures;
   /** Pairs of mark names whose server CPU difference is the measured window. */
   window?: [string, string];
-  /** For (d): the marks before and after connecting, for RSS per connection. */
-  rssMarks?: [string, string];
+  /** For (d): the marks before connecting, with `halfConnections` connected, and with all connected. */
+  rssMarks?: [string, string, string];
+  halfConnections?: number;
   /** Which count the CPU is divided by. */
   perAck?: number;
   perDelivery?: number;
