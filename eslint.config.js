@@ -39,6 +39,14 @@ export default tseslint.config(
     rules: restrict([{ group: ['**/repo/**', '**/app/**', 'better-sqlite3', 'pg'], message: 'gateway sees only LogicApi and Bus, never storage.' }]),
   },
   {
+    files: ['src/rpc/**'],
+    rules: restrict([{ group: ['**/repo/**', '**/gateway/**', '**/app/**', '**/bus/**', '**/logic/logic*', 'better-sqlite3', 'pg', 'ioredis'], message: 'rpc/ translates LogicApi to gRPC and back; nothing else.' }]),
+  },
+  {
+    files: ['src/task/**'],
+    rules: restrict([{ group: ['**/logic/**', '**/gateway/**', '**/rpc/**', '**/app/**', '**/repo/sqlite/**', '**/repo/postgres/**', '**/bus/redis*', '**/bus/memory*', 'better-sqlite3', 'pg', 'ioredis'], message: 'task/ sees only the bus and storage interfaces.' }]),
+  },
+  {
     files: ['sdk/**', 'web/**'],
     rules: restrict([{ group: ['**/src/*', '!**/src/protocol', '**/src/*/**', '!**/src/protocol/**'], message: 'sdk/ and web/ import only protocol.' }]),
   },
