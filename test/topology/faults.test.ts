@@ -101,6 +101,38 @@ describe('distributed topology: faults', () => {
     });
   });
 
+  it('kill -9 of a logic instance during traffic: gateways fail over, every send is acked once', async (t) => {
+    if (!(await services(t))) return;
+    await using cluster = await startCluster();
+    await withDump(cluster, t, async () => {
+      const [g1, g2] = cluster.gateways.map((g) => new Api(g.baseUrl)) as [Api, Api];
+      const alice = await g1.user('alice');
+      // Several conversations, so both logic instances own some of them.
+      const conversations = await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          const peer = await g2.user('peer');
+          return (await g1.post<Conversation>('/api/conversations', { targetUserId: peer.user.userId }, alice.token)).body.data.conversationId;
+        }),
+      );
+      const aliceWs = await WsClient.connect(cluster.gateways[0]!.wsUrl, alice.token);
+      const total = 60;
+      const acks = aliceWs.collect<AckFrame>('message-ack', total, 30_000);
+      for (let i = 0; i < total; i++) {
+        aliceWs.sendMessage(conversations[i % conversations.length]!, `m${i}`, `k${i}`);
+        if (i === 20) await cluster.logics[0]!.kill();
+      }
+      const acked = (await acks).map((f) => f.data);
+      assert.equal(new Set(acked.map((a) => a.tempMessageId)).size, total, 'every send acked, none refused');
+      for (const conversationId of conversations) {
+        const history = await catchUp(g2, conversationId, alice.token);
+        assertNothingLostOrDuplicated(history, acked.filter((a) => a.conversationId === conversationId));
+        assert.equal(history.length, total / conversations.length);
+      }
+      assert.equal((await g1.get('/readyz')).status, 200);
+      aliceWs.close();
+    });
+  });
+
   it('a Redis crash during traffic: sends keep being acked, then gateways, logic and task recover by themselves', async (t) => {
     if (!(await services(t))) return;
     await using redis = await startPrivateRedis();
