@@ -118,6 +118,7 @@ async function startEdge(config: Config, instanceId: string, api: LogicApi, bus:
   server.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
   const ws = new WsGateway({ ...config.ws, instanceId }, api, instrumentBus(bus, metrics), log);
   metrics.countConnectionsWith(() => ws.connectionCount);
+  if (bus instanceof RedisBus) metrics.countOrderingWith(() => bus.orderingStats);
   await ws.attach(server.server);
   await server.listen({ host: config.http.host, port: config.http.port });
   const address = server.server.address();

@@ -202,6 +202,11 @@ export class RedisBus implements Bus {
     this.cmd.srem(this.key('presence', userId), this.config.instanceId).catch(() => {});
   }
 
+  /** What the reorder stage did so far (zero before `subscribe`). */
+  get orderingStats(): { dropped: number; gapsSkipped: number } {
+    return this.ordered?.stats ?? { dropped: 0, gapsSkipped: 0 };
+  }
+
   // ---- the fan-out stream (task) ----
 
   /** Creates the consumer group (and stream) unless it exists. */

@@ -19,6 +19,7 @@ export class Metrics {
   readonly grpcClient: client.Histogram<'method' | 'code'>;
   readonly db: client.Histogram<'operation'>;
   private connectionSource: () => number = () => 0;
+  private orderingSource: () => { dropped: number; gapsSkipped: number } = () => ({ dropped: 0, gapsSkipped: 0 });
 
   constructor(role: string, instanceId: string) {
     const registers = [this.registry];
@@ -31,6 +32,25 @@ export class Metrics {
       registers,
       collect() {
         this.set(source());
+      },
+    });
+    const ordering = () => this.orderingSource();
+    new client.Counter({
+      name: 'gochat_delivery_duplicates_dropped_total',
+      help: 'Deliveries a gateway dropped because that seqId was already delivered (fan-out retries, stragglers).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(ordering().dropped);
+      },
+    });
+    new client.Counter({
+      name: 'gochat_delivery_gaps_skipped_total',
+      help: 'Times a gateway stopped waiting for a missing seqId and delivered past it (clients catch up with afterSeq).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(ordering().gapsSkipped);
       },
     });
     this.messagesReceived = new client.Counter({ name: 'gochat_messages_received_total', help: 'send-message requests that reached logic.', registers });
@@ -83,6 +103,11 @@ export class Metrics {
   /** The gateway reports its connection count through this (read at scrape time). */
   countConnectionsWith(source: () => number): void {
     this.connectionSource = source;
+  }
+
+  /** The gateway's reorder stage reports through this (read at scrape time). */
+  countOrderingWith(source: () => { dropped: number; gapsSkipped: number }): void {
+    this.orderingSource = source;
   }
 
   get contentType(): string {

@@ -164,6 +164,10 @@ describe('distributed topology: the protocol across gateways', () => {
       for (let k = 1; k < seqs.length; k++) assert.ok(seqs[k]! > seqs[k - 1]!, `connection ${i} got seq ${seqs[k]} after ${seqs[k - 1]}`);
       assert.equal(new Set(seqs).size, expected);
     }
+    for (const gateway of cluster.gateways) {
+      const metrics = await (await fetch(gateway.metricsUrl)).text();
+      assert.match(metrics, /^gochat_delivery_gaps_skipped_total\{[^}]*\} 0$/m, `${gateway.name} never gave up on a gap`);
+    }
     // Both logic instances wrote this conversation, so the database did the numbering.
     for (const logic of cluster.logics) {
       const metrics = await (await fetch(logic.metricsUrl)).text();
