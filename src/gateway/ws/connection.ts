@@ -4,6 +4,8 @@ import type { WebSocket } from 'ws';
 import type { Session } from '../../logic/api.js';
 import { CLOSE_CODES, type ErrorCode, type ServerFrame } from '../../protocol/index.js';
 
+const TEXT_FRAME = { binary: false } as const;
+
 export class ClientConnection {
   lastSeen = Date.now();
   /** Frames received in the current rate window, and when that window began. */
@@ -31,8 +33,11 @@ export class ClientConnection {
     return !this.closing && this.socket.readyState === this.socket.OPEN;
   }
 
-  /** Sends an already-serialized frame; a reader that stopped reading is cut off instead of buffered forever. */
-  sendRaw(frame: string): void {
+  /**
+   * Sends an already-serialized text frame (a Buffer is sent as is, so one encoding can serve
+   * every recipient); a reader that stopped reading is cut off instead of buffered forever.
+   */
+  sendRaw(frame: string | Buffer): void {
     if (!this.isOpen) return;
     if (this.socket.bufferedAmount + frame.length > this.maxBufferedBytes) {
       this.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer');
@@ -43,7 +48,7 @@ export class ClientConnection {
       this.transport.cork();
       setImmediate(this.uncork);
     }
-    this.socket.send(frame);
+    this.socket.send(frame, TEXT_FRAME);
   }
 
   /** One writev per connection per turn instead of one per frame: syscalls dominated the send path. */

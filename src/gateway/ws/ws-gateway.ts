@@ -171,7 +171,9 @@ export class WsGateway {
 
   /** Walks whichever is smaller: the recipients, or the users connected here. */
   private deliver(delivery: MessageDelivery): void {
-    const { recipients, frame, excludeConnId } = delivery;
+    const { recipients, excludeConnId } = delivery;
+    // UTF-8 encoded once here; handed a string, each socket would encode its own copy.
+    const frame = Buffer.from(delivery.frame);
     const sendTo = (set: Set<ClientConnection>) => {
       for (const conn of set) if (conn.id !== excludeConnId) conn.sendRaw(frame);
     };
