@@ -26,6 +26,7 @@ export const BENCH_SERVER_ENV: Record<string, string> = {
   GOCHAT_RATE_LOGIN_PER_IP: '100000000',
   GOCHAT_RATE_LOGIN_PER_USERNAME: '100000000',
   GOCHAT_RATE_SEND_PER_USER: '100000000',
+  GOCHAT_RATE_WS_FRAMES: '100000000',
 };
 
 export interface RunningServer {
