@@ -187,7 +187,11 @@ export class RawWebSocket {
   }
 }
 
-/** An HTTP JSON request from a chosen local address (127.0.0.x) so per-IP limits see distinct clients. */
+/**
+ * An HTTP JSON request from a chosen local address (127.0.0.x) so per-IP limits see distinct
+ * clients. It also names that address in X-Forwarded-For, playing the trusted proxy for a target
+ * behind a TCP balancer (started with GOCHAT_TRUST_PROXY=true); the embedded server ignores it.
+ */
 export function requestFrom(
   localAddress: string,
   baseUrl: string,
@@ -201,7 +205,10 @@ export function requestFrom(
     const req = http.request(url, {
       method,
       localAddress,
-      headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      headers: {
+        'x-forwarded-for': localAddress,
+        ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+      },
     });
     req.on('response', (res) => {
       let text = '';
