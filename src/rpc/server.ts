@@ -120,9 +120,13 @@ export class RpcServer {
     private readonly observe: CallObserver = () => {},
   ) {
     for (const [service, methods] of Object.entries(handlers(logic)) as Array<[ServiceName, Record<string, Handler>]>) {
+      const definition = serviceDefinition(service);
+      // A method in the .proto without a handler would answer UNIMPLEMENTED at runtime: refuse to start.
+      const missing = Object.keys(definition).filter((method) => !methods[method]);
+      if (missing.length > 0) throw new Error(`no handler for ${missing.map((m) => `${service}.${m}`).join(', ')}`);
       const implementation: grpc.UntypedServiceImplementation = {};
       for (const [method, handler] of Object.entries(methods)) implementation[method] = this.unary(`${service}.${method}`, handler);
-      this.server.addService(serviceDefinition(service), implementation);
+      this.server.addService(definition, implementation);
     }
   }
 
