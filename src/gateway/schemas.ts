@@ -21,7 +21,8 @@ export const GuestBody = Type.Object({ guestName: Type.Optional(Username) }, { a
 export const CreateConversationBody = Type.Object({ targetUserId: Id }, { additionalProperties: false });
 export const CreateGroupBody = Type.Object(
   {
-    groupName: Type.String({ minLength: 1, maxLength: 64 }),
+    // No control characters (newlines included): a name is one line of text in every client.
+    groupName: Type.String({ minLength: 1, maxLength: 64, pattern: '^\\P{Cc}*$' }),
     members: Type.Array(Id, { maxItems: 10_000 }),
   },
   { additionalProperties: false },
