@@ -20,6 +20,7 @@ const DEFAULTS: BenchParams = {
   warmupSec: 2,
   durationSec: 10,
   contentChars: 64,
+  tempIds: 'uuid',
   pairConnections: 200,
   inFlight: 8,
   groupConnections: 1000,
@@ -44,7 +45,9 @@ const QUICK: Partial<BenchParams> = {
   stormClients: 500,
 };
 
-const FLAGS: Record<string, { key: keyof BenchParams; help: string }> = {
+type NumericParam = { [K in keyof BenchParams]: BenchParams[K] extends number ? K : never }[keyof BenchParams];
+
+const FLAGS: Record<string, { key: NumericParam; help: string }> = {
   '--warmup': { key: 'warmupSec', help: 'seconds of traffic before each measured window' },
   '--duration': { key: 'durationSec', help: 'seconds in each measured window (and (d) hold time)' },
   '--content': { key: 'contentChars', help: 'characters per message' },
@@ -88,6 +91,7 @@ function usage(): string {
     'usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f] [--runs 3] [--targets baseline,gochat] [--profile] [sizes]',
     '  --quick        every scenario once, 4 s windows, smaller (d)(e)(f); indicative only',
     '  --profile      run GoChat with --cpu-prof; profiles land in bench/results/profiles/',
+    '  --temp-ids     uuid (default, as the SDK sends them) or seq (<connection>-<n>)',
     ...Object.entries(FLAGS).map(([flag, { key, help }]) => `  ${flag.padEnd(20)} ${help} (default ${DEFAULTS[key]})`),
   ];
   return lines.join('\n');
@@ -117,6 +121,11 @@ function parseArgs(argv: string[]): Options {
       for (const s of list) if (!(s in TITLES)) throw new Error(`unknown scenario "${s}"`);
       options.scenarios = list;
     } else if (flag === '--targets') options.targets = value().split(',') as TargetKind[];
+    else if (flag === '--temp-ids') {
+      const style = value();
+      if (style !== 'uuid' && style !== 'seq') throw new Error('--temp-ids is uuid or seq');
+      options.params.tempIds = style;
+    }
     else if (FLAGS[flag]) {
       const n = Number(value());
       if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number`);

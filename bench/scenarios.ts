@@ -3,6 +3,7 @@
  * conversations, connections) happens before the clock starts; the measured window is
  * bracketed by marks at which the runner samples the server's /proc figures.
  */
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { BenchSocket, GoChatTarget, pool, type BenchUser, type IncomingFrame, type Target } from './target.js';
 import { MessageTracker, summary } from './tracker.js';
@@ -84,7 +85,9 @@ async function messaging(ctx: Context, layout: Layout, mode: { closed: true; inF
   const sendOne = (i: number) => {
     if (!sending) return;
     const conversation = layout.conversationOf[i]!;
-    const key = `${i}-${counters[i]!++}`;
+    // Real clients (the SDK's createTempId) use random UUIDs; their random order in the
+    // idempotency index costs the server more than sequential ids would.
+    const key = params.tempIds === 'uuid' ? randomUUID() : `${i}-${counters[i]!++}`;
     const content = tracker.content(key, conversation.members.length - 1, performance.now());
     sockets[i]!.send(sendFrame(conversation.id, content, key));
   };

@@ -32,7 +32,7 @@ export class MessageTracker {
   private settledWaiters: Array<() => void> = [];
 
   constructor(contentChars: number) {
-    this.padding = 'x'.repeat(Math.max(0, contentChars - 24));
+    this.padding = 'x'.repeat(contentChars);
   }
 
   /** Records a send and returns its content. `expected` is how many connections should receive it. */
@@ -40,7 +40,8 @@ export class MessageTracker {
     this.sent.set(key, { at: now, expected, delivered: 0, state: 'pending' });
     this.sentCount++;
     this.outstanding += 1 + expected;
-    return `${key}|${now.toFixed(3)}|${this.padding}`;
+    const head = `${key}|${now.toFixed(3)}|`;
+    return head + this.padding.slice(head.length);
   }
 
   private inWindow(t: number): boolean {
