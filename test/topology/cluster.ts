@@ -65,8 +65,10 @@ export interface Cluster extends AsyncDisposable {
 
 const OUTPUT_LIMIT = 200_000;
 
-async function spawnRole(role: Role, name: string, env: Record<string, string>): Promise<Proc> {
+async function spawnRole(role: Role, name: string, env: Record<string, string>, spawned: ChildProcess[]): Promise<Proc> {
   const child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...env, GOCHAT_ROLE: role }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Tracked from the start: if a sibling fails to start, this one is killed too, listening or not.
+  spawned.push(child);
   let output = '';
   const append = (chunk: Buffer) => {
     output += chunk.toString();
@@ -127,6 +129,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gochat-topology-'));
   const redisUrl = options.redisUrl ?? REDIS_URL;
   const procs: Proc[] = [];
+  const spawned: ChildProcess[] = [];
   const common: Record<string, string> = {
     HOST: '127.0.0.1',
     PORT: '0',
@@ -151,13 +154,21 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   };
   const cleanup = async () => {
     await Promise.all(procs.map((p) => p.kill()));
+    await Promise.all(
+      spawned.map((child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        return exited;
+      }),
+    );
     await db?.[Symbol.asyncDispose]();
     if (!options.keepRedisKeys) await deleteRedisKeys(redisUrl, common.GOCHAT_REDIS_PREFIX!);
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
   try {
     const start = async (role: Role, name: string, env: Record<string, string> = {}) => {
-      const proc = await spawnRole(role, name, { ...common, GOCHAT_INSTANCE_ID: name, ...env });
+      const proc = await spawnRole(role, name, { ...common, GOCHAT_INSTANCE_ID: name, ...env }, spawned);
       procs.push(proc);
       return proc;
     };
