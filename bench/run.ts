@@ -91,7 +91,7 @@ function usage(): string {
     'usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f] [--runs 3] [--targets baseline,gochat] [--profile] [sizes]',
     '  --quick        every scenario once, 4 s windows, smaller (d)(e)(f); indicative only',
     '  --profile      run GoChat with --cpu-prof; profiles land in bench/results/profiles/',
-    '  --temp-ids     uuid (default, as the SDK sends them) or seq (<connection>-<n>)',
+    '  --temp-ids     uuid (default: random, as the SDK sends them), v7 (time-ordered UUIDs) or seq (<connection>-<n>)',
     ...Object.entries(FLAGS).map(([flag, { key, help }]) => `  ${flag.padEnd(20)} ${help} (default ${DEFAULTS[key]})`),
   ];
   return lines.join('\n');
@@ -123,7 +123,7 @@ function parseArgs(argv: string[]): Options {
     } else if (flag === '--targets') options.targets = value().split(',') as TargetKind[];
     else if (flag === '--temp-ids') {
       const style = value();
-      if (style !== 'uuid' && style !== 'seq') throw new Error('--temp-ids is uuid or seq');
+      if (style !== 'uuid' && style !== 'v7' && style !== 'seq') throw new Error('--temp-ids is uuid, v7 or seq');
       options.params.tempIds = style;
     }
     else if (FLAGS[flag]) {

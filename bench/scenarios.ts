@@ -3,7 +3,7 @@
  * conversations, connections) happens before the clock starts; the measured window is
  * bracketed by marks at which the runner samples the server's /proc figures.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { BenchSocket, GoChatTarget, pool, type BenchUser, type IncomingFrame, type Target } from './target.js';
 import { MessageTracker, summary } from './tracker.js';
@@ -67,6 +67,14 @@ function connectAll(target: Target, layout: Layout): Promise<BenchSocket[]> {
   return pool(layout.users, CONNECT_CONCURRENCY, (u) => target.connect(u, [layout.conversationOf[u.index]!.id]));
 }
 
+/** A time-ordered UUID (RFC 9562 version 7): 48-bit millisecond timestamp, then random bits. */
+function uuidV7(): string {
+  const time = Date.now().toString(16).padStart(12, '0');
+  const rand = randomBytes(10).toString('hex');
+  const variant = (8 | (parseInt(rand[3]!, 16) & 3)).toString(16);
+  return `${time.slice(0, 8)}-${time.slice(8)}-7${rand.slice(0, 3)}-${variant}${rand.slice(4, 7)}-${rand.slice(8, 20)}`;
+}
+
 function sendFrame(conversationId: string, content: string, tempMessageId: string): string {
   return JSON.stringify({ type: 'send-message', data: { conversationId, content, messageType: 'text', tempMessageId } });
 }
@@ -86,8 +94,8 @@ async function messaging(ctx: Context, layout: Layout, mode: { closed: true; inF
     if (!sending) return;
     const conversation = layout.conversationOf[i]!;
     // Real clients (the SDK's createTempId) use random UUIDs; their random order in the
-    // idempotency index costs the server more than sequential ids would.
-    const key = params.tempIds === 'uuid' ? randomUUID() : `${i}-${counters[i]!++}`;
+    // idempotency index costs the server more than time-ordered or sequential ids.
+    const key = params.tempIds === 'uuid' ? randomUUID() : params.tempIds === 'v7' ? uuidV7() : `${i}-${counters[i]!++}`;
     const content = tracker.content(key, conversation.members.length - 1, performance.now());
     sockets[i]!.send(sendFrame(conversation.id, content, key));
   };

@@ -11,8 +11,8 @@ export interface BenchParams {
   durationSec: number;
   /** Characters of message content (the key and send time are embedded in it). */
   contentChars: number;
-  /** tempMessageId style: random UUIDs as the SDK makes them, or sequential `<connection>-<n>`. */
-  tempIds: 'uuid' | 'seq';
+  /** tempMessageId style: random UUIDs as the SDK makes them, time-ordered UUIDv7, or sequential `<connection>-<n>`. */
+  tempIds: 'uuid' | 'v7' | 'seq';
   /** (a) connections in 1:1 pairs, and sends in flight per connection (closed loop). */
   pairConnections: number;
   inFlight: number;
