@@ -342,22 +342,30 @@ async function main(): Promise<void> {
     console.log(`\n== ${title}`);
     const kinds = options.targets.filter((k) => !(k === 'baseline' && GOCHAT_ONLY.has(scenario)));
     const perTarget: Record<string, RunFigures[]> = {};
+    const failures: Verdict[] = [];
     for (let run = 0; run < options.runs; run++) {
       // Alternate which target goes first so slow drift of the machine does not favour one.
       const order = run % 2 === 0 ? kinds : [...kinds].reverse();
       for (const kind of order) {
         const t0 = Date.now();
         const runTag = `${scenario}${run}${Date.now().toString(36).slice(-5)}`;
-        const figures = await runOnce(scenario, kind, options, runTag);
-        (perTarget[kind] ??= []).push(figures);
-        console.log(`  run ${run + 1} ${kind.padEnd(8)} ${((Date.now() - t0) / 1000).toFixed(1)} s  ${brief(scenario, figures)}`);
+        try {
+          const figures = await runOnce(scenario, kind, options, runTag);
+          (perTarget[kind] ??= []).push(figures);
+          console.log(`  run ${run + 1} ${kind.padEnd(8)} ${((Date.now() - t0) / 1000).toFixed(1)} s  ${brief(scenario, figures)}`);
+        } catch (err) {
+          // A failed run is a result too: report it and go on with the others.
+          const message = err instanceof Error ? err.message : String(err);
+          failures.push({ bar: `${scenario}: run ${run + 1} on ${kind} failed: ${message.split('\n')[0]}`, pass: false });
+          console.log(`  run ${run + 1} ${kind.padEnd(8)} FAILED: ${message}`);
+        }
       }
     }
     const base = perTarget.baseline ? summarize(perTarget.baseline) : undefined;
     const go = perTarget.gochat ? summarize(perTarget.gochat) : undefined;
     const { rows, verdicts } = rowsFor(scenario, base, go, options.params);
     printTable(title, rows, options.runs);
-    allVerdicts.push(...verdicts);
+    allVerdicts.push(...verdicts, ...failures.splice(0));
     (report.scenarios as Record<string, unknown>)[scenario] = { title, runs: perTarget, median: { baseline: base, gochat: go }, rows, verdicts };
   }
 
