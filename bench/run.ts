@@ -20,7 +20,7 @@ const DEFAULTS: BenchParams = {
   warmupSec: 2,
   durationSec: 10,
   contentChars: 64,
-  tempIds: 'uuid',
+  tempIds: 'v7',
   pairConnections: 200,
   inFlight: 8,
   groupConnections: 1000,
@@ -91,7 +91,7 @@ function usage(): string {
     'usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f] [--runs 3] [--targets baseline,gochat] [--profile] [sizes]',
     '  --quick        every scenario once, 4 s windows, smaller (d)(e)(f); indicative only',
     '  --profile      run GoChat with --cpu-prof; profiles land in bench/results/profiles/',
-    '  --temp-ids     uuid (default: random, as the SDK sends them), v7 (time-ordered UUIDs) or seq (<connection>-<n>)',
+    '  --temp-ids     v7 (default: the SDK\'s createTempId, time-ordered UUIDv7), uuid (random v4) or seq (<connection>-<n>)',
     ...Object.entries(FLAGS).map(([flag, { key, help }]) => `  ${flag.padEnd(20)} ${help} (default ${DEFAULTS[key]})`),
   ];
   return lines.join('\n');

@@ -3,7 +3,8 @@
  * conversations, connections) happens before the clock starts; the measured window is
  * bracketed by marks at which the runner samples the server's /proc figures.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { createTempId } from '../sdk/index.js';
 import http from 'node:http';
 import { BenchSocket, GoChatTarget, pool, type BenchUser, type IncomingFrame, type Target } from './target.js';
 import { MessageTracker, summary } from './tracker.js';
@@ -68,13 +69,6 @@ function connectAll(target: Target, layout: Layout): Promise<BenchSocket[]> {
 }
 
 /** A time-ordered UUID (RFC 9562 version 7): 48-bit millisecond timestamp, then random bits. */
-function uuidV7(): string {
-  const time = Date.now().toString(16).padStart(12, '0');
-  const rand = randomBytes(10).toString('hex');
-  const variant = (8 | (parseInt(rand[3]!, 16) & 3)).toString(16);
-  return `${time.slice(0, 8)}-${time.slice(8)}-7${rand.slice(0, 3)}-${variant}${rand.slice(4, 7)}-${rand.slice(8, 20)}`;
-}
-
 function sendFrame(conversationId: string, content: string, tempMessageId: string): string {
   return JSON.stringify({ type: 'send-message', data: { conversationId, content, messageType: 'text', tempMessageId } });
 }
@@ -93,9 +87,9 @@ async function messaging(ctx: Context, layout: Layout, mode: { closed: true; inF
   const sendOne = (i: number) => {
     if (!sending) return;
     const conversation = layout.conversationOf[i]!;
-    // Real clients (the SDK's createTempId) use random UUIDs; their random order in the
-    // idempotency index costs the server more than time-ordered or sequential ids.
-    const key = params.tempIds === 'uuid' ? randomUUID() : params.tempIds === 'v7' ? uuidV7() : `${i}-${counters[i]!++}`;
+    // By default the ids real clients send: the SDK's createTempId (time-ordered UUIDv7).
+    // Random v4 UUIDs land on random pages of the idempotency index and cost the server more.
+    const key = params.tempIds === 'uuid' ? randomUUID() : params.tempIds === 'v7' ? createTempId() : `${i}-${counters[i]!++}`;
     const content = tracker.content(key, conversation.members.length - 1, performance.now());
     sockets[i]!.send(sendFrame(conversation.id, content, key));
   };

@@ -11,7 +11,7 @@ export interface BenchParams {
   durationSec: number;
   /** Characters of message content (the key and send time are embedded in it). */
   contentChars: number;
-  /** tempMessageId style: random UUIDs as the SDK makes them, time-ordered UUIDv7, or sequential `<connection>-<n>`. */
+  /** tempMessageId style: the SDK's time-ordered UUIDv7 (default), random v4 UUIDs, or sequential `<connection>-<n>`. */
   tempIds: 'uuid' | 'v7' | 'seq';
   /** (a) connections in 1:1 pairs, and sends in flight per connection (closed loop). */
   pairConnections: number;

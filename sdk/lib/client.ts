@@ -105,17 +105,30 @@ const MAX_SEND_RETRIES = 5;
 const MAX_HELD_LIVE = 10_000;
 
 /**
- * A fresh random tempMessageId.
+ * A fresh tempMessageId: a UUIDv7 (RFC 9562), 48 bits of milliseconds then 74 random bits.
+ * Time-ordered ids land at the end of the server's idempotency index instead of on a random
+ * page of it, which makes each stored message cheaper (docs/performance.md); they are still
+ * unique without coordination.
  *
  * @example
  * ```ts
  * const tempMessageId = createTempId(); // keep it to show "pending", and to retry the same message
  * ```
  */
-export function createTempId(): string {
-  const cryptoApi = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  if (cryptoApi?.randomUUID) return cryptoApi.randomUUID();
-  return `t-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
+export function createTempId(now: number = Date.now()): string {
+  const bytes = new Uint8Array(16);
+  const cryptoApi = (globalThis as { crypto?: { getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto;
+  if (cryptoApi?.getRandomValues) cryptoApi.getRandomValues(bytes);
+  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+  let time = Math.max(0, Math.floor(now));
+  for (let i = 5; i >= 0; i--) {
+    bytes[i] = time % 256;
+    time = Math.floor(time / 256);
+  }
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70; // version 7
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80; // RFC 9562 variant
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function defaultBaseUrl(): string {

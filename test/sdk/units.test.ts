@@ -1,7 +1,7 @@
 /** The SDK's pure parts: backoff delays, the per-conversation sequencer, the emitter, error typing. */
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Backoff, backoffDelay, Emitter, GoChatError, Sequencer, type Message } from '../../sdk/index.js';
+import { Backoff, backoffDelay, createTempId, Emitter, GoChatError, Sequencer, type Message } from '../../sdk/index.js';
 
 function message(conversationId: string, seqId: number): Message {
   return {
@@ -105,4 +105,21 @@ test('errors carry the contract code, its HTTP status and whether to retry', () 
   assert.equal(new GoChatError('NETWORK_ERROR').status, 0);
   assert.equal(new GoChatError('TOKEN_REVOKED').isAuthError, true);
   assert.equal(GoChatError.fromFrame({ code: 'SOMETHING_NEW', message: 'x' }).code, 'INTERNAL_ERROR');
+});
+
+describe('createTempId', () => {
+  it('makes RFC 9562 UUIDv7 strings', () => {
+    assert.match(createTempId(), /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('orders ids by their creation time, so they append to the server’s idempotency index', () => {
+    const ids = [1_700_000_000_000, 1_700_000_000_001, 1_800_000_000_000].map((t) => createTempId(t));
+    assert.deepEqual([...ids].sort(), ids);
+    assert.equal(createTempId(0x0123456789ab).slice(0, 13), '01234567-89ab');
+  });
+
+  it('never repeats within one millisecond', () => {
+    const ids = new Set(Array.from({ length: 10_000 }, () => createTempId(1_700_000_000_000)));
+    assert.equal(ids.size, 10_000);
+  });
 });
