@@ -45,10 +45,12 @@ export function balance(cluster: Cluster): Promise<net.Server> {
   const server = net.createServer((client) => {
     const gateway = cluster.gateways[next++ % cluster.gateways.length]!;
     const upstream = net.connect(gateway.port, '127.0.0.1');
-    // When the gateway answers and resets (a 413 while the body is still arriving), what it
-    // answered must still reach the client: end the client gracefully instead of destroying it.
-    client.on('error', () => upstream.destroy()).on('close', () => upstream.destroy());
-    upstream.on('error', () => client.end()).on('close', () => client.end());
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
     client.pipe(upstream).pipe(client);
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
