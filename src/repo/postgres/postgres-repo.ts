@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { AppError } from '../../protocol/index.js';
-import type { Conversation, Group, GroupMember, Message, MessageType, ReadResult, User } from '../../protocol/index.js';
+import type { Conversation, Group, GroupMember, ReadResult, User } from '../../protocol/index.js';
 import type {
   AppendResult,
   ConversationInfo,
@@ -20,6 +20,7 @@ import type {
   UserRecord,
 } from '../index.js';
 import { historyRange, pairKey, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { CONVERSATION_SELECT, toConversation, toMessage, toUser, type ConversationRow, type MessageRow, type UserRow } from '../rows.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
 export interface PostgresRepoConfig {
@@ -30,109 +31,6 @@ export interface PostgresRepoConfig {
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
-/** Row shapes as the driver returns them: BIGINT columns arrive as strings. */
-interface UserRow {
-  id: string;
-  username: string;
-  avatar: string;
-  is_guest: boolean;
-  created_at: string;
-  password_hash?: string;
-}
-
-interface MessageRow {
-  id: string;
-  conversation_id: string;
-  seq_id: string;
-  sender_id: string;
-  sender_name: string;
-  content: string;
-  message_type: string;
-  send_time: string;
-}
-
-interface ConversationRow {
-  id: string;
-  type: Conversation['type'];
-  name: string;
-  avatar: string;
-  member_count: number;
-  last_seq: string;
-  updated_at: string;
-  group_id: string | null;
-  last_read_seq: string;
-  lm_id: string | null;
-  lm_sender_id: string | null;
-  lm_sender_name: string | null;
-  lm_content: string | null;
-  lm_type: string | null;
-  lm_time: string | null;
-  peer_id: string | null;
-  peer_username: string | null;
-  peer_avatar: string | null;
-  peer_is_guest: boolean | null;
-  peer_created_at: string | null;
-}
-
-const toUser = (r: UserRow): User => ({
-  userId: r.id,
-  username: r.username,
-  avatar: r.avatar,
-  isGuest: r.is_guest,
-  createdAt: toIso(Number(r.created_at)),
-});
-
-const toMessage = (r: MessageRow): Message => ({
-  messageId: r.id,
-  conversationId: r.conversation_id,
-  senderId: r.sender_id,
-  senderName: r.sender_name,
-  content: r.content,
-  messageType: r.message_type as MessageType,
-  seqId: Number(r.seq_id),
-  sendTime: toIso(Number(r.send_time)),
-});
-
-function toConversation(r: ConversationRow): Conversation {
-  const lastSeq = Number(r.last_seq);
-  const lastReadSeq = Number(r.last_read_seq);
-  const conversation: Conversation = {
-    conversationId: r.id,
-    type: r.type,
-    name: r.name,
-    avatar: r.avatar,
-    memberCount: r.member_count,
-    lastMessage:
-      r.lm_id === null
-        ? null
-        : {
-            messageId: r.lm_id,
-            conversationId: r.id,
-            senderId: r.lm_sender_id ?? '',
-            senderName: r.lm_sender_name ?? '',
-            content: r.lm_content ?? '',
-            messageType: (r.lm_type ?? 'text') as MessageType,
-            seqId: lastSeq,
-            sendTime: toIso(Number(r.lm_time ?? 0)),
-          },
-    unreadCount: Math.max(0, lastSeq - lastReadSeq),
-    lastReadSeq,
-    updatedAt: toIso(Number(r.updated_at)),
-  };
-  if (r.type === 'single' && r.peer_id !== null) {
-    conversation.peer = {
-      userId: r.peer_id,
-      username: r.peer_username ?? '',
-      avatar: r.peer_avatar ?? '',
-      isGuest: r.peer_is_guest === true,
-      createdAt: toIso(Number(r.peer_created_at ?? 0)),
-    };
-    conversation.name = conversation.peer.username;
-    conversation.avatar = conversation.peer.avatar;
-  }
-  if (r.type === 'group' && r.group_id !== null) conversation.groupId = r.group_id;
-  return conversation;
-}
 
 /** Ids on the wire are strings; anything that is not a positive BIGINT matches no row (null). */
 function rowId(id: string): string | null {
@@ -142,19 +40,6 @@ function rowId(id: string): string | null {
 /** Serialization failures and deadlocks are safe to retry: the transaction was rolled back. */
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 
-const CONVERSATION_SELECT = `
-  SELECT c.id, c.type, c.name, c.avatar, c.member_count, c.last_seq, c.updated_at, c.group_id,
-         m.last_read_seq,
-         lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.sender_name AS lm_sender_name,
-         lm.content AS lm_content, lm.message_type AS lm_type, lm.send_time AS lm_time,
-         pu.id AS peer_id, pu.username AS peer_username, pu.avatar AS peer_avatar,
-         pu.is_guest AS peer_is_guest, pu.created_at AS peer_created_at
-  FROM conversation_members m
-  JOIN conversations c ON c.id = m.conversation_id
-  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq_id = c.last_seq
-  LEFT JOIN conversation_members pm
-         ON c.type = 'single' AND pm.conversation_id = c.id AND pm.user_id <> m.user_id
-  LEFT JOIN users pu ON pu.id = pm.user_id`;
 
 /** Observes how long each storage call takes (a metrics histogram in production). */
 export type QueryTimer = (operation: string, seconds: number) => void;

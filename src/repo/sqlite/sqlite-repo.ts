@@ -21,115 +21,15 @@ import type {
   UserRecord,
 } from '../index.js';
 import { historyRange, pairKey, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { CONVERSATION_SELECT, toConversation, toMessage, toUser, type ConversationRow, type MessageRow, type UserRow } from '../rows.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-
-export interface SqliteRepoConfig {
-  /** Path of the database file, or ':memory:'. */
-  file: string;
-}
-
-interface UserRow {
-  id: number;
-  username: string;
-  avatar: string;
-  is_guest: number;
-  created_at: number;
-  password_hash?: string;
-}
-
-interface MessageRow {
-  id: number;
-  conversation_id: number;
-  seq_id: number;
-  sender_id: number;
-  sender_name: string;
-  content: string;
-  message_type: string;
-  send_time: number;
-}
 
 /** A `messagesInRange` row: id, sender_id, sender_name, content, message_type, seq_id, send_time. */
 type HistoryRow = [number, number, string, string, string, number, number];
 
-interface ConversationRow {
-  id: number;
-  type: Conversation['type'];
-  name: string;
-  avatar: string;
-  member_count: number;
-  last_seq: number;
-  updated_at: number;
-  group_id: number | null;
-  last_read_seq: number;
-  lm_id: number | null;
-  lm_sender_id: number | null;
-  lm_sender_name: string | null;
-  lm_content: string | null;
-  lm_type: string | null;
-  lm_time: number | null;
-  peer_id: number | null;
-  peer_username: string | null;
-  peer_avatar: string | null;
-  peer_is_guest: number | null;
-  peer_created_at: number | null;
-}
-
-const toUser = (r: UserRow): User => ({
-  userId: String(r.id),
-  username: r.username,
-  avatar: r.avatar,
-  isGuest: r.is_guest === 1,
-  createdAt: toIso(r.created_at),
-});
-
-const toMessage = (r: MessageRow): Message => ({
-  messageId: String(r.id),
-  conversationId: String(r.conversation_id),
-  senderId: String(r.sender_id),
-  senderName: r.sender_name,
-  content: r.content,
-  messageType: r.message_type as MessageType,
-  seqId: r.seq_id,
-  sendTime: toIso(r.send_time),
-});
-
-function toConversation(r: ConversationRow): Conversation {
-  const conversation: Conversation = {
-    conversationId: String(r.id),
-    type: r.type,
-    name: r.name,
-    avatar: r.avatar,
-    memberCount: r.member_count,
-    lastMessage:
-      r.lm_id === null
-        ? null
-        : {
-            messageId: String(r.lm_id),
-            conversationId: String(r.id),
-            senderId: String(r.lm_sender_id),
-            senderName: r.lm_sender_name ?? '',
-            content: r.lm_content ?? '',
-            messageType: (r.lm_type ?? 'text') as MessageType,
-            seqId: r.last_seq,
-            sendTime: toIso(r.lm_time ?? 0),
-          },
-    unreadCount: Math.max(0, r.last_seq - r.last_read_seq),
-    lastReadSeq: r.last_read_seq,
-    updatedAt: toIso(r.updated_at),
-  };
-  if (r.type === 'single' && r.peer_id !== null) {
-    conversation.peer = {
-      userId: String(r.peer_id),
-      username: r.peer_username ?? '',
-      avatar: r.peer_avatar ?? '',
-      isGuest: r.peer_is_guest === 1,
-      createdAt: toIso(r.peer_created_at ?? 0),
-    };
-    conversation.name = conversation.peer.username;
-    conversation.avatar = conversation.peer.avatar;
-  }
-  if (r.type === 'group' && r.group_id !== null) conversation.groupId = String(r.group_id);
-  return conversation;
+export interface SqliteRepoConfig {
+  /** Path of the database file, or ':memory:'. */
+  file: string;
 }
 
 /** Ids on the wire are strings; anything that is not a positive integer matches no row. */
@@ -137,19 +37,6 @@ function rowId(id: string): number {
   return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : -1;
 }
 
-const CONVERSATION_SELECT = `
-  SELECT c.id, c.type, c.name, c.avatar, c.member_count, c.last_seq, c.updated_at, c.group_id,
-         m.last_read_seq,
-         lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.sender_name AS lm_sender_name,
-         lm.content AS lm_content, lm.message_type AS lm_type, lm.send_time AS lm_time,
-         pu.id AS peer_id, pu.username AS peer_username, pu.avatar AS peer_avatar,
-         pu.is_guest AS peer_is_guest, pu.created_at AS peer_created_at
-  FROM conversation_members m
-  JOIN conversations c ON c.id = m.conversation_id
-  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq_id = c.last_seq
-  LEFT JOIN conversation_members pm
-         ON c.type = 'single' AND pm.conversation_id = c.id AND pm.user_id <> m.user_id
-  LEFT JOIN users pu ON pu.id = pm.user_id`;
 
 export class SqliteRepo implements Repo {
   private readonly db: Database.Database;

@@ -1,0 +1,135 @@
+/**
+ * Row shapes and row-to-wire mappers both SQL implementations share. SQLite returns integers as
+ * numbers and flags as 0/1; PostgreSQL returns BIGINT as strings and booleans as booleans: the
+ * mappers accept either, so one conversion serves both.
+ */
+import type { Conversation, Message, MessageType, User } from '../protocol/index.js';
+import { toIso } from './shared.js';
+
+/** An integer column: a number (SQLite) or a BIGINT string (PostgreSQL). */
+type Int = number | string;
+/** A boolean column: 0/1 (SQLite) or a boolean (PostgreSQL). */
+type Flag = number | boolean;
+
+export interface UserRow {
+  id: Int;
+  username: string;
+  avatar: string;
+  is_guest: Flag;
+  created_at: Int;
+  password_hash?: string;
+}
+
+export interface MessageRow {
+  id: Int;
+  conversation_id: Int;
+  seq_id: Int;
+  sender_id: Int;
+  sender_name: string;
+  content: string;
+  message_type: string;
+  send_time: Int;
+}
+
+export interface ConversationRow {
+  id: Int;
+  type: Conversation['type'];
+  name: string;
+  avatar: string;
+  member_count: Int;
+  last_seq: Int;
+  updated_at: Int;
+  group_id: Int | null;
+  last_read_seq: Int;
+  lm_id: Int | null;
+  lm_sender_id: Int | null;
+  lm_sender_name: string | null;
+  lm_content: string | null;
+  lm_type: string | null;
+  lm_time: Int | null;
+  peer_id: Int | null;
+  peer_username: string | null;
+  peer_avatar: string | null;
+  peer_is_guest: Flag | null;
+  peer_created_at: Int | null;
+}
+
+const flag = (value: Flag | null): boolean => value === true || value === 1;
+
+export const toUser = (r: UserRow): User => ({
+  userId: String(r.id),
+  username: r.username,
+  avatar: r.avatar,
+  isGuest: flag(r.is_guest),
+  createdAt: toIso(Number(r.created_at)),
+});
+
+export const toMessage = (r: MessageRow): Message => ({
+  messageId: String(r.id),
+  conversationId: String(r.conversation_id),
+  senderId: String(r.sender_id),
+  senderName: r.sender_name,
+  content: r.content,
+  messageType: r.message_type as MessageType,
+  seqId: Number(r.seq_id),
+  sendTime: toIso(Number(r.send_time)),
+});
+
+export function toConversation(r: ConversationRow): Conversation {
+  const lastSeq = Number(r.last_seq);
+  const lastReadSeq = Number(r.last_read_seq);
+  const conversation: Conversation = {
+    conversationId: String(r.id),
+    type: r.type,
+    name: r.name,
+    avatar: r.avatar,
+    memberCount: Number(r.member_count),
+    lastMessage:
+      r.lm_id === null
+        ? null
+        : {
+            messageId: String(r.lm_id),
+            conversationId: String(r.id),
+            senderId: String(r.lm_sender_id ?? ''),
+            senderName: r.lm_sender_name ?? '',
+            content: r.lm_content ?? '',
+            messageType: (r.lm_type ?? 'text') as MessageType,
+            seqId: lastSeq,
+            sendTime: toIso(Number(r.lm_time ?? 0)),
+          },
+    unreadCount: Math.max(0, lastSeq - lastReadSeq),
+    lastReadSeq,
+    updatedAt: toIso(Number(r.updated_at)),
+  };
+  if (r.type === 'single' && r.peer_id !== null) {
+    conversation.peer = {
+      userId: String(r.peer_id),
+      username: r.peer_username ?? '',
+      avatar: r.peer_avatar ?? '',
+      isGuest: flag(r.peer_is_guest),
+      createdAt: toIso(Number(r.peer_created_at ?? 0)),
+    };
+    conversation.name = conversation.peer.username;
+    conversation.avatar = conversation.peer.avatar;
+  }
+  if (r.type === 'group' && r.group_id !== null) conversation.groupId = String(r.group_id);
+  return conversation;
+}
+
+/**
+ * A member's conversations with the last message and the peer of a 1:1, in one query (no N+1).
+ * Both dialects accept it; callers append their WHERE and ORDER BY with their placeholders.
+ */
+export const CONVERSATION_SELECT = `
+  SELECT c.id, c.type, c.name, c.avatar, c.member_count, c.last_seq, c.updated_at, c.group_id,
+         m.last_read_seq,
+         lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.sender_name AS lm_sender_name,
+         lm.content AS lm_content, lm.message_type AS lm_type, lm.send_time AS lm_time,
+         pu.id AS peer_id, pu.username AS peer_username, pu.avatar AS peer_avatar,
+         pu.is_guest AS peer_is_guest, pu.created_at AS peer_created_at
+  FROM conversation_members m
+  JOIN conversations c ON c.id = m.conversation_id
+  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq_id = c.last_seq
+  LEFT JOIN conversation_members pm
+         ON c.type = 'single' AND pm.conversation_id = c.id AND pm.user_id <> m.user_id
+  LEFT JOIN users pu ON pu.id = pm.user_id`;
