@@ -42,7 +42,7 @@ export interface RunningGoChat {
 type Step = () => Promise<unknown> | unknown;
 
 async function createRepo(config: Config, metrics: Metrics): Promise<Repo> {
-  if (!config.databaseUrl) return instrumentRepo(new SqliteRepo({ file: path.join(config.dataDir, 'gochat.db') }), metrics);
+  if (!config.databaseUrl) return instrumentRepo(new SqliteRepo({ file: path.join(config.dataDir, 'gochat.db'), walAutocheckpointPages: config.sqlite.walAutocheckpointPages }), metrics);
   if (!/^postgres(ql)?:\/\//.test(config.databaseUrl)) throw new Error('GOCHAT_DATABASE_URL must be a postgres:// URL');
   const repo = new PostgresRepo({ url: config.databaseUrl, poolSize: config.postgres.poolSize }, (operation, seconds) =>
     metrics.db.observe({ operation }, seconds),

@@ -27,6 +27,10 @@ export interface Config {
     maxInFlightSends: number;
   };
   dataDir: string;
+  sqlite: {
+    /** WAL pages between automatic checkpoints (SQLite's default is 1000). */
+    walAutocheckpointPages: number;
+  };
   /** postgres://… selects PostgreSQL storage; empty keeps SQLite in `dataDir`. */
   databaseUrl: string;
   /** redis://… selects the Redis bus; empty keeps the in-process bus. */
@@ -124,6 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxInFlightSends: Math.max(1, int(env, 'GOCHAT_WS_MAX_INFLIGHT_SENDS', 512)),
     },
     dataDir: path.resolve(env.GOCHAT_DATA_DIR ?? 'data'),
+    sqlite: { walAutocheckpointPages: int(env, 'GOCHAT_SQLITE_WAL_AUTOCHECKPOINT', 4000) },
     databaseUrl: env.GOCHAT_DATABASE_URL ?? '',
     redisUrl: env.GOCHAT_REDIS_URL ?? '',
     postgres: { poolSize: int(env, 'GOCHAT_PG_POOL_SIZE', 10) },
