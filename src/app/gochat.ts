@@ -197,6 +197,25 @@ export async function startGoChat(config: Config, log: Logger): Promise<RunningG
  * Starts `config.role`. `started` collects undo steps while starting (for a failed start);
  * the returned `shutdown` is the graceful order.
  */
+/**
+ * Graceful shutdown of an edge: refuse new sockets and sends, stop taking HTTP connections while
+ * in-flight requests finish, let accepted sends commit (`drain`), write their acks, then close the
+ * sockets with 1001.
+ */
+function drainEdge(edge: Awaited<ReturnType<typeof startEdge>>, drain: () => Promise<void>): Step[] {
+  return [
+    () => edge.ws.stopAccepting(),
+    async () => {
+      const httpClosed = edge.server.close();
+      await drain();
+      // Acks for the drained sends are written before the close frames.
+      await new Promise((resolve) => setImmediate(resolve));
+      await edge.ws.close();
+      await httpClosed;
+    },
+  ];
+}
+
 async function startRole(config: Config, instanceId: string, metrics: Metrics, log: Logger, started: Step[]): Promise<{ port: number; shutdown: Step[] }> {
   switch (config.role) {
     case 'all': {
@@ -214,16 +233,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       return {
         port: edge.port,
         shutdown: [
-          () => edge.ws.stopAccepting(),
-          async () => {
-            // Stop taking new HTTP connections; in-flight requests finish.
-            const httpClosed = edge.server.close();
-            await logic.drain();
-            // Acks for the drained sends are written before the close frames.
-            await new Promise((resolve) => setImmediate(resolve));
-            await edge.ws.close();
-            await httpClosed;
-          },
+          ...drainEdge(edge, () => logic.drain()),
           () => worker?.stop(),
           () => bus.close(),
           () => repo.close(),
@@ -246,14 +256,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       return {
         port: edge.port,
         shutdown: [
-          () => edge.ws.stopAccepting(),
-          async () => {
-            const httpClosed = edge.server.close();
-            await client.drain();
-            await new Promise((resolve) => setImmediate(resolve));
-            await edge.ws.close();
-            await httpClosed;
-          },
+          ...drainEdge(edge, () => client.drain()),
           () => bus.close(),
           () => client.close(),
         ],
