@@ -69,4 +69,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     UNIQUE (conversation_id, sender_id, temp_message_id)
   );
   `,
+
+  // 2: the idempotency key leads with temp_message_id, as in the SQLite schema: time-ordered ids
+  // (the SDK's UUIDv7) then append to the index's right edge instead of one leaf per
+  // (conversation, sender). ON CONFLICT infers the index whatever the column order.
+  `
+  CREATE UNIQUE INDEX messages_idempotency ON messages (temp_message_id, sender_id, conversation_id);
+  ALTER TABLE messages DROP CONSTRAINT messages_conversation_id_sender_id_temp_message_id_key;
+  `,
 ];

@@ -66,4 +66,29 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     UNIQUE (conversation_id, sender_id, temp_message_id)
   );
   `,
+
+  // 2: the idempotency key leads with temp_message_id. Clients send time-ordered ids (the SDK's
+  // UUIDv7), so new entries land on the index's rightmost leaves instead of one leaf per
+  // (conversation, sender): a group commit of hundreds of messages dirtied, and wrote to the WAL,
+  // hundreds of 4 KB pages for that index alone. Same uniqueness; SQLite cannot drop a table
+  // constraint, so the table is rebuilt (rows and ids kept).
+  `
+  CREATE TABLE messages_v2 (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    seq_id          INTEGER NOT NULL,
+    sender_id       INTEGER NOT NULL REFERENCES users (id),
+    sender_name     TEXT    NOT NULL,
+    temp_message_id TEXT    NOT NULL,
+    content         TEXT    NOT NULL,
+    message_type    TEXT    NOT NULL,
+    send_time       INTEGER NOT NULL,
+    UNIQUE (conversation_id, seq_id),
+    UNIQUE (temp_message_id, sender_id, conversation_id)
+  );
+  INSERT INTO messages_v2 (id, conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time)
+    SELECT id, conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time FROM messages;
+  DROP TABLE messages;
+  ALTER TABLE messages_v2 RENAME TO messages;
+  `,
 ];

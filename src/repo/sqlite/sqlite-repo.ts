@@ -109,7 +109,7 @@ export class SqliteRepo implements Repo {
       // A resend (same sender, conversation and tempMessageId) inserts nothing: `changes` is 0.
       insertMessage: p(`INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (conversation_id, sender_id, temp_message_id) DO NOTHING`),
+                        ON CONFLICT (temp_message_id, sender_id, conversation_id) DO NOTHING`),
       setLastSeq: p('UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?'),
       advanceReadPointer: p(`UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, ?)
                              WHERE conversation_id = ? AND user_id = ?`),
