@@ -156,15 +156,20 @@ async function runOnce(scenario: ScenarioId, kind: TargetKind, options: Options,
     command === process.execPath
       ? fork(LOADGEN_MAIN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
       : fork(args.at(-1)!, [], { execPath: command, execArgv: args.slice(0, -1), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const samples = new Map<string, { server: ProcSample; loadgen: ProcSample }>();
+  const samples = new Map<string, { server: ProcSample; loadgen: ProcSample; commits?: CommitCounts }>();
   const job: Job = { scenario, target: kind, baseUrl: server.baseUrl, wsUrl: server.wsUrl, params: options.params, runTag };
   try {
     const result = await new Promise<LoadResult>((resolve, reject) => {
       const timeout = setTimeout(() => reject(new Error('load generator timed out')), 10 * 60_000);
       loadgen.on('message', (message: ToRunner) => {
         if (message.type === 'mark') {
-          samples.set(message.name, { server: sampleProc(server.pid), loadgen: sampleProc(loadgen.pid!) });
-          loadgen.send({ type: 'marked', name: message.name } satisfies ToLoadgen);
+          const sample = { server: sampleProc(server.pid), loadgen: sampleProc(loadgen.pid!) };
+          samples.set(message.name, sample);
+          // The scrape comes after the /proc reading, so its own cost falls outside the window's CPU.
+          void (kind === 'gochat' ? commitCounts(server.baseUrl) : Promise.resolve(undefined)).then((commits) => {
+            if (commits) samples.set(message.name, { ...sample, commits });
+            loadgen.send({ type: 'marked', name: message.name } satisfies ToLoadgen);
+          });
         } else if (message.type === 'log') console.log(`    [${kind}] ${message.text}`);
         else if (message.type === 'result') {
           clearTimeout(timeout);
@@ -184,7 +189,28 @@ async function runOnce(scenario: ScenarioId, kind: TargetKind, options: Options,
   }
 }
 
-function withServerFigures(result: LoadResult, samples: Map<string, { server: ProcSample; loadgen: ProcSample }>): RunFigures {
+interface CommitCounts {
+  acked: number;
+  commits: number;
+}
+
+/** GoChat's acked-message and message-transaction counters, from its Prometheus text. */
+async function commitCounts(baseUrl: string): Promise<CommitCounts | undefined> {
+  try {
+    const text = await (await fetch(`${baseUrl}/metrics`)).text();
+    const value = (pattern: RegExp): number | undefined => {
+      const match = pattern.exec(text);
+      return match ? Number(match[1]) : undefined;
+    };
+    const acked = value(/^gochat_messages_acked_total(?:\{[^}]*\})? (\S+)$/m);
+    const commits = value(/^gochat_db_duration_seconds_count\{[^}]*operation="appendMessages"[^}]*\} (\S+)$/m);
+    return acked === undefined || commits === undefined ? undefined : { acked, commits };
+  } catch {
+    return undefined;
+  }
+}
+
+function withServerFigures(result: LoadResult, samples: Map<string, { server: ProcSample; loadgen: ProcSample; commits?: CommitCounts }>): RunFigures {
   const figures = { ...result.figures };
   if (result.window) {
     const start = samples.get(result.window[0]);
@@ -198,6 +224,9 @@ function withServerFigures(result: LoadResult, samples: Map<string, { server: Pr
       if (result.perAck) figures.serverCpuUsPerAck = cpuUs / result.perAck;
       if (result.perDelivery) figures.serverCpuUsPerDelivery = cpuUs / result.perDelivery;
       if (result.perPage) figures.serverCpuUsPerPage = cpuUs / result.perPage;
+      if (start.commits && end.commits && end.commits.commits > start.commits.commits) {
+        figures.messagesPerCommit = (end.commits.acked - start.commits.acked) / (end.commits.commits - start.commits.commits);
+      }
     }
   }
   if (result.rssMarks) {
@@ -274,6 +303,7 @@ function rowsFor(scenario: ScenarioId, base: RunFigures | undefined, go: RunFigu
     row('server CPU us/delivery', (f) => f.serverCpuUsPerDelivery, scenario === 'b' ? { text: '<= 1.3x', test: (_g, r) => r !== undefined && r <= 1.3 } : undefined);
     row('server CPU kernel share', (f) => f.serverSysShare);
     row('server RSS MB', (f) => f.serverRssMb);
+    row('messages per commit', (f) => f.messagesPerCommit);
     row('load generator CPU ms', (f) => f.loadgenCpuMs);
     row('errors (worst run)', (f) => f.errors, zero);
     row('lost (worst run)', lost, zero);
@@ -388,7 +418,9 @@ function brief(scenario: ScenarioId, f: RunFigures): string {
   if (scenario === 'f') return `storm ${fmt(f.stormMs)} ms, caught up ${f.caughtUp}/${f.clients}, missing ${f.missing}, dup ${f.duplicates}`;
   return `${fmt(f.acksPerSec)} acks/s, ${fmt(f.deliveriesPerSec)} deliveries/s, p99 delivery ${fmt(f.deliveryLatencyMs?.p99, 1)} ms, ${fmt(
     f.serverCpuUsPerAck,
-  )} us/ack, ${fmt(f.serverCpuUsPerDelivery, 1)} us/delivery, lost ${(f.lostUnacked ?? 0) + (f.lostUndelivered ?? 0)}`;
+  )} us/ack, ${fmt(f.serverCpuUsPerDelivery, 1)} us/delivery, lost ${(f.lostUnacked ?? 0) + (f.lostUndelivered ?? 0)}${
+    f.messagesPerCommit === undefined ? '' : `, ${fmt(f.messagesPerCommit, 1)} msgs/commit`
+  }`;
 }
 
 main().catch((err: unknown) => {

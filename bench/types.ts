@@ -74,6 +74,8 @@ export interface RunFigures {
   serverCpuUsPerDelivery?: number;
   serverRssMb?: number;
   loadgenCpuMs?: number;
+  /** GoChat only, from its /metrics over the window: messages stored per transaction (group commit). */
+  messagesPerCommit?: number;
   /** (d) */
   connections?: number;
   stillConnected?: number;

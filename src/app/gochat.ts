@@ -80,6 +80,7 @@ function createLogic(config: Config, repo: Repo, bus: Bus, log: Logger, jwtSecre
       maxContentChars: config.messages.maxContentChars,
       worldRoom: config.messages.worldRoom,
       maxGroupMembers: config.limits.maxGroupMembers,
+      commitWindowMs: config.messages.commitWindowMs,
       limits: config.limits,
     },
     repo,

@@ -69,7 +69,13 @@ export interface Config {
     /** scrypt cost parameter N (a power of two). */
     scryptCost: number;
   };
-  messages: { maxContentChars: number; worldRoom: boolean; largeGroupThreshold: number };
+  messages: {
+    maxContentChars: number;
+    worldRoom: boolean;
+    largeGroupThreshold: number;
+    /** Under a steady stream of sends, batches start at most this often (ms); 0 commits every turn. */
+    commitWindowMs: number;
+  };
   limits: {
     sendPerUser: RateLimitConfig;
     loginPerUsername: RateLimitConfig;
@@ -160,6 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxContentChars: int(env, 'GOCHAT_MAX_CONTENT_CHARS', 4000),
       worldRoom: bool(env, 'GOCHAT_WORLD_ROOM', true),
       largeGroupThreshold: int(env, 'GOCHAT_LARGE_GROUP_THRESHOLD', 500),
+      commitWindowMs: Math.max(0, int(env, 'GOCHAT_COMMIT_WINDOW_MS', 3)),
     },
     limits: {
       sendPerUser: rate(env, 'GOCHAT_RATE_SEND_PER_USER', 100_000, 10_000),

@@ -32,6 +32,8 @@ export interface LogicConfig {
   maxContentChars: number;
   worldRoom: boolean;
   maxGroupMembers: number;
+  /** Commit pacing under a steady stream of sends (MessageWriter); 0 turns it off. */
+  commitWindowMs: number;
   limits: {
     sendPerUser: RateRule;
     loginPerUsername: RateRule;
@@ -68,7 +70,7 @@ export class Logic implements LogicApi {
   ) {
     this.tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
     this.membership = new MembershipCache(repo);
-    this.writer = new MessageWriter(repo, (sends, results) => this.publishCommitted(sends, results));
+    this.writer = new MessageWriter(repo, (sends, results) => this.publishCommitted(sends, results), { commitWindowMs: config.commitWindowMs });
     this.sendLimiter = new RateLimiter(config.limits.sendPerUser);
     this.loginByName = new RateLimiter(config.limits.loginPerUsername);
     this.loginByIp = new RateLimiter(config.limits.loginPerIp);

@@ -31,6 +31,7 @@ function makeLogic(): { logic: Logic; close: () => Promise<void> } {
       maxContentChars: 4000,
       worldRoom: true,
       maxGroupMembers: 100,
+      commitWindowMs: 2,
       limits: { sendPerUser: unlimited, loginPerUsername: unlimited, loginPerIp: unlimited, registerPerIp: unlimited, guestPerIp: unlimited },
     },
     repo,

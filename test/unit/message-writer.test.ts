@@ -83,4 +83,53 @@ describe('MessageWriter', () => {
     assert.equal((await repo.getConversationInfo(conversationId))!.lastSeq, 10);
     await repo.close();
   });
+
+  describe('commit pacing', () => {
+    /** Resolves to 'committed' if `send` settles before `ms`, else 'held'. */
+    const settlesWithin = (send: Promise<unknown>, ms: number) =>
+      Promise.race([send.then(() => 'committed'), new Promise((resolve) => setTimeout(() => resolve('held'), ms))]);
+
+    it('lets a steady stream of single sends share commits', async () => {
+      const { repo, message } = await fixture();
+      const batches: number[] = [];
+      const writer = new MessageWriter(repo, (sends) => batches.push(sends.length), { commitWindowMs: 20 });
+      const sends: Promise<unknown>[] = [];
+      for (let i = 0; i < 40; i++) {
+        sends.push(writer.submit({ message: message(`p${i}`), recipients: [] }));
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await Promise.all(sends);
+      assert.equal(batches.reduce((a, b) => a + b, 0), 40);
+      assert.ok(batches.length <= 20, `40 sends, one every 2 ms, took ${batches.length} commits`);
+      await repo.close();
+    });
+
+    it('commits a send at once when the store is idle or the stream too slow to fill the window', async () => {
+      const { repo, message } = await fixture();
+      let clock = 0;
+      const writer = new MessageWriter(repo, () => {}, { commitWindowMs: 1000, now: () => clock });
+      // The first send ever, and a second one that finds no rate yet: both go now.
+      assert.equal(await settlesWithin(writer.submit({ message: message('idle-1'), recipients: [] }), 100), 'committed');
+      clock += 1;
+      assert.equal(await settlesWithin(writer.submit({ message: message('idle-2'), recipients: [] }), 100), 'committed');
+      // Two sends 1 ms apart make a stream of one per ms (hundreds per window): the next waits for company.
+      clock += 1;
+      const paced = writer.submit({ message: message('paced'), recipients: [] });
+      assert.equal(await settlesWithin(paced, 100), 'held');
+      await paced;
+      // After a pause longer than the window, a send goes at once again.
+      clock += 5000;
+      assert.equal(await settlesWithin(writer.submit({ message: message('after-pause'), recipients: [] }), 100), 'committed');
+      await repo.close();
+    });
+
+    it('with a window of 0 commits every turn, as without pacing', async () => {
+      const { repo, message } = await fixture();
+      const batches: number[] = [];
+      const writer = new MessageWriter(repo, (sends) => batches.push(sends.length), { commitWindowMs: 0 });
+      for (let i = 0; i < 10; i++) await writer.submit({ message: message(`z${i}`), recipients: [] });
+      assert.deepEqual(batches, Array.from({ length: 10 }, () => 1));
+      await repo.close();
+    });
+  });
 });
