@@ -8,13 +8,22 @@ import type { Repo } from '../repo/index.js';
 import type { Bus } from '../bus/index.js';
 import type { Metrics } from './metrics.js';
 
-/** Forwards everything to `target`, with `overrides` in front. */
+/**
+ * Forwards everything to `target`, with `overrides` in front. Methods are bound once and kept:
+ * these wrappers sit on every request and message, and a bind per call was measurable there.
+ */
 function decorate<T extends object>(target: T, overrides: Partial<T>): T {
+  const bound = new Map<PropertyKey, unknown>();
   return new Proxy(target, {
-    get(obj, prop, receiver) {
+    get(obj, prop) {
       if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop as keyof T];
-      const value = Reflect.get(obj, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(obj) : value;
+      let value = bound.get(prop);
+      if (value !== undefined) return value;
+      value = Reflect.get(obj, prop, obj) as unknown;
+      if (typeof value !== 'function') return value;
+      value = (value as (...args: unknown[]) => unknown).bind(obj);
+      bound.set(prop, value);
+      return value;
     },
   });
 }
@@ -41,12 +50,13 @@ export function instrumentRepo(repo: Repo, metrics: Metrics): Repo {
   for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(repo)) as Array<keyof Repo>) {
     const method = repo[name];
     if (name === ('constructor' as keyof Repo) || typeof method !== 'function') continue;
+    const labels = { operation: name };
     overrides[name] = async (...args: unknown[]) => {
-      const end = metrics.db.startTimer({ operation: name });
+      const start = performance.now();
       try {
         return await (method as (...a: unknown[]) => Promise<unknown>).apply(repo, args);
       } finally {
-        end();
+        metrics.db.observe(labels, (performance.now() - start) / 1000);
       }
     };
   }
