@@ -92,7 +92,8 @@ describe('MessageWriter', () => {
     it('lets a steady stream of single sends share commits', async () => {
       const { repo, message } = await fixture();
       const batches: number[] = [];
-      const writer = new MessageWriter(repo, (sends) => batches.push(sends.length), { commitWindowMs: 20 });
+      // A wide window keeps this about pacing, not about how punctual a loaded machine's timers are.
+      const writer = new MessageWriter(repo, (sends) => batches.push(sends.length), { commitWindowMs: 200 });
       const sends: Promise<unknown>[] = [];
       for (let i = 0; i < 40; i++) {
         sends.push(writer.submit({ message: message(`p${i}`), recipients: [] }));
@@ -107,19 +108,19 @@ describe('MessageWriter', () => {
     it('commits a send at once when the store is idle or the stream too slow to fill the window', async () => {
       const { repo, message } = await fixture();
       let clock = 0;
-      const writer = new MessageWriter(repo, () => {}, { commitWindowMs: 1000, now: () => clock });
+      const writer = new MessageWriter(repo, () => {}, { commitWindowMs: 3000, now: () => clock });
       // The first send ever, and a second one that finds no rate yet: both go now.
-      assert.equal(await settlesWithin(writer.submit({ message: message('idle-1'), recipients: [] }), 100), 'committed');
+      assert.equal(await settlesWithin(writer.submit({ message: message('idle-1'), recipients: [] }), 500), 'committed');
       clock += 1;
-      assert.equal(await settlesWithin(writer.submit({ message: message('idle-2'), recipients: [] }), 100), 'committed');
+      assert.equal(await settlesWithin(writer.submit({ message: message('idle-2'), recipients: [] }), 500), 'committed');
       // Two sends 1 ms apart make a stream of one per ms (hundreds per window): the next waits for company.
       clock += 1;
       const paced = writer.submit({ message: message('paced'), recipients: [] });
-      assert.equal(await settlesWithin(paced, 100), 'held');
+      assert.equal(await settlesWithin(paced, 500), 'held');
       await paced;
       // After a pause longer than the window, a send goes at once again.
       clock += 5000;
-      assert.equal(await settlesWithin(writer.submit({ message: message('after-pause'), recipients: [] }), 100), 'committed');
+      assert.equal(await settlesWithin(writer.submit({ message: message('after-pause'), recipients: [] }), 500), 'committed');
       await repo.close();
     });
 
