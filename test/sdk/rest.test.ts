@@ -1,10 +1,12 @@
 /** The SDK's REST half against the real server: every call, and the contract's errors as typed GoChatErrors. */
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GoChatError } from '../../sdk/index.js';
 import { startServer } from '../helpers/server.js';
 import { uniqueName } from '../helpers/client.js';
-import { newClient, PASSWORD, signUp } from './sdk-helpers.js';
+import { disconnectClients, newClient, PASSWORD, signUp } from './sdk-helpers.js';
+
+afterEach(disconnectClients);
 
 async function rejectsWith(promise: Promise<unknown>, code: string, status: number): Promise<GoChatError> {
   const err = await promise.then(

@@ -7,8 +7,22 @@ import { uniqueName } from '../helpers/client.js';
 export const PASSWORD = 'correct horse';
 
 /** A client for `baseUrl` using the `ws` package, with quick reconnects so tests run fast. */
+/** Every client a test made, so `disconnectClients` can stop them even when the test failed midway. */
+const clients = new Set<GoChatClient>();
+
 export function newClient(baseUrl: string, options: GoChatClientOptions = {}): GoChatClient {
-  return new GoChatClient({ baseUrl, WebSocket, reconnect: { minDelayMs: 50, maxDelayMs: 500 }, ...options });
+  const client = new GoChatClient({ baseUrl, WebSocket, reconnect: { minDelayMs: 50, maxDelayMs: 500 }, ...options });
+  clients.add(client);
+  return client;
+}
+
+/**
+ * For `afterEach`: a client left reconnecting to a server that is gone keeps its timers alive, and
+ * the test file's process would never exit.
+ */
+export function disconnectClients(): void {
+  for (const client of clients) client.disconnect();
+  clients.clear();
 }
 
 /** Registers a fresh user and logs the client in. */
