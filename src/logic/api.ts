@@ -43,6 +43,12 @@ export interface HistoryResult {
   pagination: Pagination;
 }
 
+/** A history page with its messages as JSON text, ready to splice into a response. */
+export interface HistoryJsonResult {
+  json: string;
+  pagination: Pagination;
+}
+
 export interface LogicApi {
   register(input: Credentials, client: ClientInfo): Promise<User>;
   login(input: Credentials, client: ClientInfo): Promise<AuthResult>;
@@ -57,6 +63,8 @@ export interface LogicApi {
   listConversations(session: Session): Promise<Conversation[]>;
   openSingleConversation(session: Session, targetUserId: string): Promise<{ conversation: Conversation; created: boolean }>;
   getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult>;
+  /** `getMessages` with the messages as JSON text (the HTTP API's path: nothing to serialize again). */
+  getMessagesJson(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryJsonResult>;
   markRead(session: Session, conversationId: string): Promise<ReadResult>;
 
   createGroup(session: Session, input: { groupName: string; members: string[] }): Promise<{ group: Group; conversation: Conversation }>;

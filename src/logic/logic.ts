@@ -11,13 +11,14 @@ import type {
   GroupMember,
   HistoryQuery,
   MessageAck,
+  Pagination,
   ReadResult,
   SendMessagePayload,
   User,
 } from '../protocol/index.js';
 import type { AppendResult, Repo } from '../repo/index.js';
 import type { Bus } from '../bus/index.js';
-import type { ClientInfo, Credentials, HistoryResult, LogicApi, Session } from './api.js';
+import type { ClientInfo, Credentials, HistoryJsonResult, HistoryResult, LogicApi, Session } from './api.js';
 import { MembershipCache } from './membership-cache.js';
 import { MessageWriter, type PendingSend } from './message-writer.js';
 import { hashPassword, verifyPassword } from './passwords.js';
@@ -193,15 +194,13 @@ export class Logic implements LogicApi {
   async getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult> {
     await this.requireMember(conversationId, session.userId);
     const page = await this.repo.getMessages(conversationId, query);
-    return {
-      messages: page.messages,
-      pagination: {
-        page: query.kind === 'page' ? query.page : 1,
-        size: query.size,
-        total: page.total,
-        hasMore: page.hasMore,
-      },
-    };
+    return { messages: page.messages, pagination: pagination(query, page) };
+  }
+
+  async getMessagesJson(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryJsonResult> {
+    await this.requireMember(conversationId, session.userId);
+    const page = await this.repo.getMessagesJson(conversationId, query);
+    return { json: page.json, pagination: pagination(query, page) };
   }
 
   async markRead(session: Session, conversationId: string): Promise<ReadResult> {
@@ -282,7 +281,7 @@ export class Logic implements LogicApi {
         conversationId: message.conversationId,
         seqId: message.seqId,
         recipients: send.recipients,
-        frame: JSON.stringify({ type: 'new-message', data: message }),
+        frame: result.json !== undefined ? `{"type":"new-message","data":${result.json}}` : JSON.stringify({ type: 'new-message', data: message }),
         ...(send.connId !== undefined ? { excludeConnId: send.connId } : {}),
       };
       this.bus.publish(delivery).catch((err: unknown) => this.log.error({ err, conversationId: message.conversationId }, 'delivery publish failed'));
@@ -297,4 +296,9 @@ export class Logic implements LogicApi {
   drain(): Promise<void> {
     return this.writer.drain();
   }
+}
+
+/** The contract's pagination block for a history page. */
+function pagination(query: HistoryQuery, page: { total: number; hasMore: boolean }): Pagination {
+  return { page: query.kind === 'page' ? query.page : 1, size: query.size, total: page.total, hasMore: page.hasMore };
 }

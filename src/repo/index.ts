@@ -37,12 +37,21 @@ export interface AppendResult {
   message: Message;
   /** True when this (sender, tempMessageId) was already stored: `message` is the original. */
   duplicate: boolean;
+  /** `message` as JSON text, when the store made it anyway (it keeps it for history reads). */
+  json?: string;
 }
 
 
 export interface HistoryPage {
   messages: Message[];
   /** Messages in the conversation. */
+  total: number;
+  hasMore: boolean;
+}
+
+/** A history page as the JSON text of its message array (what the HTTP API sends). */
+export interface HistoryJsonPage {
+  json: string;
   total: number;
   hasMore: boolean;
 }
@@ -94,6 +103,8 @@ export interface Repo {
    */
   appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]>;
   getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage>;
+  /** The same page as `getMessages`, as JSON text: `JSON.parse(json)` deep-equals its `messages`. */
+  getMessagesJson(conversationId: string, query: HistoryQuery): Promise<HistoryJsonPage>;
   /** Moves the member's read pointer to the newest message. */
   markRead(conversationId: string, userId: string): Promise<ReadResult>;
 

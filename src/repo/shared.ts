@@ -1,4 +1,5 @@
 /** Helpers every Repo implementation shares: keys, times and the history-range arithmetic. */
+import type { Message } from '../protocol/index.js';
 import type { HistoryQuery } from './index.js';
 
 export const WORLD_KEY = 'world';
@@ -61,4 +62,26 @@ export function historyRange(query: HistoryQuery, last: number): SeqRange {
       from = Math.max(1, to - query.size + 1);
       return { from, to, empty: to < 1, hasMore: to >= 1 && from > 1 };
   }
+}
+
+/**
+ * The JSON text of a message after its `messageId` member, closing brace included. Stored with the
+ * row at write time (the id is the row's, known only after the INSERT), so a history page is spliced
+ * together from stored text instead of read column by column and serialized again.
+ */
+export function messageJsonTail(m: Omit<Message, 'messageId'>): string {
+  return JSON.stringify({
+    conversationId: m.conversationId,
+    senderId: m.senderId,
+    senderName: m.senderName,
+    content: m.content,
+    messageType: m.messageType,
+    seqId: m.seqId,
+    sendTime: m.sendTime,
+  }).slice(1);
+}
+
+/** A whole message's JSON from its id (digits only: a row id) and its stored tail. */
+export function messageJson(messageId: string | number, tail: string): string {
+  return `{"messageId":"${messageId}",${tail}`;
 }

@@ -18,7 +18,7 @@ import type {
   SendMessagePayload,
   User,
 } from '../protocol/index.js';
-import type { ClientInfo, Credentials, HistoryResult, LogicApi, Session } from '../logic/api.js';
+import type { ClientInfo, Credentials, HistoryJsonResult, HistoryResult, LogicApi, Session } from '../logic/api.js';
 import { fromStatus, INTERNAL_KEY_HEADER, methodDefinition, type CallObserver, type ServiceName } from './definitions.js';
 
 export interface RpcClientConfig {
@@ -167,6 +167,12 @@ export class RpcLogicClient implements LogicApi {
       targetUserId,
     });
     return { conversation: conversation(res.conversation), created: res.created };
+  }
+
+  /** Logic sends Message objects over gRPC; the gateway serializes them here, once. */
+  async getMessagesJson(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryJsonResult> {
+    const { messages, pagination } = await this.getMessages(session, conversationId, query);
+    return { json: JSON.stringify(messages), pagination };
   }
 
   getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult> {

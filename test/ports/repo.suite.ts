@@ -5,7 +5,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppError } from '../../src/protocol/index.js';
+import { AppError, type HistoryQuery } from '../../src/protocol/index.js';
 import type { NewMessage, Repo } from '../../src/repo/index.js';
 
 export interface RepoFixture {
@@ -249,6 +249,31 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.equal(first?.content, 'm1');
       assert.equal(first?.senderId, a.userId);
       assert.equal(first?.conversationId, conversationId);
+    });
+
+    test('getMessagesJson is the same page as getMessages, as JSON text, whatever the content', async () => {
+      const a = await user();
+      const b = await user();
+      const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
+      const tricky = ['plain', 'quote " and \\ backslash', '</script><img onerror=x>', 'emoji 😀 and 中文', 'tab\tand\nnewline', 'u2028 \u2028 end'];
+      const results = await repo.appendMessages(tricky.map((content, i) => message(conversationId, i % 2 ? b.userId : a.userId, `json-${i}`, content)));
+      // The append result's JSON (used for the live frame) is the stored message's.
+      for (const r of results) if (r.json !== undefined) assert.deepEqual(JSON.parse(r.json), r.message);
+      const queries: HistoryQuery[] = [
+        { kind: 'page', page: 1, size: 4 },
+        { kind: 'page', page: 2, size: 4 },
+        { kind: 'page', page: 9, size: 4 },
+        { kind: 'after', afterSeq: 1, size: 3 },
+        { kind: 'before', beforeSeq: 6, size: 50 },
+      ];
+      for (const query of queries) {
+        const page = await repo.getMessages(conversationId, query);
+        const json = await repo.getMessagesJson(conversationId, query);
+        assert.deepEqual(JSON.parse(json.json), page.messages, JSON.stringify(query));
+        assert.deepEqual([json.total, json.hasMore], [page.total, page.hasMore]);
+      }
+      assert.deepEqual(JSON.parse((await repo.getMessagesJson(conversationId, { kind: 'page', page: 1, size: 50 })).json).map((m: { content: string }) => m.content), tricky);
+      assert.deepEqual(await repo.getMessagesJson('x', { kind: 'page', page: 1, size: 50 }), { json: '[]', total: 0, hasMore: false });
     });
 
     test('markRead moves the pointer to the newest message', async () => {

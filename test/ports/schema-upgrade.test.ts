@@ -1,7 +1,8 @@
 /**
  * Schema upgrades keep what was stored: a database left at schema 1 (the first release), with
  * messages in it, opens under the current code with every row intact, resends still recognised
- * as duplicates, and the idempotency index leading with temp_message_id (migration 2).
+ * as duplicates, the idempotency index leading with temp_message_id (migration 2), and old rows
+ * without a stored wire form (migration 3) served like new ones.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,6 +53,11 @@ async function assertUpgraded(repo: Repo): Promise<void> {
   ]);
   assert.deepEqual([resend!.duplicate, resend!.message.messageId, resend!.message.seqId], [true, '42', 2]);
   assert.deepEqual([fresh!.duplicate, fresh!.message.seqId], [false, 4]);
+  // Rows from before the stored wire form (migration 3) read the same as new ones, also mixed in a page.
+  for (const query of [{ kind: 'page', page: 1, size: 2 }, { kind: 'page', page: 1, size: 50 }, { kind: 'after', afterSeq: 3, size: 50 }] as const) {
+    const json = await repo.getMessagesJson('7', query);
+    assert.deepEqual(JSON.parse(json.json), (await repo.getMessages('7', query)).messages);
+  }
 }
 
 describe('schema upgrade from schema 1', () => {

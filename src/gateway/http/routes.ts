@@ -179,11 +179,16 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
         response: { 200: envelope(Type.Array(MessageSchema), true), ...errors },
       },
     },
-    async (req) => {
+    async (req, reply: FastifyReply) => {
       const { conversationId } = req.params as Static<typeof ConversationParams>;
       const query = historyQuery(req.query as Static<typeof MessagesQuery>);
-      const { messages, pagination } = await logic.getMessages(session(req), conversationId, query);
-      return { ...ok(messages), pagination };
+      const { json, pagination } = await logic.getMessagesJson(session(req), conversationId, query);
+      // The messages arrive as JSON text (stored with each message): spliced into the envelope the
+      // response schema describes, not parsed and serialized again. A string with a JSON content
+      // type is sent as is.
+      const { page, size, total, hasMore } = pagination;
+      const body = `{"success":true,"message":"OK","data":${json},"pagination":${JSON.stringify({ page, size, total, hasMore })}}`;
+      return reply.type('application/json; charset=utf-8').send(body);
     },
   );
 

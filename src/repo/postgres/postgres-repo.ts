@@ -11,6 +11,7 @@ import type { Conversation, Group, GroupMember, ReadResult, User } from '../../p
 import type {
   AppendResult,
   ConversationInfo,
+  HistoryJsonPage,
   HistoryPage,
   HistoryQuery,
   NewGroup,
@@ -354,6 +355,11 @@ export class PostgresRepo implements Repo {
           [id, range.from, range.to],
         );
     return { messages: rows.map(toMessage), total: last, hasMore: range.hasMore };
+  }
+
+  async getMessagesJson(conversationId: string, query: HistoryQuery): Promise<HistoryJsonPage> {
+    const page = await this.getMessages(conversationId, query);
+    return { json: JSON.stringify(page.messages), total: page.total, hasMore: page.hasMore };
   }
 
   async markRead(conversationId: string, userId: string): Promise<ReadResult> {

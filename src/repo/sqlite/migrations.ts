@@ -91,4 +91,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   DROP TABLE messages;
   ALTER TABLE messages_v2 RENAME TO messages;
   `,
+
+  // 3: each message keeps its wire form (the JSON after `messageId`, see messageJsonTail), written
+  // with the row: a history page is then two columns per row spliced into the response, not seven
+  // values read, mapped and serialized again. Rows stored before this migration have NULL there and
+  // are served from their columns.
+  `
+  ALTER TABLE messages ADD COLUMN wire TEXT;
+  `,
 ];

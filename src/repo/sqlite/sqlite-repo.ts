@@ -12,6 +12,7 @@ import type { Conversation, Group, GroupMember, Message, MessageType, ReadResult
 import type {
   AppendResult,
   ConversationInfo,
+  HistoryJsonPage,
   HistoryPage,
   HistoryQuery,
   NewGroup,
@@ -20,7 +21,7 @@ import type {
   Repo,
   UserRecord,
 } from '../index.js';
-import { historyRange, pairKey, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { historyRange, messageJson, messageJsonTail, pairKey, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
 import { CONVERSATION_SELECT, toConversation, toMessage, toUser, type ConversationRow, type MessageRow, type UserRow } from '../rows.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
@@ -107,8 +108,8 @@ export class SqliteRepo implements Repo {
       oneConversation: p(`${CONVERSATION_SELECT} WHERE m.user_id = ? AND m.conversation_id = ?`),
       messageByTemp: p(`SELECT * FROM messages WHERE conversation_id = ? AND sender_id = ? AND temp_message_id = ?`),
       // A resend (same sender, conversation and tempMessageId) inserts nothing: `changes` is 0.
-      insertMessage: p(`INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      insertMessage: p(`INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, wire)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (temp_message_id, sender_id, conversation_id) DO NOTHING`),
       setLastSeq: p('UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?'),
       advanceReadPointer: p(`UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, ?)
@@ -116,6 +117,7 @@ export class SqliteRepo implements Repo {
       // Raw rows of just the columns a Message needs: building a keyed object per row cost more than the query.
       messagesInRange: p(`SELECT id, sender_id, sender_name, content, message_type, seq_id, send_time
                           FROM messages WHERE conversation_id = ? AND seq_id >= ? AND seq_id <= ? ORDER BY seq_id`).raw(),
+      wireInRange: p(`SELECT id, wire FROM messages WHERE conversation_id = ? AND seq_id >= ? AND seq_id <= ? ORDER BY seq_id`).raw(),
       lastSeq: p('SELECT last_seq FROM conversations WHERE id = ?'),
       markRead: p(`UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, ?)
                    WHERE conversation_id = ? AND user_id = ? RETURNING last_read_seq`),
@@ -267,6 +269,16 @@ export class SqliteRepo implements Repo {
         conversations.set(conversationId, state);
       }
       const seqId = state.lastSeq + 1;
+      const stored = {
+        conversationId: m.conversationId,
+        senderId: m.senderId,
+        senderName: m.senderName,
+        content: m.content,
+        messageType: m.messageType,
+        seqId,
+        sendTime: toIso(m.sendTime),
+      };
+      const tail = messageJsonTail(stored);
       const inserted = this.stmt.insertMessage!.run(
         conversationId,
         seqId,
@@ -276,6 +288,7 @@ export class SqliteRepo implements Repo {
         m.content,
         m.messageType,
         m.sendTime,
+        tail,
       );
       if (inserted.changes === 0) {
         const existing = this.stmt.messageByTemp!.get(conversationId, senderId, m.tempMessageId) as MessageRow;
@@ -284,19 +297,8 @@ export class SqliteRepo implements Repo {
       state.lastSeq = seqId;
       state.updatedAt = m.sendTime;
       state.senders.set(senderId, seqId);
-      return {
-        duplicate: false,
-        message: {
-          messageId: String(inserted.lastInsertRowid),
-          conversationId: m.conversationId,
-          senderId: m.senderId,
-          senderName: m.senderName,
-          content: m.content,
-          messageType: m.messageType,
-          seqId,
-          sendTime: toIso(m.sendTime),
-        },
-      };
+      const messageId = String(inserted.lastInsertRowid);
+      return { duplicate: false, message: { messageId, ...stored }, json: messageJson(messageId, tail) };
     });
     for (const [conversationId, state] of conversations) {
       if (state.updatedAt === 0) continue;
@@ -324,6 +326,21 @@ export class SqliteRepo implements Repo {
       }),
     );
     return { messages, total: last, hasMore: range.hasMore };
+  }
+
+  async getMessagesJson(conversationId: string, query: HistoryQuery): Promise<HistoryJsonPage> {
+    const id = rowId(conversationId);
+    const last = (this.stmt.lastSeq!.get(id) as { last_seq: number } | undefined)?.last_seq ?? 0;
+    const range = historyRange(query, last);
+    const rows = range.empty ? [] : (this.stmt.wireInRange!.all(id, range.from, range.to) as [number, string | null][]);
+    if (rows.some(([, wire]) => wire === null)) {
+      // Stored before migration 3: build the page from the columns.
+      const page = await this.getMessages(conversationId, query);
+      return { json: JSON.stringify(page.messages), total: page.total, hasMore: page.hasMore };
+    }
+    let json = '[';
+    for (let i = 0; i < rows.length; i++) json += (i === 0 ? '' : ',') + messageJson(rows[i]![0], rows[i]![1]!);
+    return { json: `${json}]`, total: last, hasMore: range.hasMore };
   }
 
   async markRead(conversationId: string, userId: string): Promise<ReadResult> {
