@@ -1,6 +1,6 @@
 /** Helpers every Repo implementation shares: keys, times and the history-range arithmetic. */
 import type { Message } from '../protocol/index.js';
-import type { HistoryQuery } from './index.js';
+import type { HistoryQuery, NewMessage } from './index.js';
 
 export const WORLD_KEY = 'world';
 export const WORLD_NAME = 'World';
@@ -64,6 +64,19 @@ export function historyRange(query: HistoryQuery, last: number): SeqRange {
   }
 }
 
+/** A new message as stored with `seqId`: everything but the row id. */
+export function storedMessage(m: NewMessage, seqId: number): Omit<Message, 'messageId'> {
+  return {
+    conversationId: m.conversationId,
+    senderId: m.senderId,
+    senderName: m.senderName,
+    content: m.content,
+    messageType: m.messageType,
+    seqId,
+    sendTime: toIso(m.sendTime),
+  };
+}
+
 /**
  * The JSON text of a message after its `messageId` member, closing brace included. Stored with the
  * row at write time (the id is the row's, known only after the INSERT), so a history page is spliced
@@ -81,7 +94,7 @@ export function messageJsonTail(m: Omit<Message, 'messageId'>): string {
   }).slice(1);
 }
 
-/** A whole message's JSON from its id (digits only: a row id) and its stored tail. */
+/** A whole message's JSON from its id (digits only: a row id) and its stored tail (SQLite's page query builds the same in SQL). */
 export function messageJson(messageId: string | number, tail: string): string {
   return `{"messageId":"${messageId}",${tail}`;
 }

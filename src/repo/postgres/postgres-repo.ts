@@ -20,7 +20,7 @@ import type {
   Repo,
   UserRecord,
 } from '../index.js';
-import { historyRange, pairKey, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { historyRange, pairKey, storedMessage, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
 import { CONVERSATION_SELECT, toConversation, toMessage, toUser, type ConversationRow, type MessageRow, type UserRow } from '../rows.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
@@ -328,16 +328,7 @@ export class PostgresRepo implements Repo {
     );
     return {
       duplicate: false,
-      message: {
-        messageId: inserted.rows[0]!.id,
-        conversationId: m.conversationId,
-        senderId: m.senderId,
-        senderName: m.senderName,
-        content: m.content,
-        messageType: m.messageType,
-        seqId,
-        sendTime: toIso(m.sendTime),
-      },
+      message: { messageId: inserted.rows[0]!.id, ...storedMessage(m, seqId) },
     };
   }
 

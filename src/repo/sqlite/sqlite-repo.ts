@@ -21,7 +21,7 @@ import type {
   Repo,
   UserRecord,
 } from '../index.js';
-import { historyRange, messageJson, messageJsonTail, pairKey, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { historyRange, messageJson, messageJsonTail, pairKey, storedMessage, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
 import { CONVERSATION_SELECT, toConversation, toMessage, toUser, type ConversationRow, type MessageRow, type UserRow } from '../rows.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
@@ -117,7 +117,10 @@ export class SqliteRepo implements Repo {
       // Raw rows of just the columns a Message needs: building a keyed object per row cost more than the query.
       messagesInRange: p(`SELECT id, sender_id, sender_name, content, message_type, seq_id, send_time
                           FROM messages WHERE conversation_id = ? AND seq_id >= ? AND seq_id <= ? ORDER BY seq_id`).raw(),
-      wireInRange: p(`SELECT id, wire FROM messages WHERE conversation_id = ? AND seq_id >= ? AND seq_id <= ? ORDER BY seq_id`).raw(),
+      // Each message's whole JSON, concatenated by SQLite (NULL for rows stored before migration 3):
+      // one string per row instead of two values and a concatenation in JS.
+      messageJsonInRange: p(`SELECT '{"messageId":"' || id || '",' || wire
+                             FROM messages WHERE conversation_id = ? AND seq_id >= ? AND seq_id <= ? ORDER BY seq_id`).pluck(),
       lastSeq: p('SELECT last_seq FROM conversations WHERE id = ?'),
       markRead: p(`UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, ?)
                    WHERE conversation_id = ? AND user_id = ? RETURNING last_read_seq`),
@@ -269,15 +272,7 @@ export class SqliteRepo implements Repo {
         conversations.set(conversationId, state);
       }
       const seqId = state.lastSeq + 1;
-      const stored = {
-        conversationId: m.conversationId,
-        senderId: m.senderId,
-        senderName: m.senderName,
-        content: m.content,
-        messageType: m.messageType,
-        seqId,
-        sendTime: toIso(m.sendTime),
-      };
+      const stored = storedMessage(m, seqId);
       const tail = messageJsonTail(stored);
       const inserted = this.stmt.insertMessage!.run(
         conversationId,
@@ -332,15 +327,13 @@ export class SqliteRepo implements Repo {
     const id = rowId(conversationId);
     const last = (this.stmt.lastSeq!.get(id) as { last_seq: number } | undefined)?.last_seq ?? 0;
     const range = historyRange(query, last);
-    const rows = range.empty ? [] : (this.stmt.wireInRange!.all(id, range.from, range.to) as [number, string | null][]);
-    if (rows.some(([, wire]) => wire === null)) {
+    const messages = range.empty ? [] : (this.stmt.messageJsonInRange!.all(id, range.from, range.to) as (string | null)[]);
+    if (messages.includes(null)) {
       // Stored before migration 3: build the page from the columns.
       const page = await this.getMessages(conversationId, query);
       return { json: JSON.stringify(page.messages), total: page.total, hasMore: page.hasMore };
     }
-    let json = '[';
-    for (let i = 0; i < rows.length; i++) json += (i === 0 ? '' : ',') + messageJson(rows[i]![0], rows[i]![1]!);
-    return { json: `${json}]`, total: last, hasMore: range.hasMore };
+    return { json: `[${messages.join(',')}]`, total: last, hasMore: range.hasMore };
   }
 
   async markRead(conversationId: string, userId: string): Promise<ReadResult> {
