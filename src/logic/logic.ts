@@ -281,7 +281,8 @@ export class Logic implements LogicApi {
         conversationId: message.conversationId,
         seqId: message.seqId,
         recipients: send.recipients,
-        frame: result.json !== undefined ? `{"type":"new-message","data":${result.json}}` : JSON.stringify({ type: 'new-message', data: message }),
+        // The store serialized the message once; every recipient gets these bytes.
+        frame: `{"type":"new-message","data":${result.json}}`,
         ...(send.connId !== undefined ? { excludeConnId: send.connId } : {}),
       };
       this.bus.publish(delivery).catch((err: unknown) => this.log.error({ err, conversationId: message.conversationId }, 'delivery publish failed'));

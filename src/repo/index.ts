@@ -37,8 +37,8 @@ export interface AppendResult {
   message: Message;
   /** True when this (sender, tempMessageId) was already stored: `message` is the original. */
   duplicate: boolean;
-  /** `message` as JSON text, when the store made it anyway (it keeps it for history reads). */
-  json?: string;
+  /** `message` as JSON text: serialized once, by the store (SQLite keeps it for history reads). */
+  json: string;
 }
 
 

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../helpers/server.js';
-import { Api, WsClient } from '../helpers/client.js';
-import type { AuthResult, Conversation, Message, MessageAck } from '../../src/protocol/index.js';
+import { Api, fullHistory, WsClient } from '../helpers/client.js';
+import type { AuthResult, Conversation, MessageAck } from '../../src/protocol/index.js';
 
 type AckFrame = { type: 'message-ack'; data: MessageAck };
 
@@ -11,17 +11,6 @@ async function setup(api: Api): Promise<{ alice: AuthResult; bob: AuthResult; co
   const bob = await api.user('dur');
   const res = await api.post<Conversation>('/api/conversations', { targetUserId: bob.user.userId }, alice.token);
   return { alice, bob, conversationId: res.body.data.conversationId };
-}
-
-/** Every message of the conversation, read with afterSeq cursors. */
-async function fullHistory(api: Api, conversationId: string, token: string): Promise<Message[]> {
-  const all: Message[] = [];
-  for (;;) {
-    const res = await api.get<Message[]>(`/api/conversations/${conversationId}/messages?afterSeq=${all.length}&size=100`, token);
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    all.push(...res.body.data);
-    if (!res.body.pagination!.hasMore) return all;
-  }
 }
 
 describe('durability', () => {

@@ -43,6 +43,17 @@ describe('GET /api/conversations/{id}/messages', () => {
     assert.equal(message!.conversationId, conversationId);
   });
 
+  it('answers in the contract envelope, as JSON (the page is spliced from stored text, not serialized)', async () => {
+    const res = await history('?size=2');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json; charset=utf-8$/);
+    assert.deepEqual(Object.keys(res.body).sort(), ['data', 'message', 'pagination', 'success']);
+    assert.equal(res.body.success, true);
+    assert.equal(typeof res.body.message, 'string');
+    assert.deepEqual(res.body.pagination, { page: 1, size: 2, total: TOTAL, hasMore: true });
+    assert.deepEqual(seqs(res.body.data), [TOTAL - 1, TOTAL]);
+  });
+
   it('page 1 is the newest page, ascending inside, with pagination', async () => {
     const res = await history('?page=1&size=10');
     assert.equal(res.status, 200);

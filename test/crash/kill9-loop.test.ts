@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuthResult, Conversation, Message, MessageAck } from '../../src/protocol/index.js';
-import { Api, uniqueName } from '../helpers/client.js';
+import { Api, fullHistory, uniqueName } from '../helpers/client.js';
 import { ChatClient, type SendOutcome } from '../soak/chat-client.js';
 import { startTarget, type Target } from '../security/target.js';
 
@@ -50,17 +50,6 @@ interface State {
   acked: Map<string, MessageAck>;
   registered: string[];
   groups: string[];
-}
-
-/** All of a conversation's messages, oldest first, through the catch-up cursor. */
-async function fullHistory(api: Api, conversationId: string, token: string): Promise<Message[]> {
-  const all: Message[] = [];
-  for (;;) {
-    const res = await api.get<Message[]>(`/api/conversations/${conversationId}/messages?afterSeq=${all.at(-1)?.seqId ?? 0}&size=100`, token);
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    all.push(...res.body.data);
-    if (res.body.data.length < 100) return all;
-  }
 }
 
 async function verify(api: Api, state: State, round: string): Promise<void> {

@@ -1,6 +1,7 @@
 /** Real HTTP and WebSocket clients for black-box tests, with event waits that time out instead of sleeping. */
+import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import type { AuthResult, ServerFrame } from '../../src/protocol/index.js';
+import type { AuthResult, Message, ServerFrame } from '../../src/protocol/index.js';
 
 export interface HttpResult<T = unknown> {
   status: number;
@@ -57,6 +58,18 @@ export class Api {
 }
 
 let counter = 0;
+/** A conversation's whole history after `afterSeq`, oldest first, read page by page with the catch-up cursor. */
+export async function fullHistory(api: Api, conversationId: string, token: string, afterSeq = 0): Promise<Message[]> {
+  const out: Message[] = [];
+  for (let cursor = afterSeq; ; ) {
+    const page = await api.get<Message[]>(`/api/conversations/${conversationId}/messages?afterSeq=${cursor}&size=100`, token);
+    assert.equal(page.status, 200, JSON.stringify(page.body));
+    out.push(...page.body.data);
+    if (!page.body.pagination?.hasMore || page.body.data.length === 0) return out;
+    cursor = page.body.data.at(-1)!.seqId;
+  }
+}
+
 export function uniqueName(prefix = 'u'): string {
   return `${prefix}${process.pid.toString(36)}${(counter++).toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`.slice(0, 32);
 }

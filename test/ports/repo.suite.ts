@@ -196,7 +196,8 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.equal(dupInBatch!.message.content, 'hi');
       assert.equal(otherSender!.duplicate, false);
       const [resend] = await repo.appendMessages([message(conversationId, a.userId, 'same')]);
-      assert.deepEqual(resend, { duplicate: true, message: first!.message });
+      assert.deepEqual([resend!.duplicate, resend!.message], [true, first!.message]);
+      assert.deepEqual(JSON.parse(resend!.json), first!.message);
       assert.equal((await repo.getConversationInfo(conversationId))?.lastSeq, 2);
     });
 
@@ -257,8 +258,8 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
       const tricky = ['plain', 'quote " and \\ backslash', '</script><img onerror=x>', 'emoji 😀 and 中文', 'tab\tand\nnewline', 'u2028 \u2028 end'];
       const results = await repo.appendMessages(tricky.map((content, i) => message(conversationId, i % 2 ? b.userId : a.userId, `json-${i}`, content)));
-      // The append result's JSON (used for the live frame) is the stored message's.
-      for (const r of results) if (r.json !== undefined) assert.deepEqual(JSON.parse(r.json), r.message);
+      // The append result's JSON (the live frame's payload) is the stored message's.
+      for (const r of results) assert.deepEqual(JSON.parse(r.json), r.message);
       const queries: HistoryQuery[] = [
         { kind: 'page', page: 1, size: 4 },
         { kind: 'page', page: 2, size: 4 },

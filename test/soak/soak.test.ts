@@ -9,7 +9,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuthResult, Conversation, Message, MessageAck } from '../../src/protocol/index.js';
-import { Api } from '../helpers/client.js';
+import { Api, fullHistory } from '../helpers/client.js';
 import { startTarget } from '../security/target.js';
 import { ChatClient } from './chat-client.js';
 import { MB, rssBytes } from './rss.js';
@@ -22,16 +22,6 @@ const DEVICES_PER_USER = 2;
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
-}
-
-async function fullHistory(api: Api, conversationId: string, token: string): Promise<Message[]> {
-  const all: Message[] = [];
-  for (;;) {
-    const res = await api.get<Message[]>(`/api/conversations/${conversationId}/messages?afterSeq=${all.at(-1)?.seqId ?? 0}&size=100`, token);
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    all.push(...res.body.data);
-    if (res.body.data.length < 100) return all;
-  }
 }
 
 describe('soak', () => {

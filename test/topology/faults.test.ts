@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, WsClient } from '../helpers/client.js';
+import { Api, fullHistory, WsClient } from '../helpers/client.js';
 import type { Conversation, Group, Message, MessageAck } from '../../src/protocol/index.js';
 import { eventually, skipUnless, startPrivateRedis } from '../ports/services.js';
 import { startCluster, type Cluster } from './cluster.js';
@@ -25,18 +25,6 @@ async function withDump(cluster: Cluster, t: { diagnostic(msg: string): void }, 
   } catch (err) {
     t.diagnostic(cluster.dump());
     throw err;
-  }
-}
-
-/** The whole history after `afterSeq`, page by page. */
-async function catchUp(api: Api, conversationId: string, token: string, afterSeq = 0): Promise<Message[]> {
-  const out: Message[] = [];
-  for (let cursor = afterSeq; ; ) {
-    const page = await api.get<Message[]>(`/api/conversations/${conversationId}/messages?afterSeq=${cursor}&size=100`, token);
-    assert.equal(page.status, 200, JSON.stringify(page.body));
-    out.push(...page.body.data);
-    if (!page.body.pagination?.hasMore || page.body.data.length === 0) return out;
-    cursor = page.body.data.at(-1)!.seqId;
   }
 }
 
@@ -86,7 +74,7 @@ describe('distributed topology: faults', () => {
       for (const frame of await again.collect<AckFrame>('message-ack', unacked.length, 20_000)) record(frame);
       assert.equal(acked.size, total);
 
-      const history = await catchUp(g2, conversationId, alice.token);
+      const history = await fullHistory(g2, conversationId, alice.token);
       assert.equal(history.length, total, 'each tempMessageId stored exactly once');
       assertNothingLostOrDuplicated(history, acked.values());
       assert.deepEqual(new Set(history.map((m) => m.content)), new Set(Array.from({ length: total }, (_, i) => `m${i}`)));
@@ -122,7 +110,7 @@ describe('distributed topology: faults', () => {
       const acked = (await acks).map((f) => f.data);
       assert.equal(new Set(acked.map((a) => a.tempMessageId)).size, total, 'every send acked, none refused');
       for (const conversationId of conversations) {
-        const history = await catchUp(g2, conversationId, alice.token);
+        const history = await fullHistory(g2, conversationId, alice.token);
         assertNothingLostOrDuplicated(history, acked.filter((a) => a.conversationId === conversationId));
         assert.equal(history.length, total / conversations.length);
       }
@@ -172,7 +160,7 @@ describe('distributed topology: faults', () => {
       await eventually(async () => deliveredToBob(await send(big.conversationId), 500), 30_000, 'large-group delivery after the restart');
 
       for (const proc of [...cluster.gateways, ...cluster.logics, ...cluster.tasks]) assert.ok(proc.running, `${proc.name} kept running`);
-      const history = await catchUp(g2, conversationId, bob.token);
+      const history = await fullHistory(g2, conversationId, bob.token);
       assertNothingLostOrDuplicated(
         history,
         acked.filter((a) => a.conversationId === conversationId),

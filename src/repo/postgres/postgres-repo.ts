@@ -310,7 +310,10 @@ export class PostgresRepo implements Repo {
       'SELECT * FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND temp_message_id = $3',
       [m.conversationId, m.senderId, m.tempMessageId],
     );
-    if (existing.rows[0]) return { message: toMessage(existing.rows[0]), duplicate: true };
+    if (existing.rows[0]) {
+      const message = toMessage(existing.rows[0]);
+      return { message, duplicate: true, json: JSON.stringify(message) };
+    }
     const seq = await db.query<{ last_seq: string }>(
       'UPDATE conversations SET last_seq = last_seq + 1, updated_at = $1 WHERE id = $2 RETURNING last_seq',
       [m.sendTime, m.conversationId],
@@ -326,10 +329,8 @@ export class PostgresRepo implements Repo {
       'UPDATE conversation_members SET last_read_seq = GREATEST(last_read_seq, $1) WHERE conversation_id = $2 AND user_id = $3',
       [seqId, m.conversationId, m.senderId],
     );
-    return {
-      duplicate: false,
-      message: { messageId: inserted.rows[0]!.id, ...storedMessage(m, seqId) },
-    };
+    const message = { messageId: inserted.rows[0]!.id, ...storedMessage(m, seqId) };
+    return { duplicate: false, message, json: JSON.stringify(message) };
   }
 
   async getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage> {

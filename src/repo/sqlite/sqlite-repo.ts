@@ -286,8 +286,8 @@ export class SqliteRepo implements Repo {
         tail,
       );
       if (inserted.changes === 0) {
-        const existing = this.stmt.messageByTemp!.get(conversationId, senderId, m.tempMessageId) as MessageRow;
-        return { message: toMessage(existing), duplicate: true };
+        const message = toMessage(this.stmt.messageByTemp!.get(conversationId, senderId, m.tempMessageId) as MessageRow);
+        return { message, duplicate: true, json: JSON.stringify(message) };
       }
       state.lastSeq = seqId;
       state.updatedAt = m.sendTime;
@@ -303,10 +303,15 @@ export class SqliteRepo implements Repo {
     return results;
   }
 
-  async getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage> {
+  /** The conversation's row id, its newest seqId and the seq range `query` selects. */
+  private pageRange(conversationId: string, query: HistoryQuery) {
     const id = rowId(conversationId);
     const last = (this.stmt.lastSeq!.get(id) as { last_seq: number } | undefined)?.last_seq ?? 0;
-    const range = historyRange(query, last);
+    return { id, last, range: historyRange(query, last) };
+  }
+
+  async getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage> {
+    const { id, last, range } = this.pageRange(conversationId, query);
     const rows = range.empty ? [] : (this.stmt.messagesInRange!.all(id, range.from, range.to) as HistoryRow[]);
     const messages = rows.map(
       ([messageId, senderId, senderName, content, messageType, seqId, sendTime]): Message => ({
@@ -324,9 +329,7 @@ export class SqliteRepo implements Repo {
   }
 
   async getMessagesJson(conversationId: string, query: HistoryQuery): Promise<HistoryJsonPage> {
-    const id = rowId(conversationId);
-    const last = (this.stmt.lastSeq!.get(id) as { last_seq: number } | undefined)?.last_seq ?? 0;
-    const range = historyRange(query, last);
+    const { id, last, range } = this.pageRange(conversationId, query);
     const messages = range.empty ? [] : (this.stmt.messageJsonInRange!.all(id, range.from, range.to) as (string | null)[]);
     if (messages.includes(null)) {
       // Stored before migration 3: build the page from the columns.
