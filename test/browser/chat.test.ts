@@ -243,6 +243,45 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
     await closeAll(alice, bob);
   });
 
+  test('a conversation list the server answered before a message arrived does not hide that message', async () => {
+    const alice = await person();
+    const bob = await person();
+    await register(alice, 'alice');
+    await register(bob, 'bob');
+    await startChatWith(alice, bob.username);
+    await bob.page.reload(); // Bob's list now holds the (still empty) conversation.
+    const aliceInBobsList = conversationEntry(bob.page, alice.username);
+    await expectText(aliceInBobsList.getByTestId('conversation-last'), 'No messages yet');
+
+    // Bob reconnects: the SDK fetches the list to catch up, then the app refreshes its list. That refresh
+    // is answered by the server now but reaches the page only after Alice's message has arrived live.
+    let listAnswered!: () => void;
+    const answered = new Promise<void>((resolve) => (listAnswered = resolve));
+    let deliver!: () => void;
+    const delivered = new Promise<void>((resolve) => (deliver = resolve));
+    let fetches = 0;
+    await bob.page.route('**/api/conversations', async (route) => {
+      if (++fetches === 1) return route.continue(); // the SDK's catch-up
+      const response = await route.fetch();
+      listAnswered();
+      await delivered;
+      await route.fulfill({ response });
+    });
+    await bob.context.setOffline(true);
+    await bob.context.setOffline(false);
+    await answered;
+    await send(alice, 'Hi Bob');
+    await expectText(aliceInBobsList.getByTestId('conversation-last'), `${alice.username}: Hi Bob`);
+
+    const staleListShown = bob.page.waitForResponse('**/api/conversations');
+    deliver();
+    await staleListShown;
+    await bob.page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)));
+    assert.equal((await aliceInBobsList.getByTestId('conversation-last').textContent())?.trim(), `${alice.username}: Hi Bob`);
+    assert.equal(await aliceInBobsList.getByTestId('unread-badge').textContent(), '1');
+    await closeAll(alice, bob);
+  });
+
   test('scrolling up loads older history page by page, in order', async () => {
     const api = new Api(srv.baseUrl);
     const [alice, bob] = [await api.user('alice'), await api.user('bob')];

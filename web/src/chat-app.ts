@@ -101,8 +101,9 @@ export class ChatApp {
       const list = await this.client.conversations();
       for (const c of list) {
         const known = this.conversations.get(c.conversationId);
-        // Keep a newer live view of the last message than a list fetched before it arrived.
-        if (known?.lastMessage && c.lastMessage && known.lastMessage.seqId > c.lastMessage.seqId) continue;
+        // A list fetched before a live message arrived is older than what we show: keep ours. The fetched
+        // entry may have no last message at all (the conversation was empty when the server answered).
+        if (known?.lastMessage && (!c.lastMessage || known.lastMessage.seqId > c.lastMessage.seqId)) continue;
         this.conversations.set(c.conversationId, c);
       }
       this.renderList();
