@@ -4,8 +4,8 @@
  * bracketed by marks at which the runner samples the server's /proc figures.
  */
 import { randomUUID } from 'node:crypto';
-import { createTempId } from '../sdk/index.js';
 import http from 'node:http';
+import { createTempId } from '../sdk/index.js';
 import { BenchSocket, GoChatTarget, pool, type BenchUser, type IncomingFrame, type Target } from './target.js';
 import { MessageTracker, summary } from './tracker.js';
 import { Samples } from './stats.js';
@@ -68,7 +68,6 @@ function connectAll(target: Target, layout: Layout): Promise<BenchSocket[]> {
   return pool(layout.users, CONNECT_CONCURRENCY, (u) => target.connect(u, [layout.conversationOf[u.index]!.id]));
 }
 
-/** A time-ordered UUID (RFC 9562 version 7): 48-bit millisecond timestamp, then random bits. */
 function sendFrame(conversationId: string, content: string, tempMessageId: string): string {
   return JSON.stringify({ type: 'send-message', data: { conversationId, content, messageType: 'text', tempMessageId } });
 }

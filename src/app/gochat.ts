@@ -195,10 +195,6 @@ export async function startGoChat(config: Config, log: Logger): Promise<RunningG
 }
 
 /**
- * Starts `config.role`. `started` collects undo steps while starting (for a failed start);
- * the returned `shutdown` is the graceful order.
- */
-/**
  * Graceful shutdown of an edge: refuse new sockets and sends, stop taking HTTP connections while
  * in-flight requests finish, let accepted sends commit (`drain`), write their acks, then close the
  * sockets with 1001.
@@ -217,6 +213,10 @@ function drainEdge(edge: Awaited<ReturnType<typeof startEdge>>, drain: () => Pro
   ];
 }
 
+/**
+ * Starts `config.role`. `started` collects undo steps while starting (for a failed start);
+ * the returned `shutdown` is the graceful order.
+ */
 async function startRole(config: Config, instanceId: string, metrics: Metrics, log: Logger, started: Step[]): Promise<{ port: number; shutdown: Step[] }> {
   switch (config.role) {
     case 'all': {

@@ -46,12 +46,19 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
 
   const person = (viewport?: { width: number; height: number }) => newPerson(browser, srv.baseUrl, viewport);
   const closeAll = (...people: Person[]) => Promise.all(people.map((p) => p.context.close()));
+  /** One signed-up person per name prefix, each in their own browser context, in order. */
+  async function signedUp<const Names extends readonly string[]>(...prefixes: Names): Promise<{ [K in keyof Names]: Person }> {
+    const people: Person[] = [];
+    for (const prefix of prefixes) {
+      const someone = await person();
+      await register(someone, prefix);
+      people.push(someone);
+    }
+    return people as { [K in keyof Names]: Person };
+  }
 
   test('two people sign up, start a chat by username, talk both ways, and unread badges count up and clear', async () => {
-    const alice = await person();
-    const bob = await person();
-    await register(alice, 'alice');
-    await register(bob, 'bob');
+    const [alice, bob] = await signedUp('alice', 'bob');
 
     await startChatWith(alice, bob.username);
     await send(alice, 'Hi Bob');
@@ -118,52 +125,46 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
   });
 
   test('three people chat in a group; group info lists the members and their roles', async () => {
-    const [ann, ben, cat] = await Promise.all([person(), person(), person()]);
-    await register(ann!, 'ann');
-    await register(ben!, 'ben');
-    await register(cat!, 'cat');
+    const [ann, ben, cat] = await signedUp('ann', 'ben', 'cat');
     const groupName = `Trip ${Date.now()}`;
-    await ann!.page.getByTestId('new-group').click();
-    await ann!.page.getByTestId('new-group-name').fill(groupName);
-    await ann!.page.getByTestId('new-group-members').fill(`${ben!.username}, ${cat!.username}`);
-    await ann!.page.getByTestId('dialog-submit').click();
-    await expectText(ann!.page.getByTestId('conversation-title'), groupName);
-    await send(ann!, 'Where do we go?');
+    await ann.page.getByTestId('new-group').click();
+    await ann.page.getByTestId('new-group-name').fill(groupName);
+    await ann.page.getByTestId('new-group-members').fill(`${ben.username}, ${cat.username}`);
+    await ann.page.getByTestId('dialog-submit').click();
+    await expectText(ann.page.getByTestId('conversation-title'), groupName);
+    await send(ann, 'Where do we go?');
 
-    for (const p of [ben!, cat!]) {
+    for (const p of [ben, cat]) {
       await expectText(conversationEntry(p.page, groupName).getByTestId('unread-badge'), '1');
       await openConversation(p, groupName);
     }
-    await send(ben!, 'Mountains');
-    await send(cat!, 'Sea!');
+    await send(ben, 'Mountains');
+    await send(cat, 'Sea!');
     const expected = ['Where do we go?', 'Mountains', 'Sea!'];
-    for (const p of [ann!, ben!, cat!]) await eventually(async () => assert.deepEqual(await contents(p.page), expected));
-    await expectText(bubble(ann!.page, 'Mountains').getByTestId('message-sender'), ben!.username);
+    for (const p of [ann, ben, cat]) await eventually(async () => assert.deepEqual(await contents(p.page), expected));
+    await expectText(bubble(ann.page, 'Mountains').getByTestId('message-sender'), ben.username);
 
-    await cat!.page.getByTestId('group-info').click();
-    const members = cat!.page.getByTestId('group-member');
+    await cat.page.getByTestId('group-info').click();
+    const members = cat.page.getByTestId('group-member');
     await expectCount(members, 3);
     const roles = Object.fromEntries(
       await Promise.all((await members.all()).map(async (m) => [((await m.locator('.member-name').textContent()) ?? '').replace(' (you)', ''), await m.getAttribute('data-role')])),
     );
-    assert.deepEqual(roles, { [ann!.username]: 'owner', [ben!.username]: 'member', [cat!.username]: 'member' });
-    await cat!.page.getByTestId('dialog-close').click();
+    assert.deepEqual(roles, { [ann.username]: 'owner', [ben.username]: 'member', [cat.username]: 'member' });
+    await cat.page.getByTestId('dialog-close').click();
 
     // A 1:1 chat can also be started with the user id shown in the other person's header.
-    const annId = ((await ann!.page.getByTestId('me-id').textContent()) ?? '').replace(/^id /, '');
+    const annId = ((await ann.page.getByTestId('me-id').textContent()) ?? '').replace(/^id /, '');
     assert.match(annId, /^\d+$/);
-    await cat!.page.getByTestId('new-chat').click();
-    await cat!.page.getByTestId('new-chat-user').fill(annId);
-    await cat!.page.getByTestId('dialog-submit').click();
-    await expectText(cat!.page.getByTestId('conversation-title'), ann!.username);
-    await closeAll(ann!, ben!, cat!);
+    await cat.page.getByTestId('new-chat').click();
+    await cat.page.getByTestId('new-chat-user').fill(annId);
+    await cat.page.getByTestId('dialog-submit').click();
+    await expectText(cat.page.getByTestId('conversation-title'), ann.username);
+    await closeAll(ann, ben, cat);
   });
 
   test('markup in a message or a group name is shown as text and never runs', async () => {
-    const alice = await person();
-    const bob = await person();
-    await register(alice, 'alice');
-    await register(bob, 'bob');
+    const [alice, bob] = await signedUp('alice', 'bob');
     const payload = '<img src=x onerror=alert(1)>';
     const groupName = `<b>bold</b><script>alert(2)</script>`;
     await startChatWith(alice, bob.username);
@@ -188,10 +189,7 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
   });
 
   test('a message the server refuses shows as failed, with the reason and a retry that resends it', async () => {
-    const alice = await person();
-    const bob = await person();
-    await register(alice, 'alice');
-    await register(bob, 'bob');
+    const [alice, bob] = await signedUp('alice', 'bob');
     await startChatWith(alice, bob.username);
     const refused = 'bell \u0007 ringing';
     await alice.page.getByTestId('composer-input').fill(refused);
@@ -213,10 +211,7 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
   });
 
   test('a person who goes offline and comes back loses nothing: their sends go out, the others arrive, once, in order', async () => {
-    const alice = await person();
-    const bob = await person();
-    await register(alice, 'alice');
-    await register(bob, 'bob');
+    const [alice, bob] = await signedUp('alice', 'bob');
     await startChatWith(alice, bob.username);
     await send(alice, 'before');
     await openConversation(bob, alice.username);
@@ -244,10 +239,7 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
   });
 
   test('a conversation list the server answered before a message arrived does not hide that message', async () => {
-    const alice = await person();
-    const bob = await person();
-    await register(alice, 'alice');
-    await register(bob, 'bob');
+    const [alice, bob] = await signedUp('alice', 'bob');
     await startChatWith(alice, bob.username);
     await bob.page.reload(); // Bob's list now holds the (still empty) conversation.
     const aliceInBobsList = conversationEntry(bob.page, alice.username);

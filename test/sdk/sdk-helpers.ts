@@ -6,10 +6,10 @@ import { uniqueName } from '../helpers/client.js';
 
 export const PASSWORD = 'correct horse';
 
-/** A client for `baseUrl` using the `ws` package, with quick reconnects so tests run fast. */
 /** Every client a test made, so `disconnectClients` can stop them even when the test failed midway. */
 const clients = new Set<GoChatClient>();
 
+/** A client for `baseUrl` using the `ws` package, with quick reconnects so tests run fast. */
 export function newClient(baseUrl: string, options: GoChatClientOptions = {}): GoChatClient {
   const client = new GoChatClient({ baseUrl, WebSocket, reconnect: { minDelayMs: 50, maxDelayMs: 500 }, ...options });
   clients.add(client);
