@@ -77,4 +77,17 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE UNIQUE INDEX messages_idempotency ON messages (temp_message_id, sender_id, conversation_id);
   ALTER TABLE messages DROP CONSTRAINT messages_conversation_id_sender_id_temp_message_id_key;
   `,
+
+  // 4: accounts harden against a hostile internet, as in the SQLite schema: a random account_key
+  // carried in every token, the unique confusable skeleton of the name, and last_active_at for
+  // guest expiry.
+  `
+  ALTER TABLE users ADD COLUMN account_key TEXT NOT NULL DEFAULT '';
+  UPDATE users SET account_key = replace(gen_random_uuid()::text, '-', '');
+  ALTER TABLE users ADD COLUMN username_skeleton TEXT;
+  CREATE UNIQUE INDEX users_by_skeleton ON users (username_skeleton);
+  ALTER TABLE users ADD COLUMN last_active_at BIGINT NOT NULL DEFAULT 0;
+  UPDATE users SET last_active_at = created_at;
+  CREATE INDEX guests_by_activity ON users (last_active_at) WHERE is_guest;
+  `,
 ];

@@ -99,4 +99,21 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE messages ADD COLUMN wire TEXT;
   `,
+
+  // 4: accounts harden against a hostile internet (docs/security.md).
+  // - account_key: random per account, carried in every token; a token whose account was recreated
+  //   (same id after a restore or a new database) or re-keyed no longer matches and is refused.
+  // - username_skeleton: the confusable skeleton (Unicode TR39) of the name, unique, so `admin` and a
+  //   look-alike cannot both exist. NULL for accounts created before this migration until the
+  //   server backfills them at start.
+  // - last_active_at: when the account last authenticated (coarse), so inactive guests can expire.
+  `
+  ALTER TABLE users ADD COLUMN account_key TEXT NOT NULL DEFAULT '';
+  UPDATE users SET account_key = lower(hex(randomblob(16)));
+  ALTER TABLE users ADD COLUMN username_skeleton TEXT;
+  CREATE UNIQUE INDEX users_by_skeleton ON users (username_skeleton);
+  ALTER TABLE users ADD COLUMN last_active_at INTEGER NOT NULL DEFAULT 0;
+  UPDATE users SET last_active_at = created_at;
+  CREATE INDEX guests_by_activity ON users (last_active_at) WHERE is_guest = 1;
+  `,
 ];
