@@ -6,6 +6,10 @@ import { startGoChat } from './gochat.js';
 const config = loadConfig();
 const log = createLogger(config.log.level, config.role);
 
+// Every entry point a client reaches turns its failures into an answer or a close; should one
+// still slip through, it is logged, and one bad request does not stop the server for everyone.
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+
 try {
   const running = await startGoChat(config, log);
   let stopping = false;

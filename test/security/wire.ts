@@ -226,3 +226,31 @@ export function requestFrom(
     req.end(payload);
   });
 }
+
+/**
+ * Writes `bytes` on a fresh TCP connection and collects whatever comes back until the server
+ * closes it or `timeoutMs` passes (then the connection is closed from here).
+ */
+export function rawExchange(port: number, bytes: string | Buffer, timeoutMs = 3_000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let answer = '';
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(done, timeoutMs);
+    socket.on('connect', () => socket.write(bytes));
+    socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+    socket.on('close', done);
+    socket.on('error', done);
+  });
+}
+
+/** The status code and JSON body of a raw HTTP/1.1 answer ('' body when there is none). */
+export function parseRawAnswer(answer: string): { status: number; body: string } {
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1] ?? 0);
+  const split = answer.indexOf('\r\n\r\n');
+  return { status, body: split === -1 ? '' : answer.slice(split + 4) };
+}

@@ -2,7 +2,7 @@
  * The WebSocket edge (seed §7): authenticates at the upgrade, validates frames, calls
  * LogicApi, and hands bus deliveries to the local connections of their recipients.
  */
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -55,7 +55,16 @@ export class WsGateway {
     await this.bus.subscribe((event) => this.onBusEvent(event));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
-      void this.upgrade(req, socket, head);
+      // Only /ws speaks WebSocket; any other request that asks to upgrade (h2c, a proxy's probe)
+      // is an ordinary HTTP request and gets the ordinary answer.
+      if (requestPath(req.url) !== WS_PATH || req.headers.upgrade?.toLowerCase() !== 'websocket') {
+        return answerAsHttp(server, req, socket, head);
+      }
+      // Nothing a client sends may reject unhandled: the process would exit.
+      this.upgrade(req, socket, head).catch((err: unknown) => {
+        this.log.error({ err }, 'websocket upgrade failed');
+        refuse(socket, toAppError(err));
+      });
     });
   }
 
@@ -66,12 +75,10 @@ export class WsGateway {
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/ws') return refuse(socket, new AppError('ROUTE_NOT_FOUND'));
     if (this.draining) return refuse(socket, new AppError('SERVICE_UNAVAILABLE', 'Server is shutting down'));
     let session: Session;
     try {
-      session = await this.logic.authenticate(url.searchParams.get('token') ?? bearer(req.headers.authorization));
+      session = await this.logic.authenticate(upgradeToken(req));
     } catch (err) {
       return refuse(socket, toAppError(err));
     }
@@ -93,7 +100,15 @@ export class WsGateway {
     }
     set.add(conn);
 
-    ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      // A listener that throws would escape into the socket's stream and take the process down.
+      try {
+        this.onFrame(conn, data, isBinary);
+      } catch (err) {
+        this.log.error({ err, connId: conn.id }, 'frame handling failed');
+        conn.sendError('INTERNAL_ERROR', 'Internal server error');
+      }
+    });
     ws.on('ping', () => (conn.lastSeen = Date.now()));
     ws.on('error', (err) => this.log.debug({ err, connId: conn.id }, 'socket error'));
     ws.on('close', () => {
@@ -212,8 +227,47 @@ export class WsGateway {
   }
 }
 
+const WS_PATH = '/ws';
+
+/** The path of a request target, or '' when the target is not a path (`//[`, `*`, an absolute URL). */
+function requestPath(target: string | undefined): string {
+  if (!target?.startsWith('/') || target.startsWith('//')) return '';
+  const end = target.search(/[?#]/);
+  return end === -1 ? target : target.slice(0, end);
+}
+
+/**
+ * The token of an upgrade: `?token=` when it holds one, else `Authorization: Bearer`. An empty
+ * `?token=` counts as absent, so it cannot blank out a valid header (docs/protocol.md).
+ */
+function upgradeToken(req: IncomingMessage): string {
+  const target = req.url ?? '';
+  const query = target.indexOf('?');
+  const fromQuery = query === -1 ? '' : (new URLSearchParams(target.slice(query + 1)).get('token') ?? '');
+  return fromQuery || bearer(req.headers.authorization);
+}
+
 function bearer(header: string | undefined): string {
   return header?.match(/^Bearer\s+(\S+)/i)?.[1] ?? '';
+}
+
+/** Headers that ask for the protocol switch: dropped when the request is answered as plain HTTP. */
+const SWITCH_HEADERS = new Set(['upgrade', 'connection', 'http2-settings']);
+
+/**
+ * Hands an upgrade request that is not a WebSocket handshake for /ws back to the HTTP server as an
+ * ordinary request. Node stops parsing at an upgrade, so the request head is written again without
+ * its switch headers (values came through Node's parser: no CR or LF in them) in front of whatever
+ * followed it, and the socket starts over as a new connection; it closes after the answer.
+ */
+function answerAsHttp(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/${req.httpVersion}`];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (!SWITCH_HEADERS.has(req.rawHeaders[i]!.toLowerCase())) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+  }
+  lines.push('Connection: close');
+  socket.unshift(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head]));
+  server.emit('connection', socket);
 }
 
 function tempIdOf(frame: unknown): string | undefined {
@@ -227,7 +281,7 @@ function refuse(socket: Duplex, error: AppError): void {
   const status = ERROR_CODES[error.code].http;
   const body = JSON.stringify({ success: false, message: error.message, code: error.code });
   const headers = [
-    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : status === 429 ? 'Too Many Requests' : 'Error'}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
     'Connection: close',
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
