@@ -112,7 +112,7 @@ function requireSetting(value: string | readonly string[], name: string, role: s
 /** The HTTP + WebSocket edge over any LogicApi, with GET /metrics beside the API. */
 async function startEdge(config: Config, instanceId: string, api: LogicApi, bus: Bus, metrics: Metrics, log: Logger) {
   const server = await buildHttpServer(
-    { bodyLimitBytes: config.http.bodyLimitBytes, trustProxy: config.http.trustProxy, webDir: config.http.webDir },
+    config.http,
     api,
     log,
   );
@@ -199,11 +199,16 @@ export async function startGoChat(config: Config, log: Logger): Promise<RunningG
  * in-flight requests finish, let accepted sends commit (`drain`), write their acks, then close the
  * sockets with 1001.
  */
-function drainEdge(edge: Awaited<ReturnType<typeof startEdge>>, drain: () => Promise<void>): Step[] {
+function drainEdge(edge: Awaited<ReturnType<typeof startEdge>>, drain: () => Promise<void>, graceMs: number): Step[] {
   return [
     () => edge.ws.stopAccepting(),
     async () => {
       const httpClosed = edge.server.close();
+      // A request still arriving (a slow body) must not hold the shutdown hostage.
+      const cut = setTimeout(() => edge.server.server.closeAllConnections(), graceMs);
+      cut.unref();
+      const uncut = () => clearTimeout(cut);
+      httpClosed.then(uncut, uncut);
       await drain();
       // Acks for the drained sends are written before the close frames.
       await new Promise((resolve) => setImmediate(resolve));
@@ -234,7 +239,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       return {
         port: edge.port,
         shutdown: [
-          ...drainEdge(edge, () => logic.drain()),
+          ...drainEdge(edge, () => logic.drain(), config.http.shutdownGraceMs),
           () => worker?.stop(),
           () => bus.close(),
           () => repo.close(),
@@ -257,7 +262,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       return {
         port: edge.port,
         shutdown: [
-          ...drainEdge(edge, () => client.drain()),
+          ...drainEdge(edge, () => client.drain(), config.http.shutdownGraceMs),
           () => bus.close(),
           () => client.close(),
         ],

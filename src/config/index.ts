@@ -14,7 +14,25 @@ export interface RateLimitConfig {
 
 export interface Config {
   role: Role;
-  http: { host: string; port: number; bodyLimitBytes: number; webDir: string; trustProxy: boolean };
+  http: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    webDir: string;
+    trustProxy: boolean;
+    /** A request's headers must arrive within this (slow-header attacks). */
+    headersTimeoutMs: number;
+    /** A whole request, body included, must arrive within this (slow-body attacks). */
+    requestTimeoutMs: number;
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutMs: number;
+    /** Open TCP connections (HTTP and WebSocket) the process accepts; past it new ones are dropped. */
+    maxConnections: number;
+    /** Open TCP connections from one address (when not behind a trusted proxy). */
+    maxConnectionsPerIp: number;
+    /** At shutdown, requests still not answered after this are cut so the process can stop. */
+    shutdownGraceMs: number;
+  };
   ws: {
     maxFrameBytes: number;
     idleTimeoutMs: number;
@@ -124,6 +142,12 @@ export function loadConfig(env: Env = process.env): Config {
       bodyLimitBytes: 64 * 1024,
       webDir: path.resolve(env.GOCHAT_WEB_DIR ?? 'web/dist'),
       trustProxy: bool(env, 'GOCHAT_TRUST_PROXY', false),
+      headersTimeoutMs: Math.max(1, int(env, 'GOCHAT_HTTP_HEADERS_TIMEOUT_MS', 10_000)),
+      requestTimeoutMs: Math.max(1, int(env, 'GOCHAT_HTTP_REQUEST_TIMEOUT_MS', 30_000)),
+      keepAliveTimeoutMs: Math.max(1, int(env, 'GOCHAT_HTTP_KEEPALIVE_TIMEOUT_MS', 10_000)),
+      maxConnections: int(env, 'GOCHAT_MAX_CONNECTIONS', 20_000),
+      maxConnectionsPerIp: int(env, 'GOCHAT_MAX_CONNECTIONS_PER_IP', 256),
+      shutdownGraceMs: int(env, 'GOCHAT_SHUTDOWN_GRACE_MS', 3_000),
     },
     ws: {
       maxFrameBytes: 64 * 1024,

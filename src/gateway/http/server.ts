@@ -2,6 +2,10 @@
  * The HTTP edge: fastify with strict JSON parsing, schema validation, the contract's error
  * envelope for every failure, the OpenAPI document and health endpoints. No business rules.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TSchema } from '@sinclair/typebox';
+import type { ValidateFunction } from 'ajv';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
@@ -10,12 +14,59 @@ import type { LogicApi } from '../../logic/api.js';
 import { coercingAjv, describeErrors, parseJson, strictAjv } from '../validation.js';
 import { registerRoutes } from './routes.js';
 import { registerWebApp } from './static.js';
+import { limitConnections } from './connection-limits.js';
 
 export interface HttpConfig {
   bodyLimitBytes: number;
   trustProxy: boolean;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
   /** The built web app to serve at `/`; absent or unbuilt: API only. */
   webDir?: string;
+}
+
+/** Node's answers to requests it could not parse or that were too slow, in the contract's envelope. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? ([408, 'REQUEST_TIMEOUT', 'The request did not arrive in time'] as const)
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? ([431, 'HEADERS_TOO_LARGE', 'Request headers are too large'] as const)
+        : ([400, 'VALIDATION_ERROR', 'Malformed HTTP request'] as const);
+  const body = JSON.stringify({ success: false, message, code });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+const DECIMAL = /^(0|[1-9][0-9]*)$/;
+
+/**
+ * Wraps a coercing validator so that the text of every integer property is plain decimal digits
+ * before it is coerced.
+ */
+function decimalIntegers(schema: TSchema, validate: ValidateFunction, part: string): ValidateFunction | ((data: unknown) => { error: Error } | boolean) {
+  const properties = (schema as { properties?: Record<string, { type?: string }> }).properties ?? {};
+  const integers = Object.keys(properties).filter((name) => properties[name]?.type === 'integer');
+  if (integers.length === 0) return validate;
+  return (data: unknown) => {
+    const raw = (data ?? {}) as Record<string, unknown>;
+    for (const name of integers) {
+      const value = raw[name];
+      if (value !== undefined && (typeof value !== 'string' || !DECIMAL.test(value))) {
+        return { error: new AppError('VALIDATION_ERROR', `${part}/${name} must be a decimal integer`, { field: name }) };
+      }
+    }
+    return validate(data);
+  };
 }
 
 /** Maps fastify's own errors (parser, limits, validation) onto the contract's codes. */
@@ -47,6 +98,16 @@ export async function buildHttpServer(config: HttpConfig, logic: LogicApi, log: 
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     return503OnClosing: true,
+    // Slow headers and slow bodies are cut (408) instead of holding a connection forever; Node
+    // checks these every `connectionsCheckingInterval`.
+    http: {
+      headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs),
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs),
+    },
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    clientErrorHandler: answerClientError,
     routerOptions: { maxParamLength: 200 },
     // A malformed URL (bad %-escape) gets the contract's envelope, not fastify's own.
     frameworkErrors: (err, _req, reply) => {
@@ -54,9 +115,12 @@ export async function buildHttpServer(config: HttpConfig, logic: LogicApi, log: 
     },
   });
 
-  // Bodies: strict (no coercion, no unknown fields). Query and params: coerced from text.
+  limitConnections(app.server, { maxConnections: config.maxConnections, maxConnectionsPerIp: config.trustProxy ? 0 : config.maxConnectionsPerIp });
+
+  // Bodies: strict (no coercion, no unknown fields). Query and params: coerced from text, but an
+  // integer must be written as decimal digits (Number() would also take `1e3`, `0x10`, ` 5`).
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    httpPart === 'body' ? strictAjv.compile(schema) : coercingAjv.compile(schema),
+    httpPart === 'body' ? strictAjv.compile(schema) : decimalIntegers(schema as TSchema, coercingAjv.compile(schema), httpPart ?? 'querystring'),
   );
   app.setSchemaErrorFormatter((errors, dataVar) => new Error(describeErrors(errors, dataVar)));
 

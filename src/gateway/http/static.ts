@@ -9,7 +9,10 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 
-const RESERVED = /^\/(api|ws|healthz|readyz)(\/|$)/;
+/** In any case and behind any number of slashes: `/API/x` and `//api//x` are API paths too. */
+const RESERVED = /^\/+(api|ws|healthz|readyz|metrics)(\/|$)/i;
+/** What an app route looks like: single slashes between plain URL path characters. */
+const APP_ROUTE = /^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*\/?$/;
 
 /** The app only talks to its own origin; a CSP makes any injected markup inert as a second line of defence. */
 const SECURITY_HEADERS: Record<string, string> = {
@@ -41,7 +44,8 @@ export async function registerWebApp(app: FastifyInstance, webDir: string | unde
   app.get('/*', { schema: { hide: true } }, (req, reply) => {
     const pathname = req.url.split('?')[0] ?? '/';
     // A missing file (it has an extension) is a real 404, not the app shell.
-    if (RESERVED.test(pathname) || /\.[^/]*$/.test(pathname)) return reply.callNotFound();
+    // So is anything that is no app route (`//[`, doubled slashes): it gets the JSON envelope.
+    if (RESERVED.test(pathname) || !APP_ROUTE.test(pathname) || /\.[^/]*$/.test(pathname)) return reply.callNotFound();
     return reply.sendFile('index.html');
   });
 }
