@@ -9,7 +9,16 @@
  * ```
  */
 export { GoChatClient, createTempId } from './lib/client.js';
-export type { ConnectionState, GoChatClientOptions, GoChatEvents, MessagePage, MessagesQuery, SendOptions } from './lib/client.js';
+export type {
+  ConnectionState,
+  ConversationsPage,
+  ConversationsPageQuery,
+  GoChatClientOptions,
+  GoChatEvents,
+  MessagePage,
+  MessagesQuery,
+  SendOptions,
+} from './lib/client.js';
 export { GoChatError } from './lib/errors.js';
 export type { ClientErrorCode, GoChatErrorCode } from './lib/errors.js';
 export { Backoff, backoffDelay } from './lib/backoff.js';
@@ -22,6 +31,7 @@ export { ERROR_CODES, CLOSE_CODES, LIMITS } from '../src/protocol/index.js';
 export type {
   AuthResult,
   Conversation,
+  ConversationPagination,
   ConversationType,
   ErrorCode,
   Group,

@@ -8,6 +8,7 @@ import {
   LIMITS,
   type AuthResult,
   type Conversation,
+  type ConversationPagination,
   type Group,
   type GroupMember,
   type Message,
@@ -89,6 +90,19 @@ export interface MessagePage {
   /** Ascending seqId. */
   messages: Message[];
   pagination: Pagination;
+}
+
+/** Which page of the conversation list: `limit` 1–100 (default 50), `cursor` the previous page's `nextCursor`. */
+export interface ConversationsPageQuery {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface ConversationsPage {
+  /** Newest activity first, as {@link GoChatClient.conversations} has them. */
+  conversations: Conversation[];
+  /** `nextCursor` is null on the last page. */
+  pagination: ConversationPagination;
 }
 
 interface OutboxEntry {
@@ -312,6 +326,41 @@ export class GoChatClient extends Emitter<GoChatEvents> {
    */
   async conversations(): Promise<Conversation[]> {
     return (await this.rest.request<Conversation[]>('GET', '/api/conversations')).data;
+  }
+
+  /**
+   * One page of my conversations, newest activity first (GoChat extension, docs/protocol.md): for a
+   * user with many conversations, read the first page and the next ones as they are needed. Pages
+   * are a keyset: a conversation without activity meanwhile is on exactly one page; one with
+   * activity moves to the top (merge pages by `conversationId`). A server without paging answers
+   * the whole list as one last page.
+   *
+   * @example
+   * ```ts
+   * let page = await client.conversationsPage({ limit: 20 });
+   * while (page.pagination.nextCursor) page = await client.conversationsPage({ limit: 20, cursor: page.pagination.nextCursor });
+   * ```
+   */
+  async conversationsPage(query: ConversationsPageQuery = {}): Promise<ConversationsPage> {
+    const limit = query.limit ?? LIMITS.pageSizeDefault;
+    const params = new URLSearchParams({ limit: String(limit) });
+    if (query.cursor !== undefined) params.set('cursor', query.cursor);
+    const result = await this.rest.request<Conversation[]>('GET', `/api/conversations?${params.toString()}`);
+    const pagination = result.pagination as Partial<ConversationPagination> | undefined;
+    if (!pagination) {
+      const total = result.data.length;
+      return { conversations: result.data, pagination: { page: 1, size: limit, total, hasMore: false, nextCursor: null } };
+    }
+    return {
+      conversations: result.data,
+      pagination: {
+        page: pagination.page ?? 1,
+        size: pagination.size ?? limit,
+        total: pagination.total ?? result.data.length,
+        hasMore: pagination.hasMore ?? false,
+        nextCursor: typeof pagination.nextCursor === 'string' ? pagination.nextCursor : null,
+      },
+    };
   }
 
   /**

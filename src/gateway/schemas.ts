@@ -39,6 +39,18 @@ export const MessagesQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+/**
+ * GET /api/conversations. Without either parameter the answer is the contract's whole array; with
+ * one, a page (docs/protocol.md). Other parameters are ignored, as they always were (cache busters).
+ */
+export const ConversationsQuery = Type.Object({
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 100, description: 'conversations per page, 1–100 (decimal digits); asks for a page (default 50 when only cursor is given)' }),
+  ),
+  cursor: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 96, pattern: '^[A-Za-z0-9_-]+$', description: 'pagination.nextCursor of the previous page, passed as is (opaque)' }),
+  ),
+});
 
 // ---- WebSocket frames ----
 
@@ -129,3 +141,20 @@ export function envelope<T extends TSchema>(data: T, withPagination = false) {
     ...(withPagination ? { pagination: PaginationSchema } : {}),
   });
 }
+
+/** A conversation-list page's `pagination`: the contract's four fields and the next page's cursor. */
+export const ConversationPaginationSchema = Type.Object({
+  page: Type.Integer({ description: "1-based place of this page in the walk that began without a cursor" }),
+  size: Type.Integer({ description: 'the limit asked for' }),
+  total: Type.Integer({ description: "the caller's conversations, all pages together" }),
+  hasMore: Type.Boolean(),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'cursor of the next page; null on the last page' }),
+});
+
+/** GET /api/conversations: `pagination` is present exactly when a page was asked for (`limit` or `cursor`). */
+export const ConversationListEnvelope = Type.Object({
+  success: Type.Literal(true),
+  message: Type.String(),
+  data: Type.Array(ConversationSchema),
+  pagination: Type.Optional(ConversationPaginationSchema),
+});

@@ -6,6 +6,8 @@
 import type {
   AuthResult,
   Conversation,
+  ConversationPageQuery,
+  ConversationPagination,
   Group,
   GroupMember,
   HistoryQuery,
@@ -49,6 +51,12 @@ export interface HistoryJsonResult {
   pagination: Pagination;
 }
 
+/** A page of the conversation list (`listConversationsPage`). */
+export interface ConversationPageResult {
+  conversations: Conversation[];
+  pagination: ConversationPagination;
+}
+
 export interface LogicApi {
   register(input: Credentials, client: ClientInfo): Promise<User>;
   login(input: Credentials, client: ClientInfo): Promise<AuthResult>;
@@ -60,7 +68,13 @@ export interface LogicApi {
   /** Extension for starting a chat by name (docs/protocol.md): USER_NOT_FOUND when nobody has it. */
   findUserByUsername(session: Session, username: string): Promise<User>;
 
+  /** Every conversation, newest activity first (the contract's unpaged list). */
   listConversations(session: Session): Promise<Conversation[]>;
+  /**
+   * The same list a page at a time (extension, docs/protocol.md): `limit` 1–100, `cursor` a
+   * `nextCursor` of an earlier page. VALIDATION_ERROR naming `limit` or `cursor` when malformed.
+   */
+  listConversationsPage(session: Session, query: ConversationPageQuery): Promise<ConversationPageResult>;
   openSingleConversation(session: Session, targetUserId: string): Promise<{ conversation: Conversation; created: boolean }>;
   getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult>;
   /** `getMessages` with the messages as JSON text (the HTTP API's path: nothing to serialize again). */

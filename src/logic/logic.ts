@@ -3,10 +3,11 @@
  * It sees only the Repo and Bus interfaces; the composition root picks their implementations.
  */
 import { randomInt } from 'node:crypto';
-import { AppError } from '../protocol/index.js';
+import { AppError, LIMITS } from '../protocol/index.js';
 import type {
   AuthResult,
   Conversation,
+  ConversationPageQuery,
   Group,
   GroupMember,
   HistoryQuery,
@@ -18,13 +19,14 @@ import type {
 } from '../protocol/index.js';
 import type { AppendResult, Repo } from '../repo/index.js';
 import type { Bus } from '../bus/index.js';
-import type { ClientInfo, Credentials, HistoryJsonResult, HistoryResult, LogicApi, Session } from './api.js';
+import type { ClientInfo, ConversationPageResult, Credentials, HistoryJsonResult, HistoryResult, LogicApi, Session } from './api.js';
 import { MembershipCache } from './membership-cache.js';
 import { MessageWriter, type PendingSend } from './message-writer.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { RateLimiter, type RateRule } from './rate-limiter.js';
 import { TokenService } from './tokens.js';
 import { checkContent } from './content.js';
+import { decodeConversationCursor, encodeConversationCursor, MAX_CURSOR_PAGE } from './conversation-cursor.js';
 
 export interface LogicConfig {
   jwtSecret: string;
@@ -169,6 +171,29 @@ export class Logic implements LogicApi {
 
   listConversations(session: Session): Promise<Conversation[]> {
     return this.repo.listConversations(session.userId);
+  }
+
+  async listConversationsPage(session: Session, query: ConversationPageQuery): Promise<ConversationPageResult> {
+    const { limit } = query;
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageSizeMax) {
+      throw new AppError('VALIDATION_ERROR', `limit: must be an integer from 1 to ${LIMITS.pageSizeMax}`, { field: 'limit' });
+    }
+    const cursor = query.cursor === undefined ? null : decodeConversationCursor(query.cursor);
+    const page = await this.repo.listConversationsPage(session.userId, { limit, after: cursor?.after ?? null });
+    const number = cursor?.page ?? 1;
+    const last = page.conversations.at(-1);
+    const nextCursor =
+      page.hasMore && last
+        ? encodeConversationCursor({
+            page: Math.min(number + 1, MAX_CURSOR_PAGE),
+            // updatedAt is the row's millisecond instant in ISO form: Date.parse gives it back exactly.
+            after: { updatedAt: Date.parse(last.updatedAt), conversationId: last.conversationId },
+          })
+        : null;
+    return {
+      conversations: page.conversations,
+      pagination: { page: number, size: limit, total: page.total, hasMore: page.hasMore, nextCursor },
+    };
   }
 
   async openSingleConversation(session: Session, targetUserId: string): Promise<{ conversation: Conversation; created: boolean }> {

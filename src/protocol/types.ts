@@ -79,6 +79,34 @@ export interface Pagination {
   hasMore: boolean;
 }
 
+/**
+ * The `pagination` of a page of `GET /api/conversations?limit=N` (an extension: docs/protocol.md):
+ * the contract's four fields, plus the opaque keyset cursor of the next page (null on the last one).
+ *
+ * @example
+ * ```ts
+ * const p: ConversationPagination = { page: 1, size: 20, total: 45, hasMore: true, nextCursor: 'MTcz…' };
+ * ```
+ */
+export interface ConversationPagination extends Pagination {
+  nextCursor: string | null;
+}
+
+/**
+ * Which page of the conversation list to read: at most `limit` (1–100) conversations after `cursor`
+ * (a `nextCursor` from the previous page), newest activity first; no cursor reads the first page.
+ *
+ * @example
+ * ```ts
+ * const first: ConversationPageQuery = { limit: 20 };
+ * const next: ConversationPageQuery = { limit: 20, cursor: page.pagination.nextCursor! };
+ * ```
+ */
+export interface ConversationPageQuery {
+  limit: number;
+  cursor?: string;
+}
+
 export interface ReadResult {
   conversationId: string;
   lastReadSeq: number;

@@ -63,6 +63,28 @@ export interface ConversationInfo {
   lastSeq: number;
 }
 
+/** A position in a user's conversation list: the (updatedAt, conversationId) keyset the list is ordered by. */
+export interface ConversationKey {
+  /** The conversation's `updated_at`, milliseconds since the epoch. */
+  updatedAt: number;
+  conversationId: string;
+}
+
+export interface ConversationListQuery {
+  /** Conversations on the page, 1–100. */
+  limit: number;
+  /** Start strictly after this position (newest-first order); null reads from the top. */
+  after: ConversationKey | null;
+}
+
+export interface ConversationListPage {
+  conversations: Conversation[];
+  /** The user's conversations (memberships), all pages together. */
+  total: number;
+  /** More conversations follow the last one of this page. */
+  hasMore: boolean;
+}
+
 export interface NewGroup {
   ownerId: string;
   name: string;
@@ -95,6 +117,11 @@ export interface Repo {
   getConversation(conversationId: string, userId: string): Promise<Conversation | null>;
   /** Every conversation of `userId`, newest activity first, in one query. */
   listConversations(userId: string): Promise<Conversation[]>;
+  /**
+   * A page of the same list in the same order: at most `limit` conversations strictly after
+   * `after` (a keyset, not an OFFSET, so a conversation moving to the top cannot shift the others).
+   */
+  listConversationsPage(userId: string, query: ConversationListQuery): Promise<ConversationListPage>;
 
   /**
    * Stores a batch in one transaction and returns one result per input, in order.

@@ -133,3 +133,24 @@ export const CONVERSATION_SELECT = `
   LEFT JOIN conversation_members pm
          ON c.type = 'single' AND pm.conversation_id = c.id AND pm.user_id <> m.user_id
   LEFT JOIN users pu ON pu.id = pm.user_id`;
+
+/** The conversation list's order: newest activity first, ties broken by id, so every position is unique. */
+export const CONVERSATION_ORDER = 'ORDER BY c.updated_at DESC, c.id DESC';
+
+/**
+ * One page of a member's conversation list in `CONVERSATION_ORDER`. With `keyset`, only rows strictly
+ * after the position (updated_at, id) — a row-value comparison both dialects support, matching the
+ * order exactly. `param(n)` spells the n-th placeholder (`?` for SQLite, `$n` for PostgreSQL);
+ * the parameters are (userId, limit) or (userId, updatedAt, id, limit).
+ */
+export function conversationPageSql(param: (n: number) => string, keyset: boolean): string {
+  const after = keyset ? ` AND (c.updated_at, c.id) < (${param(2)}, ${param(3)})` : '';
+  return `${CONVERSATION_SELECT} WHERE m.user_id = ${param(1)}${after} ${CONVERSATION_ORDER} LIMIT ${param(keyset ? 4 : 2)}`;
+}
+
+/** How many conversations a member has (the `total` of a list page); one index range on conversation_members_by_user. */
+export const conversationCountSql = (param: (n: number) => string): string =>
+  `SELECT COUNT(*) AS total FROM conversation_members WHERE user_id = ${param(1)}`;
+
+/** The page size a repo serves, whatever it is asked: 1–100 (logic validates; this only bounds the query). */
+export const pageLimit = (limit: number): number => Math.min(100, Math.max(1, Math.floor(limit) || 1));

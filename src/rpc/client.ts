@@ -10,6 +10,8 @@ import { AppError } from '../protocol/index.js';
 import type {
   AuthResult,
   Conversation,
+  ConversationPageQuery,
+  ConversationPagination,
   Group,
   GroupMember,
   HistoryQuery,
@@ -18,7 +20,7 @@ import type {
   SendMessagePayload,
   User,
 } from '../protocol/index.js';
-import type { ClientInfo, Credentials, HistoryJsonResult, HistoryResult, LogicApi, Session } from '../logic/api.js';
+import type { ClientInfo, ConversationPageResult, Credentials, HistoryJsonResult, HistoryResult, LogicApi, Session } from '../logic/api.js';
 import { fromStatus, INTERNAL_KEY_HEADER, methodDefinition, type CallObserver, type ServiceName } from './definitions.js';
 
 export interface RpcClientConfig {
@@ -159,6 +161,16 @@ export class RpcLogicClient implements LogicApi {
       session,
     });
     return conversations.map(conversation);
+  }
+
+  async listConversationsPage(session: Session, query: ConversationPageQuery): Promise<ConversationPageResult> {
+    const request = { session, limit: query.limit, ...(query.cursor !== undefined ? { cursor: query.cursor } : {}) };
+    const res = await this.call<{
+      conversations: Array<Parameters<typeof conversation>[0]>;
+      pagination: Omit<ConversationPagination, 'nextCursor'> & { nextCursor?: string; _nextCursor?: string };
+    }>('ConversationService', 'ListConversationsPage', request);
+    const { page, size, total, hasMore, nextCursor } = res.pagination;
+    return { conversations: res.conversations.map(conversation), pagination: { page, size, total, hasMore, nextCursor: nextCursor ?? null } };
   }
 
   async openSingleConversation(session: Session, targetUserId: string): Promise<{ conversation: Conversation; created: boolean }> {

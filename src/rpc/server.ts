@@ -85,6 +85,15 @@ function handlers(logic: LogicApi): Record<ServiceName, Record<string, Handler>>
     },
     ConversationService: {
       ListConversations: async (r: WithSession) => ({ conversations: await logic.listConversations(session(r)) }),
+      ListConversationsPage: async (r: WithSession & { limit: number; cursor?: string }) => {
+        const { conversations, pagination } = await logic.listConversationsPage(session(r), {
+          limit: r.limit,
+          ...(r.cursor !== undefined ? { cursor: r.cursor } : {}),
+        });
+        // proto3 has no null: the last page leaves next_cursor out.
+        const { nextCursor, ...rest } = pagination;
+        return { conversations, pagination: nextCursor === null ? rest : { ...rest, nextCursor } };
+      },
       OpenSingleConversation: (r: WithSession & { targetUserId: string }) => logic.openSingleConversation(session(r), r.targetUserId),
       GetMessages: (r: WithSession & { conversationId: string; query: ProtoHistoryQuery | null }) =>
         logic.getMessages(session(r), r.conversationId, historyQuery(r.query)),

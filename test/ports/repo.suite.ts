@@ -5,8 +5,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppError, type HistoryQuery } from '../../src/protocol/index.js';
-import type { NewMessage, Repo } from '../../src/repo/index.js';
+import { AppError, type Conversation, type HistoryQuery } from '../../src/protocol/index.js';
+import type { ConversationKey, NewMessage, Repo } from '../../src/repo/index.js';
 
 export interface RepoFixture {
   /** A fresh, empty store. */
@@ -298,6 +298,85 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.deepEqual(list.map((x) => x.conversationId), [ab.conversationId, ac.conversationId]);
       assert.equal(list[0]?.unreadCount, 1);
       assert.equal(list[1]?.peer?.userId, c.userId);
+    });
+
+    /** The position a page ends at, as logic builds its cursor from the last conversation. */
+    const keyOf = (c: Conversation): ConversationKey => ({ updatedAt: Date.parse(c.updatedAt), conversationId: c.conversationId });
+
+    /** Every page of `userId`'s list with `limit`, in order. */
+    async function walk(userId: string, limit: number) {
+      const pages = [];
+      let after: ConversationKey | null = null;
+      for (;;) {
+        const page = await repo.listConversationsPage(userId, { limit, after });
+        pages.push(page);
+        const last = page.conversations.at(-1);
+        if (!page.hasMore || !last) return pages;
+        after = keyOf(last);
+      }
+    }
+
+    /** A user in `count` conversations (1:1 and groups), several of them last active in the same millisecond. */
+    async function busyUser(count: number) {
+      const a = await user('busy');
+      const ids: string[] = [];
+      for (let i = 0; i < count; i++) {
+        if (i % 2 === 0) ids.push((await repo.getOrCreateSingleConversation(a.userId, (await user('peer')).userId)).conversationId);
+        else ids.push((await repo.createGroup({ ownerId: a.userId, name: `g${i}`, memberIds: [] })).conversationId);
+      }
+      // Activity at a few shared instants: ties on updated_at are ordered by id, and a page may end inside a tie.
+      const base = Date.now() + 3_600_000;
+      await repo.appendMessages(ids.map((id, i) => ({ ...message(id, a.userId, `busy-${i}`, `m${i}`), sendTime: base + (i % 3) * 1000 })));
+      return { a, ids };
+    }
+
+    test('listConversationsPage walks the whole list in pages: each conversation once, in listConversations order', async () => {
+      const { a } = await busyUser(8);
+      const whole = await repo.listConversations(a.userId);
+      const pages = await walk(a.userId, 3);
+      assert.deepEqual(pages.map((p) => p.conversations.length), [3, 3, 2]);
+      assert.deepEqual(pages.map((p) => p.hasMore), [true, true, false]);
+      assert.deepEqual(pages.map((p) => p.total), [8, 8, 8]);
+      // Deep-equal: lastMessage, unreadCount, peer and groupId are those of the unpaged list.
+      assert.deepEqual(pages.flatMap((p) => p.conversations), whole);
+    });
+
+    test('listConversationsPage: a conversation that moves to the top during a walk shifts no other one', async () => {
+      const { a } = await busyUser(7);
+      const before = await repo.listConversations(a.userId);
+      const first = await repo.listConversationsPage(a.userId, { limit: 3, after: null });
+      // A conversation not yet reached gets a message: it moves above the cursor.
+      const moved = before[5]!;
+      await repo.appendMessages([{ ...message(moved.conversationId, a.userId, 'mover'), sendTime: Date.now() + 7_200_000 }]);
+      let after = keyOf(first.conversations.at(-1)!);
+      const rest: Conversation[] = [];
+      for (;;) {
+        const page = await repo.listConversationsPage(a.userId, { limit: 3, after });
+        rest.push(...page.conversations);
+        if (!page.hasMore) break;
+        after = keyOf(page.conversations.at(-1)!);
+      }
+      const unchanged = before.slice(3).filter((c) => c.conversationId !== moved.conversationId);
+      assert.deepEqual(rest.map((c) => c.conversationId), unchanged.map((c) => c.conversationId));
+      const top = await repo.listConversationsPage(a.userId, { limit: 1, after: null });
+      assert.equal(top.conversations[0]?.conversationId, moved.conversationId);
+    });
+
+    test('listConversationsPage counts only the caller\'s conversations, and an unknown user has none', async () => {
+      const { a, ids } = await busyUser(3);
+      const other = await user();
+      await repo.getOrCreateSingleConversation(other.userId, (await user()).userId);
+      const page = await repo.listConversationsPage(other.userId, { limit: 100, after: null });
+      assert.equal(page.total, 1);
+      assert.ok(page.conversations.every((c) => !ids.includes(c.conversationId)));
+      assert.equal((await repo.listConversationsPage(a.userId, { limit: 100, after: null })).total, 3);
+      assert.deepEqual(await repo.listConversationsPage('x', { limit: 10, after: null }), { conversations: [], total: 0, hasMore: false });
+    });
+
+    test('listConversationsPage past the last conversation is empty', async () => {
+      const { a } = await busyUser(2);
+      const page = await repo.listConversationsPage(a.userId, { limit: 10, after: { updatedAt: 0, conversationId: '1' } });
+      assert.deepEqual(page, { conversations: [], total: 2, hasMore: false });
     });
 
     test('ping answers', async () => {

@@ -121,6 +121,27 @@ describe('LogicApi over gRPC', () => {
     await assert.rejects(api.authenticate(token), isCode('TOKEN_REVOKED'));
   });
 
+  it('conversation-list pages match the in-process pages, cursor and last page included', async () => {
+    const owner = await signIn('rpc_pager');
+    for (const name of ['p1', 'p2', 'p3']) await api.createGroup(owner, { groupName: name, members: [] });
+    // Three groups and the world room: pages of 3 and 1.
+    const first = await api.listConversationsPage(owner, { limit: 3 });
+    assert.deepEqual(first, await backend.logic.listConversationsPage(owner, { limit: 3 }));
+    assert.equal(first.pagination.hasMore, true);
+    assert.equal(typeof first.pagination.nextCursor, 'string');
+    const second = await api.listConversationsPage(owner, { limit: 3, cursor: first.pagination.nextCursor! });
+    assert.deepEqual(second, await backend.logic.listConversationsPage(owner, { limit: 3, cursor: first.pagination.nextCursor! }));
+    assert.deepEqual(second.pagination, { page: 2, size: 3, total: 4, hasMore: false, nextCursor: null });
+    assert.deepEqual([...first.conversations, ...second.conversations], await api.listConversations(owner));
+    await assert.rejects(api.listConversationsPage(owner, { limit: 3, cursor: 'bogus' }), (err: unknown) => {
+      assert.ok(err instanceof AppError);
+      assert.equal(err.code, 'VALIDATION_ERROR');
+      assert.deepEqual(err.details, { field: 'cursor' });
+      return true;
+    });
+    await assert.rejects(api.listConversationsPage(owner, { limit: 0 }), isCode('VALIDATION_ERROR'));
+  });
+
   it('a caller without the internal key is refused', async () => {
     const intruder = new RpcLogicClient({ addrs: [`127.0.0.1:${port}`], internalKey: internalKey('other-secret'), timeoutMs: 5000 });
     try {

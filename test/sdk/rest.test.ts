@@ -72,6 +72,20 @@ test('register, login, me, conversations, history, read marks and groups work th
   assert.equal(alice.state, 'idle');
 });
 
+test('conversationsPage walks the conversation list page by page, as conversations() has it', async () => {
+  await using srv = await startServer();
+  const alice = newClient(srv.baseUrl);
+  await signUp(alice, 'alice');
+  for (let i = 0; i < 4; i++) await alice.createGroup(`team ${i}`, []);
+  const whole = await alice.conversations();
+  const pages = [await alice.conversationsPage({ limit: 2 })];
+  while (pages.at(-1)!.pagination.nextCursor) pages.push(await alice.conversationsPage({ limit: 2, cursor: pages.at(-1)!.pagination.nextCursor! }));
+  assert.deepEqual(pages.flatMap((p) => p.conversations), whole);
+  assert.deepEqual(pages.at(-1)!.pagination, { page: pages.length, size: 2, total: whole.length, hasMore: false, nextCursor: null });
+  await rejectsWith(alice.conversationsPage({ limit: 0 }), 'VALIDATION_ERROR', 400);
+  await rejectsWith(alice.conversationsPage({ limit: 2, cursor: 'nope' }), 'VALIDATION_ERROR', 400);
+});
+
 test('contract errors reach the app as GoChatError with the code and HTTP status', async () => {
   await using srv = await startServer();
   const alice = newClient(srv.baseUrl);

@@ -11,8 +11,17 @@ const STATE_TEXT: Record<ConnectionState, string> = {
   reconnecting: 'Reconnecting…',
 };
 
+/** Conversations per page of the list: the first page on start, the next ones on scroll or "Load more". */
+const LIST_PAGE_SIZE = 50;
+/** How close (px) to the bottom of the list a scroll loads the next page. */
+const LOAD_MORE_MARGIN_PX = 120;
+
 export class ChatApp {
   private readonly conversations = new Map<string, Conversation>();
+  /** Cursor of the next page of older conversations; null once the walk reached the end. */
+  private nextCursor: string | null = null;
+  private listStarted = false;
+  private loadingMore = false;
   private readonly list = el('ul', { class: 'conversation-list', testid: 'conversation-list' });
   private readonly status = el('span', { class: 'connection', testid: 'connection-state' });
   private readonly paneHost = el('section', { class: 'pane', testid: 'conversation-pane' });
@@ -43,6 +52,7 @@ export class ChatApp {
     window.addEventListener('offline', this.onOffline);
     window.addEventListener('online', this.onOnline);
     this.showState(this.client.state);
+    this.list.addEventListener('scroll', this.onListScroll, { passive: true });
     await this.refreshList();
     this.client.connect().catch(() => undefined);
   }
@@ -85,6 +95,7 @@ export class ChatApp {
     this.signingOut = true;
     window.removeEventListener('offline', this.onOffline);
     window.removeEventListener('online', this.onOnline);
+    this.list.removeEventListener('scroll', this.onListScroll);
     this.pane?.dispose();
     try {
       await this.client.logout();
@@ -96,20 +107,62 @@ export class ChatApp {
 
   // ---- conversation list ----
 
+  /**
+   * Reads the first page of the list (newest activity first) and merges it: on start, after each
+   * reconnect and when a message arrives in a conversation we do not show. Activity moves a
+   * conversation to the top, so the first page holds whatever changed; older pages are read only
+   * when the user scrolls to them. A user with thousands of conversations is never sent them all.
+   */
   private async refreshList(): Promise<void> {
     try {
-      const list = await this.client.conversations();
-      for (const c of list) {
-        const known = this.conversations.get(c.conversationId);
-        // A list fetched before a live message arrived is older than what we show: keep ours. The fetched
-        // entry may have no last message at all (the conversation was empty when the server answered).
-        if (known?.lastMessage && (!c.lastMessage || known.lastMessage.seqId > c.lastMessage.seqId)) continue;
-        this.conversations.set(c.conversationId, c);
+      const page = await this.client.conversationsPage({ limit: LIST_PAGE_SIZE });
+      this.merge(page.conversations);
+      // The walk of older pages starts once; later refreshes only renew its top.
+      if (!this.listStarted) {
+        this.listStarted = true;
+        this.nextCursor = page.pagination.nextCursor;
       }
       this.renderList();
     } catch (err) {
-      if (err instanceof GoChatError && err.isAuthError) void this.signOut('Your session ended. Please sign in again.');
+      this.onListError(err);
     }
+  }
+
+  /** The next page of older conversations, once at a time. */
+  private async loadMore(): Promise<void> {
+    if (this.loadingMore || this.nextCursor === null) return;
+    this.loadingMore = true;
+    this.renderList();
+    try {
+      const page = await this.client.conversationsPage({ limit: LIST_PAGE_SIZE, cursor: this.nextCursor });
+      this.merge(page.conversations);
+      this.nextCursor = page.pagination.nextCursor;
+    } catch (err) {
+      this.onListError(err);
+    } finally {
+      this.loadingMore = false;
+      this.renderList();
+    }
+  }
+
+  private readonly onListScroll = () => {
+    const { scrollTop, clientHeight, scrollHeight } = this.list;
+    if (scrollTop + clientHeight >= scrollHeight - LOAD_MORE_MARGIN_PX) void this.loadMore();
+  };
+
+  /** Pages are merged by id: a conversation can meet us on two pages (it moved up between reads). */
+  private merge(list: readonly Conversation[]): void {
+    for (const c of list) {
+      const known = this.conversations.get(c.conversationId);
+      // A list fetched before a live message arrived is older than what we show: keep ours. The fetched
+      // entry may have no last message at all (the conversation was empty when the server answered).
+      if (known?.lastMessage && (!c.lastMessage || known.lastMessage.seqId > c.lastMessage.seqId)) continue;
+      this.conversations.set(c.conversationId, c);
+    }
+  }
+
+  private onListError(err: unknown): void {
+    if (err instanceof GoChatError && err.isAuthError) void this.signOut('Your session ended. Please sign in again.');
   }
 
   private scheduleRefresh(): void {
@@ -163,6 +216,17 @@ export class ChatApp {
           ),
         );
       }),
+      this.nextCursor === null
+        ? null
+        : el(
+            'li',
+            { class: 'load-more' },
+            el(
+              'button',
+              { class: 'quiet', testid: 'load-more', attrs: { type: 'button', ...(this.loadingMore ? { disabled: '' } : {}) }, on: { click: () => void this.loadMore() } },
+              this.loadingMore ? 'Loading…' : 'Load more',
+            ),
+          ),
     );
   }
 

@@ -5,8 +5,10 @@ import { AppError, LIMITS, type HistoryQuery } from '../../protocol/index.js';
 import type { LogicApi, Session } from '../../logic/api.js';
 import {
   AuthResultSchema,
+  ConversationListEnvelope,
   ConversationParams,
   ConversationSchema,
+  ConversationsQuery,
   CreateConversationBody,
   CreateGroupBody,
   envelope,
@@ -55,6 +57,22 @@ export function bearerToken(req: FastifyRequest): string {
 function session(req: FastifyRequest): Session {
   if (!req.session) throw new AppError('UNAUTHORIZED');
   return req.session;
+}
+
+/**
+ * Query integers are coerced from text, and Number() also reads '1e1', '0x10' and ' 7 ': the named
+ * parameters must be plain decimal digits. Runs before validation, while the query is still text.
+ */
+function decimalOnly(...names: string[]) {
+  return async (req: FastifyRequest) => {
+    const query = req.query as Record<string, unknown>;
+    for (const name of names) {
+      const value = query[name];
+      if (value !== undefined && (typeof value !== 'string' || !/^[0-9]{1,16}$/.test(value))) {
+        throw new AppError('VALIDATION_ERROR', `querystring/${name} must be a decimal integer`, { field: name });
+      }
+    }
+  };
 }
 
 function historyQuery(query: Static<typeof MessagesQuery>): HistoryQuery {
@@ -137,14 +155,28 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
     '/api/conversations',
     {
       preHandler: authenticate,
+      preValidation: decimalOnly('limit'),
       schema: {
         tags: ['conversations'],
-        summary: 'My conversations, newest activity first',
+        summary: 'My conversations, newest activity first: all of them, or a page with limit and cursor',
+        description:
+          'Without limit and cursor: every conversation, no pagination (the contract). With limit (and cursor, the previous ' +
+          "page's pagination.nextCursor): at most limit conversations, and pagination {page, size, total, hasMore, nextCursor}. " +
+          'Keyset paging: a conversation that did not change during the walk is on exactly one page; see docs/protocol.md.',
         security: secured,
-        response: { 200: envelope(Type.Array(ConversationSchema)), ...errors },
+        querystring: ConversationsQuery,
+        response: { 200: ConversationListEnvelope, ...errors },
       },
     },
-    async (req) => ok(await logic.listConversations(session(req))),
+    async (req) => {
+      const { limit, cursor } = req.query as Static<typeof ConversationsQuery>;
+      if (limit === undefined && cursor === undefined) return ok(await logic.listConversations(session(req)));
+      const page = await logic.listConversationsPage(session(req), {
+        limit: limit ?? LIMITS.pageSizeDefault,
+        ...(cursor !== undefined ? { cursor } : {}),
+      });
+      return { ...ok(page.conversations), pagination: page.pagination };
+    },
   );
 
   app.post(

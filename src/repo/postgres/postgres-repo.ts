@@ -11,6 +11,8 @@ import type { Conversation, Group, GroupMember, ReadResult, User } from '../../p
 import type {
   AppendResult,
   ConversationInfo,
+  ConversationListPage,
+  ConversationListQuery,
   HistoryJsonPage,
   HistoryPage,
   HistoryQuery,
@@ -21,7 +23,7 @@ import type {
   UserRecord,
 } from '../index.js';
 import { historyRange, pairKey, storedMessage, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
-import { CONVERSATION_SELECT, toConversation, toMessage, toUser, type ConversationRow, type MessageRow, type UserRow } from '../rows.js';
+import { CONVERSATION_ORDER, CONVERSATION_SELECT, conversationCountSql, conversationPageSql, pageLimit, toConversation, toMessage, toUser, type ConversationRow, type MessageRow, type UserRow } from '../rows.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
 export interface PostgresRepoConfig {
@@ -283,10 +285,28 @@ export class PostgresRepo implements Repo {
     if (uid === null) return [];
     const rows = await this.query<ConversationRow>(
       'listConversations',
-      `${CONVERSATION_SELECT} WHERE m.user_id = $1 ORDER BY c.updated_at DESC, c.id DESC`,
+      `${CONVERSATION_SELECT} WHERE m.user_id = $1 ${CONVERSATION_ORDER}`,
       [uid],
     );
     return rows.map(toConversation);
+  }
+
+  async listConversationsPage(userId: string, query: ConversationListQuery): Promise<ConversationListPage> {
+    const uid = rowId(userId);
+    if (uid === null) return { conversations: [], total: 0, hasMore: false };
+    const limit = pageLimit(query.limit);
+    const param = (n: number) => `$${n}`;
+    // An id that is no row id positions below every row of its instant, as SQLite's -1 does.
+    const afterId = query.after === null ? null : (rowId(query.after.conversationId) ?? '0');
+    // One row more than the page tells whether another page follows. The page and the count are two
+    // statements (a count taken a moment apart is still a count of the user's conversations).
+    const [rows, counted] = await Promise.all([
+      query.after === null
+        ? this.query<ConversationRow>('listConversationsPage', conversationPageSql(param, false), [uid, limit + 1])
+        : this.query<ConversationRow>('listConversationsPage', conversationPageSql(param, true), [uid, query.after.updatedAt, afterId, limit + 1]),
+      this.query<{ total: string }>('countConversations', conversationCountSql(param), [uid]),
+    ]);
+    return { conversations: rows.slice(0, limit).map(toConversation), total: Number(counted[0]?.total ?? 0), hasMore: rows.length > limit };
   }
 
   async appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {

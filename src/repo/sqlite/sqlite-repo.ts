@@ -12,6 +12,8 @@ import type { Conversation, Group, GroupMember, Message, MessageType, ReadResult
 import type {
   AppendResult,
   ConversationInfo,
+  ConversationListPage,
+  ConversationListQuery,
   HistoryJsonPage,
   HistoryPage,
   HistoryQuery,
@@ -22,7 +24,7 @@ import type {
   UserRecord,
 } from '../index.js';
 import { historyRange, messageJson, messageJsonTail, pairKey, storedMessage, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
-import { CONVERSATION_SELECT, toConversation, toMessage, toUser, type ConversationRow, type MessageRow, type UserRow } from '../rows.js';
+import { CONVERSATION_ORDER, CONVERSATION_SELECT, conversationCountSql, conversationPageSql, pageLimit, toConversation, toMessage, toUser, type ConversationRow, type MessageRow, type UserRow } from '../rows.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 /** A `messagesInRange` row: id, sender_id, sender_name, content, message_type, seq_id, send_time. */
@@ -104,7 +106,10 @@ export class SqliteRepo implements Repo {
       conversationInfo: p('SELECT id, type, member_count, last_seq FROM conversations WHERE id = ?'),
       isMember: p('SELECT 1 FROM conversation_members WHERE conversation_id = ? AND user_id = ?'),
       memberIds: p('SELECT user_id FROM conversation_members WHERE conversation_id = ?'),
-      listConversations: p(`${CONVERSATION_SELECT} WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id DESC`),
+      listConversations: p(`${CONVERSATION_SELECT} WHERE m.user_id = ? ${CONVERSATION_ORDER}`),
+      conversationsFirstPage: p(conversationPageSql(() => '?', false)),
+      conversationsPageAfter: p(conversationPageSql(() => '?', true)),
+      countConversations: p(conversationCountSql(() => '?')).pluck(),
       oneConversation: p(`${CONVERSATION_SELECT} WHERE m.user_id = ? AND m.conversation_id = ?`),
       messageByTemp: p(`SELECT * FROM messages WHERE conversation_id = ? AND sender_id = ? AND temp_message_id = ?`),
       // A resend (same sender, conversation and tempMessageId) inserts nothing: `changes` is 0.
@@ -249,6 +254,22 @@ export class SqliteRepo implements Repo {
 
   async listConversations(userId: string): Promise<Conversation[]> {
     return (this.stmt.listConversations!.all(rowId(userId)) as ConversationRow[]).map(toConversation);
+  }
+
+  async listConversationsPage(userId: string, query: ConversationListQuery): Promise<ConversationListPage> {
+    const uid = rowId(userId);
+    const limit = pageLimit(query.limit);
+    // One read transaction: the page and its total come from the same snapshot.
+    return this.db.transaction(() => {
+      // One row more than the page tells whether another page follows.
+      const rows = (
+        query.after === null
+          ? this.stmt.conversationsFirstPage!.all(uid, limit + 1)
+          : this.stmt.conversationsPageAfter!.all(uid, query.after.updatedAt, rowId(query.after.conversationId), limit + 1)
+      ) as ConversationRow[];
+      const total = this.stmt.countConversations!.get(uid) as number;
+      return { conversations: rows.slice(0, limit).map(toConversation), total, hasMore: rows.length > limit };
+    })();
   }
 
   async appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {
