@@ -39,8 +39,8 @@ export function attackRows(scenario: AttackId, f: RunFigures | undefined): { row
   if (!f) return { rows, verdicts };
   const row = (metric: string, quiet: number | undefined, attack: number | undefined, extra: Partial<AttackRow> = {}) => {
     const r: AttackRow = { metric };
-    if (quiet !== undefined && !Number.isNaN(quiet)) r.quiet = quiet;
-    if (attack !== undefined && !Number.isNaN(attack)) r.attack = attack;
+    if (isFigure(quiet)) r.quiet = quiet;
+    if (isFigure(attack)) r.attack = attack;
     if (extra.ratio === undefined && r.quiet !== undefined && r.attack !== undefined && r.quiet !== 0) r.ratio = r.attack / r.quiet;
     Object.assign(r, extra);
     if (r.bar !== undefined) verdicts.push({ bar: `${scenario}: ${metric} ${r.bar}`, pass: r.pass === true });
@@ -50,8 +50,8 @@ export function attackRows(scenario: AttackId, f: RunFigures | undefined): { row
 
   row('normal send->ack p50 ms', f.quietAckMs?.p50, f.attackAckMs?.p50);
   row('normal send->ack p99 ms', f.quietAckMs?.p99, f.attackAckMs?.p99, {
-    ...(f.ackP99Ratio !== undefined && Number.isFinite(f.ackP99Ratio) ? { ratio: f.ackP99Ratio } : {}),
-    ...bar(`<= ${ACK_P99_RATIO_BAR.toFixed(1)}x`, f.ackP99Ratio !== undefined && f.ackP99Ratio <= ACK_P99_RATIO_BAR),
+    ...(isFigure(f.ackP99Ratio) ? { ratio: f.ackP99Ratio } : {}),
+    ...bar(`<= ${ACK_P99_RATIO_BAR.toFixed(1)}x`, isFigure(f.ackP99Ratio) && f.ackP99Ratio <= ACK_P99_RATIO_BAR),
   });
   row('normal send->ack max ms', f.quietAckMs?.max, f.attackAckMs?.max);
   row('server CPU, % of a core', pct(f.serverCoreQuiet), pct(f.serverCoreAttack));
@@ -60,17 +60,12 @@ export function attackRows(scenario: AttackId, f: RunFigures | undefined): { row
 
   const p = f.probe;
   if (p) {
-    const loginBar = scenario === 'register-flood' ? bar(`<= ${ACK_P99_RATIO_BAR.toFixed(1)}x`, p.p99Ratio <= ACK_P99_RATIO_BAR) : {};
+    const loginBar = scenario === 'register-flood' ? bar(`<= ${ACK_P99_RATIO_BAR.toFixed(1)}x`, isFigure(p.p99Ratio) && p.p99Ratio <= ACK_P99_RATIO_BAR) : {};
     row(`${p.name} p50 ms`, p.quiet.latencyMs.p50, p.attack.latencyMs.p50);
-    row(`${p.name} p99 ms`, p.quiet.latencyMs.p99, p.attack.latencyMs.p99, { ...(Number.isFinite(p.p99Ratio) ? { ratio: p.p99Ratio } : {}), ...loginBar });
+    row(`${p.name} p99 ms`, p.quiet.latencyMs.p99, p.attack.latencyMs.p99, { ...(isFigure(p.p99Ratio) ? { ratio: p.p99Ratio } : {}), ...loginBar });
     row(`${p.name} answered`, p.quiet.ok, p.attack.ok);
-    const failedBar =
-      scenario === 'slow-bodies'
-        ? bar(`>= ${HEALTHZ_OK_BAR * 100}% ok`, okShare(p.attack) >= HEALTHZ_OK_BAR)
-        : scenario === 'register-flood'
-          ? bar('= 0', p.attack.failed === 0)
-          : {};
-    row(`${p.name} failed`, p.quiet.failed, p.attack.failed, failedBar);
+    row(`${p.name} failed`, p.quiet.failed, p.attack.failed, scenario === 'register-flood' ? bar('= 0', p.attack.failed === 0) : {});
+    row(`${p.name} ok %`, okShare(p.quiet) * 100, okShare(p.attack) * 100, scenario === 'slow-bodies' ? bar(`>= ${HEALTHZ_OK_BAR * 100}%`, okShare(p.attack) >= HEALTHZ_OK_BAR) : {});
   }
 
   const a = f.attacker;
@@ -92,6 +87,11 @@ export function attackRows(scenario: AttackId, f: RunFigures | undefined): { row
   return { rows, verdicts };
 }
 
+/** A finite number: a window without samples has NaN figures, which cross IPC as null. */
+function isFigure(v: number | null | undefined): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
 function pct(share: number | undefined): number | undefined {
   return share === undefined ? undefined : share * 100;
 }
@@ -102,11 +102,11 @@ function okShare(w: { ok: number; failed: number }): number {
 
 export function printAttackTable(title: string, rows: readonly AttackRow[], runs: number): void {
   console.log(`\n${title}  [median of ${runs} run${runs > 1 ? 's' : ''}; worst run where marked]`);
-  console.log(`  ${'metric'.padEnd(34)}${'quiet'.padStart(10)}${'attack'.padStart(10)}${'ratio'.padStart(9)}   bar`);
+  console.log(`  ${'metric'.padEnd(36)}${'quiet'.padStart(10)}${'attack'.padStart(10)}${'ratio'.padStart(9)}   bar`);
   for (const r of rows) {
     const ratio = r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`;
     const bar = r.bar ? `${r.bar.padEnd(10)} ${r.pass ? 'PASS' : 'MISS'}` : '';
-    console.log(`  ${r.metric.padEnd(34)}${fmt(r.quiet).padStart(10)}${fmt(r.attack).padStart(10)}${ratio.padStart(9)}   ${bar}`);
+    console.log(`  ${r.metric.padEnd(36)}${fmt(r.quiet).padStart(10)}${fmt(r.attack).padStart(10)}${ratio.padStart(9)}   ${bar}`);
   }
 }
 
@@ -128,7 +128,7 @@ export function attackSummaryLine(scenario: AttackId, f: RunFigures | undefined,
   };
   if (f?.quietAckMs) summary.quietP99Ms = f.quietAckMs.p99;
   if (f?.attackAckMs) summary.attackP99Ms = f.attackAckMs.p99;
-  if (f?.ackP99Ratio !== undefined) summary.ratio = f.ackP99Ratio;
+  if (isFigure(f?.ackP99Ratio)) summary.ratio = f.ackP99Ratio;
   if (f?.attacker) summary.refusals = f.attacker.refusals;
   return summary;
 }
@@ -139,7 +139,7 @@ export function printAttackSummary(lines: readonly AttackSummary[]): void {
     `  ${'scenario'.padEnd(16)}${'quiet p99'.padStart(11)}${'attack p99'.padStart(12)}${'ratio'.padStart(9)}  ${'bar'.padEnd(8)}${'ack'.padEnd(6)}${'refusals'.padStart(10)}  ${'other bars'.padEnd(11)} note`,
   );
   for (const l of lines) {
-    const ratio = l.ratio === undefined || !Number.isFinite(l.ratio) ? '-' : `${l.ratio.toFixed(2)}x`;
+    const ratio = l.ratio === undefined ? '-' : `${l.ratio.toFixed(2)}x`;
     console.log(
       `  ${l.scenario.padEnd(16)}${fmt(l.quietP99Ms).padStart(11)}${fmt(l.attackP99Ms).padStart(12)}${ratio.padStart(9)}  ${`<= ${ACK_P99_RATIO_BAR.toFixed(1)}x`.padEnd(8)}${(l.ackBarHolds ? 'PASS' : 'MISS').padEnd(6)}${fmt(l.refusals).padStart(10)}  ${l.otherBars.padEnd(11)} ${l.note}`,
     );

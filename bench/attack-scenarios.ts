@@ -327,7 +327,7 @@ function probeFor(attack: AttackId, baseUrl: string, victim: NormalUser, account
   }
   if (attack === 'group-spam') {
     return {
-      probe: new Probe('victim GET /api/conversations'),
+      probe: new Probe('victim conversation list'),
       once: async () => (await requestJson(baseUrl, 'GET', '/api/conversations', { token: victim.token, localAddress: victim.address, timeoutMs: PROBE_TIMEOUT_MS })).status === 200,
     };
   }

@@ -73,7 +73,7 @@ const FLAGS: Record<string, { key: NumericParam; help: string }> = {
   '--missed': { key: 'stormMissed', help: '(f) messages per group while they are away' },
   '--normal-users': { key: 'normalUsers', help: 'attacks: registered users in 1:1 pairs, measured' },
   '--normal-rate': { key: 'normalRate', help: 'attacks: messages per second per normal user' },
-  '--attack-fds': { key: 'attackFds', help: 'attacks: the server\'s soft open-file limit (0: the runner\'s)' },
+  '--attack-fds': { key: 'attackFds', help: 'attacks: the server\'s open-file limit, soft and hard (0: the runner\'s)' },
   '--ping-sockets': { key: 'pingSockets', help: 'ping-flood: sockets of the attacking guest' },
   '--slow-bodies': { key: 'slowBodies', help: 'slow-bodies: connections dribbling a body at 1 byte/s' },
   '--attack-concurrency': { key: 'attackConcurrency', help: 'register-flood, world-room, group-spam: requests in flight' },
@@ -156,7 +156,9 @@ function parseArgs(argv: string[]): Options {
     }
     else if (FLAGS[flag]) {
       const n = Number(value());
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number`);
+      // --attack-fds 0 means "the runner's limit"; every other size must be positive.
+      const zeroAllowed = FLAGS[flag].key === 'attackFds';
+      if (!Number.isFinite(n) || n < 0 || (n === 0 && !zeroAllowed)) throw new Error(`${flag} must be a positive number`);
       options.params[FLAGS[flag].key] = n;
     } else throw new Error(`unknown flag ${flag}\n${usage()}`);
   }
@@ -183,7 +185,7 @@ async function runOnce(scenario: ScenarioId, kind: TargetKind, options: Options,
   const server = await startTarget(kind, {
     fds,
     ...(profileDir ? { profileDir } : {}),
-    ...(attack ? { publicDefaults: true, softFileLimit: options.params.attackFds } : {}),
+    ...(attack ? { publicDefaults: true, openFileCap: options.params.attackFds } : {}),
   });
   const { command, args } = withFileLimit([LOADGEN_MAIN], fds);
   const loadgen =

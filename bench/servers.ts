@@ -56,11 +56,13 @@ export function withFileLimit(args: string[], fds: number): { command: string; a
 }
 
 /**
- * The command line for a child whose soft open-file limit is `soft` (lowering it is always
- * allowed): a shell sets it and execs node (same pid).
+ * The command line for a child limited to `limit` open files: a shell lowers both limits (always
+ * allowed) and execs node (same pid). Both, because Node raises its soft limit to the hard one
+ * at start: a hard limit of 1024 is what a service unit or container with `LimitNOFILE=1024`
+ * gives it.
  */
-export function withSoftFileLimit(args: string[], soft: number): { command: string; args: string[] } {
-  return { command: '/bin/sh', args: ['-c', `ulimit -Sn ${Math.floor(soft)} && exec ${nodeCommand(args)}`] };
+export function withOpenFileCap(args: string[], limit: number): { command: string; args: string[] } {
+  return { command: '/bin/sh', args: ['-c', `ulimit -n ${Math.floor(limit)} && exec ${nodeCommand(args)}`] };
 }
 
 export interface StartOptions {
@@ -72,8 +74,8 @@ export interface StartOptions {
    * from the runner's environment, so every limit is the public default.
    */
   publicDefaults?: boolean;
-  /** With `publicDefaults`: the soft open-file limit to run under (0 keeps the runner's). */
-  softFileLimit?: number;
+  /** The open-file limit (soft and hard) to run under instead of `fds`; 0 or absent keeps the runner's. */
+  openFileCap?: number;
 }
 
 export async function startTarget(kind: TargetKind, options: StartOptions): Promise<RunningServer> {
@@ -81,7 +83,7 @@ export async function startTarget(kind: TargetKind, options: StartOptions): Prom
   const nodeArgs = kind === 'gochat' && options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   const script = [...nodeArgs, kind === 'gochat' ? GOCHAT_MAIN : BASELINE_MAIN];
   const { command, args } =
-    options.publicDefaults && options.softFileLimit ? withSoftFileLimit(script, options.softFileLimit) : withFileLimit(script, options.fds);
+    options.openFileCap ? withOpenFileCap(script, options.openFileCap) : withFileLimit(script, options.fds);
   const env: Record<string, string | undefined> = { ...process.env, PORT: '0', HOST: '127.0.0.1' };
   if (options.publicDefaults) for (const key of Object.keys(env)) if (key.startsWith('GOCHAT_')) delete env[key];
   if (kind === 'gochat') Object.assign(env, options.publicDefaults ? {} : BENCH_SERVER_ENV, { GOCHAT_DATA_DIR: dataDir, GOCHAT_LOG_LEVEL: 'info' });

@@ -50,9 +50,9 @@ export function medianOf<T>(runs: readonly T[]): T {
   return out as T;
 }
 
-/** A figure for a table: fewer decimals the larger it is; '-' when absent. */
-export function fmt(n: number | undefined, digits = 0): string {
-  if (n === undefined || Number.isNaN(n)) return '-';
+/** A figure for a table: fewer decimals the larger it is; '-' when absent (NaN crosses IPC as null). */
+export function fmt(n: number | null | undefined, digits = 0): string {
+  if (typeof n !== 'number' || Number.isNaN(n)) return '-';
   const abs = Math.abs(n);
   const d = abs >= 100 ? 0 : abs >= 10 ? Math.max(digits, 1) : Math.max(digits, 2);
   return n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: 0 });

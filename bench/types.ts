@@ -46,7 +46,7 @@ export interface BenchParams {
   /** Attacks: registered users in 1:1 pairs, each sending `normalRate` messages per second. */
   normalUsers: number;
   normalRate: number;
-  /** Attacks: the server's soft open-file limit (what systemd or a login shell gives it); 0 keeps the runner's. */
+  /** Attacks: the server's open-file limit, soft and hard (a `LimitNOFILE=1024` service); 0 keeps the runner's. */
   attackFds: number;
   /** ping-flood: sockets of the one attacking guest. */
   pingSockets: number;
