@@ -3,9 +3,10 @@
  * It receives the job over IPC, sets up through the real API, asks the runner to sample the
  * server at each mark, and sends back its figures.
  */
+import { ATTACK_SCENARIOS } from './attack-scenarios.js';
 import { SCENARIOS, type Context } from './scenarios.js';
 import { BaselineTarget, GoChatTarget } from './target.js';
-import type { Job, ToLoadgen, ToRunner } from './types.js';
+import { isAttack, type Job, type ToLoadgen, type ToRunner } from './types.js';
 
 function send(message: ToRunner): void {
   process.send!(message);
@@ -34,7 +35,8 @@ async function run(job: Job): Promise<void> {
     log: (text) => send({ type: 'log', text }),
   };
   try {
-    const result = await SCENARIOS[job.scenario](ctx);
+    const scenario = job.scenario;
+    const result = await (isAttack(scenario) ? ATTACK_SCENARIOS[scenario] : SCENARIOS[scenario])(ctx);
     send({ type: 'result', result });
   } catch (err) {
     send({ type: 'failed', error: err instanceof Error ? (err.stack ?? err.message) : String(err) });

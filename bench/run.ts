@@ -11,8 +11,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openFileLimits, sampleProc, type ProcSample } from './proc.js';
 import { LOADGEN_MAIN, startTarget, withFileLimit } from './servers.js';
-import { medianOf } from './stats.js';
-import type { BenchParams, Job, LoadResult, RunFigures, ScenarioId, TargetKind, ToLoadgen, ToRunner } from './types.js';
+import { fmt, medianOf } from './stats.js';
+import { attackRows, attackSummaryLine, printAttackSummary, printAttackTable, type AttackRow, type AttackSummary } from './attack-report.js';
+import { ATTACK_IDS, isAttack, type BenchParams, type Verdict, type CapacityId, type Job, type LoadResult, type RunFigures, type ScenarioId, type TargetKind, type ToLoadgen, type ToRunner } from './types.js';
 
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/results');
 
@@ -34,6 +35,12 @@ const DEFAULTS: BenchParams = {
   historyReaders: 32,
   stormClients: 2000,
   stormMissed: 20,
+  normalUsers: 4,
+  normalRate: 5,
+  attackFds: 1024,
+  pingSockets: 10,
+  slowBodies: 1100,
+  attackConcurrency: 8,
 };
 
 /** --quick: every scenario once, shorter and smaller; figures are indicative only. */
@@ -64,6 +71,12 @@ const FLAGS: Record<string, { key: NumericParam; help: string }> = {
   '--readers': { key: 'historyReaders', help: '(e) concurrent HTTP readers' },
   '--storm': { key: 'stormClients', help: '(f) clients that drop and reconnect' },
   '--missed': { key: 'stormMissed', help: '(f) messages per group while they are away' },
+  '--normal-users': { key: 'normalUsers', help: 'attacks: registered users in 1:1 pairs, measured' },
+  '--normal-rate': { key: 'normalRate', help: 'attacks: messages per second per normal user' },
+  '--attack-fds': { key: 'attackFds', help: 'attacks: the server\'s open-file limit, soft and hard (0: the runner\'s)' },
+  '--ping-sockets': { key: 'pingSockets', help: 'ping-flood: sockets of the attacking guest' },
+  '--slow-bodies': { key: 'slowBodies', help: 'slow-bodies: connections dribbling a body at 1 byte/s' },
+  '--attack-concurrency': { key: 'attackConcurrency', help: 'register-flood, world-room, group-spam: requests in flight' },
 };
 
 const TITLES: Record<ScenarioId, (p: BenchParams) => string> = {
@@ -73,10 +86,18 @@ const TITLES: Record<ScenarioId, (p: BenchParams) => string> = {
   d: (p) => `(d) ${p.idleConnections} idle authenticated connections, ping every ${p.idlePingSec} s`,
   e: (p) => `(e) history: pages of ${p.pageSize} from a conversation of ${p.historyMessages} messages, ${p.historyReaders} readers`,
   f: (p) => `(f) reconnect storm: ${p.stormClients} clients drop, ${p.stormMissed} messages each group missed, reconnect + catch up`,
+  'ping-flood': (p) => `ping-flood: ${p.pingSockets} sockets of one guest send pings as fast as they can`,
+  'slow-bodies': (p) => `slow-bodies: ${p.slowBodies} connections dribble a POST body at 1 byte/s`,
+  'register-flood': (p) => `register-flood: ${p.attackConcurrency} loops of register + wrong-password login from one IP`,
+  'world-room': (p) => `world-room: ${p.attackConcurrency} loops of new guest + one world message`,
+  'disk-fill': () => 'disk-fill: one guest sends 4,000-character world messages as fast as allowed',
+  'group-spam': (p) => `group-spam: one user creates groups containing the victim, ${p.attackConcurrency} at a time`,
 };
 
-/** Scenarios the relay cannot run: it stores nothing, so it has no history to read or catch up from. */
-const GOCHAT_ONLY: ReadonlySet<ScenarioId> = new Set(['e', 'f']);
+const CAPACITY_IDS: readonly CapacityId[] = ['a', 'b', 'c', 'd', 'e', 'f'];
+
+/** Scenarios the relay cannot run: it stores nothing (no history to read or catch up from), and it has no defences to attack. */
+const GOCHAT_ONLY: ReadonlySet<ScenarioId> = new Set<ScenarioId>(['e', 'f', ...ATTACK_IDS]);
 
 interface Options {
   scenarios: ScenarioId[];
@@ -88,8 +109,9 @@ interface Options {
 
 function usage(): string {
   const lines = [
-    'usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f] [--runs 3] [--targets baseline,gochat] [--profile] [sizes]',
+    'usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f|attack|all|<names>] [--runs 3] [--targets baseline,gochat] [--profile] [sizes]',
     '  --quick        every scenario once, 4 s windows, smaller (d)(e)(f); indicative only',
+    `  --scenarios    default a-f; "attack" runs ${ATTACK_IDS.join(', ')}; "all" runs both; or any list of them`,
     '  --profile      run GoChat with --cpu-prof; profiles land in bench/results/profiles/',
     '  --temp-ids     v7 (default: the SDK\'s createTempId, time-ordered UUIDv7), uuid (random v4) or seq (<connection>-<n>)',
     ...Object.entries(FLAGS).map(([flag, { key, help }]) => `  ${flag.padEnd(20)} ${help} (default ${DEFAULTS[key]})`),
@@ -98,7 +120,7 @@ function usage(): string {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { scenarios: ['a', 'b', 'c', 'd', 'e', 'f'], runs: 3, targets: ['baseline', 'gochat'], params: { ...DEFAULTS }, profile: false };
+  const options: Options = { scenarios: [...CAPACITY_IDS], runs: 3, targets: ['baseline', 'gochat'], params: { ...DEFAULTS }, profile: false };
   if (argv.includes('--quick')) {
     Object.assign(options.params, QUICK);
     options.runs = 1;
@@ -117,9 +139,15 @@ function parseArgs(argv: string[]): Options {
     } else if (flag === '--profile') options.profile = true;
     else if (flag === '--runs') options.runs = Math.max(1, Number(value()));
     else if (flag === '--scenarios') {
-      const list = value().split(',').map((s) => s.trim()) as ScenarioId[];
-      for (const s of list) if (!(s in TITLES)) throw new Error(`unknown scenario "${s}"`);
-      options.scenarios = list;
+      options.scenarios = value()
+        .split(',')
+        .map((s) => s.trim())
+        .flatMap((s): ScenarioId[] => {
+          if (s === 'attack') return [...ATTACK_IDS];
+          if (s === 'all') return [...CAPACITY_IDS, ...ATTACK_IDS];
+          if (!(s in TITLES)) throw new Error(`unknown scenario "${s}"`);
+          return [s as ScenarioId];
+        });
     } else if (flag === '--targets') options.targets = value().split(',') as TargetKind[];
     else if (flag === '--temp-ids') {
       const style = value();
@@ -128,7 +156,9 @@ function parseArgs(argv: string[]): Options {
     }
     else if (FLAGS[flag]) {
       const n = Number(value());
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number`);
+      // --attack-fds 0 means "the runner's limit"; every other size must be positive.
+      const zeroAllowed = FLAGS[flag].key === 'attackFds';
+      if (!Number.isFinite(n) || n < 0 || (n === 0 && !zeroAllowed)) throw new Error(`${flag} must be a positive number`);
       options.params[FLAGS[flag].key] = n;
     } else throw new Error(`unknown flag ${flag}\n${usage()}`);
   }
@@ -148,22 +178,28 @@ function machine() {
 
 /** One scenario on one target: fresh server, forked load generator, /proc samples at its marks. */
 async function runOnce(scenario: ScenarioId, kind: TargetKind, options: Options, runTag: string): Promise<RunFigures> {
-  const fds = Math.max(options.params.idleConnections, options.params.stormClients * 2, options.params.groupConnections) + 1024;
+  const attack = isAttack(scenario);
+  const fds = attack ? 1024 : Math.max(options.params.idleConnections, options.params.stormClients * 2, options.params.groupConnections) + 1024;
   const profileDir = options.profile ? path.join(RESULTS_DIR, 'profiles') : undefined;
-  const server = await startTarget(kind, { fds, ...(profileDir ? { profileDir } : {}) });
+  // Attack scenarios prove the public defaults: no raised limits, the usual open-file limit.
+  const server = await startTarget(kind, {
+    fds,
+    ...(profileDir ? { profileDir } : {}),
+    ...(attack ? { publicDefaults: true, openFileCap: options.params.attackFds } : {}),
+  });
   const { command, args } = withFileLimit([LOADGEN_MAIN], fds);
   const loadgen =
     command === process.execPath
       ? fork(LOADGEN_MAIN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
       : fork(args.at(-1)!, [], { execPath: command, execArgv: args.slice(0, -1), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const samples = new Map<string, { server: ProcSample; loadgen: ProcSample; commits?: CommitCounts }>();
+  const samples = new Map<string, Sample>();
   const job: Job = { scenario, target: kind, baseUrl: server.baseUrl, wsUrl: server.wsUrl, params: options.params, runTag };
   try {
     const result = await new Promise<LoadResult>((resolve, reject) => {
       const timeout = setTimeout(() => reject(new Error('load generator timed out')), 10 * 60_000);
       loadgen.on('message', (message: ToRunner) => {
         if (message.type === 'mark') {
-          const sample = { server: sampleProc(server.pid), loadgen: sampleProc(loadgen.pid!) };
+          const sample: Sample = { server: sampleProc(server.pid), loadgen: sampleProc(loadgen.pid!), dataBytes: directoryBytes(server.dataDir) };
           samples.set(message.name, sample);
           // The scrape comes after the /proc reading, so its own cost falls outside the window's CPU.
           void (kind === 'gochat' ? commitCounts(server.baseUrl) : Promise.resolve(undefined)).then((commits) => {
@@ -194,6 +230,29 @@ interface CommitCounts {
   commits: number;
 }
 
+interface Sample {
+  server: ProcSample;
+  loadgen: ProcSample;
+  /** Bytes of the server's data directory (0 for the relay). */
+  dataBytes: number;
+  commits?: CommitCounts;
+}
+
+/** Total size of the files under `dir` (the SQLite database, its WAL and shared memory). */
+function directoryBytes(dir: string): number {
+  if (!dir) return 0;
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    try {
+      total += fs.statSync(path.join(entry.parentPath, entry.name)).size;
+    } catch {
+      // removed between the listing and the stat (a WAL reset): it holds nothing now
+    }
+  }
+  return total;
+}
+
 /** GoChat's acked-message and message-transaction counters, from its Prometheus text. */
 async function commitCounts(baseUrl: string): Promise<CommitCounts | undefined> {
   try {
@@ -210,8 +269,24 @@ async function commitCounts(baseUrl: string): Promise<CommitCounts | undefined> 
   }
 }
 
-function withServerFigures(result: LoadResult, samples: Map<string, { server: ProcSample; loadgen: ProcSample; commits?: CommitCounts }>): RunFigures {
+function withServerFigures(result: LoadResult, samples: Map<string, Sample>): RunFigures {
   const figures = { ...result.figures };
+  if (result.phases) {
+    // Server CPU as a share of one core, per window; the data directory's growth under attack.
+    const core = (window: [string, string]) => {
+      const [start, end] = window.map((name) => samples.get(name));
+      return start && end && end.server.at > start.server.at ? (end.server.cpuUs - start.server.cpuUs) / ((end.server.at - start.server.at) * 1000) : undefined;
+    };
+    const quiet = core(result.phases.quiet);
+    const attacked = core(result.phases.attack);
+    if (quiet !== undefined) figures.serverCoreQuiet = quiet;
+    if (attacked !== undefined) figures.serverCoreAttack = attacked;
+    const [start, end] = result.phases.attack.map((name) => samples.get(name));
+    if (start && end) {
+      figures.dataDirBytesPerSec = (end.dataBytes - start.dataBytes) / ((end.server.at - start.server.at) / 1000);
+      figures.serverRssMb = end.server.rssKb / 1024;
+    }
+  }
   if (result.window) {
     const start = samples.get(result.window[0]);
     const end = samples.get(result.window[1]);
@@ -265,12 +340,8 @@ interface Row {
   pass?: boolean;
 }
 
-interface Verdict {
-  bar: string;
-  pass: boolean;
-}
 
-function rowsFor(scenario: ScenarioId, base: RunFigures | undefined, go: RunFigures | undefined, p: BenchParams): { rows: Row[]; verdicts: Verdict[] } {
+function rowsFor(scenario: CapacityId, base: RunFigures | undefined, go: RunFigures | undefined, p: BenchParams): { rows: Row[]; verdicts: Verdict[] } {
   const rows: Row[] = [];
   const verdicts: Verdict[] = [];
   const row = (metric: string, pick: (f: RunFigures) => number | undefined, bar?: { text: string; test: (g: number, ratio: number | undefined) => boolean }) => {
@@ -337,12 +408,6 @@ function rowsFor(scenario: ScenarioId, base: RunFigures | undefined, go: RunFigu
   return { rows: rows.filter((r) => r.baseline !== undefined || r.gochat !== undefined), verdicts };
 }
 
-function fmt(n: number | undefined, digits = 0): string {
-  if (n === undefined || Number.isNaN(n)) return '-';
-  const abs = Math.abs(n);
-  const d = abs >= 100 ? 0 : abs >= 10 ? Math.max(digits, 1) : Math.max(digits, 2);
-  return n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: 0 });
-}
 
 function printTable(title: string, rows: readonly Row[], runs: number): void {
   console.log(`\n${title}  [median of ${runs} run${runs > 1 ? 's' : ''}]`);
@@ -366,6 +431,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const report: Record<string, unknown> = { startedAt: new Date(started).toISOString(), machine: info, params: options.params, runs: options.runs, scenarios: {} };
   const allVerdicts: Verdict[] = [];
+  const attackSummaries: AttackSummary[] = [];
 
   for (const scenario of options.scenarios) {
     const title = TITLES[scenario](options.params);
@@ -393,10 +459,22 @@ async function main(): Promise<void> {
     }
     const base = perTarget.baseline ? summarize(perTarget.baseline) : undefined;
     const go = perTarget.gochat ? summarize(perTarget.gochat) : undefined;
-    const { rows, verdicts } = rowsFor(scenario, base, go, options.params);
-    printTable(title, rows, options.runs);
+    let rows: Row[] | AttackRow[];
+    let verdicts: Verdict[];
+    if (isAttack(scenario)) {
+      ({ rows, verdicts } = attackRows(scenario, go));
+      printAttackTable(title, rows, options.runs);
+      attackSummaries.push(attackSummaryLine(scenario, go, verdicts, failures.length));
+    } else {
+      ({ rows, verdicts } = rowsFor(scenario, base, go, options.params));
+      printTable(title, rows, options.runs);
+    }
     allVerdicts.push(...verdicts, ...failures.splice(0));
     (report.scenarios as Record<string, unknown>)[scenario] = { title, runs: perTarget, median: { baseline: base, gochat: go }, rows, verdicts };
+  }
+  if (attackSummaries.length > 0) {
+    printAttackSummary(attackSummaries);
+    report.attackSummary = attackSummaries;
   }
 
   const elapsed = (Date.now() - started) / 1000;
@@ -411,6 +489,12 @@ async function main(): Promise<void> {
 }
 
 function brief(scenario: ScenarioId, f: RunFigures): string {
+  if (isAttack(scenario)) {
+    const a = f.attacker;
+    return `ack p99 ${fmt(f.quietAckMs?.p99, 1)} -> ${fmt(f.attackAckMs?.p99, 1)} ms (${fmt(f.ackP99Ratio, 2)}x), server ${fmt((f.serverCoreQuiet ?? 0) * 100)}% -> ${fmt(
+      (f.serverCoreAttack ?? 0) * 100,
+    )}% of a core; attacker ${a ? `${a.accepted} served, ${a.refusals} refused, ${a.failures} failed` : 'no report'}`;
+  }
   if (scenario === 'd') {
     return `held ${f.stillConnected}/${f.connections}, ${fmt(f.rssPerConnectionKb, 1)} KB/conn (2nd half ${fmt(f.rssMarginalPerConnectionKb, 1)})`;
   }

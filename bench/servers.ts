@@ -32,10 +32,17 @@ export const BENCH_SERVER_ENV: Record<string, string> = {
 export interface RunningServer {
   kind: TargetKind;
   pid: number;
+  /** GoChat's temp data directory ('' for the relay). */
+  dataDir: string;
   port: number;
   baseUrl: string;
   wsUrl: string;
   stop(): Promise<void>;
+}
+
+/** `node <args>` quoted for sh. */
+function nodeCommand(args: readonly string[]): string {
+  return [process.execPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
 }
 
 /**
@@ -45,22 +52,48 @@ export interface RunningServer {
 export function withFileLimit(args: string[], fds: number): { command: string; args: string[] } {
   const { soft, hard } = openFileLimits();
   if (soft >= fds || hard < fds) return { command: process.execPath, args };
-  const quoted = [process.execPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return { command: '/bin/sh', args: ['-c', `ulimit -n ${Number.isFinite(hard) ? hard : fds} && exec ${quoted}`] };
+  return { command: '/bin/sh', args: ['-c', `ulimit -n ${Number.isFinite(hard) ? hard : fds} && exec ${nodeCommand(args)}`] };
 }
 
-export async function startTarget(kind: TargetKind, options: { fds: number; profileDir?: string }): Promise<RunningServer> {
+/**
+ * The command line for a child limited to `limit` open files: a shell lowers both limits (always
+ * allowed) and execs node (same pid). Both, because Node raises its soft limit to the hard one
+ * at start: a hard limit of 1024 is what a service unit or container with `LimitNOFILE=1024`
+ * gives it.
+ */
+export function withOpenFileCap(args: string[], limit: number): { command: string; args: string[] } {
+  return { command: '/bin/sh', args: ['-c', `ulimit -n ${Math.floor(limit)} && exec ${nodeCommand(args)}`] };
+}
+
+export interface StartOptions {
+  /** Open files the child needs: the soft limit is raised to the hard one when lower. */
+  fds: number;
+  profileDir?: string;
+  /**
+   * GoChat as `npm start` runs it: no raised abuse limits and no GOCHAT_* settings inherited
+   * from the runner's environment, so every limit is the public default.
+   */
+  publicDefaults?: boolean;
+  /** The open-file limit (soft and hard) to run under instead of `fds`; 0 or absent keeps the runner's. */
+  openFileCap?: number;
+}
+
+export async function startTarget(kind: TargetKind, options: StartOptions): Promise<RunningServer> {
   const dataDir = kind === 'gochat' ? fs.mkdtempSync(path.join(os.tmpdir(), 'gochat-bench-')) : '';
   const nodeArgs = kind === 'gochat' && options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
-  const { command, args } = withFileLimit([...nodeArgs, kind === 'gochat' ? GOCHAT_MAIN : BASELINE_MAIN], options.fds);
+  const script = [...nodeArgs, kind === 'gochat' ? GOCHAT_MAIN : BASELINE_MAIN];
+  const { command, args } =
+    options.openFileCap ? withOpenFileCap(script, options.openFileCap) : withFileLimit(script, options.fds);
   const env: Record<string, string | undefined> = { ...process.env, PORT: '0', HOST: '127.0.0.1' };
-  if (kind === 'gochat') Object.assign(env, BENCH_SERVER_ENV, { GOCHAT_DATA_DIR: dataDir, GOCHAT_LOG_LEVEL: 'info' });
+  if (options.publicDefaults) for (const key of Object.keys(env)) if (key.startsWith('GOCHAT_')) delete env[key];
+  if (kind === 'gochat') Object.assign(env, options.publicDefaults ? {} : BENCH_SERVER_ENV, { GOCHAT_DATA_DIR: dataDir, GOCHAT_LOG_LEVEL: 'info' });
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await listeningPort(child, exited);
   return {
     kind,
     pid: child.pid!,
+    dataDir,
     port,
     baseUrl: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/ws`,

@@ -1,4 +1,4 @@
-/** Small statistics helpers: percentiles over raw samples, medians over runs. */
+/** Small statistics helpers: percentiles over raw samples, medians over runs, the tables' number format. */
 
 export interface Percentiles {
   p50: number;
@@ -48,4 +48,12 @@ export function medianOf<T>(runs: readonly T[]): T {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(first)) out[key] = medianOf(runs.map((r) => (r as Record<string, unknown>)[key]));
   return out as T;
+}
+
+/** A figure for a table: fewer decimals the larger it is; '-' when absent (NaN crosses IPC as null). */
+export function fmt(n: number | null | undefined, digits = 0): string {
+  if (typeof n !== 'number' || Number.isNaN(n)) return '-';
+  const abs = Math.abs(n);
+  const d = abs >= 100 ? 0 : abs >= 10 ? Math.max(digits, 1) : Math.max(digits, 2);
+  return n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: 0 });
 }

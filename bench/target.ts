@@ -52,12 +52,25 @@ export interface Target {
   connect(user: BenchUser, conversationIds: readonly string[]): Promise<BenchSocket>;
 }
 
-function openSocket(url: string): Promise<BenchSocket> {
+/** The server answered the WebSocket upgrade with an HTTP status instead of switching protocols. */
+export class UpgradeRefused extends Error {
+  constructor(readonly status: number) {
+    super(`upgrade refused: ${status}`);
+  }
+}
+
+/** Opens a client socket; `localAddress` picks its loopback source address (the IP the server sees). */
+export function openSocket(url: string, localAddress?: string): Promise<BenchSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
     ws.once('open', () => resolve(new BenchSocket(ws)));
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    // Not `once`: a socket that fails after a refusal must not throw an unhandled 'error'.
+    ws.on('error', reject);
+    ws.once('unexpected-response', (req, res) => {
+      reject(new UpgradeRefused(res.statusCode ?? 0));
+      // Free the connection at once: an attacker that retries must not pile up refused sockets.
+      req.destroy();
+    });
   });
 }
 

@@ -1,6 +1,16 @@
 /** What the runner and the load generator say to each other over the fork IPC channel. */
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
+/** The throughput and capacity scenarios of issue 5, relay against GoChat. */
+export type CapacityId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
+/** The attack scenarios of issue 10: a normal user's ack latency without, then with, one attack (GoChat only). */
+export type AttackId = 'ping-flood' | 'slow-bodies' | 'register-flood' | 'world-room' | 'disk-fill' | 'group-spam';
+export type ScenarioId = CapacityId | AttackId;
+
+export const ATTACK_IDS: readonly AttackId[] = ['ping-flood', 'slow-bodies', 'register-flood', 'world-room', 'disk-fill', 'group-spam'];
+
+export function isAttack(id: ScenarioId): id is AttackId {
+  return (ATTACK_IDS as readonly string[]).includes(id);
+}
 export type TargetKind = 'baseline' | 'gochat';
 
 /** Scenario sizes; every one can be changed from the command line (see run.ts --help). */
@@ -33,6 +43,17 @@ export interface BenchParams {
   stormClients: number;
   /** (f) messages each group receives while its members are away. */
   stormMissed: number;
+  /** Attacks: registered users in 1:1 pairs, each sending `normalRate` messages per second. */
+  normalUsers: number;
+  normalRate: number;
+  /** Attacks: the server's open-file limit, soft and hard (a `LimitNOFILE=1024` service); 0 keeps the runner's. */
+  attackFds: number;
+  /** ping-flood: sockets of the one attacking guest. */
+  pingSockets: number;
+  /** slow-bodies: connections each dribbling a request body at 1 byte/s. */
+  slowBodies: number;
+  /** register-flood, world-room, group-spam: the attacker's concurrent requests. */
+  attackConcurrency: number;
 }
 
 export interface Job {
@@ -97,6 +118,60 @@ export interface RunFigures {
   duplicates?: number;
   catchUpPages?: number;
   setupSec?: number;
+  /** Attacks: the normal users' send->ack latency in the quiet window, then in the attack window. */
+  quietAckMs?: LatencySummary;
+  attackAckMs?: LatencySummary;
+  /** p99 under attack over p99 quiet, within this run: the bar is <= 2. */
+  ackP99Ratio?: number;
+  /** Attacks: the scenario's second measure of a normal user (a login, /healthz, the conversation list). */
+  probe?: ProbeFigures;
+  attacker?: AttackerFigures;
+  /** Server CPU in each window, as a share of one core. */
+  serverCoreQuiet?: number;
+  serverCoreAttack?: number;
+  /** disk-fill: growth of the server's data directory per second of the attack window. */
+  dataDirBytesPerSec?: number;
+  /** group-spam: the victim's unpaged GET /api/conversations after the attack. */
+  conversationsAtEnd?: { entries: number; bytes: number; ms: number };
+}
+
+/** One bar of the bench and whether this bench held it. */
+export interface Verdict {
+  bar: string;
+  pass: boolean;
+}
+
+/** One kind of request a normal user makes besides sending, timed in both windows. */
+export interface ProbeFigures {
+  name: string;
+  quiet: ProbeWindow;
+  attack: ProbeWindow;
+  /** p99 under attack over p99 quiet. */
+  p99Ratio: number;
+}
+
+export interface ProbeWindow {
+  latencyMs: LatencySummary;
+  ok: number;
+  failed: number;
+}
+
+/**
+ * What the attacker saw over its attack. A refusal is the server saying no the way a defence
+ * should (429, a RATE_LIMITED frame, a 4002 close, 503, a refused upgrade, a closed slow body);
+ * a failure is anything else that was not served (a reset, a timeout, a 500).
+ */
+export interface AttackerFigures {
+  seconds: number;
+  attempts: number;
+  accepted: number;
+  refusals: number;
+  failures: number;
+  acceptedPerSec: number;
+  /** disk-fill: content bytes the server acked, per second. */
+  bytesAcceptedPerSec?: number;
+  /** Refusals and failures by what they were, e.g. `http 429`, `close 4002`, `reset`. */
+  outcomes: Record<string, number>;
 }
 
 /** Raw result of the load generator: counts plus the names of marks it asked the runner to sample. */
@@ -111,6 +186,8 @@ export interface LoadResult {
   perAck?: number;
   perDelivery?: number;
   perPage?: number;
+  /** Attacks: the marks of the quiet and attack windows. */
+  phases?: { quiet: [string, string]; attack: [string, string] };
 }
 
 export type ToRunner =
@@ -120,3 +197,24 @@ export type ToRunner =
   | { type: 'log'; text: string };
 
 export type ToLoadgen = { type: 'job'; job: Job } | { type: 'marked'; name: string };
+
+/** What the load generator tells the attacker process it forks for an attack scenario. */
+export interface AttackJob {
+  attack: AttackId;
+  baseUrl: string;
+  wsUrl: string;
+  params: BenchParams;
+  runTag: string;
+  /** group-spam: the normal user every spam group contains. */
+  victimUserId: string;
+  /** The attacker stops by itself this long after `go`, whatever the load generator does. */
+  maxAttackMs: number;
+}
+
+export type ToAttacker = { type: 'job'; job: AttackJob } | { type: 'go' } | { type: 'stop' };
+
+export type FromAttacker =
+  | { type: 'ready' }
+  | { type: 'attacking' }
+  | { type: 'report'; figures: AttackerFigures }
+  | { type: 'failed'; error: string };
