@@ -59,22 +59,6 @@ function session(req: FastifyRequest): Session {
   return req.session;
 }
 
-/**
- * Query integers are coerced from text, and Number() also reads '1e1', '0x10' and ' 7 ': the named
- * parameters must be plain decimal digits. Runs before validation, while the query is still text.
- */
-function decimalOnly(...names: string[]) {
-  return async (req: FastifyRequest) => {
-    const query = req.query as Record<string, unknown>;
-    for (const name of names) {
-      const value = query[name];
-      if (value !== undefined && (typeof value !== 'string' || !/^[0-9]{1,16}$/.test(value))) {
-        throw new AppError('VALIDATION_ERROR', `querystring/${name} must be a decimal integer`, { field: name });
-      }
-    }
-  };
-}
-
 function historyQuery(query: Static<typeof MessagesQuery>): HistoryQuery {
   const size = query.size ?? LIMITS.pageSizeDefault;
   const cursors = [query.afterSeq, query.beforeSeq, query.page].filter((v) => v !== undefined).length;
@@ -155,7 +139,6 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
     '/api/conversations',
     {
       preHandler: authenticate,
-      preValidation: decimalOnly('limit'),
       schema: {
         tags: ['conversations'],
         summary: 'My conversations, newest activity first: all of them, or a page with limit and cursor',
