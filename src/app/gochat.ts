@@ -82,6 +82,7 @@ function createLogic(config: Config, repo: Repo, bus: Bus, log: Logger, jwtSecre
       maxGroupMembers: config.limits.maxGroupMembers,
       commitWindowMs: config.messages.commitWindowMs,
       limits: config.limits,
+      kdf: config.kdf,
     },
     repo,
     bus,
@@ -230,6 +231,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       const bus = createBus(config, instanceId, log);
       started.push(() => bus.close());
       const logic = createLogic(config, repo, bus, log, loadOrCreateSecret(config.auth.jwtSecret, config.dataDir));
+      await logic.start();
       // With Redis, large conversations go through the stream: this process drains it too.
       const worker = bus instanceof RedisBus ? createFanoutWorker(config, instanceId, bus, repo, metrics, log) : null;
       await worker?.start();
@@ -278,6 +280,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       const bus = createRedisBus(config, instanceId, log);
       started.push(() => bus.close());
       const logic = createLogic(config, repo, bus, log, secret);
+      await logic.start();
       const rpc = new RpcServer({ host: config.grpc.host, port: config.grpc.port, internalKey: internalKey(secret) }, instrumentLogic(logic, metrics), log, (method, code, seconds) =>
         metrics.grpcServer.observe({ method, code }, seconds),
       );

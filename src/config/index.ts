@@ -95,12 +95,27 @@ export interface Config {
     commitWindowMs: number;
   };
   limits: {
+    /** Messages a registered user / a guest may send per window. */
     sendPerUser: RateLimitConfig;
+    sendPerGuest: RateLimitConfig;
+    /** UTF-8 bytes of content a registered user / a guest may send per window. */
+    sendBytesPerUser: RateLimitConfig;
+    sendBytesPerGuest: RateLimitConfig;
     loginPerUsername: RateLimitConfig;
     loginPerIp: RateLimitConfig;
     registerPerIp: RateLimitConfig;
     guestPerIp: RateLimitConfig;
+    /** Groups one user may create per window. */
+    groupsPerUser: RateLimitConfig;
+    /** Other users looked up (by id or name: opening a 1:1, finding by username) per window. */
+    lookupsPerUser: RateLimitConfig;
+    lookupsPerGuest: RateLimitConfig;
     maxGroupMembers: number;
+  };
+  /** Password hashing: how many run at once and how many may wait, for registrations and logins. */
+  kdf: {
+    register: { concurrency: number; maxQueued: number };
+    login: { concurrency: number; maxQueued: number };
   };
   log: { level: string };
   instanceId: string;
@@ -193,12 +208,29 @@ export function loadConfig(env: Env = process.env): Config {
       commitWindowMs: Math.max(0, int(env, 'GOCHAT_COMMIT_WINDOW_MS', 3)),
     },
     limits: {
-      sendPerUser: rate(env, 'GOCHAT_RATE_SEND_PER_USER', 100_000, 10_000),
+      // Defaults fit a public server: far above a person typing or an app syncing, far below a flood.
+      sendPerUser: rate(env, 'GOCHAT_RATE_SEND_PER_USER', 60, 10_000),
+      sendPerGuest: rate(env, 'GOCHAT_RATE_SEND_PER_GUEST', 20, 10_000),
+      sendBytesPerUser: rate(env, 'GOCHAT_RATE_SEND_BYTES_PER_USER', 512 * 1024, 60_000),
+      sendBytesPerGuest: rate(env, 'GOCHAT_RATE_SEND_BYTES_PER_GUEST', 64 * 1024, 60_000),
       loginPerUsername: rate(env, 'GOCHAT_RATE_LOGIN_PER_USERNAME', 10, 60_000),
       loginPerIp: rate(env, 'GOCHAT_RATE_LOGIN_PER_IP', 100, 60_000),
-      registerPerIp: rate(env, 'GOCHAT_RATE_REGISTER_PER_IP', 10_000, 60_000),
-      guestPerIp: rate(env, 'GOCHAT_RATE_GUEST_PER_IP', 10_000, 60_000),
+      registerPerIp: rate(env, 'GOCHAT_RATE_REGISTER_PER_IP', 30, 3_600_000),
+      guestPerIp: rate(env, 'GOCHAT_RATE_GUEST_PER_IP', 60, 3_600_000),
+      groupsPerUser: rate(env, 'GOCHAT_RATE_GROUPS_PER_USER', 20, 3_600_000),
+      lookupsPerUser: rate(env, 'GOCHAT_RATE_LOOKUPS_PER_USER', 120, 3_600_000),
+      lookupsPerGuest: rate(env, 'GOCHAT_RATE_LOOKUPS_PER_GUEST', 20, 3_600_000),
       maxGroupMembers: int(env, 'GOCHAT_MAX_GROUP_MEMBERS', 2000),
+    },
+    kdf: {
+      register: {
+        concurrency: Math.max(1, int(env, 'GOCHAT_KDF_REGISTER_CONCURRENCY', 1)),
+        maxQueued: int(env, 'GOCHAT_KDF_REGISTER_QUEUE', 16),
+      },
+      login: {
+        concurrency: Math.max(1, int(env, 'GOCHAT_KDF_LOGIN_CONCURRENCY', 2)),
+        maxQueued: int(env, 'GOCHAT_KDF_LOGIN_QUEUE', 64),
+      },
     },
     log: { level: env.GOCHAT_LOG_LEVEL ?? env.LOG_LEVEL ?? 'info' },
     instanceId: env.GOCHAT_INSTANCE_ID ?? '',

@@ -3,10 +3,18 @@
  * objects into the OpenAPI document at /api/openapi.json. WebSocket frames use them too.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { MESSAGE_TYPES } from '../protocol/index.js';
+import { CLIENT_MESSAGE_TYPES, MESSAGE_TYPES } from '../protocol/index.js';
 
-/** Letters of any script, digits, `_`, `-`, `.`; 2–32 characters. */
-export const Username = Type.String({ minLength: 2, maxLength: 32, pattern: '^[\\p{L}\\p{M}\\p{N}_.-]+$' });
+/**
+ * Letters of any script, digits, `_`, `-`, `.`; 2–32 characters once normalized. Logic applies the
+ * identifier profile (normalize first, then measure; no invisible characters; no look-alike of an
+ * existing name), so the schema bounds only the raw size.
+ */
+export const Username = Type.String({
+  minLength: 1,
+  maxLength: 256,
+  description: '2–32 letters (any script), digits, `_`, `-` or `.` after NFKC normalization; starts with a letter or digit; no invisible characters; unique by look (Unicode TR39 skeleton) and case-insensitively',
+});
 export const Id = Type.String({ minLength: 1, maxLength: 64, description: 'an opaque id' });
 
 export const RegisterBody = Type.Object(
@@ -58,7 +66,8 @@ export const SendMessageData = Type.Object(
   {
     conversationId: Id,
     content: Type.String(),
-    messageType: Type.Optional(Type.Union(MESSAGE_TYPES.map((t) => Type.Literal(t)))),
+    // `system` messages are the server's own (contract.md): a client may not send one.
+    messageType: Type.Optional(Type.Union(CLIENT_MESSAGE_TYPES.map((t) => Type.Literal(t)))),
     tempMessageId: Type.String({ minLength: 1, maxLength: 128 }),
   },
   { additionalProperties: false },

@@ -51,6 +51,18 @@ function hasLoneSurrogate(value: unknown): boolean {
  * `whenEmpty`, if given, is the value of an empty (or all-blank) input.
  */
 export function parseJson(bytes: Buffer, whenEmpty?: unknown): unknown {
+  const value = decodeJson(bytes, whenEmpty);
+  if (mayHoldLoneSurrogate(bytes)) assertWellFormed(value);
+  return value;
+}
+
+/** Strict UTF-8 cannot encode a lone surrogate: only a JSON `\u` escape can make one. */
+export function mayHoldLoneSurrogate(bytes: Buffer): boolean {
+  return bytes.includes('\\u');
+}
+
+/** UTF-8 and JSON only; lone surrogates are left for `assertWellFormed` (a frame still names its tempMessageId). */
+export function decodeJson(bytes: Buffer, whenEmpty?: unknown): unknown {
   let text: string;
   try {
     text = strictUtf8.decode(bytes);
@@ -58,14 +70,19 @@ export function parseJson(bytes: Buffer, whenEmpty?: unknown): unknown {
     throw new AppError('INVALID_JSON', 'Body is not valid UTF-8');
   }
   if (whenEmpty !== undefined && text.trim() === '') return whenEmpty;
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     throw new AppError('INVALID_JSON');
   }
-  if (text.includes('\\u') && hasLoneSurrogate(value)) {
-    throw new AppError('VALIDATION_ERROR', 'strings must be well-formed Unicode (lone surrogate)');
-  }
-  return value;
+}
+
+/** A `\uD800`-style escape that leaves a lone surrogate could not be stored and returned verbatim. */
+export function assertWellFormed(value: unknown): void {
+  if (hasLoneSurrogate(value)) throw new AppError('VALIDATION_ERROR', 'strings must be well-formed Unicode (lone surrogate)');
+}
+
+/** True when `text` has no lone surrogate (so it can be echoed back). */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
 }

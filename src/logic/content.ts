@@ -1,5 +1,6 @@
 /** Message content rules (contract.md): 1..max characters after trimming, no control characters but tab and newlines. */
 import { AppError } from '../protocol/index.js';
+import { isInvisibleOnly } from './identifiers.js';
 
 // C0 and C1 controls except \t \n \r; DEL too.
 // eslint-disable-next-line no-control-regex
@@ -18,7 +19,8 @@ function codePoints(text: string): number {
 
 export function checkContent(content: string, maxChars: number): void {
   const length = codePoints(content.trim());
-  if (length === 0) throw new AppError('VALIDATION_ERROR', 'content: must not be empty', { field: 'content' });
+  // Zero-width spaces, fillers and the like render as nothing: that is empty content too.
+  if (length === 0 || isInvisibleOnly(content)) throw new AppError('VALIDATION_ERROR', 'content: must not be empty', { field: 'content' });
   if (length > maxChars) {
     throw new AppError('VALIDATION_ERROR', `content: at most ${maxChars} characters`, { field: 'content' });
   }

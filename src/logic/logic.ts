@@ -2,7 +2,7 @@
  * The in-process LogicApi: auth, conversations, groups, messages and read pointers.
  * It sees only the Repo and Bus interfaces; the composition root picks their implementations.
  */
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { AppError, LIMITS } from '../protocol/index.js';
 import type {
   AuthResult,
@@ -26,6 +26,8 @@ import { hashPassword, verifyPassword } from './passwords.js';
 import { RateLimiter, type RateRule } from './rate-limiter.js';
 import { TokenService } from './tokens.js';
 import { checkContent } from './content.js';
+import { KdfGate, type KdfGateConfig } from './kdf-gate.js';
+import { checkUsername, cutGuestName, normalizeUsername, usernameSkeleton } from './identifiers.js';
 import { decodeConversationCursor, encodeConversationCursor, MAX_CURSOR_PAGE } from './conversation-cursor.js';
 
 export interface LogicConfig {
@@ -39,11 +41,19 @@ export interface LogicConfig {
   commitWindowMs: number;
   limits: {
     sendPerUser: RateRule;
+    sendPerGuest: RateRule;
+    sendBytesPerUser: RateRule;
+    sendBytesPerGuest: RateRule;
     loginPerUsername: RateRule;
     loginPerIp: RateRule;
     registerPerIp: RateRule;
     guestPerIp: RateRule;
+    groupsPerUser: RateRule;
+    lookupsPerUser: RateRule;
+    lookupsPerGuest: RateRule;
   };
+  /** Password hashes for registrations and for logins, each bounded on its own. */
+  kdf: { register: KdfGateConfig; login: KdfGateConfig };
 }
 
 export interface LogicLogger {
@@ -58,11 +68,19 @@ export class Logic implements LogicApi {
   private readonly tokens: TokenService;
   private readonly membership: MembershipCache;
   private readonly writer: MessageWriter;
-  private readonly sendLimiter: RateLimiter;
+  private readonly sendsByUser: RateLimiter;
+  private readonly sendsByGuest: RateLimiter;
+  private readonly sendBytesByUser: RateLimiter;
+  private readonly sendBytesByGuest: RateLimiter;
   private readonly loginByName: RateLimiter;
   private readonly loginByIp: RateLimiter;
   private readonly registerByIp: RateLimiter;
   private readonly guestByIp: RateLimiter;
+  private readonly groupsByUser: RateLimiter;
+  private readonly lookupsByUser: RateLimiter;
+  private readonly lookupsByGuest: RateLimiter;
+  private readonly registerKdf: KdfGate;
+  private readonly loginKdf: KdfGate;
   private dummyHash: Promise<string> | null = null;
 
   constructor(
@@ -74,56 +92,78 @@ export class Logic implements LogicApi {
     this.tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
     this.membership = new MembershipCache(repo);
     this.writer = new MessageWriter(repo, (sends, results) => this.publishCommitted(sends, results), { commitWindowMs: config.commitWindowMs });
-    this.sendLimiter = new RateLimiter(config.limits.sendPerUser);
+    this.sendsByUser = new RateLimiter(config.limits.sendPerUser);
+    this.sendsByGuest = new RateLimiter(config.limits.sendPerGuest);
+    this.sendBytesByUser = new RateLimiter(config.limits.sendBytesPerUser);
+    this.sendBytesByGuest = new RateLimiter(config.limits.sendBytesPerGuest);
     this.loginByName = new RateLimiter(config.limits.loginPerUsername);
     this.loginByIp = new RateLimiter(config.limits.loginPerIp);
     this.registerByIp = new RateLimiter(config.limits.registerPerIp);
     this.guestByIp = new RateLimiter(config.limits.guestPerIp);
+    this.groupsByUser = new RateLimiter(config.limits.groupsPerUser);
+    this.lookupsByUser = new RateLimiter(config.limits.lookupsPerUser);
+    this.lookupsByGuest = new RateLimiter(config.limits.lookupsPerGuest);
+    this.registerKdf = new KdfGate(config.kdf.register, 'registrations');
+    this.loginKdf = new KdfGate(config.kdf.login, 'logins');
+  }
+
+  /** Fills the confusable skeleton of accounts made before skeletons existed (migration 4). */
+  async start(): Promise<void> {
+    await this.repo.backfillUsernameSkeletons(usernameSkeleton);
   }
 
   // ---- auth ----
 
   async register(input: Credentials, client: ClientInfo): Promise<User> {
     this.registerByIp.hit(client.ip);
-    const passwordHash = await hashPassword(input.password, this.config.scryptCost);
-    const user = await this.repo.createUser({ username: input.username.normalize('NFC'), passwordHash, isGuest: false });
+    const username = acceptableName(input.username, 'username');
+    const passwordHash = await this.registerKdf.run(() => hashPassword(input.password, this.config.scryptCost));
+    const user = await this.repo.createUser({ username, usernameSkeleton: usernameSkeleton(username), passwordHash, isGuest: false, accountKey: newAccountKey() });
     await this.joinWorld(user.userId);
     return user;
   }
 
   async login(input: Credentials, client: ClientInfo): Promise<AuthResult> {
     this.loginByIp.hit(client.ip);
+    const username = normalizeUsername(input.username);
     // Per username *and* IP: guessing from one address is slowed, while an attacker elsewhere
     // cannot lock the account's owner out. The per-IP limit above bounds each address overall.
-    const nameKey = `${input.username.normalize('NFC').toLowerCase()}\n${client.ip}`;
+    const nameKey = `${username.toLowerCase()}\n${client.ip}`;
     this.loginByName.hit(nameKey);
-    const record = await this.repo.findUserByUsername(input.username);
-    const valid = record
-      ? await verifyPassword(input.password, record.passwordHash)
-      : await verifyPassword(input.password, await this.getDummyHash()).then(() => false);
-    if (!record || !valid || record.isGuest) throw new AppError('INVALID_CREDENTIALS');
+    const record = await this.repo.findUserByUsername(username);
+    // Unknown names and guests (who have no password) cost a hash too: the answer's timing must
+    // not tell which names exist or belong to guests.
+    const usable = record !== null && !record.isGuest;
+    const valid = await this.loginKdf.run(async () =>
+      usable
+        ? verifyPassword(input.password, record.passwordHash)
+        : verifyPassword(input.password, await this.getDummyHash()).then(() => false),
+    );
+    if (!usable || !valid) throw new AppError('INVALID_CREDENTIALS');
     this.loginByName.reset(nameKey);
-    const { passwordHash: _hash, ...user } = record;
-    return { ...(await this.tokens.issue(user)), user };
+    const { passwordHash: _hash, accountKey, ...user } = record;
+    return { ...(await this.tokens.issue({ ...user, accountKey })), user };
   }
 
   async guest(input: { guestName?: string }, client: ClientInfo): Promise<AuthResult> {
     this.guestByIp.hit(client.ip);
-    const base = input.guestName?.normalize('NFC') ?? `guest_${randomInt(100_000, 1_000_000)}`;
-    const user = await this.createGuest(base);
+    const base = input.guestName === undefined ? `guest_${randomInt(100_000, 1_000_000)}` : acceptableName(input.guestName, 'guestName');
+    const accountKey = newAccountKey();
+    const user = await this.createGuest(base, accountKey);
     await this.joinWorld(user.userId);
-    return { ...(await this.tokens.issue(user)), user };
+    return { ...(await this.tokens.issue({ ...user, accountKey })), user };
   }
 
   /** Guests get a real, unique username: the wished-for one, or it with a random suffix. */
-  private async createGuest(base: string): Promise<User> {
+  private async createGuest(base: string, accountKey: string): Promise<User> {
     // Unusable hash: a guest can never log in with a password.
     const passwordHash = 'guest';
     for (let attempt = 0; attempt < 8; attempt++) {
       const suffix = attempt === 0 ? '' : `-${randomInt(1000, 10_000_000)}`;
-      const username = base.slice(0, 32 - suffix.length) + suffix;
+      // Cut by grapheme: never inside a surrogate pair or an emoji sequence.
+      const username = cutGuestName(base, 32, suffix) + suffix;
       try {
-        return await this.repo.createUser({ username, passwordHash, isGuest: true });
+        return await this.repo.createUser({ username, usernameSkeleton: usernameSkeleton(username), passwordHash, isGuest: true, accountKey });
       } catch (err) {
         if (!(err instanceof AppError && err.code === 'USERNAME_TAKEN')) throw err;
       }
@@ -145,8 +185,15 @@ export class Logic implements LogicApi {
   async authenticate(token: string): Promise<Session> {
     if (!token) throw new AppError('UNAUTHORIZED', 'Missing token');
     const claims = await this.tokens.verify(token);
-    if (await this.repo.isTokenRevoked(claims.jti)) throw new AppError('TOKEN_REVOKED');
-    return claims;
+    // The token must name an account that exists *and* is the one it was issued to: after a
+    // restore or a new database the same id may belong to someone else, whose key differs.
+    const account = await this.repo.getAccountAuth(claims.userId, claims.jti);
+    if (!account || account.accountKey === '' || account.accountKey !== claims.accountKey) {
+      throw new AppError('UNAUTHORIZED', 'Token does not match an account');
+    }
+    if (account.revoked) throw new AppError('TOKEN_REVOKED');
+    const { userId, username, isGuest, jti, expiresAt } = claims;
+    return { userId, username, isGuest, jti, expiresAt };
   }
 
   async logout(session: Session): Promise<void> {
@@ -160,11 +207,20 @@ export class Logic implements LogicApi {
     return user;
   }
 
-  async findUserByUsername(_session: Session, username: string): Promise<User> {
-    const record = await this.repo.findUserByUsername(username);
+  async findUserByUsername(session: Session, username: string): Promise<User> {
+    this.countLookup(session);
+    const record = await this.repo.findUserByUsername(normalizeUsername(username));
     if (!record) throw new AppError('USER_NOT_FOUND', `No user named "${username}"`);
-    const { passwordHash: _hash, ...user } = record;
+    const { passwordHash: _hash, accountKey: _key, ...user } = record;
     return user;
+  }
+
+  /**
+   * Looking people up by id or name is bounded per user (tighter for guests): ids are sequential,
+   * and a loop over them would list every username.
+   */
+  private countLookup(session: Session): void {
+    (session.isGuest ? this.lookupsByGuest : this.lookupsByUser).hit(session.userId);
   }
 
   // ---- conversations ----
@@ -200,6 +256,7 @@ export class Logic implements LogicApi {
     if (targetUserId === session.userId) {
       throw new AppError('VALIDATION_ERROR', 'targetUserId: cannot start a conversation with yourself', { field: 'targetUserId' });
     }
+    this.countLookup(session);
     const [target] = await this.repo.getUsers([targetUserId]);
     if (!target) throw new AppError('USER_NOT_FOUND', `User ${targetUserId} not found`, { userIds: [targetUserId] });
     const { conversationId, created } = await this.repo.getOrCreateSingleConversation(session.userId, target.userId);
@@ -237,6 +294,7 @@ export class Logic implements LogicApi {
 
   async createGroup(session: Session, input: { groupName: string; members: string[] }) {
     if (session.isGuest) throw new AppError('FORBIDDEN', 'Guests cannot create groups');
+    this.groupsByUser.hit(session.userId);
     const name = input.groupName.trim();
     if (name.length === 0) throw new AppError('VALIDATION_ERROR', 'groupName: must not be blank', { field: 'groupName' });
     const memberIds = [...new Set(input.members)].filter((id) => id !== session.userId);
@@ -261,8 +319,10 @@ export class Logic implements LogicApi {
 
   async getGroup(session: Session, groupId: string): Promise<{ group: Group; members: GroupMember[] }> {
     const group = await this.repo.getGroup(groupId);
-    if (!group) throw new AppError('GROUP_NOT_FOUND');
-    await this.requireMember(group.conversationId, session.userId);
+    // A non-member is not told whether the group exists.
+    if (!group || !(await this.membership.forMember(group.conversationId, session.userId))?.members.has(session.userId)) {
+      throw new AppError('GROUP_NOT_FOUND');
+    }
     return { group, members: await this.repo.getGroupMembers(groupId) };
   }
 
@@ -271,7 +331,9 @@ export class Logic implements LogicApi {
   async sendMessage(session: Session, payload: SendMessagePayload, connId?: string): Promise<MessageAck> {
     checkContent(payload.content, this.config.maxContentChars);
     const membership = await this.requireMember(payload.conversationId, session.userId);
-    this.sendLimiter.hit(session.userId);
+    // Messages and bytes both: a guest storing thousands of 4,000-character messages fills a disk.
+    (session.isGuest ? this.sendsByGuest : this.sendsByUser).hit(session.userId);
+    (session.isGuest ? this.sendBytesByGuest : this.sendBytesByUser).hit(session.userId, Date.now(), Buffer.byteLength(payload.content));
     const send: PendingSend = {
       message: {
         conversationId: membership.info.conversationId,
@@ -322,6 +384,15 @@ export class Logic implements LogicApi {
   drain(): Promise<void> {
     return this.writer.drain();
   }
+}
+
+const newAccountKey = (): string => randomBytes(16).toString('hex');
+
+/** The normalized name, or VALIDATION_ERROR naming `field` (the identifier profile of identifiers.ts). */
+function acceptableName(raw: string, field: string): string {
+  const checked = checkUsername(raw);
+  if (!checked.ok) throw new AppError('VALIDATION_ERROR', `${field}: ${checked.reason}`, { field });
+  return checked.username;
 }
 
 /** The contract's pagination block for a history page. */

@@ -22,8 +22,8 @@ export class RateLimiter {
     private readonly maxKeys = 100_000,
   ) {}
 
-  /** Counts one hit for `key`; throws RATE_LIMITED (with retryAfter seconds) past the limit. */
-  hit(key: string, now = Date.now()): void {
+  /** Counts `cost` hits (default 1) for `key`; throws RATE_LIMITED (with retryAfter seconds) past the limit. */
+  hit(key: string, now = Date.now(), cost = 1): void {
     if (this.rule.limit <= 0) return;
     let window = this.windows.get(key);
     if (!window || now - window.start >= this.rule.windowMs) {
@@ -31,7 +31,7 @@ export class RateLimiter {
       window = { start: now, count: 0 };
       this.windows.set(key, window);
     }
-    window.count += 1;
+    window.count += cost;
     if (window.count > this.rule.limit) {
       const retryAfter = Math.max(1, Math.ceil((window.start + this.rule.windowMs - now) / 1000));
       throw new AppError('RATE_LIMITED', undefined, undefined, { retryAfter });

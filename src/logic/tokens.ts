@@ -10,6 +10,8 @@ export interface TokenClaims {
   jti: string;
   /** Milliseconds since the epoch. */
   expiresAt: number;
+  /** The account's random key when the token was issued: a recreated or re-keyed account no longer matches. */
+  accountKey: string;
 }
 
 /** Tokens whose signature was already checked; bounded, oldest evicted first. */
@@ -33,9 +35,9 @@ export class TokenService {
     this.key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
   }
 
-  async issue(user: { userId: string; username: string; isGuest: boolean }): Promise<{ token: string; expiresIn: number }> {
+  async issue(user: { userId: string; username: string; isGuest: boolean; accountKey: string }): Promise<{ token: string; expiresIn: number }> {
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ name: user.username, guest: user.isGuest })
+    const token = await new SignJWT({ name: user.username, guest: user.isGuest, acc: user.accountKey })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(user.userId)
       .setJti(randomUUID())
@@ -63,11 +65,11 @@ export class TokenService {
   private async verifySignature(token: string): Promise<Readonly<TokenClaims>> {
     try {
       const { payload } = await jwtVerify(token, await this.key, { algorithms: ['HS256'] });
-      const { sub, jti, exp, name, guest } = payload;
-      if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || typeof name !== 'string') {
+      const { sub, jti, exp, name, guest, acc } = payload;
+      if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || typeof name !== 'string' || typeof acc !== 'string' || acc === '') {
         throw new AppError('UNAUTHORIZED', 'Malformed token');
       }
-      return Object.freeze({ userId: sub, username: name, isGuest: guest === true, jti, expiresAt: exp * 1000 });
+      return Object.freeze({ userId: sub, username: name, isGuest: guest === true, jti, expiresAt: exp * 1000, accountKey: acc });
     } catch (err) {
       if (err instanceof AppError) throw err;
       if (err instanceof errors.JWTExpired) throw new AppError('TOKEN_EXPIRED');

@@ -14,6 +14,8 @@ export interface User {
 
 export const MESSAGE_TYPES = ['text', 'image', 'file', 'system'] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
+/** What a client may send; `system` messages are written by the server only. */
+export const CLIENT_MESSAGE_TYPES = ['text', 'image', 'file'] as const;
 
 /** A stored message. `seqId` is 1, 2, 3… per conversation, with no gaps. */
 export interface Message {

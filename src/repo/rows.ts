@@ -18,6 +18,7 @@ export interface UserRow {
   is_guest: Flag;
   created_at: Int;
   password_hash?: string;
+  account_key?: string;
 }
 
 export interface MessageRow {

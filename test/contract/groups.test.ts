@@ -96,13 +96,15 @@ describe('GET /api/groups/{groupId}', () => {
     assert.match(member.joinedAt, /Z$/);
   });
 
-  it('refuses a non-member with 403 NOT_CONVERSATION_MEMBER', async () => {
+  it('answers a non-member with 404 GROUP_NOT_FOUND, as if the group did not exist', async () => {
     const owner = await api.user('private');
     const mallory = await api.user('mallory');
     const { group } = (await api.post<Created>('/api/groups', { groupName: 'Private', members: [] }, owner.token)).body.data;
     const res = await api.get(`/api/groups/${group.groupId}`, mallory.token);
-    assert.equal(res.status, 403);
-    assert.equal(res.body.code, 'NOT_CONVERSATION_MEMBER');
+    assert.equal(res.status, 404);
+    assert.equal(res.body.code, 'GROUP_NOT_FOUND');
+    const missing = await api.get('/api/groups/999999999', mallory.token);
+    assert.deepEqual([missing.status, missing.body.code, missing.body.message], [res.status, res.body.code, res.body.message]);
   });
 
   it('answers an unknown group with 404 GROUP_NOT_FOUND', async () => {

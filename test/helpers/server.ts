@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RAISED_LIMITS_ENV } from './limits.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/app/main.js');
 
@@ -38,6 +39,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       HOST: '127.0.0.1',
       GOCHAT_DATA_DIR: dataDir,
       GOCHAT_LOG_LEVEL: 'info',
+      ...RAISED_LIMITS_ENV,
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -35,6 +35,14 @@ function expect(cells: Record<Authenticated, Outcome>): Record<Principal, Outcom
   };
 }
 const membersOnly = expect({ owner: ok(), member: ok(), nonMember: NOT_MEMBER, otherUser: NOT_MEMBER, guest: NOT_MEMBER });
+// A group's info does not tell a non-member that the group exists.
+const groupMembersOnly = expect({
+  owner: ok(),
+  member: ok(),
+  nonMember: denied('GROUP_NOT_FOUND'),
+  otherUser: denied('GROUP_NOT_FOUND'),
+  guest: denied('GROUP_NOT_FOUND'),
+});
 const anyUser = expect({ owner: ok(), member: ok(), nonMember: ok(), otherUser: ok(), guest: ok() });
 
 describe('authorization matrix: every endpoint and WebSocket action × every kind of caller', () => {
@@ -185,7 +193,7 @@ describe('authorization matrix: every endpoint and WebSocket action × every kin
       (p, data) => assert.equal((data as { group: { ownerId: string } }).group.ownerId, users[p as Authenticated].user.userId),
     ));
 
-  it('GET /api/groups/{id}: only members', () => row(membersOnly, (p) => http(p, 'GET', `/api/groups/${groupId}`)));
+  it('GET /api/groups/{id}: only members; others cannot tell it exists', () => row(groupMembersOnly, (p) => http(p, 'GET', `/api/groups/${groupId}`)));
 
   it('WebSocket upgrade: any valid, unrevoked, unexpired token', () =>
     row(anyUser, async (p) => {

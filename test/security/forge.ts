@@ -17,10 +17,10 @@ const b64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('b
 /** The claims GoChat issues, signed with `secret` and `alg`, valid from `iat` to `exp` (seconds). */
 export async function signToken(
   subject: Subject,
-  options: { secret?: string; alg?: 'HS256' | 'HS384' | 'HS512'; iat?: number; exp?: number } = {},
+  options: { secret?: string; alg?: 'HS256' | 'HS384' | 'HS512'; iat?: number; exp?: number; claims?: Record<string, unknown> } = {},
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ name: subject.username, guest: subject.isGuest })
+  return new SignJWT({ name: subject.username, guest: subject.isGuest, ...options.claims })
     .setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT' })
     .setSubject(subject.userId)
     .setJti(randomUUID())

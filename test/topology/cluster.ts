@@ -3,6 +3,7 @@
  * it: `node dist/src/app/main.js` once per process, only the env differs. PostgreSQL gets a
  * database of its own (dropped afterwards) and Redis a key prefix of its own, so runs never collide.
  */
+import { RAISED_LIMITS_ENV } from '../helpers/limits.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -147,8 +148,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     GOCHAT_FANOUT_CLAIM_IDLE_MS: '1000',
     // Shared noisy CI machines: give an out-of-order delivery time to be completed.
     GOCHAT_DELIVERY_REORDER_MS: '2000',
-    GOCHAT_RATE_LOGIN_PER_IP: '1000000',
-    GOCHAT_RATE_LOGIN_PER_USERNAME: '1000000',
+    ...RAISED_LIMITS_ENV,
     GOCHAT_LOG_LEVEL: 'info',
     ...options.env,
   };

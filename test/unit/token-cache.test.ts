@@ -8,7 +8,7 @@ const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 describe('TokenService verified-token cache', () => {
   it('answers TOKEN_EXPIRED for a token it verified before, once its expiry passes', async () => {
     const tokens = new TokenService(SECRET, 60);
-    const { token } = await tokens.issue({ userId: '7', username: 'ann', isGuest: false });
+    const { token } = await tokens.issue({ userId: '7', username: 'ann', isGuest: false, accountKey: 'k7' });
     const claims = await tokens.verify(token);
     assert.equal(claims.userId, '7');
     mock.timers.enable({ apis: ['Date'], now: claims.expiresAt });
@@ -21,7 +21,7 @@ describe('TokenService verified-token cache', () => {
 
   it('never accepts a token that differs from a verified one, even by its signature', async () => {
     const tokens = new TokenService(SECRET, 60);
-    const { token } = await tokens.issue({ userId: '7', username: 'ann', isGuest: false });
+    const { token } = await tokens.issue({ userId: '7', username: 'ann', isGuest: false, accountKey: 'k7' });
     await tokens.verify(token);
     const forged = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`;
     await assert.rejects(tokens.verify(forged), (err: unknown) => err instanceof AppError && err.code === 'UNAUTHORIZED');

@@ -53,20 +53,27 @@ const DECIMAL = /^(0|[1-9][0-9]*)$/;
  * Wraps a coercing validator so that the text of every integer property is plain decimal digits
  * before it is coerced.
  */
-function decimalIntegers(schema: TSchema, validate: ValidateFunction, part: string): ValidateFunction | ((data: unknown) => { error: Error } | boolean) {
+function decimalIntegers(schema: TSchema, validate: ValidateFunction, part: string) {
   const properties = (schema as { properties?: Record<string, { type?: string }> }).properties ?? {};
   const integers = Object.keys(properties).filter((name) => properties[name]?.type === 'integer');
   if (integers.length === 0) return validate;
-  return (data: unknown) => {
-    const raw = (data ?? {}) as Record<string, unknown>;
-    for (const name of integers) {
-      const value = raw[name];
-      if (value !== undefined && (typeof value !== 'string' || !DECIMAL.test(value))) {
-        return { error: new AppError('VALIDATION_ERROR', `${part}/${name} must be a decimal integer`, { field: name }) };
+  // Fastify reads a refusal's details from the validator's own `errors`: the wrapper carries them.
+  const checked = Object.assign(
+    (data: unknown) => {
+      const raw = (data ?? {}) as Record<string, unknown>;
+      for (const name of integers) {
+        const value = raw[name];
+        if (value !== undefined && (typeof value !== 'string' || !DECIMAL.test(value))) {
+          return { error: new AppError('VALIDATION_ERROR', `${part}/${name} must be a decimal integer`, { field: name }) };
+        }
       }
-    }
-    return validate(data);
-  };
+      const valid = validate(data);
+      checked.errors = validate.errors;
+      return valid;
+    },
+    { errors: null as ValidateFunction['errors'] },
+  );
+  return checked;
 }
 
 /** Maps fastify's own errors (parser, limits, validation) onto the contract's codes. */

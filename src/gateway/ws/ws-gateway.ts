@@ -10,7 +10,7 @@ import type { Bus, BusEvent, MessageDelivery } from '../../bus/index.js';
 import type { LogicApi, Session } from '../../logic/api.js';
 import { AppError, CLOSE_CODES, ERROR_CODES, toAppError } from '../../protocol/index.js';
 import { ClientFrame } from '../schemas.js';
-import { describeErrors, parseJson, strictAjv } from '../validation.js';
+import { assertWellFormed, decodeJson, describeErrors, isWellFormed, mayHoldLoneSurrogate, strictAjv } from '../validation.js';
 import { ClientConnection } from './connection.js';
 
 export interface WsConfig {
@@ -146,11 +146,18 @@ export class WsGateway {
     const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
     if (bytes > this.config.maxFrameBytes) return conn.sendError('PAYLOAD_TOO_LARGE', 'Frame is larger than 64 KiB');
     let frame: unknown;
+    const bytesOfFrame = Array.isArray(data) ? Buffer.concat(data) : (data as Buffer);
     try {
-      frame = parseJson(Array.isArray(data) ? Buffer.concat(data) : (data as Buffer));
+      frame = decodeJson(bytesOfFrame);
     } catch (err) {
       const error = toAppError(err);
       return conn.sendError(error.code, error.code === 'INVALID_JSON' ? 'Frame is not valid JSON' : error.message);
+    }
+    try {
+      if (mayHoldLoneSurrogate(bytesOfFrame)) assertWellFormed(frame);
+    } catch (err) {
+      // The client still learns which send failed, when its tempMessageId is itself well-formed.
+      return conn.sendError(toAppError(err).code, toAppError(err).message, tempIdOf(frame));
     }
     if (!validateFrame(frame)) {
       return conn.sendError('VALIDATION_ERROR', describeErrors(validateFrame.errors, 'frame'), tempIdOf(frame));
@@ -272,7 +279,8 @@ function answerAsHttp(server: Server, req: IncomingMessage, socket: Duplex, head
 
 function tempIdOf(frame: unknown): string | undefined {
   const data = (frame as { data?: { tempMessageId?: unknown } } | null)?.data;
-  return typeof data?.tempMessageId === 'string' ? data.tempMessageId : undefined;
+  const id = data?.tempMessageId;
+  return typeof id === 'string' && id.length <= 128 && isWellFormed(id) ? id : undefined;
 }
 
 /** Refuses an upgrade with a plain HTTP answer carrying the contract's error envelope. */

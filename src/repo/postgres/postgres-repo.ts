@@ -5,10 +5,12 @@
  * seqId with `UPDATE conversations SET last_seq = last_seq + 1 … RETURNING`, so the row lock
  * serializes writers and the sequence stays 1, 2, 3… with no gaps.
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { AppError } from '../../protocol/index.js';
 import type { Conversation, Group, GroupMember, ReadResult, User } from '../../protocol/index.js';
 import type {
+  AccountAuth,
   AppendResult,
   ConversationInfo,
   ConversationListPage,
@@ -40,6 +42,8 @@ function rowId(id: string): string | null {
   return /^[1-9][0-9]{0,17}$/.test(id) ? id : null;
 }
 
+const newAccountKey = (): string => randomBytes(16).toString('hex');
+
 /** Serialization failures and deadlocks are safe to retry: the transaction was rolled back. */
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 
@@ -47,8 +51,13 @@ const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 /** Observes how long each storage call takes (a metrics histogram in production). */
 export type QueryTimer = (operation: string, seconds: number) => void;
 
+/** SQLSTATE classes 53 (insufficient resources: disk full…), 57P (shutdown), 08 (connection) and socket errors. */
+const UNAVAILABLE = /^(53|57P|08)|^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH)$/;
+
 export class PostgresRepo implements Repo {
   private readonly pool: pg.Pool;
+  /** The last failure's code while statements fail for want of resources; null once one succeeds. */
+  private writeError: string | null = null;
   private migrated: Promise<void> | null = null;
 
   constructor(
@@ -81,6 +90,8 @@ export class PostgresRepo implements Repo {
     const started = performance.now();
     try {
       return (await this.pool.query<R>(sql, params)).rows;
+    } catch (err) {
+      throw this.storageFailure(err);
     } finally {
       this.timer(operation, (performance.now() - started) / 1000);
     }
@@ -96,12 +107,13 @@ export class PostgresRepo implements Repo {
           await client.query('BEGIN');
           const result = await work(client);
           await client.query('COMMIT');
+          this.writeError = null;
           return result;
         } catch (err) {
           await client.query('ROLLBACK').catch(() => (broken = true));
           const sqlState = (err as { code?: string }).code;
           if (attempt < 3 && sqlState !== undefined && RETRYABLE_SQLSTATES.has(sqlState)) continue;
-          throw err;
+          throw this.storageFailure(err);
         } finally {
           client.release(broken);
         }
@@ -112,19 +124,59 @@ export class PostgresRepo implements Repo {
   }
 
   async createUser(user: NewUser): Promise<User> {
+    const now = Date.now();
+    // No conflict target: a taken name and a taken skeleton both insert nothing.
     const rows = await this.query<UserRow>(
       'createUser',
-      `INSERT INTO users (username, username_key, password_hash, is_guest, created_at)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username_key) DO NOTHING RETURNING *`,
-      [user.username, usernameKey(user.username), user.passwordHash, user.isGuest, Date.now()],
+      `INSERT INTO users (username, username_key, username_skeleton, password_hash, is_guest, created_at, last_active_at, account_key)
+       VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT DO NOTHING RETURNING *`,
+      [user.username, usernameKey(user.username), user.usernameSkeleton ?? null, user.passwordHash, user.isGuest, now, user.accountKey ?? newAccountKey()],
     );
-    if (!rows[0]) throw new AppError('USERNAME_TAKEN', `Username "${user.username}" is already taken`);
+    if (!rows[0]) throw new AppError('USERNAME_TAKEN', `Username "${user.username}" is already taken or looks like one that is`);
     return toUser(rows[0]);
   }
 
   async findUserByUsername(username: string): Promise<UserRecord | null> {
     const [row] = await this.query<UserRow>('findUserByUsername', 'SELECT * FROM users WHERE username_key = $1', [usernameKey(username)]);
-    return row ? { ...toUser(row), passwordHash: row.password_hash ?? '' } : null;
+    return row ? { ...toUser(row), passwordHash: row.password_hash ?? '', accountKey: row.account_key ?? '' } : null;
+  }
+
+  async getAccountAuth(userId: string, jti: string): Promise<AccountAuth | null> {
+    const id = rowId(userId);
+    if (id === null) return null;
+    const [row] = await this.query<{ account_key: string; revoked: boolean }>(
+      'getAccountAuth',
+      'SELECT account_key, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1) AS revoked FROM users WHERE id = $2',
+      [jti, id],
+    );
+    return row ? { accountKey: row.account_key, revoked: row.revoked } : null;
+  }
+
+  async backfillUsernameSkeletons(skeleton: (username: string) => string): Promise<number> {
+    let filled = 0;
+    for (let after = '0'; ; ) {
+      const rows = await this.query<{ id: string; username: string }>(
+        'usersWithoutSkeleton',
+        'SELECT id, username FROM users WHERE username_skeleton IS NULL AND id > $1 ORDER BY id LIMIT 500',
+        [after],
+      );
+      if (rows.length === 0) return filled;
+      for (const row of rows) {
+        const updated = await this.query(
+          'setSkeleton',
+          `UPDATE users SET username_skeleton = $1 WHERE id = $2 AND username_skeleton IS NULL
+             AND NOT EXISTS (SELECT 1 FROM users WHERE username_skeleton = $1)
+           RETURNING id`,
+          [skeleton(row.username), row.id],
+        ).catch((err: unknown) => {
+          // Another process filled the same skeleton between the check and the write.
+          if ((err as { code?: string }).code === '23505') return [];
+          throw err;
+        });
+        filled += updated.length;
+      }
+      after = rows.at(-1)!.id;
+    }
   }
 
   async getUsers(ids: readonly string[]): Promise<User[]> {
@@ -134,9 +186,11 @@ export class PostgresRepo implements Repo {
   }
 
   async revokeToken(jti: string, expiresAtMs: number): Promise<void> {
-    await this.query('revokeToken', 'INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING', [jti, expiresAtMs]);
-    // Expired tokens fail verification anyway; keep the table small.
-    await this.query('purgeRevoked', 'DELETE FROM revoked_tokens WHERE expires_at < $1', [Date.now() - 60_000]);
+    await this.transaction(async (db) => {
+      await db.query('INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING', [jti, expiresAtMs]);
+      // Expired tokens fail verification anyway; keep the table small.
+      await db.query('DELETE FROM revoked_tokens WHERE expires_at < $1', [Date.now() - 60_000]);
+    }, 'revokeToken');
   }
 
   async isTokenRevoked(jti: string): Promise<boolean> {
@@ -390,8 +444,24 @@ export class PostgresRepo implements Repo {
     return { conversationId, lastReadSeq, unreadCount: Math.max(0, last - lastReadSeq) };
   }
 
+  /**
+   * PostgreSQL's "cannot serve now" failures (disk full and other resource limits, a server
+   * shutting down or unreachable) become SERVICE_UNAVAILABLE, which clients may retry; readiness
+   * reports them until a statement succeeds.
+   */
+  private storageFailure(err: unknown): unknown {
+    if (err instanceof AppError) return err;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== 'string' || !UNAVAILABLE.test(code)) return err;
+    this.writeError = code;
+    return new AppError('SERVICE_UNAVAILABLE', 'Storage cannot serve right now; try again later', undefined, { cause: err });
+  }
+
   async ping(): Promise<void> {
     await this.query('ping', 'SELECT 1');
+    // SELECT 1 answering says nothing about a full disk: unready until a transaction commits.
+    if (this.writeError && /^53/.test(this.writeError)) throw new Error(`storage cannot write (${this.writeError})`);
+    this.writeError = null;
   }
 
   async close(): Promise<void> {

@@ -5,11 +5,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { AppError } from '../../protocol/index.js';
 import type { Conversation, Group, GroupMember, Message, MessageType, ReadResult, User } from '../../protocol/index.js';
 import type {
+  AccountAuth,
   AppendResult,
   ConversationInfo,
   ConversationListPage,
@@ -39,7 +41,15 @@ export interface SqliteRepoConfig {
    * the committing thread) come less often. Commits still fsync the WAL (synchronous=FULL).
    */
   walAutocheckpointPages?: number;
+  /** Run PRAGMA quick_check when opening (default true). */
+  integrityCheck?: boolean;
 }
+
+/** SQLite result codes that mean "this store cannot take writes now". */
+const UNWRITABLE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/;
+const PROBE_INTERVAL_MS = 1_000;
+
+const newAccountKey = (): string => randomBytes(16).toString('hex');
 
 /** Ids on the wire are strings; anything that is not a positive integer matches no row. */
 function rowId(id: string): number {
@@ -51,6 +61,11 @@ export class SqliteRepo implements Repo {
   private readonly db: Database.Database;
   private readonly stmt: Record<string, Statement>;
   private readonly appendTx: (batch: readonly NewMessage[]) => AppendResult[];
+  /** The last write's failure code while writes fail (disk full…); null once one succeeds. */
+  private writeError: string | null = null;
+  /** Set when the start-up integrity check or a later read found the file corrupt; sticky. */
+  private integrityError: string | null = null;
+  private probedAt = 0;
 
   constructor(config: SqliteRepoConfig) {
     if (config.file !== ':memory:') fs.mkdirSync(path.dirname(config.file), { recursive: true });
@@ -64,6 +79,12 @@ export class SqliteRepo implements Repo {
     this.migrate();
     this.stmt = this.prepare();
     this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => this.appendBatch(batch));
+    if (config.integrityCheck !== false) {
+      // Cheaper than integrity_check (no index cross-checks), and enough to refuse readiness on a
+      // damaged file instead of answering ready while requests fail.
+      const verdict = this.db.pragma('quick_check(1)', { simple: true });
+      if (verdict !== 'ok') this.integrityError = `quick_check: ${String(verdict).slice(0, 200)}`;
+    }
   }
 
   private migrate(): void {
@@ -81,8 +102,15 @@ export class SqliteRepo implements Repo {
   private prepare(): Record<string, Statement> {
     const p = (sql: string): Statement => this.db.prepare(sql);
     return {
-      insertUser: p(`INSERT INTO users (username, username_key, password_hash, is_guest, created_at)
-                     VALUES (?, ?, ?, ?, ?) ON CONFLICT (username_key) DO NOTHING RETURNING *`),
+      // No conflict target: a taken name and a taken skeleton both insert nothing.
+      insertUser: p(`INSERT INTO users (username, username_key, username_skeleton, password_hash, is_guest, created_at, last_active_at, account_key)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *`),
+      accountAuth: p(`SELECT account_key, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?) AS revoked FROM users WHERE id = ?`),
+      usersWithoutSkeleton: p('SELECT id, username FROM users WHERE username_skeleton IS NULL AND id > ? ORDER BY id LIMIT 500'),
+      setSkeleton: p(`UPDATE users SET username_skeleton = ?1
+                      WHERE id = ?2 AND username_skeleton IS NULL AND NOT EXISTS (SELECT 1 FROM users WHERE username_skeleton = ?1)`),
+      probeWrite: p("INSERT INTO revoked_tokens (jti, expires_at) VALUES ('readiness-probe', 0) ON CONFLICT (jti) DO NOTHING"),
+      probeClear: p("DELETE FROM revoked_tokens WHERE jti = 'readiness-probe'"),
       userByKey: p('SELECT * FROM users WHERE username_key = ?'),
       usersByIds: p('SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?))'),
       revoke: p('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING'),
@@ -134,20 +162,45 @@ export class SqliteRepo implements Repo {
   }
 
   async createUser(user: NewUser): Promise<User> {
-    const row = this.stmt.insertUser!.get(
-      user.username,
-      usernameKey(user.username),
-      user.passwordHash,
-      user.isGuest ? 1 : 0,
-      Date.now(),
+    const now = Date.now();
+    // An explicit transaction: in autocommit, `.get()` of INSERT … RETURNING hands back the row
+    // before the commit, and a commit that fails (disk full) would go unnoticed.
+    const row = this.write(() =>
+      this.stmt.insertUser!.get(
+        user.username,
+        usernameKey(user.username),
+        user.usernameSkeleton ?? null,
+        user.passwordHash,
+        user.isGuest ? 1 : 0,
+        now,
+        now,
+        user.accountKey ?? newAccountKey(),
+      ),
     ) as UserRow | undefined;
-    if (!row) throw new AppError('USERNAME_TAKEN', `Username "${user.username}" is already taken`);
+    if (!row) throw new AppError('USERNAME_TAKEN', `Username "${user.username}" is already taken or looks like one that is`);
     return toUser(row);
   }
 
   async findUserByUsername(username: string): Promise<UserRecord | null> {
     const row = this.stmt.userByKey!.get(usernameKey(username)) as UserRow | undefined;
-    return row ? { ...toUser(row), passwordHash: row.password_hash ?? '' } : null;
+    return row ? { ...toUser(row), passwordHash: row.password_hash ?? '', accountKey: row.account_key ?? '' } : null;
+  }
+
+  async getAccountAuth(userId: string, jti: string): Promise<AccountAuth | null> {
+    const row = this.stmt.accountAuth!.get(jti, rowId(userId)) as { account_key: string; revoked: number } | undefined;
+    return row ? { accountKey: row.account_key, revoked: row.revoked === 1 } : null;
+  }
+
+  async backfillUsernameSkeletons(skeleton: (username: string) => string): Promise<number> {
+    let filled = 0;
+    for (let after = 0; ; ) {
+      const rows = this.stmt.usersWithoutSkeleton!.all(after) as Array<{ id: number; username: string }>;
+      if (rows.length === 0) return filled;
+      this.write(() => {
+        for (const row of rows) filled += this.stmt.setSkeleton!.run(skeleton(row.username), row.id).changes;
+      });
+      after = rows.at(-1)!.id;
+    }
   }
 
   async getUsers(ids: readonly string[]): Promise<User[]> {
@@ -158,9 +211,11 @@ export class SqliteRepo implements Repo {
   }
 
   async revokeToken(jti: string, expiresAtMs: number): Promise<void> {
-    this.stmt.revoke!.run(jti, expiresAtMs);
-    // Expired tokens fail verification anyway; keep the table small.
-    this.stmt.purgeRevoked!.run(Date.now() - 60_000);
+    this.write(() => {
+      this.stmt.revoke!.run(jti, expiresAtMs);
+      // Expired tokens fail verification anyway; keep the table small.
+      this.stmt.purgeRevoked!.run(Date.now() - 60_000);
+    });
   }
 
   async isTokenRevoked(jti: string): Promise<boolean> {
@@ -169,7 +224,7 @@ export class SqliteRepo implements Repo {
 
   async getOrCreateSingleConversation(userId: string, peerId: string): Promise<{ conversationId: string; created: boolean }> {
     const key = pairKey(userId, peerId);
-    return this.db.transaction(() => {
+    return this.write(() => {
       const existing = this.stmt.conversationByKey!.get(key) as { id: number } | undefined;
       if (existing) return { conversationId: String(existing.id), created: false };
       const now = Date.now();
@@ -177,22 +232,22 @@ export class SqliteRepo implements Repo {
       this.stmt.insertMember!.run(id, rowId(userId), 'member', now);
       this.stmt.insertMember!.run(id, rowId(peerId), 'member', now);
       return { conversationId: String(id), created: true };
-    })();
+    });
   }
 
   async joinWorld(userId: string): Promise<string> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const now = Date.now();
       let row = this.stmt.conversationByKey!.get(WORLD_KEY) as { id: number } | undefined;
       row ??= this.stmt.insertConversation!.get('world', WORLD_NAME, WORLD_KEY, 0, now, now) as { id: number };
       const inserted = this.stmt.insertMember!.run(row.id, rowId(userId), 'member', now);
       if (inserted.changes === 1) this.stmt.bumpMemberCount!.run(1, row.id);
       return String(row.id);
-    })();
+    });
   }
 
   async createGroup(group: NewGroup): Promise<{ groupId: string; conversationId: string }> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const now = Date.now();
       const memberCount = 1 + group.memberIds.length;
       const { id: conversationId } = this.stmt.insertConversation!.get('group', group.name, null, memberCount, now, now) as {
@@ -203,7 +258,7 @@ export class SqliteRepo implements Repo {
       this.stmt.insertMember!.run(conversationId, rowId(group.ownerId), 'owner', now);
       for (const memberId of group.memberIds) this.stmt.insertMember!.run(conversationId, rowId(memberId), 'member', now);
       return { groupId: String(groupId), conversationId: String(conversationId) };
-    })();
+    });
   }
 
   async getGroup(groupId: string): Promise<Group | null> {
@@ -273,7 +328,7 @@ export class SqliteRepo implements Repo {
   }
 
   async appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {
-    return this.appendTx(batch);
+    return this.writeWith(() => this.appendTx(batch));
   }
 
   /**
@@ -362,15 +417,59 @@ export class SqliteRepo implements Repo {
 
   async markRead(conversationId: string, userId: string): Promise<ReadResult> {
     const id = rowId(conversationId);
-    return this.db.transaction(() => {
+    return this.write(() => {
       const last = (this.stmt.lastSeq!.get(id) as { last_seq: number } | undefined)?.last_seq ?? 0;
       const row = this.stmt.markRead!.get(last, id, rowId(userId)) as { last_read_seq: number } | undefined;
       const lastReadSeq = row?.last_read_seq ?? 0;
       return { conversationId, lastReadSeq, unreadCount: Math.max(0, last - lastReadSeq) };
-    })();
+    });
+  }
+
+  /**
+   * Runs `work` in one transaction (BEGIN IMMEDIATE … COMMIT): it returns only once the commit
+   * succeeded. A store that cannot write (disk full, I/O error, read-only, corrupt) answers
+   * SERVICE_UNAVAILABLE, which clients may retry, and readiness reports it until a write succeeds.
+   */
+  private write<T>(work: () => T): T {
+    return this.writeWith(this.db.transaction(work).immediate);
+  }
+
+  /** `write` for a transaction function prepared once (the append path). */
+  private writeWith<T>(committed: () => T): T {
+    try {
+      const result = committed();
+      this.writeError = null;
+      return result;
+    } catch (err) {
+      throw this.storageFailure(err);
+    }
+  }
+
+  /** Maps SQLite's "cannot write" errors to SERVICE_UNAVAILABLE and remembers them for readiness. */
+  private storageFailure(err: unknown): unknown {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== 'string' || !UNWRITABLE.test(code)) return err;
+    if (/^SQLITE_(CORRUPT|NOTADB)/.test(code)) this.integrityError ??= code;
+    this.writeError = code;
+    return new AppError('SERVICE_UNAVAILABLE', 'Storage cannot write right now; try again later', undefined, { cause: err });
   }
 
   async ping(): Promise<void> {
+    if (this.integrityError) throw new Error(`database failed its integrity check (${this.integrityError})`);
+    const now = Date.now();
+    // A real write, at most once a second: readiness must notice a full disk before a client does.
+    if (now - this.probedAt >= PROBE_INTERVAL_MS) {
+      this.probedAt = now;
+      try {
+        this.write(() => {
+          this.stmt.probeWrite!.run();
+          this.stmt.probeClear!.run();
+        });
+      } catch {
+        // writeError now holds the reason
+      }
+    }
+    if (this.writeError) throw new Error(`storage cannot write (${this.writeError})`);
     this.stmt.ping!.get();
   }
 
