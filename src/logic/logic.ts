@@ -17,7 +17,7 @@ import type {
   User,
 } from '../protocol/index.js';
 import type { AppendResult, Repo } from '../repo/index.js';
-import type { Bus } from '../bus/index.js';
+import type { Bus, Delivery } from '../bus/index.js';
 import type { ClientInfo, Credentials, HistoryJsonResult, HistoryResult, LogicApi, Session } from './api.js';
 import { MembershipCache } from './membership-cache.js';
 import { MessageWriter, type PendingSend } from './message-writer.js';
@@ -132,7 +132,8 @@ export class Logic implements LogicApi {
   private async joinWorld(userId: string): Promise<void> {
     if (!this.config.worldRoom) return;
     const conversationId = await this.repo.joinWorld(userId);
-    this.membership.invalidate(conversationId);
+    // One id added, not a reload of every member.
+    this.membership.memberJoined(conversationId, userId);
   }
 
   private getDummyHash(): Promise<string> {
@@ -187,7 +188,7 @@ export class Logic implements LogicApi {
   private async requireMember(conversationId: string, userId: string) {
     const membership = await this.membership.forMember(conversationId, userId);
     if (!membership) throw new AppError('CONVERSATION_NOT_FOUND');
-    if (!membership.members.has(userId)) throw new AppError('NOT_CONVERSATION_MEMBER');
+    if (!membership.isMember) throw new AppError('NOT_CONVERSATION_MEMBER');
     return membership;
   }
 
@@ -257,7 +258,7 @@ export class Logic implements LogicApi {
         messageType: payload.messageType ?? 'text',
         sendTime: Date.now(),
       },
-      recipients: membership.memberList,
+      recipients: membership.recipients,
     };
     if (connId !== undefined) send.connId = connId;
     const { message } = await this.writer.submit(send);
@@ -276,15 +277,16 @@ export class Logic implements LogicApi {
       const result = results[i];
       if (!result || result.duplicate) return; // a resend was delivered the first time
       const { message } = result;
-      const delivery = {
-        kind: 'message' as const,
+      const common = {
         conversationId: message.conversationId,
         seqId: message.seqId,
-        recipients: send.recipients,
         // The store serialized the message once; every recipient gets these bytes.
         frame: `{"type":"new-message","data":${result.json}}`,
         ...(send.connId !== undefined ? { excludeConnId: send.connId } : {}),
       };
+      // The world room: one broadcast to every connection, no member list.
+      const delivery: Delivery =
+        send.recipients === 'all-connected' ? { kind: 'broadcast', ...common } : { kind: 'message', recipients: send.recipients, ...common };
       this.bus.publish(delivery).catch((err: unknown) => this.log.error({ err, conversationId: message.conversationId }, 'delivery publish failed'));
     });
   }
