@@ -20,6 +20,7 @@ import type { AppendResult, Repo } from '../repo/index.js';
 import type { Bus, Delivery } from '../bus/index.js';
 import type { ClientInfo, Credentials, HistoryJsonResult, HistoryResult, LogicApi, Session } from './api.js';
 import { MembershipCache } from './membership-cache.js';
+import { GuestExpiry, type GuestExpiryConfig } from './guest-expiry.js';
 import { MessageWriter, type PendingSend } from './message-writer.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { RateLimiter, type RateRule } from './rate-limiter.js';
@@ -35,6 +36,8 @@ export interface LogicConfig {
   maxGroupMembers: number;
   /** Commit pacing under a steady stream of sends (MessageWriter); 0 turns it off. */
   commitWindowMs: number;
+  /** Inactive guests expire (absent: never). */
+  guestExpiry?: GuestExpiryConfig;
   limits: {
     sendPerUser: RateRule;
     loginPerUsername: RateRule;
@@ -45,6 +48,7 @@ export interface LogicConfig {
 }
 
 export interface LogicLogger {
+  info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }
@@ -55,6 +59,7 @@ const DUMMY_HASH_PASSWORD = 'gochat-dummy-password';
 export class Logic implements LogicApi {
   private readonly tokens: TokenService;
   private readonly membership: MembershipCache;
+  private readonly guestExpiry: GuestExpiry;
   private readonly writer: MessageWriter;
   private readonly sendLimiter: RateLimiter;
   private readonly loginByName: RateLimiter;
@@ -71,6 +76,13 @@ export class Logic implements LogicApi {
   ) {
     this.tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
     this.membership = new MembershipCache(repo);
+    this.guestExpiry = new GuestExpiry(
+      config.guestExpiry ?? { ttlSeconds: 0, sweepIntervalMs: 60_000, sweepBatch: 500 },
+      repo,
+      bus,
+      (userIds) => this.membership.worldMembersLeft(userIds),
+      log,
+    );
     this.writer = new MessageWriter(repo, (sends, results) => this.publishCommitted(sends, results), { commitWindowMs: config.commitWindowMs });
     this.sendLimiter = new RateLimiter(config.limits.sendPerUser);
     this.loginByName = new RateLimiter(config.limits.loginPerUsername);
@@ -145,6 +157,7 @@ export class Logic implements LogicApi {
     if (!token) throw new AppError('UNAUTHORIZED', 'Missing token');
     const claims = await this.tokens.verify(token);
     if (await this.repo.isTokenRevoked(claims.jti)) throw new AppError('TOKEN_REVOKED');
+    if (claims.isGuest) await this.guestExpiry.touch(claims.userId);
     return claims;
   }
 
@@ -295,9 +308,15 @@ export class Logic implements LogicApi {
     await this.repo.ping();
   }
 
-  /** Commits everything accepted so far (graceful shutdown). */
-  drain(): Promise<void> {
-    return this.writer.drain();
+  /** Starts the periodic expiry of inactive guests (the composition root calls it once). */
+  startGuestExpiry(): void {
+    this.guestExpiry.start();
+  }
+
+  /** Stops the guest sweep and commits everything accepted so far (graceful shutdown). */
+  async drain(): Promise<void> {
+    await this.guestExpiry.stop();
+    await this.writer.drain();
   }
 }
 
