@@ -72,7 +72,7 @@ function createBus(config: Config, instanceId: string, log: Logger): Bus {
 }
 
 function createLogic(config: Config, repo: Repo, bus: Bus, log: Logger, jwtSecret: string): Logic {
-  return new Logic(
+  const logic = new Logic(
     {
       jwtSecret,
       tokenTtlSeconds: config.auth.tokenTtlSeconds,
@@ -81,6 +81,7 @@ function createLogic(config: Config, repo: Repo, bus: Bus, log: Logger, jwtSecre
       worldRoom: config.messages.worldRoom,
       maxGroupMembers: config.limits.maxGroupMembers,
       commitWindowMs: config.messages.commitWindowMs,
+      guestExpiry: config.guests,
       limits: config.limits,
       kdf: config.kdf,
     },
@@ -88,6 +89,9 @@ function createLogic(config: Config, repo: Repo, bus: Bus, log: Logger, jwtSecre
     bus,
     log,
   );
+  // Stopped by logic.drain() in the graceful shutdown of the roles that run logic.
+  logic.startGuestExpiry();
+  return logic;
 }
 
 function createFanoutWorker(config: Config, instanceId: string, bus: RedisBus, repo: Repo, metrics: Metrics, log: Logger): FanoutWorker {

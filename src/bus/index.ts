@@ -16,6 +16,25 @@ export interface MessageDelivery {
   excludeConnId?: string;
 }
 
+/**
+ * A committed message of a conversation whose members are everyone (the world room), for every
+ * open connection on every gateway. It carries no recipient list, so its cost is one publish and
+ * one write per connection, whatever the member count. Only authenticated sockets exist, and an
+ * expired guest's sockets are closed (`revoke-users`), so "every connection" is "every member".
+ */
+export interface BroadcastDelivery {
+  kind: 'broadcast';
+  conversationId: string;
+  seqId: number;
+  /** The complete `new-message` frame, serialized once for all connections. */
+  frame: string;
+  /** The connection that sent it: it gets the ack instead. */
+  excludeConnId?: string;
+}
+
+/** Either delivery: what the per-conversation ordering stage handles. */
+export type Delivery = MessageDelivery | BroadcastDelivery;
+
 /** A token was logged out: gateways close its sockets. */
 export interface RevocationEvent {
   kind: 'revoke';
@@ -23,12 +42,18 @@ export interface RevocationEvent {
   jti: string;
 }
 
-export type BusEvent = MessageDelivery | RevocationEvent;
+/** Every token of these users stopped working (expired guests): gateways close all their sockets. */
+export interface UserRevocationEvent {
+  kind: 'revoke-users';
+  userIds: readonly string[];
+}
+
+export type BusEvent = Delivery | RevocationEvent | UserRevocationEvent;
 export type BusHandler = (event: BusEvent) => void;
 
 export interface Bus {
   publish(event: BusEvent): Promise<void>;
-  /** Gateway side: events for users connected to this process arrive at `handler`. */
+  /** Gateway side: events for users connected to this process (and every broadcast) arrive at `handler`. */
   subscribe(handler: BusHandler): Promise<void>;
   /** Presence, reported by the gateway holding the user's sockets. */
   userOnline(userId: string): void;

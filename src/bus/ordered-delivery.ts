@@ -10,7 +10,7 @@
  * - drops anything at or below the last released seqId (duplicates, stragglers).
  * Memory is bounded: at most `maxConversations` states and `maxHeld` held deliveries each.
  */
-import type { MessageDelivery } from './index.js';
+import type { Delivery } from './index.js';
 
 export interface OrderedDeliveryOptions {
   /** How long an early delivery waits for the gap before it is released anyway. */
@@ -39,7 +39,7 @@ interface ConversationState {
   last: number;
   /** No baseline yet: everything is held until the first flush, lower seqIds lower the baseline. */
   fresh: boolean;
-  held: Map<number, MessageDelivery>;
+  held: Map<number, Delivery>;
   timer: NodeJS.Timeout | null;
   touchedAt: number;
 }
@@ -56,12 +56,12 @@ export class OrderedDelivery {
   readonly stats: OrderedDeliveryStats = { dropped: 0, gapsSkipped: 0 };
 
   constructor(
-    private readonly deliver: (delivery: MessageDelivery) => void,
+    private readonly deliver: (delivery: Delivery) => void,
     private readonly options: OrderedDeliveryOptions = DEFAULT_ORDERED_DELIVERY,
     private readonly now: () => number = Date.now,
   ) {}
 
-  push(delivery: MessageDelivery): void {
+  push(delivery: Delivery): void {
     const now = this.now();
     let state = this.states.get(delivery.conversationId);
     if (state && state.held.size === 0 && now - state.touchedAt > this.options.idleResetMs) {
@@ -112,7 +112,7 @@ export class OrderedDelivery {
     return this.states.size;
   }
 
-  private release(state: ConversationState, delivery: MessageDelivery): void {
+  private release(state: ConversationState, delivery: Delivery): void {
     state.last = delivery.seqId;
     this.deliver(delivery);
   }

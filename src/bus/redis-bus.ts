@@ -7,7 +7,11 @@
  *   which live gateways hold a recipient and publishes only there, with only those recipients.
  * - large conversations (more recipients than `largeGroupThreshold`) go to a Redis Stream that
  *   `task` workers consume as a consumer group, so one huge room does not stall logic.
- * - revocations are broadcast on `{p}revoke`: they are rare and every gateway must check.
+ * - revocations (of one token, or of every token of some users) are broadcast on `{p}revoke`:
+ *   they are rare and every gateway must check.
+ * - broadcasts (the world room: every connection is a recipient) are published once on
+ *   `{p}broadcast`, which every gateway subscribes to: no recipient list, no presence lookup,
+ *   no fan-out stream, so a world message costs one PUBLISH whatever the member count.
  * After a Redis restart (presence lost) the client reconnects by itself and the gateway
  * re-announces every local user, so no process needs a restart.
  */
@@ -94,8 +98,12 @@ export class RedisBus implements Bus {
   // ---- publishing (logic, task) ----
 
   async publish(event: BusEvent): Promise<void> {
-    if (event.kind === 'revoke') {
+    if (event.kind === 'revoke' || event.kind === 'revoke-users') {
       await this.cmd.publish(this.key('revoke'), JSON.stringify(event));
+      return;
+    }
+    if (event.kind === 'broadcast') {
+      await this.cmd.publish(this.key('broadcast'), JSON.stringify(event));
       return;
     }
     if (event.recipients.length > this.config.largeGroupThreshold) {
@@ -147,6 +155,7 @@ export class RedisBus implements Bus {
     this.sub = sub;
     const own = this.channel(this.config.instanceId);
     const revoke = this.key('revoke');
+    const broadcast = this.key('broadcast');
     sub.on('message', (channel: string, payload: string) => {
       let event: BusEvent;
       try {
@@ -155,10 +164,11 @@ export class RedisBus implements Bus {
         return this.log.warn({ channel }, 'dropped a malformed bus payload');
       }
       if (channel === own && event.kind === 'message') ordered.push(event);
-      else if (channel === revoke && event.kind === 'revoke') handler(event);
+      else if (channel === broadcast && event.kind === 'broadcast') ordered.push(event);
+      else if (channel === revoke && (event.kind === 'revoke' || event.kind === 'revoke-users')) handler(event);
     });
     // ioredis re-subscribes after a reconnect on its own.
-    await sub.subscribe(own, revoke);
+    await sub.subscribe(own, revoke, broadcast);
     // After any (re)connect, Redis may have lost our presence: announce everything again.
     this.cmd.on('ready', () => void this.announce());
     await this.announce();

@@ -94,6 +94,14 @@ export interface Config {
     /** Under a steady stream of sends, batches start at most this often (ms); 0 commits every turn. */
     commitWindowMs: number;
   };
+  guests: {
+    /** A guest that has not authenticated for this long expires (out of the world room, tokens dead); 0: never. */
+    ttlSeconds: number;
+    /** How often logic looks for expired guests. */
+    sweepIntervalMs: number;
+    /** Guests expired per sweep at most. */
+    sweepBatch: number;
+  };
   limits: {
     /** Messages a registered user / a guest may send per window. */
     sendPerUser: RateLimitConfig;
@@ -206,6 +214,11 @@ export function loadConfig(env: Env = process.env): Config {
       worldRoom: bool(env, 'GOCHAT_WORLD_ROOM', true),
       largeGroupThreshold: int(env, 'GOCHAT_LARGE_GROUP_THRESHOLD', 500),
       commitWindowMs: Math.max(0, int(env, 'GOCHAT_COMMIT_WINDOW_MS', 3)),
+    },
+    guests: {
+      ttlSeconds: int(env, 'GOCHAT_GUEST_TTL_SECONDS', 24 * 3600),
+      sweepIntervalMs: Math.max(100, int(env, 'GOCHAT_GUEST_SWEEP_INTERVAL_MS', 60_000)),
+      sweepBatch: Math.max(1, int(env, 'GOCHAT_GUEST_SWEEP_BATCH', 500)),
     },
     limits: {
       // Defaults fit a public server: far above a person typing or an app syncing, far below a flood.

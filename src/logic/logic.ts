@@ -18,9 +18,10 @@ import type {
   User,
 } from '../protocol/index.js';
 import type { AppendResult, Repo } from '../repo/index.js';
-import type { Bus } from '../bus/index.js';
+import type { Bus, Delivery } from '../bus/index.js';
 import type { ClientInfo, ConversationPageResult, Credentials, HistoryJsonResult, HistoryResult, LogicApi, Session } from './api.js';
 import { MembershipCache } from './membership-cache.js';
+import { GuestExpiry, type GuestExpiryConfig } from './guest-expiry.js';
 import { MessageWriter, type PendingSend } from './message-writer.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { RateLimiter, type RateRule } from './rate-limiter.js';
@@ -39,6 +40,8 @@ export interface LogicConfig {
   maxGroupMembers: number;
   /** Commit pacing under a steady stream of sends (MessageWriter); 0 turns it off. */
   commitWindowMs: number;
+  /** Inactive guests expire (absent: never). */
+  guestExpiry?: GuestExpiryConfig;
   limits: {
     sendPerUser: RateRule;
     sendPerGuest: RateRule;
@@ -57,6 +60,7 @@ export interface LogicConfig {
 }
 
 export interface LogicLogger {
+  info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }
@@ -67,6 +71,7 @@ const DUMMY_HASH_PASSWORD = 'gochat-dummy-password';
 export class Logic implements LogicApi {
   private readonly tokens: TokenService;
   private readonly membership: MembershipCache;
+  private readonly guestExpiry: GuestExpiry;
   private readonly writer: MessageWriter;
   private readonly sendsByUser: RateLimiter;
   private readonly sendsByGuest: RateLimiter;
@@ -91,6 +96,13 @@ export class Logic implements LogicApi {
   ) {
     this.tokens = new TokenService(config.jwtSecret, config.tokenTtlSeconds);
     this.membership = new MembershipCache(repo);
+    this.guestExpiry = new GuestExpiry(
+      config.guestExpiry ?? { ttlSeconds: 0, sweepIntervalMs: 60_000, sweepBatch: 500 },
+      repo,
+      bus,
+      (userIds) => this.membership.worldMembersLeft(userIds),
+      log,
+    );
     this.writer = new MessageWriter(repo, (sends, results) => this.publishCommitted(sends, results), { commitWindowMs: config.commitWindowMs });
     this.sendsByUser = new RateLimiter(config.limits.sendPerUser);
     this.sendsByGuest = new RateLimiter(config.limits.sendPerGuest);
@@ -174,7 +186,8 @@ export class Logic implements LogicApi {
   private async joinWorld(userId: string): Promise<void> {
     if (!this.config.worldRoom) return;
     const conversationId = await this.repo.joinWorld(userId);
-    this.membership.invalidate(conversationId);
+    // One id added, not a reload of every member.
+    this.membership.memberJoined(conversationId, userId);
   }
 
   private getDummyHash(): Promise<string> {
@@ -192,6 +205,7 @@ export class Logic implements LogicApi {
       throw new AppError('UNAUTHORIZED', 'Token does not match an account');
     }
     if (account.revoked) throw new AppError('TOKEN_REVOKED');
+    if (claims.isGuest) await this.guestExpiry.touch(claims.userId);
     const { userId, username, isGuest, jti, expiresAt } = claims;
     return { userId, username, isGuest, jti, expiresAt };
   }
@@ -269,7 +283,7 @@ export class Logic implements LogicApi {
   private async requireMember(conversationId: string, userId: string) {
     const membership = await this.membership.forMember(conversationId, userId);
     if (!membership) throw new AppError('CONVERSATION_NOT_FOUND');
-    if (!membership.members.has(userId)) throw new AppError('NOT_CONVERSATION_MEMBER');
+    if (!membership.isMember) throw new AppError('NOT_CONVERSATION_MEMBER');
     return membership;
   }
 
@@ -320,7 +334,7 @@ export class Logic implements LogicApi {
   async getGroup(session: Session, groupId: string): Promise<{ group: Group; members: GroupMember[] }> {
     const group = await this.repo.getGroup(groupId);
     // A non-member is not told whether the group exists.
-    if (!group || !(await this.membership.forMember(group.conversationId, session.userId))?.members.has(session.userId)) {
+    if (!group || !(await this.membership.forMember(group.conversationId, session.userId))?.isMember) {
       throw new AppError('GROUP_NOT_FOUND');
     }
     return { group, members: await this.repo.getGroupMembers(groupId) };
@@ -344,7 +358,7 @@ export class Logic implements LogicApi {
         messageType: payload.messageType ?? 'text',
         sendTime: Date.now(),
       },
-      recipients: membership.memberList,
+      recipients: membership.recipients,
     };
     if (connId !== undefined) send.connId = connId;
     const { message } = await this.writer.submit(send);
@@ -363,15 +377,16 @@ export class Logic implements LogicApi {
       const result = results[i];
       if (!result || result.duplicate) return; // a resend was delivered the first time
       const { message } = result;
-      const delivery = {
-        kind: 'message' as const,
+      const common = {
         conversationId: message.conversationId,
         seqId: message.seqId,
-        recipients: send.recipients,
         // The store serialized the message once; every recipient gets these bytes.
         frame: `{"type":"new-message","data":${result.json}}`,
         ...(send.connId !== undefined ? { excludeConnId: send.connId } : {}),
       };
+      // The world room: one broadcast to every connection, no member list.
+      const delivery: Delivery =
+        send.recipients === 'all-connected' ? { kind: 'broadcast', ...common } : { kind: 'message', recipients: send.recipients, ...common };
       this.bus.publish(delivery).catch((err: unknown) => this.log.error({ err, conversationId: message.conversationId }, 'delivery publish failed'));
     });
   }
@@ -380,9 +395,15 @@ export class Logic implements LogicApi {
     await this.repo.ping();
   }
 
-  /** Commits everything accepted so far (graceful shutdown). */
-  drain(): Promise<void> {
-    return this.writer.drain();
+  /** Starts the periodic expiry of inactive guests (the composition root calls it once). */
+  startGuestExpiry(): void {
+    this.guestExpiry.start();
+  }
+
+  /** Stops the guest sweep and commits everything accepted so far (graceful shutdown). */
+  async drain(): Promise<void> {
+    await this.guestExpiry.stop();
+    await this.writer.drain();
   }
 }
 

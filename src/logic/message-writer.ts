@@ -10,11 +10,12 @@
  * wait applies only when more sends are likely to arrive within it, and never exceeds it.
  */
 import type { AppendResult, NewMessage, Repo } from '../repo/index.js';
+import type { Recipients } from './membership-cache.js';
 
 export interface PendingSend {
   message: NewMessage;
   /** Passed through to `onCommitted`: who should receive it, and which connection sent it. */
-  recipients: readonly string[];
+  recipients: Recipients;
   connId?: string;
 }
 

@@ -68,7 +68,7 @@ export function instrumentBus(bus: Bus, metrics: Metrics): Bus {
   return decorate(bus, {
     subscribe: (handler) =>
       bus.subscribe((event) => {
-        if (event.kind === 'message') metrics.messagesDelivered.inc();
+        if (event.kind === 'message' || event.kind === 'broadcast') metrics.messagesDelivered.inc();
         handler(event);
       }),
   });

@@ -129,6 +129,20 @@ export interface Repo {
   getOrCreateSingleConversation(userId: string, peerId: string): Promise<{ conversationId: string; created: boolean }>;
   /** The world room, created when absent; `userId` joins it. */
   joinWorld(userId: string): Promise<string>;
+
+  /**
+   * Records that a guest was active at `at` (ms) and answers whether it is still a live guest:
+   * false when the id is no guest's, or the guest expired (`expireGuests`).
+   */
+  touchGuest(userId: string, at: number): Promise<boolean>;
+  /**
+   * Expires up to `limit` guests whose last activity (and creation) is before `inactiveBefore`,
+   * least recently active first, in one transaction: each leaves the world room (its member
+   * count drops) and its `account_key` is cleared, so its tokens stop working; the row, its
+   * username and its messages stay. Returns the ids expired; an expired guest is never returned
+   * again, and concurrent callers (several logic processes) never expire the same guest twice.
+   */
+  expireGuests(inactiveBefore: number, limit: number): Promise<string[]>;
   createGroup(group: NewGroup): Promise<{ groupId: string; conversationId: string }>;
   getGroup(groupId: string): Promise<Group | null>;
   getGroupMembers(groupId: string): Promise<GroupMember[]>;

@@ -5,6 +5,13 @@ import type { HistoryQuery, NewMessage } from './index.js';
 export const WORLD_KEY = 'world';
 export const WORLD_NAME = 'World';
 
+/**
+ * `users.last_active_at` of an expired guest. Outside the range the expiry sweep scans
+ * (`>= 0`), so expired guests never slow it down, and a touch refuses it (`touchGuest`).
+ * A schema with an `expired_at` column would say this plainly; migration 4 gave us this one.
+ */
+export const EXPIRED_GUEST_ACTIVITY = -1;
+
 let isoSecond = Number.NaN;
 let isoPrefix = '';
 

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { RedisBus, type RedisBusConfig } from '../../src/bus/redis-bus.js';
 import type { MessageDelivery } from '../../src/bus/index.js';
 import { FanoutWorker } from '../../src/task/fanout-worker.js';
-import { busSuite, delivery, Inbox } from './bus.suite.js';
+import { broadcast, busSuite, delivery, Inbox } from './bus.suite.js';
 import { deleteRedisKeys, eventually, REDIS_URL, skipUnless, startPrivateRedis } from './services.js';
 
 const quiet = { warn: () => {}, error: () => {}, info: () => {} };
@@ -79,6 +79,36 @@ describe('RedisBus routing and recovery', () => {
       assert.deepEqual(at1.recipients, ['alice']);
       assert.deepEqual(at2.recipients, ['bob']);
     } finally {
+      await c.close();
+    }
+  });
+
+  test('a broadcast is one publish to every gateway: no presence lookup, no fan-out stream', async () => {
+    const c = cluster({ largeGroupThreshold: 0 });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const gateway = c.make('g1');
+      const inbox = new Inbox();
+      await gateway.subscribe(inbox.handler);
+      // MONITOR shows every command of this test's key space (the prefix keeps other runs out).
+      const monitor = await redis.monitor();
+      const commands: string[] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args.slice(1).some((a) => a.startsWith(c.base.keyPrefix))) commands.push(args[0]!.toLowerCase());
+      });
+      try {
+        const sent = broadcast(1);
+        await c.make('logic').publish(sent);
+        await inbox.next((e) => e.kind === 'broadcast' && e.conversationId === sent.conversationId);
+        await eventually(async () => commands.includes('publish'), 5000, 'the PUBLISH in the monitor feed');
+      } finally {
+        monitor.disconnect();
+      }
+      assert.equal(commands.filter((name) => name === 'publish').length, 1);
+      assert.ok(!commands.includes('smembers') && !commands.includes('mget') && !commands.includes('xadd'), commands.join(' '));
+      assert.equal(await redis.exists(`${c.base.keyPrefix}fanout`), 0);
+    } finally {
+      redis.disconnect();
       await c.close();
     }
   });

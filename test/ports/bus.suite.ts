@@ -5,7 +5,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Bus, BusEvent, MessageDelivery } from '../../src/bus/index.js';
+import type { BroadcastDelivery, Bus, BusEvent, Delivery, MessageDelivery } from '../../src/bus/index.js';
 
 export interface BusFixture {
   gateway(instanceId: string): Promise<Bus>;
@@ -35,7 +35,19 @@ export class Inbox {
   messages(conversationId: string): MessageDelivery[] {
     return this.events.filter((e): e is MessageDelivery => e.kind === 'message' && e.conversationId === conversationId);
   }
+
+  broadcasts(conversationId: string): BroadcastDelivery[] {
+    return this.events.filter((e): e is BroadcastDelivery => e.kind === 'broadcast' && e.conversationId === conversationId);
+  }
 }
+
+let broadcastConversations = 0;
+export function broadcast(seqId = 1, conversationId = `world${++broadcastConversations}-${Date.now()}`): BroadcastDelivery {
+  return { kind: 'broadcast', conversationId, seqId, frame: JSON.stringify({ type: 'new-message', data: { seqId } }) };
+}
+
+const isDelivery = (e: BusEvent, conversationId: string, seqId: number): e is Delivery =>
+  (e.kind === 'message' || e.kind === 'broadcast') && e.conversationId === conversationId && e.seqId === seqId;
 
 let deliveries = 0;
 export function delivery(recipients: string[], seqId = 1, conversationId = `c${++deliveries}`): MessageDelivery {
@@ -81,6 +93,45 @@ export function busSuite(name: string, makeFixture: () => Promise<BusFixture | s
       gateway.userOnline('carol');
       await (await f.publisher()).publish({ kind: 'revoke', userId: 'carol', jti: 'j1' });
       assert.deepEqual(await inbox.next((e) => e.kind === 'revoke'), { kind: 'revoke', userId: 'carol', jti: 'j1' });
+    });
+
+    test('a broadcast reaches every subscribed gateway once, with or without users online, frame untouched', async (f) => {
+      const [busy, empty] = [await f.gateway('g-bc1'), await f.gateway('g-bc2')];
+      const [atBusy, atEmpty] = [new Inbox(), new Inbox()];
+      await busy.subscribe(atBusy.handler);
+      await empty.subscribe(atEmpty.handler);
+      busy.userOnline('erin');
+      const publisher = await f.publisher();
+      const sent = { ...broadcast(1), excludeConnId: 'g-bc1:7' };
+      await publisher.publish(sent);
+      // A later broadcast of the same conversation: once it is in, a duplicate of the first would be too.
+      await publisher.publish(broadcast(2, sent.conversationId));
+      for (const inbox of [atBusy, atEmpty]) {
+        await inbox.next((e) => isDelivery(e, sent.conversationId, 2));
+        const got = inbox.broadcasts(sent.conversationId);
+        assert.deepEqual(got.map((d) => d.seqId), [1, 2]);
+        assert.equal(got[0]!.frame, sent.frame);
+        assert.equal(got[0]!.excludeConnId, 'g-bc1:7');
+      }
+    });
+
+    test('broadcasts of a conversation published in seqId order arrive in seqId order', async (f) => {
+      const gateway = await f.gateway('g-bc3');
+      const inbox = new Inbox();
+      await gateway.subscribe(inbox.handler);
+      const publisher = await f.publisher();
+      const { conversationId } = broadcast();
+      await Promise.all(Array.from({ length: 50 }, (_, i) => publisher.publish(broadcast(i + 1, conversationId))));
+      await inbox.next((e) => isDelivery(e, conversationId, 50));
+      assert.deepEqual(inbox.broadcasts(conversationId).map((d) => d.seqId), Array.from({ length: 50 }, (_, i) => i + 1));
+    });
+
+    test('a revocation of every token of some users reaches the subscribed gateway', async (f) => {
+      const gateway = await f.gateway('g-ru');
+      const inbox = new Inbox();
+      await gateway.subscribe(inbox.handler);
+      await (await f.publisher()).publish({ kind: 'revoke-users', userIds: ['frank', 'gina'] });
+      assert.deepEqual(await inbox.next((e) => e.kind === 'revoke-users'), { kind: 'revoke-users', userIds: ['frank', 'gina'] });
     });
 
     test('a conversation published in seqId order arrives in seqId order', async (f) => {

@@ -134,6 +134,72 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.equal(await repo.isMember(worldId, a.userId), true);
     });
 
+    const guest = (prefix = 'g') => repo.createUser({ username: uniq(prefix), passwordHash: 'guest', isGuest: true });
+
+    test('touchGuest records a live guest\'s activity and answers false for anyone else', async () => {
+      const g = await guest();
+      const registered = await user();
+      // Active far ahead, so the sweeps of the tests below leave this guest alone.
+      assert.equal(await repo.touchGuest(g.userId, Date.now() + 86_400_000), true);
+      assert.equal(await repo.touchGuest(registered.userId, Date.now()), false);
+      assert.equal(await repo.touchGuest('999999999', Date.now()), false);
+      assert.equal(await repo.touchGuest('not-an-id', Date.now()), false);
+    });
+
+    test('expireGuests takes inactive guests out of the world and ends their account, once; the rest stays', async () => {
+      const now = Date.now();
+      const idle = await guest('idle');
+      const active = await guest('active');
+      const registered = await user();
+      let worldId = '';
+      for (const u of [idle, active, registered]) worldId = await repo.joinWorld(u.userId);
+      const [said] = await repo.appendMessages([{ ...message(worldId, idle.userId, 'before-expiry'), senderName: idle.username }]);
+      await repo.touchGuest(active.userId, now + 60_000);
+      const before = (await repo.getConversationInfo(worldId))!.memberCount;
+
+      assert.deepEqual(await repo.expireGuests(now + 30_000, 100), [idle.userId]);
+
+      assert.equal(await repo.isMember(worldId, idle.userId), false);
+      assert.equal(await repo.isMember(worldId, active.userId), true);
+      assert.equal(await repo.isMember(worldId, registered.userId), true);
+      assert.equal((await repo.getConversationInfo(worldId))!.memberCount, before - 1);
+      assert.equal(await repo.touchGuest(idle.userId, now + 40_000), false, 'an expired guest stays expired');
+      assert.deepEqual(await repo.expireGuests(now + 30_000, 100), [], 'expired once');
+      // The row stays: its messages keep their sender, and its username is not handed to someone else.
+      const history = await repo.getMessages(worldId, { kind: 'after', afterSeq: said!.message.seqId - 1, size: 1 });
+      assert.equal(history.messages[0]?.senderName, idle.username);
+      assert.equal((await repo.findUserByUsername(idle.username))?.userId, idle.userId);
+      await assert.rejects(
+        repo.createUser({ username: idle.username, passwordHash: 'hash', isGuest: false }),
+        (err: unknown) => err instanceof AppError && err.code === 'USERNAME_TAKEN',
+      );
+    });
+
+    test('expireGuests takes at most `limit`, least recently active first', async () => {
+      const now = Date.now();
+      const [first, second, third] = [await guest(), await guest(), await guest()];
+      await repo.touchGuest(second.userId, now + 2_000);
+      await repo.touchGuest(first.userId, now + 1_000);
+      await repo.touchGuest(third.userId, now + 3_000);
+      assert.deepEqual(await repo.expireGuests(now + 10_000, 2), [first.userId, second.userId]);
+      assert.deepEqual(await repo.expireGuests(now + 10_000, 2), [third.userId]);
+    });
+
+    test('concurrent sweeps through separate handles expire each guest exactly once', async () => {
+      const now = Date.now();
+      const guests = await Promise.all(Array.from({ length: 20 }, () => guest('swept')));
+      let worldId = '';
+      for (const g of guests) worldId = await repo.joinWorld(g.userId);
+      const before = (await repo.getConversationInfo(worldId))!.memberCount;
+      const other = await fixture!.openAgain();
+      opened.push(other);
+      const sweeps = await Promise.all([repo, other, repo, other].map((r) => r.expireGuests(now + 30_000, 7)));
+      const expired = sweeps.flat();
+      assert.equal(new Set(expired).size, expired.length, 'no guest expired twice');
+      assert.deepEqual([...expired].sort(), guests.map((g) => g.userId).sort());
+      assert.equal((await repo.getConversationInfo(worldId))!.memberCount, before - guests.length);
+    });
+
     test('a group has its owner and members, and a conversation pointing back at it', async () => {
       const owner = await user('owner');
       const m1 = await user();

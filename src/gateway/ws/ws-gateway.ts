@@ -6,7 +6,7 @@ import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import type { Bus, BusEvent, MessageDelivery } from '../../bus/index.js';
+import type { BroadcastDelivery, Bus, BusEvent, MessageDelivery } from '../../bus/index.js';
 import type { LogicApi, Session } from '../../logic/api.js';
 import { AppError, CLOSE_CODES, ERROR_CODES, toAppError } from '../../protocol/index.js';
 import { ClientFrame } from '../schemas.js';
@@ -186,8 +186,25 @@ export class WsGateway {
 
   private onBusEvent(event: BusEvent): void {
     if (event.kind === 'message') return this.deliver(event);
+    if (event.kind === 'broadcast') return this.deliverToAll(event);
+    if (event.kind === 'revoke-users') return this.closeUsers(event.userIds);
     for (const conn of this.byUser.get(event.userId) ?? []) {
       if (conn.session.jti === event.jti) conn.close(CLOSE_CODES.TOKEN_REVOKED, 'token revoked');
+    }
+  }
+
+  /** Every token of these users stopped working (an expired guest): close all their sockets. */
+  private closeUsers(userIds: readonly string[]): void {
+    for (const userId of userIds) {
+      for (const conn of this.byUser.get(userId) ?? []) conn.close(CLOSE_CODES.TOKEN_REVOKED, 'account expired');
+    }
+  }
+
+  /** A world message: every local connection, one walk over what is connected here, no recipient list. */
+  private deliverToAll(delivery: BroadcastDelivery): void {
+    const frame = Buffer.from(delivery.frame);
+    for (const set of this.byUser.values()) {
+      for (const conn of set) if (conn.id !== delivery.excludeConnId) conn.sendRaw(frame);
     }
   }
 

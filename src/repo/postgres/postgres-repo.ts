@@ -24,7 +24,7 @@ import type {
   Repo,
   UserRecord,
 } from '../index.js';
-import { historyRange, pairKey, storedMessage, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { EXPIRED_GUEST_ACTIVITY, historyRange, pairKey, storedMessage, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
 import { CONVERSATION_ORDER, CONVERSATION_SELECT, conversationCountSql, conversationPageSql, pageLimit, toConversation, toMessage, toUser, type ConversationRow, type MessageRow, type UserRow } from '../rows.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
@@ -239,6 +239,44 @@ export class PostgresRepo implements Repo {
       if (joined.rowCount === 1) await db.query('UPDATE conversations SET member_count = member_count + 1 WHERE id = $1', [worldId]);
       return worldId;
     }, 'joinWorld');
+  }
+
+  async touchGuest(userId: string, at: number): Promise<boolean> {
+    const id = rowId(userId);
+    if (id === null) return false;
+    const rows = await this.query(
+      'touchGuest',
+      'UPDATE users SET last_active_at = GREATEST(last_active_at, $2) WHERE id = $1 AND is_guest AND last_active_at >= 0 RETURNING 1',
+      [id, at],
+    );
+    return rows.length === 1;
+  }
+
+  async expireGuests(inactiveBefore: number, limit: number): Promise<string[]> {
+    return this.transaction(async (db) => {
+      // SKIP LOCKED: another logic process sweeping at the same moment takes other guests. FOR UPDATE
+      // re-checks a row a concurrent touch changed, so a guest active just now is not expired.
+      const expired = await db.query<{ id: string }>(
+        `WITH picked AS (
+           SELECT id FROM users
+           WHERE is_guest AND last_active_at >= 0 AND last_active_at < $1 AND created_at < $1
+           ORDER BY last_active_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         UPDATE users u SET account_key = '', last_active_at = ${EXPIRED_GUEST_ACTIVITY} FROM picked WHERE u.id = picked.id
+         RETURNING u.id`,
+        [inactiveBefore, Math.max(0, limit)],
+      );
+      const ids = expired.rows.map((r) => r.id);
+      if (ids.length === 0) return [];
+      const left = await db.query(
+        `DELETE FROM conversation_members
+         WHERE conversation_id = (SELECT id FROM conversations WHERE pair_key = $1) AND user_id = ANY($2::bigint[])`,
+        [WORLD_KEY, ids],
+      );
+      if ((left.rowCount ?? 0) > 0) {
+        await db.query('UPDATE conversations SET member_count = member_count - $1 WHERE pair_key = $2', [left.rowCount, WORLD_KEY]);
+      }
+      return ids;
+    }, 'expireGuests');
   }
 
   async createGroup(group: NewGroup): Promise<{ groupId: string; conversationId: string }> {

@@ -25,7 +25,7 @@ import type {
   Repo,
   UserRecord,
 } from '../index.js';
-import { historyRange, messageJson, messageJsonTail, pairKey, storedMessage, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { EXPIRED_GUEST_ACTIVITY, historyRange, messageJson, messageJsonTail, pairKey, storedMessage, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
 import { CONVERSATION_ORDER, CONVERSATION_SELECT, conversationCountSql, conversationPageSql, pageLimit, toConversation, toMessage, toUser, type ConversationRow, type MessageRow, type UserRow } from '../rows.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
@@ -158,6 +158,12 @@ export class SqliteRepo implements Repo {
       markRead: p(`UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, ?)
                    WHERE conversation_id = ? AND user_id = ? RETURNING last_read_seq`),
       ping: p('SELECT 1'),
+      // Guest expiry. `is_guest = 1` is spelled out so SQLite uses the partial index guests_by_activity.
+      touchGuest: p(`UPDATE users SET last_active_at = MAX(last_active_at, ?) WHERE id = ? AND is_guest = 1 AND last_active_at >= 0`),
+      expirableGuests: p(`SELECT id FROM users WHERE is_guest = 1 AND last_active_at >= 0 AND last_active_at < ? AND created_at < ?
+                          ORDER BY last_active_at LIMIT ?`).pluck(),
+      expireGuest: p(`UPDATE users SET account_key = '', last_active_at = ${EXPIRED_GUEST_ACTIVITY} WHERE id = ?`),
+      leaveConversation: p('DELETE FROM conversation_members WHERE conversation_id = ? AND user_id = ?'),
     };
   }
 
@@ -243,6 +249,26 @@ export class SqliteRepo implements Repo {
       const inserted = this.stmt.insertMember!.run(row.id, rowId(userId), 'member', now);
       if (inserted.changes === 1) this.stmt.bumpMemberCount!.run(1, row.id);
       return String(row.id);
+    });
+  }
+
+  async touchGuest(userId: string, at: number): Promise<boolean> {
+    return this.write(() => this.stmt.touchGuest!.run(at, rowId(userId)).changes === 1);
+  }
+
+  async expireGuests(inactiveBefore: number, limit: number): Promise<string[]> {
+    // IMMEDIATE (as every write): the lock is taken before the read, so a second handle cannot pick the same guests.
+    return this.write(() => {
+      const ids = this.stmt.expirableGuests!.all(inactiveBefore, inactiveBefore, Math.max(0, limit)) as number[];
+      if (ids.length === 0) return [];
+      const world = this.stmt.conversationByKey!.get(WORLD_KEY) as { id: number } | undefined;
+      let left = 0;
+      for (const id of ids) {
+        this.stmt.expireGuest!.run(id);
+        if (world) left += this.stmt.leaveConversation!.run(world.id, id).changes;
+      }
+      if (world && left > 0) this.stmt.bumpMemberCount!.run(-left, world.id);
+      return ids.map(String);
     });
   }
 
