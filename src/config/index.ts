@@ -41,6 +41,13 @@ export interface Config {
     maxSocketsPerUser: number;
     /** Frames one connection may send per window; past it the socket is closed with 4002. */
     frameRate: RateLimitConfig;
+    /** Frames all of one user's / one address's connections may send per window: reconnecting does not reset them. */
+    framesPerUser: RateLimitConfig;
+    framesPerIp: RateLimitConfig;
+    /** Open WebSockets from one client address (0: no cap). */
+    maxSocketsPerIp: number;
+    /** Take the client address from X-Forwarded-For (GOCHAT_TRUST_PROXY). */
+    trustProxy: boolean;
     /** Unacked send-message frames per connection before the server stops reading it (TCP pushes back). */
     maxInFlightSends: number;
   };
@@ -177,7 +184,12 @@ export function loadConfig(env: Env = process.env): Config {
       idleTimeoutMs: int(env, 'GOCHAT_WS_IDLE_TIMEOUT_MS', 90_000),
       maxBufferedBytes: int(env, 'GOCHAT_WS_MAX_BUFFERED_BYTES', 1024 * 1024),
       maxSocketsPerUser: int(env, 'GOCHAT_MAX_SOCKETS_PER_USER', 20),
-      frameRate: rate(env, 'GOCHAT_RATE_WS_FRAMES', 100_000, 10_000),
+      // A person or an app sends a few frames a second at most (pings every 30 s).
+      frameRate: rate(env, 'GOCHAT_RATE_WS_FRAMES', 300, 10_000),
+      framesPerUser: rate(env, 'GOCHAT_RATE_WS_FRAMES_PER_USER', 600, 10_000),
+      framesPerIp: rate(env, 'GOCHAT_RATE_WS_FRAMES_PER_IP', 3_000, 10_000),
+      maxSocketsPerIp: int(env, 'GOCHAT_MAX_SOCKETS_PER_IP', 100),
+      trustProxy: bool(env, 'GOCHAT_TRUST_PROXY', false),
       maxInFlightSends: Math.max(1, int(env, 'GOCHAT_WS_MAX_INFLIGHT_SENDS', 512)),
     },
     dataDir: path.resolve(env.GOCHAT_DATA_DIR ?? 'data'),

@@ -24,7 +24,16 @@ export class RateLimiter {
 
   /** Counts `cost` hits (default 1) for `key`; throws RATE_LIMITED (with retryAfter seconds) past the limit. */
   hit(key: string, now = Date.now(), cost = 1): void {
-    if (this.rule.limit <= 0) return;
+    const retryAfter = this.take(key, now, cost);
+    if (retryAfter > 0) throw new AppError('RATE_LIMITED', undefined, undefined, { retryAfter });
+  }
+
+  /**
+   * Counts `cost` hits for `key` and answers 0 when within the limit, else the seconds until the
+   * window ends. Throws nothing: the hot path of a flood refuses without building an error.
+   */
+  take(key: string, now = Date.now(), cost = 1): number {
+    if (this.rule.limit <= 0) return 0;
     let window = this.windows.get(key);
     if (!window || now - window.start >= this.rule.windowMs) {
       if (!window && this.windows.size >= this.maxKeys) this.sweep(now);
@@ -32,10 +41,15 @@ export class RateLimiter {
       this.windows.set(key, window);
     }
     window.count += cost;
-    if (window.count > this.rule.limit) {
-      const retryAfter = Math.max(1, Math.ceil((window.start + this.rule.windowMs - now) / 1000));
-      throw new AppError('RATE_LIMITED', undefined, undefined, { retryAfter });
-    }
+    if (window.count <= this.rule.limit) return 0;
+    return Math.max(1, Math.ceil((window.start + this.rule.windowMs - now) / 1000));
+  }
+
+  /** True while `key` is past its limit in the current window (counts nothing). */
+  exhausted(key: string, now = Date.now()): boolean {
+    if (this.rule.limit <= 0) return false;
+    const window = this.windows.get(key);
+    return window !== undefined && now - window.start < this.rule.windowMs && window.count >= this.rule.limit;
   }
 
   /** Forgets `key` (e.g. a successful login clears its failures). */

@@ -39,6 +39,8 @@ export class ClientConnection {
     private readonly maxBufferedBytes: number,
     /** The TCP socket under `socket`: corked so one event-loop turn's frames leave in one write. */
     private readonly transport: Duplex,
+    /** The client's address, for the per-address budgets. */
+    readonly ip: string,
   ) {}
 
   get userId(): string {

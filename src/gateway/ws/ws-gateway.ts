@@ -12,6 +12,7 @@ import { AppError, CLOSE_CODES, ERROR_CODES, toAppError } from '../../protocol/i
 import { ClientFrame } from '../schemas.js';
 import { assertWellFormed, decodeJson, describeErrors, isWellFormed, mayHoldLoneSurrogate, strictAjv } from '../validation.js';
 import { ClientConnection } from './connection.js';
+import { RateLimiter, type RateRule } from '../../logic/rate-limiter.js';
 
 export interface WsConfig {
   maxFrameBytes: number;
@@ -19,6 +20,11 @@ export interface WsConfig {
   maxBufferedBytes: number;
   maxSocketsPerUser: number;
   frameRate: { limit: number; windowMs: number };
+  /** Budgets that outlive a connection: one user's and one address's frames together. */
+  framesPerUser: RateRule;
+  framesPerIp: RateRule;
+  maxSocketsPerIp: number;
+  trustProxy: boolean;
   maxInFlightSends: number;
   instanceId: string;
 }
@@ -37,6 +43,9 @@ export class WsGateway {
     skipUTF8Validation: true,
   });
   private readonly byUser = new Map<string, Set<ClientConnection>>();
+  private readonly socketsByIp = new Map<string, number>();
+  private readonly framesByUser: RateLimiter;
+  private readonly framesByIp: RateLimiter;
   private readonly sweeper: NodeJS.Timeout;
   private nextId = 0;
   private draining = false;
@@ -47,6 +56,8 @@ export class WsGateway {
     private readonly bus: Bus,
     private readonly log: Logger,
   ) {
+    this.framesByUser = new RateLimiter(config.framesPerUser);
+    this.framesByIp = new RateLimiter(config.framesPerIp);
     this.sweeper = setInterval(() => this.sweep(), Math.min(5_000, Math.max(250, config.idleTimeoutMs / 4)));
     this.sweeper.unref();
   }
@@ -76,22 +87,30 @@ export class WsGateway {
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     if (this.draining) return refuse(socket, new AppError('SERVICE_UNAVAILABLE', 'Server is shutting down'));
+    const ip = clientIp(req, this.config.trustProxy);
+    // Refused before the token is even checked: a flooder that reconnects costs next to nothing.
+    if (this.framesByIp.exhausted(ip)) return refuse(socket, tooManyFrames());
+    if (this.config.maxSocketsPerIp > 0 && (this.socketsByIp.get(ip) ?? 0) >= this.config.maxSocketsPerIp) {
+      return refuse(socket, new AppError('RATE_LIMITED', 'Too many open sockets from this address', undefined, { retryAfter: 5 }));
+    }
     let session: Session;
     try {
       session = await this.logic.authenticate(upgradeToken(req));
     } catch (err) {
       return refuse(socket, toAppError(err));
     }
+    if (this.framesByUser.exhausted(session.userId)) return refuse(socket, tooManyFrames());
     const open = this.byUser.get(session.userId)?.size ?? 0;
     if (open >= this.config.maxSocketsPerUser) {
       return refuse(socket, new AppError('RATE_LIMITED', 'Too many open sockets for this user', undefined, { retryAfter: 5 }));
     }
     if (socket.destroyed) return;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, session, socket));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, session, socket, ip));
   }
 
-  private accept(ws: WebSocket, session: Session, transport: Duplex): void {
-    const conn = new ClientConnection(`${this.config.instanceId}:${++this.nextId}`, session, ws, this.config.maxBufferedBytes, transport);
+  private accept(ws: WebSocket, session: Session, transport: Duplex, ip: string): void {
+    const conn = new ClientConnection(`${this.config.instanceId}:${++this.nextId}`, session, ws, this.config.maxBufferedBytes, transport, ip);
+    this.socketsByIp.set(ip, (this.socketsByIp.get(ip) ?? 0) + 1);
     let set = this.byUser.get(session.userId);
     if (!set) {
       set = new Set();
@@ -112,6 +131,9 @@ export class WsGateway {
     ws.on('ping', () => (conn.lastSeen = Date.now()));
     ws.on('error', (err) => this.log.debug({ err, connId: conn.id }, 'socket error'));
     ws.on('close', () => {
+      const left = (this.socketsByIp.get(ip) ?? 1) - 1;
+      if (left <= 0) this.socketsByIp.delete(ip);
+      else this.socketsByIp.set(ip, left);
       const users = this.byUser.get(session.userId);
       users?.delete(conn);
       if (users && users.size === 0) {
@@ -127,13 +149,13 @@ export class WsGateway {
    */
   private withinFrameRate(conn: ClientConnection, now: number): boolean {
     const { limit, windowMs } = this.config.frameRate;
-    if (limit <= 0) return true;
     if (now - conn.frameWindowStart >= windowMs) {
       conn.frameWindowStart = now;
       conn.framesInWindow = 0;
     }
-    if (++conn.framesInWindow <= limit) return true;
-    conn.sendError('RATE_LIMITED', 'Too many frames; slow down and reconnect');
+    const withinConnection = limit <= 0 || ++conn.framesInWindow <= limit;
+    if (withinConnection && this.framesByUser.take(conn.userId, now) === 0 && this.framesByIp.take(conn.ip, now) === 0) return true;
+    conn.sendError('RATE_LIMITED', 'Too many frames; slow down and reconnect later');
     conn.close(CLOSE_CODES.RATE_LIMITED, 'too many frames');
     return false;
   }
@@ -252,6 +274,18 @@ export class WsGateway {
 }
 
 const WS_PATH = '/ws';
+
+const tooManyFrames = () => new AppError('RATE_LIMITED', 'Too many frames from this user or address; try again later', undefined, { retryAfter: 10 });
+
+/** The client's address: the first X-Forwarded-For hop behind a trusted proxy, else the peer. */
+function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = req.headers['x-forwarded-for'];
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+    if (first) return first;
+  }
+  return req.socket.remoteAddress ?? '';
+}
 
 /** The path of a request target, or '' when the target is not a path (`//[`, `*`, an absolute URL). */
 function requestPath(target: string | undefined): string {
