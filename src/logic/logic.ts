@@ -121,7 +121,12 @@ export class Logic implements LogicApi {
 
   /** Fills the confusable skeleton of accounts made before skeletons existed (migration 4). */
   async start(): Promise<void> {
-    await this.repo.backfillUsernameSkeletons(usernameSkeleton);
+    try {
+      await this.repo.backfillUsernameSkeletons(usernameSkeleton);
+    } catch (err) {
+      // A store that cannot serve (a damaged file) still starts, unready, so /readyz can say so.
+      this.log.warn({ err }, 'username skeleton backfill failed; retried at the next start');
+    }
   }
 
   // ---- auth ----
