@@ -120,6 +120,19 @@ interface Attack {
 
 type AttackSetup = (ctx: AttackContext) => Promise<Attack>;
 
+/** An attack that is `attackConcurrency` copies of one loop, started together and awaited at stop. */
+function loopingAttack(ctx: AttackContext, loop: () => Promise<void>): Attack {
+  let all: Promise<void[]> = Promise.resolve([]);
+  return {
+    start: async () => {
+      all = loops(ctx.job.params.attackConcurrency, loop);
+    },
+    stop: async () => {
+      await all;
+    },
+  };
+}
+
 function post<T>(ctx: AttackContext, path: string, body: unknown, token?: string) {
   return requestJson<T>(ctx.job.baseUrl, 'POST', path, {
     body,
@@ -161,6 +174,7 @@ function loops(count: number, loop: (slot: number) => Promise<void>): Promise<vo
 const pingFlood: AttackSetup = async (ctx) => {
   const token = await guest(ctx, `p${ctx.job.runTag}`);
   const sockets = new Set<BenchSocket>();
+  let all: Promise<void[]> = Promise.resolve([]);
   let connectedOnce = 0;
   let resolveStarted: () => void = () => {};
   const started = new Promise<void>((resolve) => (resolveStarted = resolve));
@@ -200,7 +214,6 @@ const pingFlood: AttackSetup = async (ctx) => {
       }
     }
   };
-  let all: Promise<void[]> = Promise.resolve([]);
   return {
     start: async () => {
       all = loops(ctx.job.params.pingSockets, flood);
@@ -289,7 +302,6 @@ const slowBodies: AttackSetup = async (ctx) => {
  */
 const registerFlood: AttackSetup = async (ctx) => {
   let n = 0;
-  let all: Promise<void[]> = Promise.resolve([]);
   const loop = async () => {
     while (ctx.running()) {
       const username = `r${ctx.job.runTag}${n++}`;
@@ -307,14 +319,7 @@ const registerFlood: AttackSetup = async (ctx) => {
       );
     }
   };
-  return {
-    start: async () => {
-      all = loops(ctx.job.params.attackConcurrency, loop);
-    },
-    stop: async () => {
-      await all;
-    },
-  };
+  return loopingAttack(ctx, loop);
 };
 
 /** Sends one message and resolves with the answer's frame type and code (or a close). */
@@ -340,7 +345,6 @@ function sendAndWait(socket: BenchSocket, conversationId: string, content: strin
  */
 const worldRoom: AttackSetup = async (ctx) => {
   let n = 0;
-  let all: Promise<void[]> = Promise.resolve([]);
   const loop = async () => {
     while (ctx.running()) {
       ctx.tally.attempts++;
@@ -372,14 +376,7 @@ const worldRoom: AttackSetup = async (ctx) => {
       else ctx.tally.fail(answer.type === 'error' ? `frame ${answer.code}` : answer.type);
     }
   };
-  return {
-    start: async () => {
-      all = loops(ctx.job.params.attackConcurrency, loop);
-    },
-    stop: async () => {
-      await all;
-    },
-  };
+  return loopingAttack(ctx, loop);
 };
 
 /**
@@ -464,7 +461,6 @@ const groupSpam: AttackSetup = async (ctx) => {
   await mustJson(ctx.job.baseUrl, 'POST', '/api/auth/register', { body: credentials, localAddress: ATTACKER_ADDRESS });
   const { token } = await mustJson<{ token: string }>(ctx.job.baseUrl, 'POST', '/api/auth/login', { body: credentials, localAddress: ATTACKER_ADDRESS });
   let n = 0;
-  let all: Promise<void[]> = Promise.resolve([]);
   const loop = async () => {
     while (ctx.running()) {
       ctx.tally.attempts++;
@@ -474,14 +470,7 @@ const groupSpam: AttackSetup = async (ctx) => {
       );
     }
   };
-  return {
-    start: async () => {
-      all = loops(ctx.job.params.attackConcurrency, loop);
-    },
-    stop: async () => {
-      await all;
-    },
-  };
+  return loopingAttack(ctx, loop);
 };
 
 const ATTACKS: Record<AttackJob['attack'], AttackSetup> = {

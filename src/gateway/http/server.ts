@@ -11,22 +11,20 @@ import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import { AppError, ERROR_CODES, toAppError } from '../../protocol/index.js';
 import type { LogicApi } from '../../logic/api.js';
+import type { Config } from '../../config/index.js';
 import { coercingAjv, describeErrors, parseJson, strictAjv } from '../validation.js';
 import { registerRoutes } from './routes.js';
 import { registerWebApp } from './static.js';
 import { limitConnections } from './connection-limits.js';
 
-export interface HttpConfig {
-  bodyLimitBytes: number;
-  trustProxy: boolean;
-  headersTimeoutMs: number;
-  requestTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  maxConnections: number;
-  maxConnectionsPerIp: number;
+/** The HTTP edge's slice of the configuration (documented in src/config). */
+export type HttpConfig = Pick<
+  Config['http'],
+  'bodyLimitBytes' | 'trustProxy' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections' | 'maxConnectionsPerIp'
+> & {
   /** The built web app to serve at `/`; absent or unbuilt: API only. */
   webDir?: string;
-}
+};
 
 /** Node's answers to requests it could not parse or that were too slow, in the contract's envelope. */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
