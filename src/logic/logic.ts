@@ -350,6 +350,8 @@ export class Logic implements LogicApi {
   async sendMessage(session: Session, payload: SendMessagePayload, connId?: string): Promise<MessageAck> {
     checkContent(payload.content, this.config.maxContentChars);
     const membership = await this.requireMember(payload.conversationId, session.userId);
+    // A guest chatting on an open socket is active too (written at most once an hour).
+    if (session.isGuest) await this.guestExpiry.touch(session.userId);
     // Messages and bytes both: a guest storing thousands of 4,000-character messages fills a disk.
     (session.isGuest ? this.sendsByGuest : this.sendsByUser).hit(session.userId);
     (session.isGuest ? this.sendBytesByGuest : this.sendBytesByUser).hit(session.userId, Date.now(), Buffer.byteLength(payload.content));

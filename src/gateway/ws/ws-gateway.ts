@@ -66,11 +66,10 @@ export class WsGateway {
     await this.bus.subscribe((event) => this.onBusEvent(event));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
-      // Only /ws speaks WebSocket; any other request that asks to upgrade (h2c, a proxy's probe)
-      // is an ordinary HTTP request and gets the ordinary answer.
-      if (requestPath(req.url) !== WS_PATH || req.headers.upgrade?.toLowerCase() !== 'websocket') {
-        return answerAsHttp(server, req, socket, head);
-      }
+      // A request that asks to switch to anything but WebSocket (h2c from curl --http2, a probe)
+      // is an ordinary HTTP request and gets the ordinary answer; WebSocket is spoken at /ws only.
+      if (req.headers.upgrade?.toLowerCase() !== 'websocket') return answerAsHttp(server, req, socket, head);
+      if (requestPath(req.url) !== WS_PATH) return refuse(socket, new AppError('ROUTE_NOT_FOUND', 'WebSocket is served at /ws'));
       // Nothing a client sends may reject unhandled: the process would exit.
       this.upgrade(req, socket, head).catch((err: unknown) => {
         this.log.error({ err }, 'websocket upgrade failed');
@@ -313,7 +312,7 @@ function bearer(header: string | undefined): string {
 const SWITCH_HEADERS = new Set(['upgrade', 'connection', 'http2-settings']);
 
 /**
- * Hands an upgrade request that is not a WebSocket handshake for /ws back to the HTTP server as an
+ * Hands an upgrade request that is not a WebSocket handshake back to the HTTP server as an
  * ordinary request. Node stops parsing at an upgrade, so the request head is written again without
  * its switch headers (values came through Node's parser: no CR or LF in them) in front of whatever
  * followed it, and the socket starts over as a new connection; it closes after the answer.
