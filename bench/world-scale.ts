@@ -73,6 +73,7 @@ const gateway = new WsGateway(
     framesPerIp: { limit: 0, windowMs: 1000 },
     maxSocketsPerIp: 0,
     trustProxy: false,
+    refusalDelayMs: 0,
     maxInFlightSends: 512,
     instanceId: 'bench',
   },

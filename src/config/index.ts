@@ -32,6 +32,11 @@ export interface Config {
     maxConnectionsPerIp: number;
     /** At shutdown, requests still not answered after this are cut so the process can stop. */
     shutdownGraceMs: number;
+    /**
+     * A RATE_LIMITED answer (HTTP, and a refused WebSocket upgrade) is held this long: a client
+     * looping on refusals then costs one timer a second per connection instead of a busy core.
+     */
+    refusalDelayMs: number;
   };
   ws: {
     maxFrameBytes: number;
@@ -48,6 +53,8 @@ export interface Config {
     maxSocketsPerIp: number;
     /** Take the client address from X-Forwarded-For (GOCHAT_TRUST_PROXY). */
     trustProxy: boolean;
+    /** A refused upgrade (429) is answered after this (GOCHAT_RATE_LIMITED_DELAY_MS). */
+    refusalDelayMs: number;
     /** Unacked send-message frames per connection before the server stops reading it (TCP pushes back). */
     maxInFlightSends: number;
   };
@@ -178,6 +185,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxConnections: int(env, 'GOCHAT_MAX_CONNECTIONS', 20_000),
       maxConnectionsPerIp: int(env, 'GOCHAT_MAX_CONNECTIONS_PER_IP', 256),
       shutdownGraceMs: int(env, 'GOCHAT_SHUTDOWN_GRACE_MS', 3_000),
+      refusalDelayMs: int(env, 'GOCHAT_RATE_LIMITED_DELAY_MS', 1_000),
     },
     ws: {
       maxFrameBytes: 64 * 1024,
@@ -190,6 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
       framesPerIp: rate(env, 'GOCHAT_RATE_WS_FRAMES_PER_IP', 3_000, 10_000),
       maxSocketsPerIp: int(env, 'GOCHAT_MAX_SOCKETS_PER_IP', 100),
       trustProxy: bool(env, 'GOCHAT_TRUST_PROXY', false),
+      refusalDelayMs: int(env, 'GOCHAT_RATE_LIMITED_DELAY_MS', 1_000),
       maxInFlightSends: Math.max(1, int(env, 'GOCHAT_WS_MAX_INFLIGHT_SENDS', 512)),
     },
     dataDir: path.resolve(env.GOCHAT_DATA_DIR ?? 'data'),

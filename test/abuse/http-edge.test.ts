@@ -69,6 +69,18 @@ describe('the HTTP edge', { timeout: 30_000 }, () => {
     for (const socket of held) socket.destroy();
   });
 
+  it('holds a RATE_LIMITED answer for the configured delay, so a loop on refusals waits', async () => {
+    await using server = await startServer({ env: { ...FAST_AUTH_ENV, GOCHAT_RATE_GUEST_PER_IP: '1', GOCHAT_RATE_LIMITED_DELAY_MS: '600' } });
+    const api = new Api(server.baseUrl);
+    assert.equal((await api.post('/api/auth/guest', {})).status, 200);
+    const started = performance.now();
+    const refused = await api.post('/api/auth/guest', {});
+    // A lower bound on a deliberate hold, not a performance measurement: a slow machine only adds to it.
+    assert.ok(performance.now() - started >= 550, `answered after ${Math.round(performance.now() - started)} ms`);
+    assert.deepEqual([refused.status, refused.body.code], [429, 'RATE_LIMITED']);
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+  });
+
   it('answers headers over the limit with 431 HEADERS_TOO_LARGE in the envelope', async () => {
     await using server = await startServer({ env: FAST_AUTH_ENV });
     const answer = await rawExchange(server.port, `GET /api/users/info HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);

@@ -3,6 +3,7 @@
  * envelope for every failure, the OpenAPI document and health endpoints. No business rules.
  */
 import { STATUS_CODES } from 'node:http';
+import { setTimeout } from 'node:timers/promises';
 import type { Duplex } from 'node:stream';
 import type { TSchema } from '@sinclair/typebox';
 import type { ValidateFunction } from 'ajv';
@@ -20,7 +21,7 @@ import { limitConnections } from './connection-limits.js';
 /** The HTTP edge's slice of the configuration (documented in src/config). */
 export type HttpConfig = Pick<
   Config['http'],
-  'bodyLimitBytes' | 'trustProxy' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections' | 'maxConnectionsPerIp'
+  'bodyLimitBytes' | 'trustProxy' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections' | 'maxConnectionsPerIp' | 'refusalDelayMs'
 > & {
   /** The built web app to serve at `/`; absent or unbuilt: API only. */
   webDir?: string;
@@ -142,11 +143,14 @@ export async function buildHttpServer(config: HttpConfig, logic: LogicApi, log: 
     if (req.body === undefined && (req.method === 'POST' || req.method === 'PUT')) req.body = {};
   });
 
-  app.setErrorHandler((err: FastifyError, req, reply) => {
+  app.setErrorHandler(async (err: FastifyError, req, reply) => {
     const appError = fromFastifyError(err);
     if (appError.code === 'INTERNAL_ERROR') req.log.error({ err: appError.cause ?? err, url: req.routeOptions.url }, 'request failed');
     if (appError.retryAfter !== undefined) void reply.header('Retry-After', String(appError.retryAfter));
-    void reply.status(ERROR_CODES[appError.code].http).send({ success: false, message: appError.message, code: appError.code });
+    // Held, so that a loop on refusals waits instead of spinning the server (at most one held answer
+    // per connection: HTTP/1.1 clients wait for it, and connections per address are capped).
+    if (appError.code === 'RATE_LIMITED' && config.refusalDelayMs > 0) await setTimeout(config.refusalDelayMs);
+    return reply.status(ERROR_CODES[appError.code].http).send({ success: false, message: appError.message, code: appError.code });
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ success: false, message: `No route ${req.method} ${req.url.split('?')[0]}`, code: 'ROUTE_NOT_FOUND' });

@@ -25,6 +25,8 @@ export interface WsConfig {
   framesPerIp: RateRule;
   maxSocketsPerIp: number;
   trustProxy: boolean;
+  /** A refused upgrade (429) is answered after this, so a reconnect loop waits. */
+  refusalDelayMs: number;
   maxInFlightSends: number;
   instanceId: string;
 }
@@ -85,26 +87,32 @@ export class WsGateway {
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    if (this.draining) return refuse(socket, new AppError('SERVICE_UNAVAILABLE', 'Server is shutting down'));
+    if (this.draining) return this.refuse(socket, new AppError('SERVICE_UNAVAILABLE', 'Server is shutting down'));
     const ip = clientIp(req, this.config.trustProxy);
     // Refused before the token is even checked: a flooder that reconnects costs next to nothing.
-    if (this.framesByIp.exhausted(ip)) return refuse(socket, tooManyFrames());
+    if (this.framesByIp.exhausted(ip)) return this.refuse(socket, tooManyFrames());
     if (this.config.maxSocketsPerIp > 0 && (this.socketsByIp.get(ip) ?? 0) >= this.config.maxSocketsPerIp) {
-      return refuse(socket, new AppError('RATE_LIMITED', 'Too many open sockets from this address', undefined, { retryAfter: 5 }));
+      return this.refuse(socket, new AppError('RATE_LIMITED', 'Too many open sockets from this address', undefined, { retryAfter: 5 }));
     }
     let session: Session;
     try {
       session = await this.logic.authenticate(upgradeToken(req));
     } catch (err) {
-      return refuse(socket, toAppError(err));
+      return this.refuse(socket, toAppError(err));
     }
-    if (this.framesByUser.exhausted(session.userId)) return refuse(socket, tooManyFrames());
+    if (this.framesByUser.exhausted(session.userId)) return this.refuse(socket, tooManyFrames());
     const open = this.byUser.get(session.userId)?.size ?? 0;
     if (open >= this.config.maxSocketsPerUser) {
-      return refuse(socket, new AppError('RATE_LIMITED', 'Too many open sockets for this user', undefined, { retryAfter: 5 }));
+      return this.refuse(socket, new AppError('RATE_LIMITED', 'Too many open sockets for this user', undefined, { retryAfter: 5 }));
     }
     if (socket.destroyed) return;
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, session, socket, ip));
+  }
+
+  /** `refuse`, held for `refusalDelayMs` when it says RATE_LIMITED. */
+  private refuse(socket: Duplex, error: AppError): void {
+    if (error.code !== 'RATE_LIMITED' || this.config.refusalDelayMs <= 0) return refuse(socket, error);
+    setTimeout(() => refuse(socket, error), this.config.refusalDelayMs).unref();
   }
 
   private accept(ws: WebSocket, session: Session, transport: Duplex, ip: string): void {
