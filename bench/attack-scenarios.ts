@@ -335,6 +335,7 @@ function probeFor(attack: AttackId, baseUrl: string, victim: NormalUser, account
 }
 
 export const ATTACK_SCENARIOS: Record<AttackId, (ctx: Context) => Promise<LoadResult>> = {
+  'no-attack': (ctx) => attackScenario(ctx, 'no-attack'),
   'ping-flood': (ctx) => attackScenario(ctx, 'ping-flood'),
   'slow-bodies': (ctx) => attackScenario(ctx, 'slow-bodies'),
   'register-flood': (ctx) => attackScenario(ctx, 'register-flood'),

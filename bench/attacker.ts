@@ -473,7 +473,11 @@ const groupSpam: AttackSetup = async (ctx) => {
   return loopingAttack(ctx, loop);
 };
 
+/** The control: the same process, windows and normal users, and no attack at all. */
+const noAttack: AttackSetup = async () => ({ start: async () => {}, stop: async () => {} });
+
 const ATTACKS: Record<AttackJob['attack'], AttackSetup> = {
+  'no-attack': noAttack,
   'ping-flood': pingFlood,
   'slow-bodies': slowBodies,
   'register-flood': registerFlood,

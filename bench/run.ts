@@ -87,6 +87,7 @@ const TITLES: Record<ScenarioId, (p: BenchParams) => string> = {
   d: (p) => `(d) ${p.idleConnections} idle authenticated connections, ping every ${p.idlePingSec} s`,
   e: (p) => `(e) history: pages of ${p.pageSize} from a conversation of ${p.historyMessages} messages, ${p.historyReaders} readers`,
   f: (p) => `(f) reconnect storm: ${p.stormClients} clients drop, ${p.stormMissed} messages each group missed, reconnect + catch up`,
+  'no-attack': () => 'no-attack: the control; the attacker process runs and sends nothing (what two windows differ by alone)',
   'ping-flood': (p) => `ping-flood: ${p.pingSockets} sockets of one guest send pings as fast as they can`,
   'slow-bodies': (p) => `slow-bodies: ${p.slowBodies} connections dribble a POST body at 1 byte/s`,
   'register-flood': (p) => `register-flood: ${p.attackConcurrency} loops of register + wrong-password login from one IP`,

@@ -3,10 +3,10 @@
 /** The throughput and capacity scenarios of issue 5, relay against GoChat. */
 export type CapacityId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
 /** The attack scenarios of issue 10: a normal user's ack latency without, then with, one attack (GoChat only). */
-export type AttackId = 'ping-flood' | 'slow-bodies' | 'register-flood' | 'world-room' | 'disk-fill' | 'group-spam';
+export type AttackId = 'no-attack' | 'ping-flood' | 'slow-bodies' | 'register-flood' | 'world-room' | 'disk-fill' | 'group-spam';
 export type ScenarioId = CapacityId | AttackId;
 
-export const ATTACK_IDS: readonly AttackId[] = ['ping-flood', 'slow-bodies', 'register-flood', 'world-room', 'disk-fill', 'group-spam'];
+export const ATTACK_IDS: readonly AttackId[] = ['no-attack', 'ping-flood', 'slow-bodies', 'register-flood', 'world-room', 'disk-fill', 'group-spam'];
 
 export function isAttack(id: ScenarioId): id is AttackId {
   return (ATTACK_IDS as readonly string[]).includes(id);

@@ -249,11 +249,13 @@ export function loadConfig(env: Env = process.env): Config {
       sendBytesPerGuest: rate(env, 'GOCHAT_RATE_SEND_BYTES_PER_GUEST', 64 * 1024, 60_000),
       loginPerUsername: rate(env, 'GOCHAT_RATE_LOGIN_PER_USERNAME', 10, 60_000),
       loginPerIp: rate(env, 'GOCHAT_RATE_LOGIN_PER_IP', 100, 60_000),
-      registerPerIp: rate(env, 'GOCHAT_RATE_REGISTER_PER_IP', 30, 3_600_000),
-      guestPerIp: rate(env, 'GOCHAT_RATE_GUEST_PER_IP', 60, 3_600_000),
-      groupsPerUser: rate(env, 'GOCHAT_RATE_GROUPS_PER_USER', 20, 3_600_000),
-      lookupsPerUser: rate(env, 'GOCHAT_RATE_LOOKUPS_PER_USER', 120, 3_600_000),
-      lookupsPerGuest: rate(env, 'GOCHAT_RATE_LOOKUPS_PER_GUEST', 20, 3_600_000),
+      // Short windows: the same hourly allowance (30 accounts, 60 guests, 20 groups, 120 / 20 lookups)
+      // comes as small bursts, so an attacker cannot spend an hour's worth in one second.
+      registerPerIp: rate(env, 'GOCHAT_RATE_REGISTER_PER_IP', 5, 600_000),
+      guestPerIp: rate(env, 'GOCHAT_RATE_GUEST_PER_IP', 10, 600_000),
+      groupsPerUser: rate(env, 'GOCHAT_RATE_GROUPS_PER_USER', 5, 900_000),
+      lookupsPerUser: rate(env, 'GOCHAT_RATE_LOOKUPS_PER_USER', 20, 600_000),
+      lookupsPerGuest: rate(env, 'GOCHAT_RATE_LOOKUPS_PER_GUEST', 5, 900_000),
       maxGroupMembers: int(env, 'GOCHAT_MAX_GROUP_MEMBERS', 2000),
     },
     kdf: {

@@ -59,6 +59,13 @@ export class GuestExpiry {
     this.touchEveryMs = ttlMs > 0 ? Math.min(MAX_TOUCH_INTERVAL_MS, ttlMs / 4) : MAX_TOUCH_INTERVAL_MS;
   }
 
+  /** A guest was just created (its activity is its creation time): its first requests write nothing. */
+  created(userId: string): void {
+    this.touched.delete(userId);
+    if (this.touched.size >= MAX_REMEMBERED_TOUCHES) this.touched.delete(this.touched.keys().next().value!);
+    this.touched.set(userId, this.now());
+  }
+
   /** A guest authenticated: record it (coarsely); refuses a guest that expired. */
   async touch(userId: string): Promise<void> {
     const now = this.now();

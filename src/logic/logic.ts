@@ -167,6 +167,7 @@ export class Logic implements LogicApi {
     const base = input.guestName === undefined ? `guest_${randomInt(100_000, 1_000_000)}` : acceptableName(input.guestName, 'guestName');
     const accountKey = newAccountKey();
     const user = await this.createGuest(base, accountKey);
+    this.guestExpiry.created(user.userId);
     await this.joinWorld(user.userId);
     return { ...(await this.tokens.issue({ ...user, accountKey })), user };
   }
