@@ -43,6 +43,8 @@ const errors = {
   413: ErrorEnvelope,
   429: ErrorEnvelope,
   500: ErrorEnvelope,
+  // Storage that cannot write, a full password-hashing queue, shutdown (retryable).
+  503: ErrorEnvelope,
 };
 const secured = [{ bearerAuth: [] }];
 
