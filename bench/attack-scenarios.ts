@@ -161,7 +161,7 @@ async function attackScenario(ctx: Context, attack: AttackId): Promise<LoadResul
     params,
     runTag,
     victimUserId: users[0]!.userId,
-    maxAttackMs: (params.durationSec + 30) * 1000,
+    maxAttackMs: (params.attackWindowSec + 30) * 1000,
   });
   try {
     await attacker.next('ready', 60_000);
@@ -243,14 +243,14 @@ async function measure(ctx: Context, attack: AttackId, setup: Setup): Promise<Lo
   await sleep(params.warmupSec * 1000);
   phase = 'quiet';
   await ctx.mark('quiet-start');
-  await sleep(params.durationSec * 1000);
+  await sleep(params.attackWindowSec * 1000);
   phase = 'ramp';
   await ctx.mark('quiet-end');
   attacker.send({ type: 'go' });
   await attacker.next('attacking', 60_000);
   phase = 'attack';
   await ctx.mark('attack-start');
-  await sleep(params.durationSec * 1000);
+  await sleep(params.attackWindowSec * 1000);
   await ctx.mark('attack-end');
   phase = 'ramp';
   sending = false;

@@ -44,6 +44,8 @@ export interface BenchParams {
   /** (f) messages each group receives while its members are away. */
   stormMissed: number;
   /** Attacks: registered users in 1:1 pairs, each sending `normalRate` messages per second. */
+  /** Seconds in each window (quiet, then attack) of an attack scenario. */
+  attackWindowSec: number;
   normalUsers: number;
   normalRate: number;
   /** Attacks: the server's open-file limit, soft and hard (a `LimitNOFILE=1024` service); 0 keeps the runner's. */
