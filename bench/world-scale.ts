@@ -16,6 +16,7 @@ import { MemoryBus } from '../src/bus/memory-bus.js';
 import { Logic } from '../src/logic/logic.js';
 import { WsGateway } from '../src/gateway/ws/ws-gateway.js';
 import type { Session } from '../src/logic/api.js';
+import { unlimitedLogicConfig } from '../test/helpers/logic-config.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,33 +32,10 @@ const SENDS = Number(values.sends);
 const JOINS = Number(values.joins);
 
 const log = pino({ level: 'silent' });
-const unlimited = { limit: 1_000_000_000, windowMs: 1000 };
 const repo = new SqliteRepo({ file: ':memory:' });
 const bus = new MemoryBus();
 const logic = new Logic(
-  {
-    jwtSecret: 'world-scale-benchmark-secret-0123456789abcdef',
-    tokenTtlSeconds: 3600,
-    scryptCost: 1024,
-    maxContentChars: 4000,
-    worldRoom: true,
-    maxGroupMembers: 2000,
-    commitWindowMs: 0,
-    limits: {
-      sendPerUser: unlimited,
-      sendPerGuest: unlimited,
-      sendBytesPerUser: unlimited,
-      sendBytesPerGuest: unlimited,
-      loginPerUsername: unlimited,
-      loginPerIp: unlimited,
-      registerPerIp: unlimited,
-      guestPerIp: unlimited,
-      groupsPerUser: unlimited,
-      lookupsPerUser: unlimited,
-      lookupsPerGuest: unlimited,
-    },
-    kdf: { register: { concurrency: 1, maxQueued: 1000 }, login: { concurrency: 2, maxQueued: 1000 } },
-  },
+  unlimitedLogicConfig({ maxGroupMembers: 2000 }),
   repo,
   bus,
   log,

@@ -207,10 +207,10 @@ export class Logic implements LogicApi {
     // The token must name an account that exists *and* is the one it was issued to: after a
     // restore or a new database the same id may belong to someone else, whose key differs.
     const account = await this.repo.getAccountAuth(claims.userId, claims.jti);
-    if (!account || account.accountKey === '' || account.accountKey !== claims.accountKey) {
-      throw new AppError('UNAUTHORIZED', 'Token does not match an account');
-    }
-    if (account.revoked) throw new AppError('TOKEN_REVOKED');
+    if (!account) throw new AppError('UNAUTHORIZED', 'Token does not match an account');
+    // A cleared key is an expired guest: every token of theirs is revoked (docs/protocol.md).
+    if (account.accountKey === '' || account.revoked) throw new AppError('TOKEN_REVOKED');
+    if (account.accountKey !== claims.accountKey) throw new AppError('UNAUTHORIZED', 'Token does not match an account');
     if (claims.isGuest) await this.guestExpiry.touch(claims.userId);
     const { userId, username, isGuest, jti, expiresAt } = claims;
     return { userId, username, isGuest, jti, expiresAt };

@@ -45,11 +45,12 @@ export class RateLimiter {
     return Math.max(1, Math.ceil((window.start + this.rule.windowMs - now) / 1000));
   }
 
-  /** True while `key` is past its limit in the current window (counts nothing). */
-  exhausted(key: string, now = Date.now()): boolean {
-    if (this.rule.limit <= 0) return false;
+  /** Seconds until `key` may go on when it is past its limit in the current window, else 0 (counts nothing). */
+  exhaustedFor(key: string, now = Date.now()): number {
+    if (this.rule.limit <= 0) return 0;
     const window = this.windows.get(key);
-    return window !== undefined && now - window.start < this.rule.windowMs && window.count >= this.rule.limit;
+    if (window === undefined || now - window.start >= this.rule.windowMs || window.count < this.rule.limit) return 0;
+    return Math.max(1, Math.ceil((window.start + this.rule.windowMs - now) / 1000));
   }
 
   /** Forgets `key` (e.g. a successful login clears its failures). */

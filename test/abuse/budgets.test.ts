@@ -36,7 +36,8 @@ describe('budgets', () => {
     assert.deepEqual(closes.map((c) => c.code), [CLOSE_CODES.RATE_LIMITED, CLOSE_CODES.RATE_LIMITED, CLOSE_CODES.RATE_LIMITED]);
     const again = await tryUpgrade(server.wsUrl, flooder.token);
     assert.deepEqual([again.status, again.body?.code], [429, 'RATE_LIMITED']);
-    assert.ok(Number(again.headers['retry-after']) > 0);
+    // The rest of the user's 60 s window, not a fixed guess.
+    assert.ok(Number(again.headers['retry-after']) > 30, `Retry-After ${String(again.headers['retry-after'])}`);
     const other = await WsClient.connect(server.wsUrl, bystander.token);
     other.send({ type: 'ping' });
     await other.nextOfType('pong');

@@ -130,7 +130,7 @@ describe('Guest expiry', () => {
     assert.equal((await closedWithin(socket, 15_000)).code, CLOSE_CODES.TOKEN_REVOKED);
 
     const me = await api.get('/api/users/info', visitor.token);
-    assert.equal(me.status, 401, JSON.stringify(me.body));
+    assert.deepEqual([me.status, me.body.code], [401, 'TOKEN_REVOKED'], JSON.stringify(me.body));
     await assert.rejects(WsClient.connect(server.wsUrl, visitor.token), (err: { status?: number }) => err.status === 401);
     assert.equal((await world(api, member.token)).memberCount, withGuest - 1);
     const history = await api.get<Message[]>(`/api/conversations/${conversationId}/messages?afterSeq=${said.seqId - 1}&size=1`, member.token);

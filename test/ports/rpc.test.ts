@@ -14,9 +14,9 @@ import { RpcLogicClient } from '../../src/rpc/client.js';
 import { internalKey } from '../../src/rpc/definitions.js';
 import { AppError } from '../../src/protocol/index.js';
 import { freePort } from './services.js';
+import { unlimitedLogicConfig } from '../helpers/logic-config.js';
 
 const quiet = { warn: () => {}, error: () => {}, info: () => {} };
-const unlimited = { limit: 1_000_000, windowMs: 60_000 };
 const KEY = internalKey('test-secret');
 const client = { ip: '127.0.0.1' };
 
@@ -24,29 +24,7 @@ function makeLogic(): { logic: Logic; close: () => Promise<void> } {
   const repo = new SqliteRepo({ file: ':memory:' });
   const bus = new MemoryBus();
   const logic = new Logic(
-    {
-      jwtSecret: 'test-secret-that-is-long-enough-for-hs256',
-      tokenTtlSeconds: 3600,
-      scryptCost: 1024,
-      maxContentChars: 4000,
-      worldRoom: true,
-      maxGroupMembers: 100,
-      commitWindowMs: 2,
-      limits: {
-        sendPerUser: unlimited,
-        sendPerGuest: unlimited,
-        sendBytesPerUser: unlimited,
-        sendBytesPerGuest: unlimited,
-        loginPerUsername: unlimited,
-        loginPerIp: unlimited,
-        registerPerIp: unlimited,
-        guestPerIp: unlimited,
-        groupsPerUser: unlimited,
-        lookupsPerUser: unlimited,
-        lookupsPerGuest: unlimited,
-      },
-      kdf: { register: { concurrency: 2, maxQueued: 1000 }, login: { concurrency: 2, maxQueued: 1000 } },
-    },
+    unlimitedLogicConfig({ maxGroupMembers: 100, commitWindowMs: 2 }),
     repo,
     bus,
     quiet,

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { Logic } from '../../src/logic/logic.js';
 import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
+import { unlimitedLogicConfig } from '../helpers/logic-config.js';
 
 const quiet = { warn: () => {}, error: () => {}, info: () => {} };
-const unlimited = { limit: 1_000_000, windowMs: 60_000 };
 const TTL_SECONDS = 3600;
 const client = { ip: '127.0.0.1' };
 
@@ -26,30 +26,10 @@ describe('guest activity', () => {
     const touchGuest = repo.touchGuest.bind(repo);
     repo.touchGuest = (userId, at) => (touches.push(userId), touchGuest(userId, at));
     logic = new Logic(
-      {
-        jwtSecret: 'test-secret-that-is-long-enough-for-hs256',
+      unlimitedLogicConfig({
         tokenTtlSeconds: 24 * 3600,
-        scryptCost: 1024,
-        maxContentChars: 4000,
-        worldRoom: true,
-        maxGroupMembers: 100,
-        commitWindowMs: 0,
         guestExpiry: { ttlSeconds: TTL_SECONDS, sweepIntervalMs: 60_000, sweepBatch: 100 },
-        limits: {
-          sendPerUser: unlimited,
-          sendPerGuest: unlimited,
-          sendBytesPerUser: unlimited,
-          sendBytesPerGuest: unlimited,
-          loginPerUsername: unlimited,
-          loginPerIp: unlimited,
-          registerPerIp: unlimited,
-          guestPerIp: unlimited,
-          groupsPerUser: unlimited,
-          lookupsPerUser: unlimited,
-          lookupsPerGuest: unlimited,
-        },
-        kdf: { register: { concurrency: 1, maxQueued: 10 }, login: { concurrency: 1, maxQueued: 10 } },
-      },
+      }),
       repo,
       new MemoryBus(),
       quiet,

@@ -90,7 +90,8 @@ export class WsGateway {
     if (this.draining) return this.refuse(socket, new AppError('SERVICE_UNAVAILABLE', 'Server is shutting down'));
     const ip = clientIp(req, this.config.trustProxy);
     // Refused before the token is even checked: a flooder that reconnects costs next to nothing.
-    if (this.framesByIp.exhausted(ip)) return this.refuse(socket, tooManyFrames());
+    const ipWait = this.framesByIp.exhaustedFor(ip);
+    if (ipWait > 0) return this.refuse(socket, tooManyFrames(ipWait));
     if (this.config.maxSocketsPerIp > 0 && (this.socketsByIp.get(ip) ?? 0) >= this.config.maxSocketsPerIp) {
       return this.refuse(socket, new AppError('RATE_LIMITED', 'Too many open sockets from this address', undefined, { retryAfter: 5 }));
     }
@@ -100,7 +101,8 @@ export class WsGateway {
     } catch (err) {
       return this.refuse(socket, toAppError(err));
     }
-    if (this.framesByUser.exhausted(session.userId)) return this.refuse(socket, tooManyFrames());
+    const userWait = this.framesByUser.exhaustedFor(session.userId);
+    if (userWait > 0) return this.refuse(socket, tooManyFrames(userWait));
     const open = this.byUser.get(session.userId)?.size ?? 0;
     if (open >= this.config.maxSocketsPerUser) {
       return this.refuse(socket, new AppError('RATE_LIMITED', 'Too many open sockets for this user', undefined, { retryAfter: 5 }));
@@ -186,7 +188,8 @@ export class WsGateway {
       if (mayHoldLoneSurrogate(bytesOfFrame)) assertWellFormed(frame);
     } catch (err) {
       // The client still learns which send failed, when its tempMessageId is itself well-formed.
-      return conn.sendError(toAppError(err).code, toAppError(err).message, tempIdOf(frame));
+      const error = toAppError(err);
+      return conn.sendError(error.code, error.message, tempIdOf(frame));
     }
     if (!validateFrame(frame)) {
       return conn.sendError('VALIDATION_ERROR', describeErrors(validateFrame.errors, 'frame'), tempIdOf(frame));
@@ -282,7 +285,8 @@ export class WsGateway {
 
 const WS_PATH = '/ws';
 
-const tooManyFrames = () => new AppError('RATE_LIMITED', 'Too many frames from this user or address; try again later', undefined, { retryAfter: 10 });
+const tooManyFrames = (retryAfter: number) =>
+  new AppError('RATE_LIMITED', 'Too many frames from this user or address; try again later', undefined, { retryAfter });
 
 /** The client's address: the first X-Forwarded-For hop behind a trusted proxy, else the peer. */
 function clientIp(req: IncomingMessage, trustProxy: boolean): string {
