@@ -2,7 +2,6 @@
  * The HTTP edge: fastify with strict JSON parsing, schema validation, the contract's error
  * envelope for every failure, the OpenAPI document and health endpoints. No business rules.
  */
-import { STATUS_CODES } from 'node:http';
 import { setTimeout } from 'node:timers/promises';
 import type { Duplex } from 'node:stream';
 import type { TSchema } from '@sinclair/typebox';
@@ -17,6 +16,7 @@ import { coercingAjv, describeErrors, parseJson, strictAjv } from '../validation
 import { registerRoutes } from './routes.js';
 import { registerWebApp } from './static.js';
 import { limitConnections } from './connection-limits.js';
+import { writeErrorAnswer } from '../raw-answer.js';
 
 /** The HTTP edge's slice of the configuration (documented in src/config). */
 export type HttpConfig = Pick<
@@ -30,20 +30,13 @@ export type HttpConfig = Pick<
 /** Node's answers to requests it could not parse or that were too slow, in the contract's envelope. */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message] =
+  const error =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? ([408, 'REQUEST_TIMEOUT', 'The request did not arrive in time'] as const)
+      ? new AppError('REQUEST_TIMEOUT')
       : err.code === 'HPE_HEADER_OVERFLOW'
-        ? ([431, 'HEADERS_TOO_LARGE', 'Request headers are too large'] as const)
-        : ([400, 'VALIDATION_ERROR', 'Malformed HTTP request'] as const);
-  const body = JSON.stringify({ success: false, message, code });
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy();
+        ? new AppError('HEADERS_TOO_LARGE')
+        : new AppError('VALIDATION_ERROR', 'Malformed HTTP request');
+  writeErrorAnswer(socket, error);
 }
 
 const DECIMAL = /^(0|[1-9][0-9]*)$/;

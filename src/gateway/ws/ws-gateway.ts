@@ -2,16 +2,17 @@
  * The WebSocket edge (seed §7): authenticates at the upgrade, validates frames, calls
  * LogicApi, and hands bus deliveries to the local connections of their recipients.
  */
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { BroadcastDelivery, Bus, BusEvent, MessageDelivery } from '../../bus/index.js';
 import type { LogicApi, Session } from '../../logic/api.js';
-import { AppError, CLOSE_CODES, ERROR_CODES, toAppError } from '../../protocol/index.js';
+import { AppError, CLOSE_CODES, toAppError } from '../../protocol/index.js';
 import { ClientFrame } from '../schemas.js';
 import { assertWellFormed, decodeJson, describeErrors, isWellFormed, mayHoldLoneSurrogate, strictAjv } from '../validation.js';
 import { ClientConnection } from './connection.js';
+import { writeErrorAnswer } from '../raw-answer.js';
 import { RateLimiter, type RateRule } from '../../logic/rate-limiter.js';
 
 export interface WsConfig {
@@ -71,11 +72,11 @@ export class WsGateway {
       // A request that asks to switch to anything but WebSocket (h2c from curl --http2, a probe)
       // is an ordinary HTTP request and gets the ordinary answer; WebSocket is spoken at /ws only.
       if (req.headers.upgrade?.toLowerCase() !== 'websocket') return answerAsHttp(server, req, socket, head);
-      if (requestPath(req.url) !== WS_PATH) return refuse(socket, new AppError('ROUTE_NOT_FOUND', 'WebSocket is served at /ws'));
+      if (requestPath(req.url) !== WS_PATH) return writeErrorAnswer(socket, new AppError('ROUTE_NOT_FOUND', 'WebSocket is served at /ws'));
       // Nothing a client sends may reject unhandled: the process would exit.
       this.upgrade(req, socket, head).catch((err: unknown) => {
         this.log.error({ err }, 'websocket upgrade failed');
-        refuse(socket, toAppError(err));
+        writeErrorAnswer(socket, toAppError(err));
       });
     });
   }
@@ -111,10 +112,10 @@ export class WsGateway {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, session, socket, ip));
   }
 
-  /** `refuse`, held for `refusalDelayMs` when it says RATE_LIMITED. */
+  /** Refuses an upgrade with the envelope; held for `refusalDelayMs` when it says RATE_LIMITED. */
   private refuse(socket: Duplex, error: AppError): void {
-    if (error.code !== 'RATE_LIMITED' || this.config.refusalDelayMs <= 0) return refuse(socket, error);
-    setTimeout(() => refuse(socket, error), this.config.refusalDelayMs).unref();
+    if (error.code !== 'RATE_LIMITED' || this.config.refusalDelayMs <= 0) return writeErrorAnswer(socket, error);
+    setTimeout(() => writeErrorAnswer(socket, error), this.config.refusalDelayMs).unref();
   }
 
   private accept(ws: WebSocket, session: Session, transport: Duplex, ip: string): void {
@@ -345,17 +346,3 @@ function tempIdOf(frame: unknown): string | undefined {
   return typeof id === 'string' && id.length <= 128 && isWellFormed(id) ? id : undefined;
 }
 
-/** Refuses an upgrade with a plain HTTP answer carrying the contract's error envelope. */
-function refuse(socket: Duplex, error: AppError): void {
-  if (socket.destroyed) return;
-  const status = ERROR_CODES[error.code].http;
-  const body = JSON.stringify({ success: false, message: error.message, code: error.code });
-  const headers = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
-    'Connection: close',
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-  ];
-  if (error.retryAfter !== undefined) headers.push(`Retry-After: ${error.retryAfter}`);
-  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
-}
