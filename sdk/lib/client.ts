@@ -13,7 +13,7 @@ import {
   type GroupMember,
   type Message,
   type MessageAck,
-  type MessageType,
+  type ClientMessageType,
   type Pagination,
   type ReadResult,
   type SendMessagePayload,
@@ -72,7 +72,7 @@ export interface GoChatClientOptions {
 }
 
 export interface SendOptions {
-  messageType?: MessageType;
+  messageType?: ClientMessageType;
   /** Your id for this send; reuse it to retry the same message without duplicating it. Default: a random id. */
   tempMessageId?: string;
 }

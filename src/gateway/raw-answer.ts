@@ -5,12 +5,12 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ERROR_CODES, type AppError } from '../protocol/index.js';
+import { encodeErrorEnvelope, ERROR_CODES, type AppError } from '../protocol/index.js';
 
 export function writeErrorAnswer(socket: Duplex, error: AppError): void {
   if (socket.destroyed) return;
   const status = ERROR_CODES[error.code].http;
-  const body = JSON.stringify({ success: false, message: error.message, code: error.code });
+  const body = encodeErrorEnvelope(error);
   const headers = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
     'Connection: close',

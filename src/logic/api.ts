@@ -11,8 +11,8 @@ import type {
   Group,
   GroupMember,
   HistoryQuery,
-  Message,
   MessageAck,
+  MessageList,
   Pagination,
   ReadResult,
   SendMessagePayload,
@@ -41,13 +41,8 @@ export interface Credentials {
 }
 
 export interface HistoryResult {
-  messages: Message[];
-  pagination: Pagination;
-}
-
-/** A history page with its messages as JSON text, ready to splice into a response. */
-export interface HistoryJsonResult {
-  json: string;
+  /** In seqId order; usually still the text the store kept with each message (see MessageList). */
+  messages: MessageList;
   pagination: Pagination;
 }
 
@@ -77,8 +72,6 @@ export interface LogicApi {
   listConversationsPage(session: Session, query: ConversationPageQuery): Promise<ConversationPageResult>;
   openSingleConversation(session: Session, targetUserId: string): Promise<{ conversation: Conversation; created: boolean }>;
   getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult>;
-  /** `getMessages` with the messages as JSON text (the HTTP API's path: nothing to serialize again). */
-  getMessagesJson(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryJsonResult>;
   markRead(session: Session, conversationId: string): Promise<ReadResult>;
 
   createGroup(session: Session, input: { groupName: string; members: string[] }): Promise<{ group: Group; conversation: Conversation }>;

@@ -3,7 +3,7 @@
  * It sees only the Repo and Bus interfaces; the composition root picks their implementations.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { AppError, LIMITS } from '../protocol/index.js';
+import { AppError, encodeServerFrame, LIMITS } from '../protocol/index.js';
 import type {
   AuthResult,
   Conversation,
@@ -19,7 +19,7 @@ import type {
 } from '../protocol/index.js';
 import type { AppendResult, Repo } from '../repo/index.js';
 import type { Bus, Delivery } from '../bus/index.js';
-import type { ClientInfo, ConversationPageResult, Credentials, HistoryJsonResult, HistoryResult, LogicApi, Session } from './api.js';
+import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, Session } from './api.js';
 import { MembershipCache } from './membership-cache.js';
 import { GuestExpiry, type GuestExpiryConfig } from './guest-expiry.js';
 import { MessageWriter, type PendingSend } from './message-writer.js';
@@ -299,12 +299,6 @@ export class Logic implements LogicApi {
     return { messages: page.messages, pagination: pagination(query, page) };
   }
 
-  async getMessagesJson(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryJsonResult> {
-    await this.requireMember(conversationId, session.userId);
-    const page = await this.repo.getMessagesJson(conversationId, query);
-    return { json: page.json, pagination: pagination(query, page) };
-  }
-
   async markRead(session: Session, conversationId: string): Promise<ReadResult> {
     await this.requireMember(conversationId, session.userId);
     return this.repo.markRead(conversationId, session.userId);
@@ -388,8 +382,8 @@ export class Logic implements LogicApi {
       const common = {
         conversationId: message.conversationId,
         seqId: message.seqId,
-        // The store serialized the message once; every recipient gets these bytes.
-        frame: `{"type":"new-message","data":${result.json}}`,
+        // Encoded once (reusing the text the store kept with the row); every recipient gets these bytes.
+        frame: encodeServerFrame({ type: 'new-message', data: message }),
         ...(send.connId !== undefined ? { excludeConnId: send.connId } : {}),
       };
       // The world room: one broadcast to every connection, no member list.

@@ -8,7 +8,7 @@
  * - (conversationId, senderId, tempMessageId) is stored at most once.
  * - A promise that resolves from `appendMessages` means the rows are durably committed.
  */
-import type { Conversation, Group, GroupMember, HistoryQuery, Message, MessageType, ReadResult, User } from '../protocol/index.js';
+import type { Conversation, Group, GroupMember, HistoryQuery, Message, MessageList, MessageType, ReadResult, User } from '../protocol/index.js';
 
 export type { HistoryQuery };
 
@@ -50,24 +50,17 @@ export interface AppendResult {
   message: Message;
   /** True when this (sender, tempMessageId) was already stored: `message` is the original. */
   duplicate: boolean;
-  /** `message` as JSON text: serialized once, by the store (SQLite keeps it for history reads). */
-  json: string;
 }
 
 
 export interface HistoryPage {
-  messages: Message[];
+  /** In seqId order. A store may build it from the encodings it keeps (protocol/stored-encoding.ts). */
+  messages: MessageList;
   /** Messages in the conversation. */
   total: number;
   hasMore: boolean;
 }
 
-/** A history page as the JSON text of its message array (what the HTTP API sends). */
-export interface HistoryJsonPage {
-  json: string;
-  total: number;
-  hasMore: boolean;
-}
 
 export interface ConversationInfo {
   conversationId: string;
@@ -167,8 +160,6 @@ export interface Repo {
    */
   appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]>;
   getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage>;
-  /** The same page as `getMessages`, as JSON text: `JSON.parse(json)` deep-equals its `messages`. */
-  getMessagesJson(conversationId: string, query: HistoryQuery): Promise<HistoryJsonPage>;
   /** Moves the member's read pointer to the newest message. */
   markRead(conversationId: string, userId: string): Promise<ReadResult>;
 

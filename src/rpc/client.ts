@@ -6,7 +6,7 @@
  * idempotent by tempMessageId. A server-side AppError is rebuilt from the `code` metadata.
  */
 import * as grpc from '@grpc/grpc-js';
-import { AppError } from '../protocol/index.js';
+import { AppError, MessageList } from '../protocol/index.js';
 import type {
   AuthResult,
   Conversation,
@@ -16,11 +16,12 @@ import type {
   GroupMember,
   HistoryQuery,
   MessageAck,
+  Pagination,
   ReadResult,
   SendMessagePayload,
   User,
 } from '../protocol/index.js';
-import type { ClientInfo, ConversationPageResult, Credentials, HistoryJsonResult, HistoryResult, LogicApi, Session } from '../logic/api.js';
+import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, Session } from '../logic/api.js';
 import { fromStatus, INTERNAL_KEY_HEADER, methodDefinition, type CallObserver, type ServiceName } from './definitions.js';
 
 export interface RpcClientConfig {
@@ -181,20 +182,20 @@ export class RpcLogicClient implements LogicApi {
     return { conversation: conversation(res.conversation), created: res.created };
   }
 
-  /** Logic sends Message objects over gRPC; the gateway serializes them here, once. */
-  async getMessagesJson(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryJsonResult> {
-    const { messages, pagination } = await this.getMessages(session, conversationId, query);
-    return { json: JSON.stringify(messages), pagination };
-  }
-
-  getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult> {
+  /** The page arrives as the codec's text and stays text until someone asks for values. */
+  async getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult> {
     const q =
       query.kind === 'page'
         ? { page: query.page, size: query.size }
         : query.kind === 'after'
           ? { afterSeq: query.afterSeq, size: query.size }
           : { beforeSeq: query.beforeSeq, size: query.size };
-    return this.call('ConversationService', 'GetMessages', { session, conversationId, query: q });
+    const page = await this.call<{ messagesJson: string; messageCount: number; pagination: Pagination }>('ConversationService', 'GetMessages', {
+      session,
+      conversationId,
+      query: q,
+    });
+    return { messages: MessageList.decode(page.messagesJson, page.messageCount), pagination: page.pagination };
   }
 
   markRead(session: Session, conversationId: string): Promise<ReadResult> {

@@ -4,8 +4,8 @@
  * Calls must carry the internal key derived from the shared secret: the port is for gateways only.
  */
 import * as grpc from '@grpc/grpc-js';
-import { AppError, MESSAGE_TYPES, toAppError } from '../protocol/index.js';
-import type { HistoryQuery, MessageType, SendMessagePayload } from '../protocol/index.js';
+import { AppError, CLIENT_MESSAGE_TYPES, toAppError } from '../protocol/index.js';
+import type { HistoryQuery, ClientMessageType, SendMessagePayload } from '../protocol/index.js';
 import type { ClientInfo, LogicApi, Session } from '../logic/api.js';
 import { INTERNAL_KEY_HEADER, sameKey, serviceDefinition, toStatus, type CallObserver, type ServiceName } from './definitions.js';
 
@@ -95,18 +95,21 @@ function handlers(logic: LogicApi): Record<ServiceName, Record<string, Handler>>
         return { conversations, pagination: nextCursor === null ? rest : { ...rest, nextCursor } };
       },
       OpenSingleConversation: (r: WithSession & { targetUserId: string }) => logic.openSingleConversation(session(r), r.targetUserId),
-      GetMessages: (r: WithSession & { conversationId: string; query: ProtoHistoryQuery | null }) =>
-        logic.getMessages(session(r), r.conversationId, historyQuery(r.query)),
+      GetMessages: async (r: WithSession & { conversationId: string; query: ProtoHistoryQuery | null }) => {
+        const { messages, pagination } = await logic.getMessages(session(r), r.conversationId, historyQuery(r.query));
+        return { messagesJson: messages.encode(), messageCount: messages.length, pagination };
+      },
       MarkRead: (r: WithSession & { conversationId: string }) => logic.markRead(session(r), r.conversationId),
     },
     MessageService: {
       SendMessage: (r: WithSession & { conversationId: string; content: string; messageType?: string; tempMessageId: string; connId?: string }) => {
         const payload: SendMessagePayload = { conversationId: r.conversationId, content: r.content, tempMessageId: r.tempMessageId };
         if (r.messageType !== undefined) {
-          if (!(MESSAGE_TYPES as readonly string[]).includes(r.messageType)) {
-            throw new AppError('VALIDATION_ERROR', `messageType: must be one of ${MESSAGE_TYPES.join(', ')}`, { field: 'messageType' });
+          // As the WebSocket frame schema: `system` messages are the server's own.
+          if (!(CLIENT_MESSAGE_TYPES as readonly string[]).includes(r.messageType)) {
+            throw new AppError('VALIDATION_ERROR', `messageType: must be one of ${CLIENT_MESSAGE_TYPES.join(', ')}`, { field: 'messageType' });
           }
-          payload.messageType = r.messageType as MessageType;
+          payload.messageType = r.messageType as ClientMessageType;
         }
         return logic.sendMessage(session(r), payload, r.connId);
       },

@@ -5,7 +5,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppError, type Conversation, type HistoryQuery } from '../../src/protocol/index.js';
+import { AppError, encodeMessage, type Conversation, type HistoryQuery } from '../../src/protocol/index.js';
 import type { ConversationKey, NewMessage, Repo } from '../../src/repo/index.js';
 
 export interface RepoFixture {
@@ -167,7 +167,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.deepEqual(await repo.expireGuests(now + 30_000, 100), [], 'expired once');
       // The row stays: its messages keep their sender, and its username is not handed to someone else.
       const history = await repo.getMessages(worldId, { kind: 'after', afterSeq: said!.message.seqId - 1, size: 1 });
-      assert.equal(history.messages[0]?.senderName, idle.username);
+      assert.equal(history.messages.values[0]?.senderName, idle.username);
       assert.equal((await repo.findUserByUsername(idle.username))?.userId, idle.userId);
       await assert.rejects(
         repo.createUser({ username: idle.username, passwordHash: 'hash', isGuest: false }),
@@ -263,7 +263,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.equal(otherSender!.duplicate, false);
       const [resend] = await repo.appendMessages([message(conversationId, a.userId, 'same')]);
       assert.deepEqual([resend!.duplicate, resend!.message], [true, first!.message]);
-      assert.deepEqual(JSON.parse(resend!.json), first!.message);
+      assert.equal(encodeMessage(resend!.message), encodeMessage(first!.message));
       assert.equal((await repo.getConversationInfo(conversationId))?.lastSeq, 2);
     });
 
@@ -294,7 +294,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.deepEqual(fresh, Array.from({ length: 101 }, (_, i) => i + 1));
       const history = await repo.getMessages(conversationId, { kind: 'after', afterSeq: 0, size: 100 });
       assert.equal(history.total, 101);
-      assert.deepEqual(history.messages.map((m) => m.seqId), Array.from({ length: 100 }, (_, i) => i + 1));
+      assert.deepEqual(history.messages.values.map((m) => m.seqId), Array.from({ length: 100 }, (_, i) => i + 1));
     });
 
     test('history pages are exact seq ranges: newest page first, after and before cursors', async () => {
@@ -304,7 +304,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       await repo.appendMessages(Array.from({ length: 7 }, (_, i) => message(conversationId, a.userId, `h${i}`, `m${i + 1}`)));
       const seqs = async (query: Parameters<Repo['getMessages']>[1]) => {
         const page = await repo.getMessages(conversationId, query);
-        return { seqs: page.messages.map((m) => m.seqId), total: page.total, hasMore: page.hasMore };
+        return { seqs: page.messages.values.map((m) => m.seqId), total: page.total, hasMore: page.hasMore };
       };
       assert.deepEqual(await seqs({ kind: 'page', page: 1, size: 3 }), { seqs: [5, 6, 7], total: 7, hasMore: true });
       assert.deepEqual(await seqs({ kind: 'page', page: 3, size: 3 }), { seqs: [1], total: 7, hasMore: false });
@@ -312,20 +312,21 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.deepEqual(await seqs({ kind: 'after', afterSeq: 5, size: 10 }), { seqs: [6, 7], total: 7, hasMore: false });
       assert.deepEqual(await seqs({ kind: 'after', afterSeq: 1, size: 2 }), { seqs: [2, 3], total: 7, hasMore: true });
       assert.deepEqual(await seqs({ kind: 'before', beforeSeq: 3, size: 10 }), { seqs: [1, 2], total: 7, hasMore: false });
-      const [first] = (await repo.getMessages(conversationId, { kind: 'after', afterSeq: 0, size: 1 })).messages;
+      const [first] = (await repo.getMessages(conversationId, { kind: 'after', afterSeq: 0, size: 1 })).messages.values;
       assert.equal(first?.content, 'm1');
       assert.equal(first?.senderId, a.userId);
       assert.equal(first?.conversationId, conversationId);
     });
 
-    test('getMessagesJson is the same page as getMessages, as JSON text, whatever the content', async () => {
+    test('a history page encodes exactly the messages the appends returned, whatever the content', async () => {
       const a = await user();
       const b = await user();
       const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
       const tricky = ['plain', 'quote " and \\ backslash', '</script><img onerror=x>', 'emoji 😀 and 中文', 'tab\tand\nnewline', 'u2028 \u2028 end'];
       const results = await repo.appendMessages(tricky.map((content, i) => message(conversationId, i % 2 ? b.userId : a.userId, `json-${i}`, content)));
-      // The append result's JSON (the live frame's payload) is the stored message's.
-      for (const r of results) assert.deepEqual(JSON.parse(r.json), r.message);
+      // The live frame's payload is the stored message, in the schema's shape.
+      for (const r of results) assert.deepEqual(JSON.parse(encodeMessage(r.message)), r.message);
+      const appended = results.map((r) => r.message);
       const queries: HistoryQuery[] = [
         { kind: 'page', page: 1, size: 4 },
         { kind: 'page', page: 2, size: 4 },
@@ -335,12 +336,15 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       ];
       for (const query of queries) {
         const page = await repo.getMessages(conversationId, query);
-        const json = await repo.getMessagesJson(conversationId, query);
-        assert.deepEqual(JSON.parse(json.json), page.messages, JSON.stringify(query));
-        assert.deepEqual([json.total, json.hasMore], [page.total, page.hasMore]);
+        const seqs = page.messages.values.map((m) => m.seqId);
+        assert.deepEqual(JSON.parse(page.messages.encode()), appended.filter((m) => seqs.includes(m.seqId)), JSON.stringify(query));
+        assert.equal(page.messages.length, seqs.length);
       }
-      assert.deepEqual(JSON.parse((await repo.getMessagesJson(conversationId, { kind: 'page', page: 1, size: 50 })).json).map((m: { content: string }) => m.content), tricky);
-      assert.deepEqual(await repo.getMessagesJson('x', { kind: 'page', page: 1, size: 50 }), { json: '[]', total: 0, hasMore: false });
+      const all = await repo.getMessages(conversationId, { kind: 'page', page: 1, size: 50 });
+      assert.deepEqual(JSON.parse(all.messages.encode()), appended);
+      assert.deepEqual(all.messages.values.map((m) => m.content), tricky);
+      const none = await repo.getMessages('x', { kind: 'page', page: 1, size: 50 });
+      assert.deepEqual([none.messages.encode(), none.total, none.hasMore], ['[]', 0, false]);
     });
 
     test('markRead moves the pointer to the newest message', async () => {

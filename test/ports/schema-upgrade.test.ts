@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { MessageSchema } from '../../src/protocol/index.js';
 import type { Repo } from '../../src/repo/index.js';
 import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
 import { PostgresRepo } from '../../src/repo/postgres/postgres-repo.js';
@@ -40,7 +41,7 @@ const SEED = {
 async function assertUpgraded(repo: Repo): Promise<void> {
   const page = await repo.getMessages('7', { kind: 'page', page: 1, size: 50 });
   assert.deepEqual(
-    page.messages.map((m) => [m.messageId, m.seqId, m.content]),
+    page.messages.values.map((m) => [m.messageId, m.seqId, m.content]),
     [
       ['41', 1, 'one'],
       ['42', 2, 'two'],
@@ -55,8 +56,11 @@ async function assertUpgraded(repo: Repo): Promise<void> {
   assert.deepEqual([fresh!.duplicate, fresh!.message.seqId], [false, 4]);
   // Rows from before the stored wire form (migration 3) read the same as new ones, also mixed in a page.
   for (const query of [{ kind: 'page', page: 1, size: 2 }, { kind: 'page', page: 1, size: 50 }, { kind: 'after', afterSeq: 3, size: 50 }] as const) {
-    const json = await repo.getMessagesJson('7', query);
-    assert.deepEqual(JSON.parse(json.json), (await repo.getMessages('7', query)).messages);
+    const page = await repo.getMessages('7', query);
+    for (const m of JSON.parse(page.messages.encode()) as Array<Record<string, unknown>>) {
+      assert.deepEqual(Object.keys(m), Object.keys(MessageSchema.properties), JSON.stringify(query));
+      assert.equal(m.conversationId, '7');
+    }
   }
 }
 

@@ -1,9 +1,9 @@
 /** The seed's HTTP API (§3–6): each route validates with its schema, calls LogicApi, wraps the envelope. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { AppError, LIMITS, type HistoryQuery } from '../../protocol/index.js';
 import type { LogicApi, Session } from '../../logic/api.js';
 import {
+  AppError,
   AuthResultSchema,
   ConversationListEnvelope,
   ConversationParams,
@@ -12,11 +12,13 @@ import {
   CreateConversationBody,
   CreateGroupBody,
   envelope,
-  ErrorEnvelope,
+  encodeSuccessEnvelope,
+  ErrorEnvelopeSchema,
   GroupMemberSchema,
   GroupParams,
   GroupSchema,
   GuestBody,
+  LIMITS,
   LoginBody,
   MessageSchema,
   MessagesQuery,
@@ -24,7 +26,8 @@ import {
   RegisterBody,
   UserSchema,
   UsernameParams,
-} from '../schemas.js';
+  type HistoryQuery,
+} from '../../protocol/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,16 +38,16 @@ declare module 'fastify' {
 const ok = <T>(data: T, message = 'OK') => ({ success: true as const, message, data });
 
 const errors = {
-  400: ErrorEnvelope,
-  401: ErrorEnvelope,
-  403: ErrorEnvelope,
-  404: ErrorEnvelope,
-  409: ErrorEnvelope,
-  413: ErrorEnvelope,
-  429: ErrorEnvelope,
-  500: ErrorEnvelope,
+  400: ErrorEnvelopeSchema,
+  401: ErrorEnvelopeSchema,
+  403: ErrorEnvelopeSchema,
+  404: ErrorEnvelopeSchema,
+  409: ErrorEnvelopeSchema,
+  413: ErrorEnvelopeSchema,
+  429: ErrorEnvelopeSchema,
+  500: ErrorEnvelopeSchema,
   // Storage that cannot write, a full password-hashing queue, shutdown (retryable).
-  503: ErrorEnvelope,
+  503: ErrorEnvelopeSchema,
 };
 const secured = [{ bearerAuth: [] }];
 
@@ -199,13 +202,10 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
     async (req, reply: FastifyReply) => {
       const { conversationId } = req.params as Static<typeof ConversationParams>;
       const query = historyQuery(req.query as Static<typeof MessagesQuery>);
-      const { json, pagination } = await logic.getMessagesJson(session(req), conversationId, query);
-      // The messages arrive as JSON text (stored with each message): spliced into the envelope the
-      // response schema describes, not parsed and serialized again. A string with a JSON content
-      // type is sent as is.
-      const { page, size, total, hasMore } = pagination;
-      const body = `{"success":true,"message":"OK","data":${json},"pagination":${JSON.stringify({ page, size, total, hasMore })}}`;
-      return reply.type('application/json; charset=utf-8').send(body);
+      const { messages, pagination } = await logic.getMessages(session(req), conversationId, query);
+      // The page usually holds the text the store kept with each message: the codec splices it
+      // into the envelope the response schema describes. A string with a JSON type is sent as is.
+      return reply.type('application/json; charset=utf-8').send(encodeSuccessEnvelope(messages, 'OK', pagination));
     },
   );
 

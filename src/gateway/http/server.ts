@@ -9,7 +9,7 @@ import type { ValidateFunction } from 'ajv';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
-import { AppError, ERROR_CODES, toAppError } from '../../protocol/index.js';
+import { AppError, encodeErrorEnvelope, ERROR_CODES, toAppError } from '../../protocol/index.js';
 import type { LogicApi } from '../../logic/api.js';
 import type { Config } from '../../config/index.js';
 import { coercingAjv, describeErrors, parseJson, strictAjv } from '../validation.js';
@@ -38,6 +38,8 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
         : new AppError('VALIDATION_ERROR', 'Malformed HTTP request');
   writeErrorAnswer(socket, error);
 }
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
@@ -69,6 +71,11 @@ function decimalIntegers(schema: TSchema, validate: ValidateFunction, part: stri
 }
 
 /** Maps fastify's own errors (parser, limits, validation) onto the contract's codes. */
+/** Answers with the contract's error envelope, encoded by the protocol codec. */
+function sendError(reply: FastifyReply, status: number, error: { code: string; message: string }): FastifyReply {
+  return reply.status(status).type(JSON_TYPE).send(encodeErrorEnvelope(error));
+}
+
 function fromFastifyError(err: FastifyError): AppError {
   if (err instanceof AppError) return err;
   if (err.validation) return new AppError('VALIDATION_ERROR', err.message);
@@ -110,7 +117,7 @@ export async function buildHttpServer(config: HttpConfig, logic: LogicApi, log: 
     routerOptions: { maxParamLength: 200 },
     // A malformed URL (bad %-escape) gets the contract's envelope, not fastify's own.
     frameworkErrors: (err, _req, reply) => {
-      void (reply as unknown as FastifyReply).status(400).send({ success: false, message: `Malformed URL (${err.code})`, code: 'VALIDATION_ERROR' });
+      sendError(reply as unknown as FastifyReply, 400, { code: 'VALIDATION_ERROR', message: `Malformed URL (${err.code})` });
     },
   });
 
@@ -143,10 +150,10 @@ export async function buildHttpServer(config: HttpConfig, logic: LogicApi, log: 
     // Held, so that a loop on refusals waits instead of spinning the server (at most one held answer
     // per connection: HTTP/1.1 clients wait for it, and connections per address are capped).
     if (appError.code === 'RATE_LIMITED' && config.refusalDelayMs > 0) await setTimeout(config.refusalDelayMs);
-    return reply.status(ERROR_CODES[appError.code].http).send({ success: false, message: appError.message, code: appError.code });
+    return sendError(reply, ERROR_CODES[appError.code].http, appError);
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ success: false, message: `No route ${req.method} ${req.url.split('?')[0]}`, code: 'ROUTE_NOT_FOUND' });
+    sendError(reply, 404, { code: 'ROUTE_NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` });
   });
 
   await app.register(swagger, {
@@ -169,7 +176,7 @@ export async function buildHttpServer(config: HttpConfig, logic: LogicApi, log: 
       return { success: true, message: 'OK', data: { status: 'ready' } };
     } catch (err) {
       log.warn({ err }, 'not ready');
-      return reply.status(503).send({ success: false, message: 'Not ready', code: 'SERVICE_UNAVAILABLE' });
+      return sendError(reply, 503, { code: 'SERVICE_UNAVAILABLE', message: 'Not ready' });
     }
   });
 

@@ -2,7 +2,7 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Session } from '../../logic/api.js';
-import { CLOSE_CODES, type ErrorCode, type ServerFrame } from '../../protocol/index.js';
+import { CLOSE_CODES, encodeServerFrame, type ErrorCode, type ServerFrame } from '../../protocol/index.js';
 
 const TEXT_FRAME = { binary: false } as const;
 
@@ -85,7 +85,7 @@ export class ClientConnection {
   }
 
   send(frame: ServerFrame): void {
-    this.sendRaw(JSON.stringify(frame));
+    this.sendRaw(encodeServerFrame(frame));
   }
 
   sendError(code: ErrorCode, message: string, tempMessageId?: string): void {

@@ -8,8 +8,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { BroadcastDelivery, Bus, BusEvent, MessageDelivery } from '../../bus/index.js';
 import type { LogicApi, Session } from '../../logic/api.js';
-import { AppError, CLOSE_CODES, toAppError } from '../../protocol/index.js';
-import { ClientFrame } from '../schemas.js';
+import { AppError, ClientFrameSchema, CLOSE_CODES, toAppError, type ClientFrame } from '../../protocol/index.js';
 import { assertWellFormed, decodeJson, describeErrors, isWellFormed, mayHoldLoneSurrogate, strictAjv } from '../validation.js';
 import { ClientConnection } from './connection.js';
 import { writeErrorAnswer } from '../raw-answer.js';
@@ -35,7 +34,7 @@ export interface WsConfig {
 /** Frames past the contract's 64 KiB get an error; frames past this are dropped with the connection. */
 const HARD_FRAME_LIMIT = 1024 * 1024;
 
-const validateFrame = strictAjv.compile<ClientFrame>(ClientFrame);
+const validateFrame = strictAjv.compile<ClientFrame>(ClientFrameSchema);
 
 export class WsGateway {
   private readonly wss = new WebSocketServer({

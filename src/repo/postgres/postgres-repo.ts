@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { AppError } from '../../protocol/index.js';
+import { AppError, MessageList } from '../../protocol/index.js';
 import type { Conversation, Group, GroupMember, ReadResult, User } from '../../protocol/index.js';
 import type {
   AccountAuth,
@@ -15,7 +15,6 @@ import type {
   ConversationInfo,
   ConversationListPage,
   ConversationListQuery,
-  HistoryJsonPage,
   HistoryPage,
   HistoryQuery,
   NewGroup,
@@ -424,7 +423,7 @@ export class PostgresRepo implements Repo {
     );
     if (existing.rows[0]) {
       const message = toMessage(existing.rows[0]);
-      return { message, duplicate: true, json: JSON.stringify(message) };
+      return { message, duplicate: true };
     }
     const seq = await db.query<{ last_seq: string }>(
       'UPDATE conversations SET last_seq = last_seq + 1, updated_at = $1 WHERE id = $2 RETURNING last_seq',
@@ -442,12 +441,12 @@ export class PostgresRepo implements Repo {
       [seqId, m.conversationId, m.senderId],
     );
     const message = { messageId: inserted.rows[0]!.id, ...storedMessage(m, seqId) };
-    return { duplicate: false, message, json: JSON.stringify(message) };
+    return { duplicate: false, message };
   }
 
   async getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage> {
     const id = rowId(conversationId);
-    if (id === null) return { messages: [], total: 0, hasMore: false };
+    if (id === null) return { messages: MessageList.of([]), total: 0, hasMore: false };
     const [row] = await this.query<{ last_seq: string }>('lastSeq', 'SELECT last_seq FROM conversations WHERE id = $1', [id]);
     const last = Number(row?.last_seq ?? 0);
     const range = historyRange(query, last);
@@ -458,12 +457,7 @@ export class PostgresRepo implements Repo {
           'SELECT * FROM messages WHERE conversation_id = $1 AND seq_id BETWEEN $2 AND $3 ORDER BY seq_id',
           [id, range.from, range.to],
         );
-    return { messages: rows.map(toMessage), total: last, hasMore: range.hasMore };
-  }
-
-  async getMessagesJson(conversationId: string, query: HistoryQuery): Promise<HistoryJsonPage> {
-    const page = await this.getMessages(conversationId, query);
-    return { json: JSON.stringify(page.messages), total: page.total, hasMore: page.hasMore };
+    return { messages: MessageList.of(rows.map(toMessage)), total: last, hasMore: range.hasMore };
   }
 
   async markRead(conversationId: string, userId: string): Promise<ReadResult> {

@@ -16,7 +16,6 @@ import type {
   ConversationInfo,
   ConversationListPage,
   ConversationListQuery,
-  HistoryJsonPage,
   HistoryPage,
   HistoryQuery,
   NewGroup,
@@ -25,7 +24,9 @@ import type {
   Repo,
   UserRecord,
 } from '../index.js';
-import { EXPIRED_GUEST_ACTIVITY, historyRange, messageJson, messageJsonTail, pairKey, storedMessage, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { EXPIRED_GUEST_ACTIVITY, historyRange, pairKey, storedMessage, toIso, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { encodeStoredMessageBody, withStoredEncoding } from '../../protocol/stored-encoding.js';
+import { MessageList } from '../../protocol/index.js';
 import { CONVERSATION_ORDER, CONVERSATION_SELECT, conversationCountSql, conversationPageSql, pageLimit, toConversation, toMessage, toUser, type ConversationRow, type MessageRow, type UserRow } from '../rows.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
@@ -375,7 +376,7 @@ export class SqliteRepo implements Repo {
       }
       const seqId = state.lastSeq + 1;
       const stored = storedMessage(m, seqId);
-      const tail = messageJsonTail(stored);
+      const tail = encodeStoredMessageBody(stored);
       const inserted = this.stmt.insertMessage!.run(
         conversationId,
         seqId,
@@ -389,13 +390,13 @@ export class SqliteRepo implements Repo {
       );
       if (inserted.changes === 0) {
         const message = toMessage(this.stmt.messageByTemp!.get(conversationId, senderId, m.tempMessageId) as MessageRow);
-        return { message, duplicate: true, json: JSON.stringify(message) };
+        return { message, duplicate: true };
       }
       state.lastSeq = seqId;
       state.updatedAt = m.sendTime;
       state.senders.set(senderId, seqId);
       const messageId = String(inserted.lastInsertRowid);
-      return { duplicate: false, message: { messageId, ...stored }, json: messageJson(messageId, tail) };
+      return { duplicate: false, message: withStoredEncoding({ messageId, ...stored }, tail) };
     });
     for (const [conversationId, state] of conversations) {
       if (state.updatedAt === 0) continue;
@@ -412,7 +413,7 @@ export class SqliteRepo implements Repo {
     return { id, last, range: historyRange(query, last) };
   }
 
-  async getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage> {
+  private getMessagesFromColumns(conversationId: string, query: HistoryQuery): HistoryPage {
     const { id, last, range } = this.pageRange(conversationId, query);
     const rows = range.empty ? [] : (this.stmt.messagesInRange!.all(id, range.from, range.to) as HistoryRow[]);
     const messages = rows.map(
@@ -427,18 +428,15 @@ export class SqliteRepo implements Repo {
         sendTime: toIso(sendTime),
       }),
     );
-    return { messages, total: last, hasMore: range.hasMore };
+    return { messages: MessageList.of(messages), total: last, hasMore: range.hasMore };
   }
 
-  async getMessagesJson(conversationId: string, query: HistoryQuery): Promise<HistoryJsonPage> {
+  async getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage> {
     const { id, last, range } = this.pageRange(conversationId, query);
     const messages = range.empty ? [] : (this.stmt.messageJsonInRange!.all(id, range.from, range.to) as (string | null)[]);
-    if (messages.includes(null)) {
-      // Stored before migration 3: build the page from the columns.
-      const page = await this.getMessages(conversationId, query);
-      return { json: JSON.stringify(page.messages), total: page.total, hasMore: page.hasMore };
-    }
-    return { json: `[${messages.join(',')}]`, total: last, hasMore: range.hasMore };
+    // Stored before migration 3: build the page from the columns.
+    if (messages.includes(null)) return this.getMessagesFromColumns(conversationId, query);
+    return { messages: MessageList.ofEncoded(messages as string[]), total: last, hasMore: range.hasMore };
   }
 
   async markRead(conversationId: string, userId: string): Promise<ReadResult> {

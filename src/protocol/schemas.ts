@@ -1,0 +1,222 @@
+/**
+ * The wire, one schema per object, frame and request. Everything else is derived from these:
+ * the TypeScript types (`types.ts`, `Static<…>`), input validation (the gateway compiles them with
+ * ajv), the OpenAPI document (@fastify/swagger reads the routes' schemas) and the encoders
+ * (`codec.ts`). A field is added here once.
+ */
+import { Type, type TSchema } from '@sinclair/typebox';
+import { CLIENT_MESSAGE_TYPES, CONVERSATION_TYPES, GROUP_ROLES, MESSAGE_TYPES, type ConversationType, type GroupRole, type MessageType } from './constants.js';
+
+/** A string enum documented as `{type: string, enum: [...]}` and typed as the union of its values. */
+const StringEnum = <T extends string>(values: readonly T[]) => Type.Unsafe<T>(Type.String({ enum: [...values] }));
+
+export const Id = Type.String({ minLength: 1, maxLength: 64, description: 'an opaque id' });
+const IsoTime = Type.String({ format: 'date-time' });
+
+// ---- objects (contract.md "Objects"): every id a string, every time an ISO-8601 UTC string ----
+
+export const UserSchema = Type.Object({
+  userId: Id,
+  username: Type.String(),
+  avatar: Type.String(),
+  isGuest: Type.Boolean(),
+  createdAt: IsoTime,
+});
+
+/** A stored message. `seqId` is 1, 2, 3… per conversation, with no gaps. */
+export const MessageSchema = Type.Object({
+  messageId: Id,
+  conversationId: Id,
+  senderId: Id,
+  senderName: Type.String(),
+  content: Type.String(),
+  messageType: StringEnum<MessageType>(MESSAGE_TYPES),
+  seqId: Type.Integer(),
+  sendTime: IsoTime,
+});
+
+/** A conversation as one member sees it: `unreadCount` and `lastReadSeq` are that member's. */
+export const ConversationSchema = Type.Object({
+  conversationId: Id,
+  type: StringEnum<ConversationType>(CONVERSATION_TYPES),
+  name: Type.String(),
+  avatar: Type.String(),
+  memberCount: Type.Integer(),
+  lastMessage: Type.Union([MessageSchema, Type.Null()]),
+  unreadCount: Type.Integer(),
+  lastReadSeq: Type.Integer(),
+  updatedAt: IsoTime,
+  /** Only on `single` conversations: the other member. */
+  peer: Type.Optional(UserSchema),
+  /** Only on `group` conversations. */
+  groupId: Type.Optional(Id),
+});
+
+export const GroupSchema = Type.Object({
+  groupId: Id,
+  conversationId: Id,
+  name: Type.String(),
+  ownerId: Id,
+  memberCount: Type.Integer(),
+  createdAt: IsoTime,
+});
+
+export const GroupMemberSchema = Type.Object({
+  userId: Id,
+  username: Type.String(),
+  avatar: Type.String(),
+  role: StringEnum<GroupRole>(GROUP_ROLES),
+  joinedAt: IsoTime,
+});
+
+export const AuthResultSchema = Type.Object({
+  token: Type.String(),
+  /** Seconds until the token expires. */
+  expiresIn: Type.Integer(),
+  user: UserSchema,
+});
+
+export const ReadResultSchema = Type.Object({ conversationId: Id, lastReadSeq: Type.Integer(), unreadCount: Type.Integer() });
+
+export const PaginationSchema = Type.Object({
+  page: Type.Integer(),
+  size: Type.Integer(),
+  total: Type.Integer(),
+  hasMore: Type.Boolean(),
+});
+
+/**
+ * The `pagination` of a page of `GET /api/conversations?limit=N` (an extension: docs/protocol.md):
+ * the contract's four fields, plus the opaque keyset cursor of the next page (null on the last one).
+ */
+export const ConversationPaginationSchema = Type.Object({
+  page: Type.Integer({ description: '1-based place of this page in the walk that began without a cursor' }),
+  size: Type.Integer({ description: 'the limit asked for' }),
+  total: Type.Integer({ description: "the caller's conversations, all pages together" }),
+  hasMore: Type.Boolean(),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'cursor of the next page; null on the last page' }),
+});
+
+// ---- envelopes (seed §2) ----
+
+export const ErrorEnvelopeSchema = Type.Object({
+  success: Type.Literal(false),
+  message: Type.String(),
+  code: Type.String({ description: 'an ErrorCode from docs/errors.md' }),
+});
+
+/** The success envelope of seed §2 around `data`. */
+export function envelope<T extends TSchema>(data: T, withPagination = false) {
+  return Type.Object({
+    success: Type.Literal(true),
+    message: Type.String(),
+    data,
+    ...(withPagination ? { pagination: PaginationSchema } : {}),
+  });
+}
+
+/** GET /api/conversations: `pagination` is present exactly when a page was asked for (`limit` or `cursor`). */
+export const ConversationListEnvelope = Type.Object({
+  success: Type.Literal(true),
+  message: Type.String(),
+  data: Type.Array(ConversationSchema),
+  pagination: Type.Optional(ConversationPaginationSchema),
+});
+
+// ---- requests ----
+
+/**
+ * Letters of any script, digits, `_`, `-`, `.`; 2–32 characters once normalized. Logic applies the
+ * identifier profile (normalize first, then measure; no invisible characters; no look-alike of an
+ * existing name), so the schema bounds only the raw size.
+ */
+export const Username = Type.String({
+  minLength: 1,
+  maxLength: 256,
+  description: '2–32 letters (any script), digits, `_`, `-` or `.` after NFKC normalization; starts with a letter or digit; no invisible characters; unique by look (Unicode TR39 skeleton) and case-insensitively',
+});
+
+export const RegisterBody = Type.Object(
+  { username: Username, password: Type.String({ minLength: 8, maxLength: 128 }) },
+  { additionalProperties: false },
+);
+export const LoginBody = Type.Object(
+  { username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 128 }) },
+  { additionalProperties: false },
+);
+export const GuestBody = Type.Object({ guestName: Type.Optional(Username) }, { additionalProperties: false });
+export const CreateConversationBody = Type.Object({ targetUserId: Id }, { additionalProperties: false });
+export const CreateGroupBody = Type.Object(
+  {
+    // No control characters (newlines included): a name is one line of text in every client.
+    groupName: Type.String({ minLength: 1, maxLength: 64, pattern: '^\\P{Cc}*$' }),
+    members: Type.Array(Id, { maxItems: 10_000 }),
+  },
+  { additionalProperties: false },
+);
+export const ConversationParams = Type.Object({ conversationId: Id });
+export const GroupParams = Type.Object({ groupId: Id });
+export const UsernameParams = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) });
+export const MessagesQuery = Type.Object(
+  {
+    page: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+    size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    afterSeq: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    beforeSeq: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+  },
+  { additionalProperties: false },
+);
+/**
+ * GET /api/conversations. Without either parameter the answer is the contract's whole array; with
+ * one, a page (docs/protocol.md). Other parameters are ignored, as they always were (cache busters).
+ */
+export const ConversationsQuery = Type.Object({
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 100, description: 'conversations per page, 1–100 (decimal digits); asks for a page (default 50 when only cursor is given)' }),
+  ),
+  cursor: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 96, pattern: '^[A-Za-z0-9_-]+$', description: 'pagination.nextCursor of the previous page, passed as is (opaque)' }),
+  ),
+});
+
+// ---- WebSocket frames (seed §7): `{type, data}`; ping and pong need no data ----
+
+export const SendMessageData = Type.Object(
+  {
+    conversationId: Id,
+    content: Type.String(),
+    // `system` messages are the server's own (contract.md): a client may not send one.
+    messageType: Type.Optional(Type.Union(CLIENT_MESSAGE_TYPES.map((t) => Type.Literal(t)))),
+    tempMessageId: Type.String({ minLength: 1, maxLength: 128 }),
+  },
+  { additionalProperties: false },
+);
+
+/** Frames a client sends. A `ping` may carry `data` (old clients send `{}`); the server ignores it. */
+export const ClientFrameSchema = Type.Union([
+  Type.Object({ type: Type.Literal('send-message'), data: SendMessageData }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('ping'), data: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
+]);
+
+export const MessageAckSchema = Type.Object({
+  tempMessageId: Type.String(),
+  messageId: Id,
+  conversationId: Id,
+  seqId: Type.Integer(),
+  sendTime: IsoTime,
+});
+
+export const ErrorFrameDataSchema = Type.Object({
+  message: Type.String(),
+  code: Type.String({ description: 'an ErrorCode from docs/errors.md' }),
+  /** Set when the error answers a `send-message`: which one. */
+  tempMessageId: Type.Optional(Type.String()),
+});
+
+/** Frames the server sends. Clients must ignore types they do not know. */
+export const ServerFrameSchema = Type.Union([
+  Type.Object({ type: Type.Literal('new-message'), data: MessageSchema }),
+  Type.Object({ type: Type.Literal('message-ack'), data: MessageAckSchema }),
+  Type.Object({ type: Type.Literal('pong') }),
+  Type.Object({ type: Type.Literal('error'), data: ErrorFrameDataSchema }),
+]);
