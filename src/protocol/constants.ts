@@ -29,9 +29,13 @@ export const CLOSE_CODES = {
   TOKEN_REVOKED: 4501,
   /** The token expired while connected. */
   TOKEN_EXPIRED: 4502,
-  /** The user has too many open sockets. */
-  TOO_MANY_CONNECTIONS: 4503,
 } as const;
+
+/**
+ * A frame over the hard limit (1 MiB): the `ws` library closes with this (RFC 6455 "message too
+ * big") on its own, so no GoChat code sends it; clients see it all the same.
+ */
+export const FRAME_TOO_BIG_CLOSE_CODE = 1009;
 
 /** Protocol limits the contract fixes. */
 export const LIMITS = {

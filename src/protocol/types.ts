@@ -21,8 +21,6 @@ import type {
   UserSchema,
 } from './schemas.js';
 
-export { MESSAGE_TYPES, CLIENT_MESSAGE_TYPES, CONVERSATION_TYPES, GROUP_ROLES, CLOSE_CODES, LIMITS } from './constants.js';
-export type { MessageType, ClientMessageType, ConversationType, GroupRole } from './constants.js';
 
 /** @example `{ userId: '1', username: 'alice', avatar: '', isGuest: false, createdAt: '2026-11-23T10:00:00.000Z' }` */
 export type User = Static<typeof UserSchema>;

@@ -3,12 +3,19 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLOSE_CODES, ERROR_CODES } from '../../src/protocol/index.js';
+import { CLOSE_CODES, ERROR_CODES, FRAME_TOO_BIG_CLOSE_CODE } from '../../src/protocol/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const doc = fs.readFileSync(path.join(root, 'docs/errors.md'), 'utf8');
 const contractFile = path.join(root, '../shared/spec/contract.md');
 const contract = fs.existsSync(contractFile) ? fs.readFileSync(contractFile, 'utf8') : '';
+
+function sourceFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const file = path.join(dir, entry.name);
+    return entry.isDirectory() ? sourceFiles(file) : file.endsWith('.ts') ? [file] : [];
+  });
+}
 
 function documentedRows(): Map<string, { http: number; grpc: number; retryable: boolean }> {
   const rows = new Map<string, { http: number; grpc: number; retryable: boolean }>();
@@ -37,7 +44,17 @@ describe('the error catalog', () => {
     }
   });
 
-  it('documents every WebSocket close code', () => {
-    for (const code of Object.values(CLOSE_CODES)) assert.match(doc, new RegExp(`^\\| ${code} \\|`, 'm'), String(code));
+  it('documents exactly the WebSocket close codes the server sends', () => {
+    const documented = [...doc.matchAll(/^\| (\d{4}) \|/gm)].map((m) => Number(m[1])).sort();
+    assert.deepEqual(documented, [...Object.values(CLOSE_CODES), FRAME_TOO_BIG_CLOSE_CODE].sort());
+  });
+
+  it('every close code is sent somewhere, and every error code is raised somewhere', () => {
+    const sources = sourceFiles(path.join(root, 'src'))
+      .filter((file) => !file.includes(`${path.sep}protocol${path.sep}`))
+      .map((file) => fs.readFileSync(file, 'utf8'))
+      .join('\n');
+    for (const name of Object.keys(CLOSE_CODES)) assert.ok(sources.includes(`CLOSE_CODES.${name}`), `CLOSE_CODES.${name} is used`);
+    for (const code of Object.keys(ERROR_CODES)) assert.ok(sources.includes(`'${code}'`), `${code} is raised`);
   });
 });
