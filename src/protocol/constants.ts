@@ -37,12 +37,15 @@ export const CLOSE_CODES = {
  */
 export const FRAME_TOO_BIG_CLOSE_CODE = 1009;
 
-/** Protocol limits the contract fixes. */
+/**
+ * Numbers of the protocol clients build on (contract.md). The server's own bounds (body and frame
+ * sizes, the idle timeout) are settings: `src/config/`, `docs/deploy.md`.
+ */
 export const LIMITS = {
-  maxBodyBytes: 64 * 1024,
-  maxFrameBytes: 64 * 1024,
+  /** The most messages or conversations one page holds. */
   pageSizeMax: 100,
+  /** A page's size when the request names none. */
   pageSizeDefault: 50,
-  idleTimeoutMs: 90_000,
+  /** How often a client pings (the server closes a socket silent for 90 s). */
   clientPingIntervalMs: 30_000,
 } as const;
