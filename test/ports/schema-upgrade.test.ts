@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { MessageSchema } from '../../src/protocol/index.js';
+import { MessageSchema } from '../../src/protocol/schemas.js';
 import type { Repo } from '../../src/repo/index.js';
 import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
 import { PostgresRepo } from '../../src/repo/postgres/postgres-repo.js';

@@ -11,14 +11,10 @@ import {
   encodeMessage,
   encodeServerFrame,
   encodeSuccessEnvelope,
-  envelope,
-  ErrorEnvelopeSchema,
   MessageList,
-  MessageSchema,
-  PaginationSchema,
-  ServerFrameSchema,
   type Message,
 } from '../../src/protocol/index.js';
+import { envelope, ErrorEnvelopeSchema, MessageSchema, PaginationSchema, ServerFrameSchema } from '../../src/protocol/schemas.js';
 import { encodeStoredMessageBody, encodingFormatOf, joinStoredMessage, MESSAGE_ENCODING_FORMAT, withStoredEncoding } from '../../src/protocol/stored-encoding.js';
 
 // TypeBox checks formats only when told how: an ISO-8601 UTC time with milliseconds.

@@ -2,8 +2,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { LogicApi, Session } from '../../logic/api.js';
+import { AppError, encodeSuccessEnvelope, LIMITS, type HistoryQuery } from '../../protocol/index.js';
 import {
-  AppError,
   AuthResultSchema,
   ConversationListEnvelope,
   ConversationParams,
@@ -12,13 +12,11 @@ import {
   CreateConversationBody,
   CreateGroupBody,
   envelope,
-  encodeSuccessEnvelope,
   ErrorEnvelopeSchema,
   GroupMemberSchema,
   GroupParams,
   GroupSchema,
   GuestBody,
-  LIMITS,
   LoginBody,
   MessageSchema,
   MessagesQuery,
@@ -26,8 +24,7 @@ import {
   RegisterBody,
   UserSchema,
   UsernameParams,
-  type HistoryQuery,
-} from '../../protocol/index.js';
+} from '../../protocol/schemas.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
