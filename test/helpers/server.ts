@@ -1,13 +1,14 @@
 /**
  * Starts the real GoChat server as a child process (`node dist/src/app/main.js`) on an
- * ephemeral port with its own temp data dir, the way a user runs it.
+ * ephemeral port with its own temp data dir, the way a user runs it. Abuse limits are raised and
+ * password hashing is cheap (test/helpers/limits.ts) unless `env` says otherwise.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RAISED_LIMITS_ENV } from './limits.js';
+import { CHEAP_HASHING_ENV, RAISED_LIMITS_ENV } from './limits.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/app/main.js');
 
@@ -40,6 +41,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       GOCHAT_DATA_DIR: dataDir,
       GOCHAT_LOG_LEVEL: 'info',
       ...RAISED_LIMITS_ENV,
+      ...CHEAP_HASHING_ENV,
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

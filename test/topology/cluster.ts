@@ -3,7 +3,7 @@
  * it: `node dist/src/app/main.js` once per process, only the env differs. PostgreSQL gets a
  * database of its own (dropped afterwards) and Redis a key prefix of its own, so runs never collide.
  */
-import { RAISED_LIMITS_ENV } from '../helpers/limits.js';
+import { CHEAP_HASHING_ENV, RAISED_LIMITS_ENV } from '../helpers/limits.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -142,13 +142,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     GOCHAT_REDIS_URL: redisUrl,
     GOCHAT_REDIS_PREFIX: `gochat-topology-${randomBytes(4).toString('hex')}:`,
     GOCHAT_JWT_SECRET: randomBytes(32).toString('base64url'),
-    GOCHAT_SCRYPT_COST: '1024',
     GOCHAT_PRESENCE_TTL_SECONDS: '3',
     GOCHAT_LARGE_GROUP_THRESHOLD: '3',
     GOCHAT_FANOUT_CLAIM_IDLE_MS: '1000',
     // Shared noisy CI machines: give an out-of-order delivery time to be completed.
     GOCHAT_DELIVERY_REORDER_MS: '2000',
     ...RAISED_LIMITS_ENV,
+    ...CHEAP_HASHING_ENV,
     GOCHAT_LOG_LEVEL: 'info',
     ...options.env,
   };
