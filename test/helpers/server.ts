@@ -46,18 +46,23 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Kept whole for the server's life: tests assert what it never wrote.
   let output = '';
+  const append = (chunk: Buffer) => (output += chunk.toString());
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // The server binds port 0 and logs the port it got.
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
+    const onData = () => {
       for (const line of output.split('\n')) {
         if (!line.includes('"msg":"listening"')) continue;
         try {
           const parsed = JSON.parse(line) as { port?: number };
           if (parsed.port) {
             clearTimeout(timer);
+            child.stdout!.off('data', onData);
             resolve(parsed.port);
             return;
           }
@@ -67,13 +72,11 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       }
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening:\n${output}`));
     });
   });
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
 
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
