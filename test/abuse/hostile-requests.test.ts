@@ -7,7 +7,6 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Api } from '../helpers/client.js';
 import { startServer } from '../helpers/server.js';
-import { FAST_AUTH_ENV } from '../security/target.js';
 import { parseRawAnswer, rawExchange, tryUpgrade } from '../security/wire.js';
 
 const UPGRADE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
@@ -36,7 +35,7 @@ const HOSTILE_UPGRADES = [
 
 describe('hostile requests', () => {
   it('survives malformed request lines and headers thrown at the upgrade path', async () => {
-    await using server = await startServer({ env: FAST_AUTH_ENV });
+    await using server = await startServer();
     const api = new Api(server.baseUrl);
     for (const request of HOSTILE_UPGRADES) {
       const answer = await rawExchange(server.port, request);
@@ -53,7 +52,7 @@ describe('hostile requests', () => {
   });
 
   it('answers an h2c upgrade of an API request as the plain HTTP request it is', async () => {
-    await using server = await startServer({ env: FAST_AUTH_ENV });
+    await using server = await startServer();
     const body = JSON.stringify({ username: 'h2cuser', password: 'correct horse' });
     const answer = await rawExchange(
       server.port,
@@ -66,7 +65,7 @@ describe('hostile requests', () => {
   });
 
   it('answers a non-WebSocket upgrade request with the HTTP answer of its path', async () => {
-    await using server = await startServer({ env: FAST_AUTH_ENV });
+    await using server = await startServer();
     const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n';
     const health = parseRawAnswer(await rawExchange(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`));
     assert.equal(health.status, 200);
@@ -76,14 +75,14 @@ describe('hostile requests', () => {
   });
 
   it('refuses a WebSocket handshake on another path with 404 ROUTE_NOT_FOUND', async () => {
-    await using server = await startServer({ env: FAST_AUTH_ENV });
+    await using server = await startServer();
     const answer = parseRawAnswer(await rawExchange(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\n${UPGRADE}\r\n`));
     assert.equal(answer.status, 404);
     assert.equal((JSON.parse(answer.body) as { code: string }).code, 'ROUTE_NOT_FOUND');
   });
 
   it('lets a valid Authorization header stand when ?token= is empty', async () => {
-    await using server = await startServer({ env: FAST_AUTH_ENV });
+    await using server = await startServer();
     const api = new Api(server.baseUrl);
     const me = await api.user('emptytoken');
     const answer = await rawExchange(

@@ -9,7 +9,6 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { Api } from '../helpers/client.js';
 import { startServer } from '../helpers/server.js';
-import { FAST_AUTH_ENV } from '../security/target.js';
 import { parseRawAnswer, rawExchange } from '../security/wire.js';
 
 /** A socket that has sent the head of a request whose body never comes. */
@@ -32,7 +31,7 @@ async function answerOf(socket: net.Socket): Promise<string> {
 
 describe('the HTTP edge', { timeout: 30_000 }, () => {
   it('answers a request whose body stalls with 408 REQUEST_TIMEOUT and closes it', async () => {
-    await using server = await startServer({ env: { ...FAST_AUTH_ENV, GOCHAT_HTTP_REQUEST_TIMEOUT_MS: '1000', GOCHAT_HTTP_HEADERS_TIMEOUT_MS: '1000' } });
+    await using server = await startServer({ env: { GOCHAT_HTTP_REQUEST_TIMEOUT_MS: '1000', GOCHAT_HTTP_HEADERS_TIMEOUT_MS: '1000' } });
     const socket = await stalledRequest(server.port);
     const { status, body } = parseRawAnswer(await answerOf(socket));
     assert.equal(status, 408);
@@ -40,7 +39,7 @@ describe('the HTTP edge', { timeout: 30_000 }, () => {
   });
 
   it('stops at SIGTERM with exit code 0 although a request is still arriving', async () => {
-    const server = await startServer({ env: { ...FAST_AUTH_ENV, GOCHAT_SHUTDOWN_GRACE_MS: '300' } });
+    const server = await startServer({ env: { GOCHAT_SHUTDOWN_GRACE_MS: '300' } });
     const socket = await stalledRequest(server.port);
     const closed = answerOf(socket);
     assert.equal(await server.stop(), 0);
@@ -48,7 +47,7 @@ describe('the HTTP edge', { timeout: 30_000 }, () => {
   });
 
   it('refuses connections past the per-address cap and keeps serving other addresses', async () => {
-    await using server = await startServer({ env: { ...FAST_AUTH_ENV, GOCHAT_MAX_CONNECTIONS_PER_IP: '3' } });
+    await using server = await startServer({ env: { GOCHAT_MAX_CONNECTIONS_PER_IP: '3' } });
     const held = await Promise.all([1, 2, 3].map(() => stalledRequest(server.port)));
     const refused = net.connect({ port: server.port, host: '127.0.0.1', localAddress: '127.0.0.1' });
     await once(refused, 'close');
@@ -70,7 +69,7 @@ describe('the HTTP edge', { timeout: 30_000 }, () => {
   });
 
   it('holds a RATE_LIMITED answer for the configured delay, so a loop on refusals waits', async () => {
-    await using server = await startServer({ env: { ...FAST_AUTH_ENV, GOCHAT_RATE_GUEST_PER_IP: '1', GOCHAT_RATE_LIMITED_DELAY_MS: '600' } });
+    await using server = await startServer({ env: { GOCHAT_RATE_GUEST_PER_IP: '1', GOCHAT_RATE_LIMITED_DELAY_MS: '600' } });
     const api = new Api(server.baseUrl);
     assert.equal((await api.post('/api/auth/guest', {})).status, 200);
     const started = performance.now();
@@ -82,7 +81,7 @@ describe('the HTTP edge', { timeout: 30_000 }, () => {
   });
 
   it('answers headers over the limit with 431 HEADERS_TOO_LARGE in the envelope', async () => {
-    await using server = await startServer({ env: FAST_AUTH_ENV });
+    await using server = await startServer();
     const answer = await rawExchange(server.port, `GET /api/users/info HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     const { status, body } = parseRawAnswer(answer);
     assert.equal(status, 431);
@@ -90,7 +89,7 @@ describe('the HTTP edge', { timeout: 30_000 }, () => {
   });
 
   it('answers API paths in any case or with doubled slashes with the JSON envelope, not the web app', async () => {
-    await using server = await startServer({ env: FAST_AUTH_ENV });
+    await using server = await startServer();
     for (const path of ['/API/auth/login', '//api//users/info', '/Api/nowhere', '//[', '//ws', '/healthz/', '/a//b']) {
       const res = await fetch(server.baseUrl + path, { headers: { accept: 'text/html' } });
       assert.match(res.headers.get('content-type') ?? '', /application\/json/, path);
@@ -101,7 +100,7 @@ describe('the HTTP edge', { timeout: 30_000 }, () => {
   });
 
   it('refuses query integers written in other notations', async () => {
-    await using server = await startServer({ env: FAST_AUTH_ENV });
+    await using server = await startServer();
     const api = new Api(server.baseUrl);
     const me = await api.user('notation');
     const peer = await api.user('peer');

@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Conversation, Message } from '../../src/protocol/index.js';
+import type { AuthResult, Conversation, Message } from '../../src/protocol/index.js';
 import { CLOSE_CODES } from '../../src/protocol/index.js';
 import { Api, WsClient } from '../helpers/client.js';
 import { isEmbeddedTarget, startTarget } from '../security/target.js';
@@ -75,33 +75,40 @@ describe('slow and dead clients', () => {
     await using target = await startTarget({ env: { GOCHAT_WS_IDLE_TIMEOUT_MS: '1500', GOCHAT_MAX_SOCKETS_PER_USER: '1' } });
     const api = new Api(target.baseUrl);
     const ghost = await api.user('ghost');
-    const watcher = await api.user('watcher');
+    const watchers = [await api.user('watcher'), await api.user('watcher2')];
     const alive = await api.user('alive');
 
+    // The pinging client connects first: every silent socket opened after it and reaped proves
+    // it has itself outlived an idle timeout, without the test guessing at the clock.
+    const pinging = await WsClient.connect(target.wsUrl, alive.token);
+    const pinger = setInterval(() => pinging.send({ type: 'ping' }), 300);
     // The ghosts complete the handshake, then never send a byte nor answer the close: from the
     // server's side that is a peer whose machine vanished without a FIN. One of them does not even
-    // read (its kernel buffer is all the server could ever fill); the other reads, so we can see
-    // how the server ends it.
+    // read (its kernel buffer is all the server could ever fill); the watchers read, so we can see
+    // how the server ends them.
     const halfOpen = await RawWebSocket.connect(target.wsUrl, ghost.token);
     halfOpen.socket.pause();
-    const watched = await RawWebSocket.connect(target.wsUrl, watcher.token);
-    if (isEmbeddedTarget()) assert.equal((await tryUpgrade(target.wsUrl, ghost.token)).status, 429, 'the silent socket holds the slot at first');
-
-    const pinging = await WsClient.connect(target.wsUrl, alive.token);
-    const connectedAt = Date.now();
-    const pinger = setInterval(() => pinging.send({ type: 'ping' }), 300);
+    const watched: RawWebSocket[] = [];
+    const reaped = async (watcher: AuthResult) => {
+      const socket = await RawWebSocket.connect(target.wsUrl, watcher.token);
+      watched.push(socket);
+      // unref: a socket reaped in time must not leave the run waiting out this bound.
+      return Promise.race([socket.ended, new Promise<null>((resolve) => setTimeout(resolve, 15_000, null).unref())]);
+    };
     try {
-      const ended = await Promise.race([watched.ended, new Promise<null>((resolve) => setTimeout(resolve, 15_000, null))]);
+      if (isEmbeddedTarget()) assert.equal((await tryUpgrade(target.wsUrl, ghost.token)).status, 429, 'the silent socket holds the slot at first');
+      const ended = await reaped(watchers[0]!);
       assert.equal(ended?.closeCode, CLOSE_CODES.IDLE_TIMEOUT, 'the silent socket was closed for idleness and dropped');
       if (isEmbeddedTarget()) assert.ok(await slotFreed(target.wsUrl, ghost.token, 15_000), 'the half-open socket was reaped');
-      // The pinging client outlives more than twice the idle timeout.
-      while (Date.now() - connectedAt < 3_500) await new Promise((resolve) => setTimeout(resolve, 100));
+      // A second silent socket, opened once the first was reaped, is reaped in its turn: by then the
+      // pinging client has outlived two idle timeouts.
+      assert.equal((await reaped(watchers[1]!))?.closeCode, CLOSE_CODES.IDLE_TIMEOUT, 'the second silent socket was reaped too');
       assert.equal(pinging.socket.readyState, pinging.socket.OPEN);
       if (isEmbeddedTarget()) assert.equal((await tryUpgrade(target.wsUrl, alive.token)).status, 429, 'and still holds its slot');
     } finally {
       clearInterval(pinger);
       halfOpen.destroy();
-      watched.destroy();
+      for (const socket of watched) socket.destroy();
       pinging.close();
     }
   });

@@ -267,10 +267,13 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
     await send(alice, 'Hi Bob');
     await expectText(aliceInBobsList.getByTestId('conversation-last'), `${alice.username}: Hi Bob`);
 
+    // The app renders the list anew from every fetched page: once the entry shown now is replaced,
+    // the stale page has been merged.
+    const shown = await aliceInBobsList.getByTestId('conversation-last').elementHandle();
     const staleListShown = bob.page.waitForResponse((response) => isList(response.url()));
     deliver();
     await staleListShown;
-    await bob.page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)));
+    await shown!.waitForElementState('hidden', { timeout: 10_000 });
     assert.equal((await aliceInBobsList.getByTestId('conversation-last').textContent())?.trim(), `${alice.username}: Hi Bob`);
     assert.equal(await aliceInBobsList.getByTestId('unread-badge').textContent(), '1');
     await closeAll(alice, bob);

@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import type { AuthResult, Conversation } from '../../src/protocol/index.js';
 import { Api, uniqueName, WsClient } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { FAST_AUTH_ENV } from '../security/target.js';
 
 describe('identity and content rules', () => {
   let server: TestServer;
   let api: Api;
   before(async () => {
-    server = await startServer({ env: FAST_AUTH_ENV });
+    server = await startServer();
     api = new Api(server.baseUrl);
   });
   after(async () => {

@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Api } from '../helpers/client.js';
 import { startServer } from '../helpers/server.js';
-import { FAST_AUTH_ENV } from '../security/target.js';
 
 const PAGE = 4096;
 
@@ -16,7 +15,7 @@ describe('a corrupt database file', () => {
   it('is never reported ready', async () => {
     let dataDir: string;
     {
-      await using server = await startServer({ env: FAST_AUTH_ENV });
+      await using server = await startServer();
       dataDir = server.dataDir;
       const api = new Api(server.baseUrl);
       for (let i = 0; i < 20; i++) await api.user('resident');
@@ -30,7 +29,7 @@ describe('a corrupt database file', () => {
     fs.writeSync(fd, Buffer.alloc(size - 2 * PAGE, 0x5a), 0, size - 2 * PAGE, 2 * PAGE);
     fs.closeSync(fd);
 
-    await using server = await startServer({ env: FAST_AUTH_ENV, dataDir });
+    await using server = await startServer({ dataDir });
     const api = new Api(server.baseUrl);
     assert.equal((await api.get('/healthz')).status, 200);
     const ready = await api.get('/readyz');

@@ -15,7 +15,6 @@ import path from 'node:path';
 import type { AuthResult, Conversation, MessageAck } from '../../src/protocol/index.js';
 import { Api, fullHistory, uniqueName, WsClient } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { FAST_AUTH_ENV } from '../security/target.js';
 
 const TMPFS_BYTES = 4 * 1024 * 1024;
 
@@ -72,7 +71,7 @@ describe('a full disk', { skip, timeout: 60_000 }, () => {
   const ackedBefore: MessageAck[] = [];
 
   before(async () => {
-    server = await startServer({ dataDir: mounted!, env: { ...FAST_AUTH_ENV, GOCHAT_WORLD_ROOM: 'true' } });
+    server = await startServer({ dataDir: mounted!, env: { GOCHAT_WORLD_ROOM: 'true' } });
     api = new Api(server.baseUrl);
     [alice, bob, dave] = [await api.user('alice'), await api.user('bob'), await api.user('dave')];
     conversationId = (await api.post<Conversation>('/api/conversations', { targetUserId: bob.user.userId }, alice.token)).body.data.conversationId;

@@ -28,3 +28,13 @@ export const RAISED_LIMITS_ENV: Readonly<Record<string, string>> = {
   GOCHAT_KDF_REGISTER_QUEUE: '100000',
   GOCHAT_KDF_LOGIN_QUEUE: '100000',
 };
+
+/**
+ * scrypt cost of the password hashes test servers make. At the server's default (16384) each hash
+ * takes ~60 ms of a core, and a suite that registers and logs in hundreds of users would spend most
+ * of its time there. 16 keeps the whole path (a real scrypt hash, stored and verified) at ~0.1 ms;
+ * it is a power of two above the config's minimum of 2. A test about hashing sets its own cost.
+ */
+export const TEST_SCRYPT_COST = 16;
+
+export const CHEAP_HASHING_ENV: Readonly<Record<string, string>> = { GOCHAT_SCRYPT_COST: String(TEST_SCRYPT_COST) };

@@ -3,6 +3,7 @@
  * of the way, cheap password hashing, no commit pacing. Pass what the test is about as `overrides`.
  */
 import type { LogicConfig } from '../../src/logic/logic.js';
+import { TEST_SCRYPT_COST } from './limits.js';
 
 const unlimited = { limit: 1_000_000, windowMs: 60_000 };
 
@@ -10,7 +11,7 @@ export function unlimitedLogicConfig(overrides: Partial<LogicConfig> = {}): Logi
   return {
     jwtSecret: 'in-process-test-secret-0123456789abcdefghij',
     tokenTtlSeconds: 3600,
-    scryptCost: 1024,
+    scryptCost: TEST_SCRYPT_COST,
     maxContentChars: 4000,
     worldRoom: true,
     maxGroupMembers: 2000,

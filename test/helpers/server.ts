@@ -1,13 +1,14 @@
 /**
  * Starts the real GoChat server as a child process (`node dist/src/app/main.js`) on an
- * ephemeral port with its own temp data dir, the way a user runs it.
+ * ephemeral port with its own temp data dir, the way a user runs it. Abuse limits are raised and
+ * password hashing is cheap (test/helpers/limits.ts) unless `env` says otherwise.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RAISED_LIMITS_ENV } from './limits.js';
+import { CHEAP_HASHING_ENV, RAISED_LIMITS_ENV } from './limits.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/app/main.js');
 
@@ -40,22 +41,28 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       GOCHAT_DATA_DIR: dataDir,
       GOCHAT_LOG_LEVEL: 'info',
       ...RAISED_LIMITS_ENV,
+      ...CHEAP_HASHING_ENV,
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Kept whole for the server's life: tests assert what it never wrote.
   let output = '';
+  const append = (chunk: Buffer) => (output += chunk.toString());
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // The server binds port 0 and logs the port it got.
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
+    const onData = () => {
       for (const line of output.split('\n')) {
         if (!line.includes('"msg":"listening"')) continue;
         try {
           const parsed = JSON.parse(line) as { port?: number };
           if (parsed.port) {
             clearTimeout(timer);
+            child.stdout!.off('data', onData);
             resolve(parsed.port);
             return;
           }
@@ -65,13 +72,11 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       }
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening:\n${output}`));
     });
   });
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
 
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -4,6 +4,7 @@
  * fail over between logic instances.
  */
 import { describe, it, before, after } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { Logic } from '../../src/logic/logic.js';
 import type { LogicApi, Session } from '../../src/logic/api.js';
@@ -13,7 +14,6 @@ import { RpcServer } from '../../src/rpc/server.js';
 import { RpcLogicClient } from '../../src/rpc/client.js';
 import { internalKey } from '../../src/rpc/definitions.js';
 import { AppError } from '../../src/protocol/index.js';
-import { freePort } from './services.js';
 import { unlimitedLogicConfig } from '../helpers/logic-config.js';
 
 const quiet = { warn: () => {}, error: () => {}, info: () => {} };
@@ -33,6 +33,22 @@ function makeLogic(): { logic: Logic; close: () => Promise<void> } {
 }
 
 const isCode = (code: string) => (err: unknown) => err instanceof AppError && err.code === code;
+
+/**
+ * The address of a logic instance that is down: every connection is hung up at once. The port stays
+ * held for the test, so no other process can start listening on it meanwhile.
+ */
+async function downInstance(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
 
 describe('LogicApi over gRPC', () => {
   let backend: ReturnType<typeof makeLogic>;
@@ -144,15 +160,16 @@ describe('LogicApi over gRPC', () => {
   });
 
   it('calls fail over to a live instance when another is down, and fail cleanly when all are', async () => {
-    const dead = await freePort();
-    const balanced = new RpcLogicClient({ addrs: [`127.0.0.1:${dead}`, `127.0.0.1:${port}`], internalKey: KEY, timeoutMs: 5000 });
-    const none = new RpcLogicClient({ addrs: [`127.0.0.1:${dead}`], internalKey: KEY, timeoutMs: 5000 });
+    const dead = await downInstance();
+    const balanced = new RpcLogicClient({ addrs: [`127.0.0.1:${dead.port}`, `127.0.0.1:${port}`], internalKey: KEY, timeoutMs: 5000 });
+    const none = new RpcLogicClient({ addrs: [`127.0.0.1:${dead.port}`], internalKey: KEY, timeoutMs: 5000 });
     try {
       for (let i = 0; i < 4; i++) await balanced.ready();
       await assert.rejects(none.ready(), isCode('SERVICE_UNAVAILABLE'));
     } finally {
       balanced.close();
       none.close();
+      await dead.close();
     }
   });
 });

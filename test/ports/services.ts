@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -121,18 +120,6 @@ export async function deleteRedisKeys(url: string, prefix: string): Promise<void
   }
 }
 
-/** A free TCP port on loopback (closed again before it is returned). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export interface PrivateRedis extends AsyncDisposable {
   url: string;
   port: number;
@@ -142,31 +129,60 @@ export interface PrivateRedis extends AsyncDisposable {
   start(): Promise<void>;
 }
 
+/**
+ * redis-server cannot listen on port 0 and say which port it got, and a restart must come back on
+ * the same port. So ports are drawn below the kernel's ephemeral range (32768–60999 by default),
+ * where no test server listening on port 0 is ever put, and the bind itself is the check: a port
+ * another private server holds makes redis-server exit, and another is drawn.
+ */
+const PRIVATE_REDIS_PORTS = { first: 20_000, count: 10_000 };
+const PRIVATE_REDIS_ATTEMPTS = 10;
+
+/** Resolves with the running server once it accepts connections, or null when `port` is taken. */
+function spawnRedis(port: number, dir: string): Promise<ChildProcess | null> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`private redis-server on ${port} did not start:\n${output}`));
+    }, 10_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (output.length < 20_000) output += chunk.toString();
+      if (!output.includes('Ready to accept connections')) return;
+      clearTimeout(timer);
+      child.stdout!.removeAllListeners('data');
+      child.stdout!.resume();
+      resolve(child);
+    });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    // 'close', not 'exit': by then everything it printed has been read.
+    child.once('close', () => {
+      clearTimeout(timer);
+      if (output.includes('Address already in use')) resolve(null);
+      else reject(new Error(`private redis-server on ${port} exited:\n${output}`));
+    });
+  });
+}
+
 /** A redis-server of our own, so a test may crash and restart it without disturbing others. */
 export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gochat-redis-'));
   let child: ChildProcess | null = null;
+  let port = 0;
+  for (let attempt = 0; attempt < PRIVATE_REDIS_ATTEMPTS && !child; attempt++) {
+    port = PRIVATE_REDIS_PORTS.first + Math.floor(Math.random() * PRIVATE_REDIS_PORTS.count);
+    child = await spawnRedis(port, dir);
+  }
+  if (!child) throw new Error(`no free port for a private redis-server after ${PRIVATE_REDIS_ATTEMPTS} attempts`);
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-      stdio: 'ignore',
-    });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const ok = await reachable(async () => {
-        const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        redis.on('error', () => {});
-        try {
-          await redis.connect();
-          await redis.ping();
-        } finally {
-          redis.disconnect();
-        }
-      });
-      if (ok) return;
-      if (Date.now() > deadline) throw new Error(`private redis-server on ${port} did not start`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    child = await spawnRedis(port, dir);
+    if (!child) throw new Error(`port ${port} was taken while the private redis-server was down`);
   };
   const kill = async () => {
     const running = child;
@@ -176,7 +192,6 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     running.kill('SIGKILL');
     await exited;
   };
-  await start();
   return {
     url: `redis://127.0.0.1:${port}`,
     port,

@@ -8,11 +8,10 @@ import assert from 'node:assert/strict';
 import type { AuthResult, User } from '../../src/protocol/index.js';
 import { Api } from '../helpers/client.js';
 import { startServer } from '../helpers/server.js';
-import { FAST_AUTH_ENV } from './target.js';
 import { signToken, TEST_JWT_SECRET } from './forge.js';
 import { tryUpgrade } from './wire.js';
 
-const env = { ...FAST_AUTH_ENV, GOCHAT_JWT_SECRET: TEST_JWT_SECRET };
+const env = { GOCHAT_JWT_SECRET: TEST_JWT_SECRET };
 
 describe('tokens bound to the account', () => {
   it('refuses a token from before the database was recreated, though its user id now exists again', async () => {

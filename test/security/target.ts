@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { CHEAP_HASHING_ENV } from '../helpers/limits.js';
 
 export interface TargetOptions {
   /** Server environment (limits, secrets, timeouts). */
@@ -33,12 +34,6 @@ export interface Target extends AsyncDisposable {
   /** Graceful stop. */
   stop(): Promise<void>;
 }
-
-/**
- * Test defaults: a cheap scrypt cost so registering many users is fast. Everything else is the
- * server's own default unless a test sets it.
- */
-export const FAST_AUTH_ENV = { GOCHAT_SCRYPT_COST: '1024' };
 
 type StartTarget = (options: TargetOptions) => Promise<Target>;
 
@@ -84,7 +79,8 @@ function fromTestServer(server: TestServer, embedded = true): Target {
 }
 
 export async function startTarget(options: TargetOptions = {}): Promise<Target> {
-  const env = { ...FAST_AUTH_ENV, ...options.env };
+  // Another deployment gets the cheap password hashing the embedded server has by default.
+  const env = { ...CHEAP_HASHING_ENV, ...options.env };
   const start = await customTarget();
   if (start) return start({ ...options, env });
   const server = await startServer({ env, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });

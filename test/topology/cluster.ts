@@ -3,14 +3,14 @@
  * it: `node dist/src/app/main.js` once per process, only the env differs. PostgreSQL gets a
  * database of its own (dropped afterwards) and Redis a key prefix of its own, so runs never collide.
  */
-import { RAISED_LIMITS_ENV } from '../helpers/limits.js';
+import { CHEAP_HASHING_ENV, RAISED_LIMITS_ENV } from '../helpers/limits.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestDatabase, deleteRedisKeys, freePort, REDIS_URL } from '../ports/services.js';
+import { createTestDatabase, deleteRedisKeys, REDIS_URL } from '../ports/services.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/app/main.js');
 
@@ -142,13 +142,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     GOCHAT_REDIS_URL: redisUrl,
     GOCHAT_REDIS_PREFIX: `gochat-topology-${randomBytes(4).toString('hex')}:`,
     GOCHAT_JWT_SECRET: randomBytes(32).toString('base64url'),
-    GOCHAT_SCRYPT_COST: '1024',
     GOCHAT_PRESENCE_TTL_SECONDS: '3',
     GOCHAT_LARGE_GROUP_THRESHOLD: '3',
     GOCHAT_FANOUT_CLAIM_IDLE_MS: '1000',
     // Shared noisy CI machines: give an out-of-order delivery time to be completed.
     GOCHAT_DELIVERY_REORDER_MS: '2000',
     ...RAISED_LIMITS_ENV,
+    ...CHEAP_HASHING_ENV,
     GOCHAT_LOG_LEVEL: 'info',
     ...options.env,
   };
@@ -172,15 +172,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       procs.push(proc);
       return proc;
     };
-    // Ports picked up front, so gateways start alongside logic (they connect lazily).
-    const logicPorts = await Promise.all(Array.from({ length: options.logics ?? 2 }, () => freePort()));
-    const addrs = logicPorts.map((port) => `127.0.0.1:${port}`);
-    const logicAddr = (i: number) => (options.logicAddrsFor?.(i, addrs) ?? addrs).join(',');
-    const [logics, gateways, tasks] = await Promise.all([
-      Promise.all(logicPorts.map((port, i) => start('logic', `logic${i + 1}`, { GOCHAT_GRPC_PORT: String(port) }))),
-      Promise.all(Array.from({ length: options.gateways ?? 2 }, (_, i) => start('gateway', `gateway${i + 1}`, { GOCHAT_LOGIC_ADDR: logicAddr(i) }))),
+    // Every process binds port 0 and logs the port it got, so no port is picked early and taken by
+    // someone else meanwhile. Gateways need the logic ports, so they start once logic listens.
+    const [logics, tasks] = await Promise.all([
+      Promise.all(Array.from({ length: options.logics ?? 2 }, (_, i) => start('logic', `logic${i + 1}`))),
       Promise.all(Array.from({ length: options.tasks ?? 1 }, (_, i) => start('task', `task${i + 1}`))),
     ]);
+    const addrs = logics.map((logic) => `127.0.0.1:${logic.port}`);
+    const logicAddr = (i: number) => (options.logicAddrsFor?.(i, addrs) ?? addrs).join(',');
+    const gateways = await Promise.all(Array.from({ length: options.gateways ?? 2 }, (_, i) => start('gateway', `gateway${i + 1}`, { GOCHAT_LOGIC_ADDR: logicAddr(i) })));
     return {
       gateways,
       logics,

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
 import { MessageWriter, type PendingSend } from '../../src/logic/message-writer.js';
@@ -85,42 +85,75 @@ describe('MessageWriter', () => {
   });
 
   describe('commit pacing', () => {
-    /** Resolves to 'committed' if `send` settles before `ms`, else 'held'. */
-    const settlesWithin = (send: Promise<unknown>, ms: number) =>
-      Promise.race([send.then(() => 'committed'), new Promise((resolve) => setTimeout(() => resolve('held'), ms))]);
+    /**
+     * A mocked clock for the writer: `now()` and the timers move only when the test says so, so a
+     * paced send stays held exactly until its window has passed, however loaded the machine.
+     * setImmediate stays real: a send committed at once settles within the turn it was submitted in.
+     */
+    function pacedClock(t: TestContext) {
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      let clock = 0;
+      return {
+        now: () => clock,
+        advance(ms: number) {
+          clock += ms;
+          t.mock.timers.tick(ms);
+        },
+      };
+    }
+    /** 'committed' if `send` settles in the event-loop turn it was submitted in, else 'held'. */
+    const settlesThisTurn = (send: Promise<unknown>) =>
+      Promise.race([send.then(() => 'committed'), new Promise((resolve) => setImmediate(resolve, 'held'))]);
+    const WINDOW_MS = 3;
 
-    it('lets a steady stream of single sends share commits', async () => {
+    it('lets a steady stream of single sends share commits', async (t) => {
       const { repo, message } = await fixture();
+      const { now, advance } = pacedClock(t);
       const batches: number[] = [];
-      // A wide window keeps this about pacing, not about how punctual a loaded machine's timers are.
-      const writer = new MessageWriter(repo, (sends) => batches.push(sends.length), { commitWindowMs: 200 });
+      // Twenty sends per window, one at a time, each in a turn of its own.
+      const window = 20;
+      const writer = new MessageWriter(repo, (sends) => batches.push(sends.length), { commitWindowMs: window, now });
       const sends: Promise<unknown>[] = [];
-      for (let i = 0; i < 40; i++) {
+      for (let i = 0; i < 100; i++) {
         sends.push(writer.submit({ message: message(`p${i}`), recipients: [] }));
-        await new Promise((resolve) => setTimeout(resolve, 2));
+        await new Promise((resolve) => setImmediate(resolve));
+        advance(1);
       }
+      advance(window);
       await Promise.all(sends);
-      assert.equal(batches.reduce((a, b) => a + b, 0), 40);
-      assert.ok(batches.length <= 20, `40 sends, one every 2 ms, took ${batches.length} commits`);
+      assert.equal(batches.reduce((a, b) => a + b, 0), 100);
+      assert.ok(batches.length <= 20, `100 sends, one per ms, took ${batches.length} commits`);
       await repo.close();
     });
 
-    it('commits a send at once when the store is idle or the stream too slow to fill the window', async () => {
+    it('commits a send at once when the store is idle or the stream too slow to fill the window', async (t) => {
       const { repo, message } = await fixture();
-      let clock = 0;
-      const writer = new MessageWriter(repo, () => {}, { commitWindowMs: 3000, now: () => clock });
+      const { now, advance } = pacedClock(t);
+      const writer = new MessageWriter(repo, () => {}, { commitWindowMs: WINDOW_MS, now });
       // The first send ever, and a second one that finds no rate yet: both go now.
-      assert.equal(await settlesWithin(writer.submit({ message: message('idle-1'), recipients: [] }), 500), 'committed');
-      clock += 1;
-      assert.equal(await settlesWithin(writer.submit({ message: message('idle-2'), recipients: [] }), 500), 'committed');
-      // Two sends 1 ms apart make a stream of one per ms (hundreds per window): the next waits for company.
-      clock += 1;
+      assert.equal(await settlesThisTurn(writer.submit({ message: message('idle-1'), recipients: [] })), 'committed');
+      advance(1);
+      assert.equal(await settlesThisTurn(writer.submit({ message: message('idle-2'), recipients: [] })), 'committed');
+      // After a pause of several windows, a send goes at once again.
+      advance(10 * WINDOW_MS);
+      assert.equal(await settlesThisTurn(writer.submit({ message: message('after-pause'), recipients: [] })), 'committed');
+      await repo.close();
+    });
+
+    it('holds a send of a fast stream for company, never longer than the window', async (t) => {
+      const { repo, message } = await fixture();
+      const { now, advance } = pacedClock(t);
+      const writer = new MessageWriter(repo, () => {}, { commitWindowMs: WINDOW_MS, now });
+      // Ten sends a ms after the first make a stream of dozens per window: the next one waits for company.
+      await writer.submit({ message: message('first'), recipients: [] });
+      advance(1);
+      await Promise.all(Array.from({ length: 10 }, (_, i) => writer.submit({ message: message(`burst-${i}`), recipients: [] })));
       const paced = writer.submit({ message: message('paced'), recipients: [] });
-      assert.equal(await settlesWithin(paced, 500), 'held');
-      await paced;
-      // After a pause longer than the window, a send goes at once again.
-      clock += 5000;
-      assert.equal(await settlesWithin(writer.submit({ message: message('after-pause'), recipients: [] }), 500), 'committed');
+      assert.equal(await settlesThisTurn(paced), 'held');
+      advance(WINDOW_MS - 1);
+      assert.equal(await settlesThisTurn(paced), 'held');
+      advance(1);
+      assert.equal(await settlesThisTurn(paced), 'committed');
       await repo.close();
     });
 
