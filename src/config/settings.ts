@@ -208,6 +208,28 @@ export const SETTINGS = {
       doc: 'entries a dead worker read but never acknowledged are taken over by a live one after this long',
     }),
     batchSize: int({ env: 'GOCHAT_FANOUT_BATCH_SIZE', default: 100, min: 1, section: 'task', doc: 'stream entries a worker reads per round' }),
+    streamMaxLen: int({
+      env: 'GOCHAT_FANOUT_STREAM_MAX_LEN',
+      default: 100_000,
+      min: 1,
+      section: 'task',
+      doc: 'entries the fan-out stream keeps (approximate `MAXLEN`, applied by logic as it appends); older ones are trimmed even if no worker read them',
+    }),
+    blockMs: int({
+      env: 'GOCHAT_FANOUT_BLOCK_MS',
+      default: 1_000,
+      min: 1,
+      section: 'task',
+      doc: 'a worker waits at most this long for new stream entries per read before it looks for stale ones again',
+    }),
+    memberCacheMs: int({
+      env: 'GOCHAT_FANOUT_MEMBER_CACHE_MS',
+      default: 2_000,
+      min: 0,
+      zero: 'members are loaded for every entry',
+      section: 'task',
+      doc: 'a worker reuses a conversation’s member list this long before loading it again',
+    }),
   },
   delivery: {
     reorderWaitMs: int({
