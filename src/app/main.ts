@@ -1,7 +1,11 @@
 /** `npm start`: reads config from the environment, starts the configured role, stops cleanly on SIGTERM/SIGINT. */
 import { loadConfig } from '../config/index.js';
+import { runConfigCommand } from '../config/command.js';
 import { createLogger } from './logger.js';
 import { startGoChat } from './gochat.js';
+
+// `main.js config` prints the effective configuration and exits: it never starts the server.
+if (process.argv[2] === 'config') process.exit(await runConfigCommand(process.argv.slice(3)));
 
 const config = loadConfig();
 const log = createLogger(config.log.level, config.role);
