@@ -83,25 +83,3 @@ export function storedMessage(m: NewMessage, seqId: number): Omit<Message, 'mess
     sendTime: toIso(m.sendTime),
   };
 }
-
-/**
- * The JSON text of a message after its `messageId` member, closing brace included. Stored with the
- * row at write time (the id is the row's, known only after the INSERT), so a history page is spliced
- * together from stored text instead of read column by column and serialized again.
- */
-export function messageJsonTail(m: Omit<Message, 'messageId'>): string {
-  return JSON.stringify({
-    conversationId: m.conversationId,
-    senderId: m.senderId,
-    senderName: m.senderName,
-    content: m.content,
-    messageType: m.messageType,
-    seqId: m.seqId,
-    sendTime: m.sendTime,
-  }).slice(1);
-}
-
-/** A whole message's JSON from its id (digits only: a row id) and its stored tail (SQLite's page query builds the same in SQL). */
-export function messageJson(messageId: string | number, tail: string): string {
-  return `{"messageId":"${messageId}",${tail}`;
-}
