@@ -3,13 +3,23 @@
  * numbers and flags as 0/1; PostgreSQL returns BIGINT as strings and booleans as booleans: the
  * mappers accept either, so one conversion serves both.
  */
-import type { Conversation, Message, MessageType, User } from '../protocol/index.js';
+import type { Conversation, Group, GroupMember, Message, MessageType, User } from '../protocol/index.js';
+import type { ConversationInfo, UserRecord } from './index.js';
 import { toIso } from './shared.js';
 
 /** An integer column: a number (SQLite) or a BIGINT string (PostgreSQL). */
 type Int = number | string;
 /** A boolean column: 0/1 (SQLite) or a boolean (PostgreSQL). */
 type Flag = number | boolean;
+
+/**
+ * A row id from the wire, or null when `id` is no row id (not a positive integer of at most 18
+ * digits, which always fits a signed 64-bit key). Every method treats null the same way in both
+ * dialects: it matches no row, so a malformed id finds nothing and is never sent to the database.
+ */
+export function rowId(id: string): string | null {
+  return /^[1-9][0-9]{0,17}$/.test(id) ? id : null;
+}
 
 export interface UserRow {
   id: Int;
@@ -20,6 +30,38 @@ export interface UserRow {
   password_hash?: string;
   account_key?: string;
 }
+
+export interface AccountAuthRow {
+  account_key: string;
+  revoked: Flag;
+}
+
+export interface GroupRow {
+  id: Int;
+  conversation_id: Int;
+  name: string;
+  owner_id: Int;
+  created_at: Int;
+  member_count: Int;
+}
+
+export interface GroupMemberRow {
+  id: Int;
+  username: string;
+  avatar: string;
+  role: GroupMember['role'];
+  joined_at: Int;
+}
+
+export interface ConversationInfoRow {
+  id: Int;
+  type: Conversation['type'];
+  member_count: Int;
+  last_seq: Int;
+}
+
+/** A history row as an array: id, sender_id, sender_name, content, message_type, seq_id, send_time. */
+export type HistoryRow = readonly [Int, Int, string, string, string, Int, Int];
 
 export interface MessageRow {
   id: Int;
@@ -55,7 +97,7 @@ export interface ConversationRow {
   peer_created_at: Int | null;
 }
 
-const flag = (value: Flag | null): boolean => value === true || value === 1;
+export const flag = (value: Flag | null): boolean => value === true || value === 1;
 
 export const toUser = (r: UserRow): User => ({
   userId: String(r.id),
@@ -63,6 +105,47 @@ export const toUser = (r: UserRow): User => ({
   avatar: r.avatar,
   isGuest: flag(r.is_guest),
   createdAt: toIso(Number(r.created_at)),
+});
+
+export const toUserRecord = (r: UserRow): UserRecord => ({ ...toUser(r), passwordHash: r.password_hash ?? '', accountKey: r.account_key ?? '' });
+
+export const toGroup = (r: GroupRow): Group => ({
+  groupId: String(r.id),
+  conversationId: String(r.conversation_id),
+  name: r.name,
+  ownerId: String(r.owner_id),
+  memberCount: Number(r.member_count),
+  createdAt: toIso(Number(r.created_at)),
+});
+
+export const toGroupMember = (r: GroupMemberRow): GroupMember => ({
+  userId: String(r.id),
+  username: r.username,
+  avatar: r.avatar,
+  role: r.role,
+  joinedAt: toIso(Number(r.joined_at)),
+});
+
+export const toConversationInfo = (r: ConversationInfoRow): ConversationInfo => ({
+  conversationId: String(r.id),
+  type: r.type,
+  memberCount: Number(r.member_count),
+  lastSeq: Number(r.last_seq),
+});
+
+/** A history row of `conversationId` (the caller's id: the query selects by it). */
+export const toHistoryMessage = (
+  [messageId, senderId, senderName, content, messageType, seqId, sendTime]: HistoryRow,
+  conversationId: string,
+): Message => ({
+  messageId: String(messageId),
+  conversationId,
+  senderId: String(senderId),
+  senderName,
+  content,
+  messageType: messageType as MessageType,
+  seqId: Number(seqId),
+  sendTime: toIso(Number(sendTime)),
 });
 
 export const toMessage = (r: MessageRow): Message => ({

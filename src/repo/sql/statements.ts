@@ -1,0 +1,116 @@
+/**
+ * The store's SQL, named. Most statements read the same in both dialects and are written once
+ * here with `$n` placeholders (the SQLite dialect respells them `?n`), with the few tokens that
+ * differ taken from the dialect. Statements over a set of rows (`…Each`, see driver.ts) differ in
+ * shape — one unnest over array parameters on PostgreSQL, a per-row statement on SQLite — and each
+ * dialect module spells them out.
+ */
+import { CONVERSATION_ORDER, CONVERSATION_SELECT, conversationCountSql, conversationPageSql } from '../rows.js';
+
+/** The tokens in which the shared statements differ. */
+export interface DialectSyntax {
+  /** The larger of two values: MAX (SQLite's scalar form) or GREATEST. */
+  greatest: string;
+  /** What a true flag column equals: 1 (SQLite stores flags as integers) or TRUE. */
+  true: string;
+  /** Appended to a SELECT whose rows a transaction takes for itself, skipping rows another one holds ('' on SQLite, whose BEGIN IMMEDIATE already excludes other writers). */
+  forUpdateSkipLocked: string;
+}
+
+/** Statements over a set of rows, parameters given column by column (driver.ts `…Each`). */
+export interface EachStatements {
+  /** users rows; columns: id. */
+  usersByIds: string;
+  /** id, last_seq of each conversation, locked until COMMIT (in id order on PostgreSQL, so batches never deadlock); columns: id. */
+  lockConversations: string;
+  /** The stored messages with these keys (a `MessageRow` plus temp_message_id); columns: conversation_id, sender_id, temp_message_id. */
+  storedMessages: string;
+  /** Inserts messages, resolving to their ids in row order; columns: conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, and wire where the dialect stores it. */
+  insertMessages: string;
+  /** columns: conversation id, last_seq, updated_at. */
+  setLastSeqs: string;
+  /** Raises each read pointer to at least the seq; columns: conversation_id, user_id, seq. */
+  advanceReadPointers: string;
+  /** Inserts memberships, skipping existing ones; columns: conversation_id, user_id, role, joined_at. */
+  insertMembers: string;
+  /** Ends guest accounts; columns: user id. */
+  expireGuests: string;
+  /** columns: conversation_id, user_id. */
+  leaveConversation: string;
+}
+
+export type Statements = ReturnType<typeof sharedStatements> &
+  EachStatements & {
+    /** Each message's whole JSON in a seq range (`MESSAGE_JSON_SQL`); null where rows keep no stored text. */
+    messageJsonInRange: string | null;
+  };
+
+export function sharedStatements(d: DialectSyntax) {
+  const param = (n: number) => `$${n}`;
+  return {
+    // No conflict target: a taken name and a taken skeleton both insert nothing.
+    insertUser: `INSERT INTO users (username, username_key, username_skeleton, password_hash, is_guest, created_at, last_active_at, account_key)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT DO NOTHING RETURNING *`,
+    userByKey: 'SELECT * FROM users WHERE username_key = $1',
+    accountAuth: 'SELECT account_key, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1) AS revoked FROM users WHERE id = $2',
+    usersWithoutSkeleton: 'SELECT id, username FROM users WHERE username_skeleton IS NULL AND id > $1 ORDER BY id LIMIT 500',
+    setSkeleton: `UPDATE users SET username_skeleton = $1
+                  WHERE id = $2 AND username_skeleton IS NULL AND NOT EXISTS (SELECT 1 FROM users WHERE username_skeleton = $1)`,
+    revoke: 'INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING',
+    isRevoked: 'SELECT 1 AS revoked FROM revoked_tokens WHERE jti = $1',
+    purgeRevoked: 'DELETE FROM revoked_tokens WHERE expires_at < $1',
+
+    conversationByKey: 'SELECT id FROM conversations WHERE pair_key = $1',
+    // A concurrent creator of the same key makes this wait on the unique index, then insert nothing.
+    insertKeyedConversation: `INSERT INTO conversations (type, name, pair_key, member_count, created_at, updated_at)
+                              VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (pair_key) DO NOTHING RETURNING id`,
+    insertGroupConversation: `INSERT INTO conversations (type, name, pair_key, member_count, created_at, updated_at)
+                              VALUES ('group', $1, NULL, $2, $3, $3) RETURNING id`,
+    bumpMemberCount: 'UPDATE conversations SET member_count = member_count + $1 WHERE id = $2',
+    insertGroup: 'INSERT INTO chat_groups (conversation_id, name, owner_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id',
+    setGroupId: 'UPDATE conversations SET group_id = $1 WHERE id = $2',
+    groupById: `SELECT g.id, g.conversation_id, g.name, g.owner_id, g.created_at, c.member_count
+                FROM chat_groups g JOIN conversations c ON c.id = g.conversation_id WHERE g.id = $1`,
+    groupMembers: `SELECT u.id, u.username, u.avatar, m.role, m.joined_at
+                   FROM chat_groups g
+                   JOIN conversation_members m ON m.conversation_id = g.conversation_id
+                   JOIN users u ON u.id = m.user_id
+                   WHERE g.id = $1 ORDER BY m.joined_at, u.id`,
+
+    conversationInfo: 'SELECT id, type, member_count, last_seq FROM conversations WHERE id = $1',
+    isMember: 'SELECT 1 AS member FROM conversation_members WHERE conversation_id = $1 AND user_id = $2',
+    memberIds: 'SELECT user_id FROM conversation_members WHERE conversation_id = $1',
+    listConversations: `${CONVERSATION_SELECT} WHERE m.user_id = $1 ${CONVERSATION_ORDER}`,
+    conversationsFirstPage: conversationPageSql(param, false),
+    conversationsPageAfter: conversationPageSql(param, true),
+    countConversations: conversationCountSql(param),
+    oneConversation: `${CONVERSATION_SELECT} WHERE m.user_id = $1 AND m.conversation_id = $2`,
+
+    lastSeq: 'SELECT last_seq FROM conversations WHERE id = $1',
+    // Just the columns a Message needs, read as arrays: an object per row cost more than the query.
+    messagesInRange: `SELECT id, sender_id, sender_name, content, message_type, seq_id, send_time
+                      FROM messages WHERE conversation_id = $1 AND seq_id >= $2 AND seq_id <= $3 ORDER BY seq_id`,
+    // One statement: the pointer moves to the newest seq of the conversation, read in the same statement.
+    markRead: `UPDATE conversation_members
+               SET last_read_seq = ${d.greatest}(last_read_seq, (SELECT last_seq FROM conversations WHERE id = $1))
+               WHERE conversation_id = $1 AND user_id = $2
+               RETURNING last_read_seq, (SELECT last_seq FROM conversations WHERE id = $1) AS last_seq`,
+
+    // Guest expiry. The flag is compared with the dialect's TRUE so SQLite uses the partial index guests_by_activity.
+    touchGuest: `UPDATE users SET last_active_at = ${d.greatest}(last_active_at, $2)
+                 WHERE id = $1 AND is_guest = ${d.true} AND last_active_at >= 0`,
+    // FOR UPDATE SKIP LOCKED (PostgreSQL): a concurrent sweep takes other guests, and a touch that
+    // committed first is seen (the row is re-read under the lock) and keeps its guest.
+    expirableGuests: `SELECT id FROM users WHERE is_guest = ${d.true} AND last_active_at >= 0 AND last_active_at < $1 AND created_at < $1
+                      ORDER BY last_active_at LIMIT $2${d.forUpdateSkipLocked}`,
+  };
+}
+
+/** Everything the shared store needs to know about a dialect besides its driver. */
+export interface SqlDialect {
+  readonly statements: Statements;
+  /** A boolean parameter as the dialect binds it (better-sqlite3 binds no booleans: 1/0). */
+  flag(value: boolean): unknown;
+  /** A unique-constraint violation: another writer stored the same key first. */
+  isUniqueViolation(err: unknown): boolean;
+}
