@@ -116,4 +116,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   UPDATE users SET last_active_at = created_at;
   CREATE INDEX guests_by_activity ON users (last_active_at) WHERE is_guest = 1;
   `,
+
+  // 5: the stored wire form names the format it was written in (protocol/stored-encoding.ts), so a
+  // row written before a field was added to MessageSchema is read from its columns, not served in
+  // its old shape. Rows stored so far were written in the format of the schema of this migration.
+  `
+  ALTER TABLE messages ADD COLUMN wire_format TEXT;
+  UPDATE messages SET wire_format = 'm1-9c318052' WHERE wire IS NOT NULL;
+  `,
 ];

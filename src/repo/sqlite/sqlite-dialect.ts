@@ -17,6 +17,12 @@ import { AppError } from '../../protocol/index.js';
 import { EXPIRED_GUEST_ACTIVITY } from '../shared.js';
 import { runSync, sql, type SqlDriver, type SqlOp, type Step } from '../sql/driver.js';
 import { MESSAGE_JSON_SQL } from '../sql/message-json.js';
+import { MESSAGE_ENCODING_FORMAT } from '../../protocol/stored-encoding.js';
+
+/** Spelled into the SQL as a literal (it is the codec's constant, never input): checked to be plain. */
+const WIRE_FORMAT = /^[a-z0-9-]+$/.test(MESSAGE_ENCODING_FORMAT) ? MESSAGE_ENCODING_FORMAT : (() => {
+  throw new Error(`unexpected stored-encoding format ${MESSAGE_ENCODING_FORMAT}`);
+})();
 import { sharedStatements, type SqlDialect, type Statements } from '../sql/statements.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
@@ -76,15 +82,17 @@ const statements: Statements = {
   lockConversations: 'SELECT id, last_seq FROM conversations WHERE id = $1',
   storedMessages: `SELECT id, conversation_id, seq_id, sender_id, sender_name, content, message_type, send_time, temp_message_id
                    FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND temp_message_id = $3`,
-  insertMessages: `INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, wire)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  insertMessages: `INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, wire, wire_format)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '${WIRE_FORMAT}')`,
   setLastSeqs: 'UPDATE conversations SET last_seq = $2, updated_at = $3 WHERE id = $1', // bound via `order`: once per conversation
   advanceReadPointers: 'UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, $3) WHERE conversation_id = $1 AND user_id = $2', // likewise, once per sender
   insertMembers: 'INSERT INTO conversation_members (conversation_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
   expireGuests: `UPDATE users SET account_key = '', last_active_at = ${EXPIRED_GUEST_ACTIVITY} WHERE id = $1`,
   leaveConversation: 'DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2',
-  // Each message's whole JSON, concatenated by SQLite (NULL for rows stored before migration 3).
-  messageJsonInRange: `SELECT ${MESSAGE_JSON_SQL}
+  // Each message's whole JSON, concatenated by SQLite; NULL for rows stored before migration 3 or in
+  // another format than today's (before a field was added to MessageSchema): those are read from
+  // their columns, so an old shape is never served.
+  messageJsonInRange: `SELECT CASE WHEN wire_format = '${WIRE_FORMAT}' THEN ${MESSAGE_JSON_SQL} END
                        FROM messages WHERE conversation_id = $1 AND seq_id >= $2 AND seq_id <= $3 ORDER BY seq_id`,
 };
 
