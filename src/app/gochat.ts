@@ -19,6 +19,8 @@ import { SqliteRepo } from '../repo/sqlite/sqlite-repo.js';
 import { PostgresRepo } from '../repo/postgres/postgres-repo.js';
 import { MemoryBus } from '../bus/memory-bus.js';
 import { RedisBus } from '../bus/redis-bus.js';
+import { RedisFanoutQueue } from '../bus/redis-fanout-queue.js';
+import type { DeliveryRouter, FanoutQueue } from '../bus/fanout-queue.js';
 import { DEFAULT_ORDERED_DELIVERY } from '../bus/ordered-delivery.js';
 import { Logic } from '../logic/logic.js';
 import { buildHttpServer } from '../gateway/http/server.js';
@@ -51,24 +53,29 @@ async function createRepo(config: Config, metrics: Metrics): Promise<Repo> {
   return repo;
 }
 
-function createRedisBus(config: Config, instanceId: string, log: Logger): RedisBus {
+/** The Redis bus and, beside it, the fan-out queue it hands large conversations to. */
+function createRedisBus(config: Config, instanceId: string, log: Logger): { bus: RedisBus; queue: FanoutQueue } {
   if (!/^rediss?:\/\//.test(config.redisUrl)) throw new Error('GOCHAT_REDIS_URL must be a redis:// URL');
-  return new RedisBus(
+  const queue = new RedisFanoutQueue({ url: config.redisUrl, keyPrefix: config.redis.keyPrefix, maxLen: 100_000 }, log);
+  const bus = new RedisBus(
     {
       url: config.redisUrl,
       instanceId,
       keyPrefix: config.redis.keyPrefix,
       presenceTtlSeconds: config.redis.presenceTtlSeconds,
       largeGroupThreshold: config.messages.largeGroupThreshold,
-      fanoutStreamMaxLen: 100_000,
       ordering: { ...DEFAULT_ORDERED_DELIVERY, waitMs: config.delivery.reorderWaitMs },
     },
+    queue,
     log,
   );
+  return { bus, queue };
 }
 
-function createBus(config: Config, instanceId: string, log: Logger): Bus {
-  return config.redisUrl ? createRedisBus(config, instanceId, log) : new MemoryBus();
+function createBus(config: Config, instanceId: string, log: Logger): { bus: Bus; queue: FanoutQueue | null; router: RedisBus | null } {
+  if (!config.redisUrl) return { bus: new MemoryBus(), queue: null, router: null };
+  const { bus, queue } = createRedisBus(config, instanceId, log);
+  return { bus, queue, router: bus };
 }
 
 function createLogic(config: Config, repo: Repo, bus: Bus, log: Logger, jwtSecret: string): Logic {
@@ -94,10 +101,11 @@ function createLogic(config: Config, repo: Repo, bus: Bus, log: Logger, jwtSecre
   return logic;
 }
 
-function createFanoutWorker(config: Config, instanceId: string, bus: RedisBus, repo: Repo, metrics: Metrics, log: Logger): FanoutWorker {
+function createFanoutWorker(config: Config, instanceId: string, queue: FanoutQueue, router: DeliveryRouter, repo: Repo, metrics: Metrics, log: Logger): FanoutWorker {
   return new FanoutWorker(
     { consumer: instanceId, batchSize: config.fanout.batchSize, blockMs: 1000, claimIdleMs: config.fanout.claimIdleMs, memberCacheMs: 2000 },
-    bus,
+    queue,
+    router,
     repo,
     log,
     { lag: (seconds) => metrics.fanoutLag.observe(seconds), routed: (count) => metrics.fanoutPublishes.inc(count) },
@@ -232,12 +240,13 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
     case 'all': {
       const repo = await createRepo(config, metrics);
       started.push(() => repo.close());
-      const bus = createBus(config, instanceId, log);
+      const { bus, queue, router } = createBus(config, instanceId, log);
+      started.push(() => queue?.close());
       started.push(() => bus.close());
       const logic = createLogic(config, repo, bus, log, loadOrCreateSecret(config.auth.jwtSecret, config.dataDir));
       await logic.start();
       // With Redis, large conversations go through the stream: this process drains it too.
-      const worker = bus instanceof RedisBus ? createFanoutWorker(config, instanceId, bus, repo, metrics, log) : null;
+      const worker = queue && router ? createFanoutWorker(config, instanceId, queue, router, repo, metrics, log) : null;
       await worker?.start();
       started.push(() => worker?.stop());
       const edge = await startEdge(config, instanceId, instrumentLogic(logic, metrics), bus, metrics, log);
@@ -248,6 +257,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
           ...drainEdge(edge, () => logic.drain(), config.http.shutdownGraceMs),
           () => worker?.stop(),
           () => bus.close(),
+          () => queue?.close(),
           () => repo.close(),
         ],
       };
@@ -261,7 +271,8 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
         (method, code, seconds) => metrics.grpcClient.observe({ method, code }, seconds),
       );
       started.push(() => client.close());
-      const bus = createRedisBus(config, instanceId, log);
+      const { bus, queue } = createRedisBus(config, instanceId, log);
+      started.push(() => queue.close());
       started.push(() => bus.close());
       const edge = await startEdge(config, instanceId, instrumentLogic(client, metrics), bus, metrics, log);
       log.info({ port: edge.port, role: config.role, instanceId, logic: config.grpc.logicAddrs }, 'listening');
@@ -270,6 +281,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
         shutdown: [
           ...drainEdge(edge, () => client.drain(), config.http.shutdownGraceMs),
           () => bus.close(),
+          () => queue.close(),
           () => client.close(),
         ],
       };
@@ -281,7 +293,8 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       const secret = requireSecret(config);
       const repo = await createRepo(config, metrics);
       started.push(() => repo.close());
-      const bus = createRedisBus(config, instanceId, log);
+      const { bus, queue } = createRedisBus(config, instanceId, log);
+      started.push(() => queue.close());
       started.push(() => bus.close());
       const logic = createLogic(config, repo, bus, log, secret);
       await logic.start();
@@ -294,7 +307,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       log.info({ port: grpcPort, grpcPort, metricsPort: listener.port, role: config.role, instanceId }, 'listening');
       return {
         port: grpcPort,
-        shutdown: [() => rpc.close(), () => logic.drain(), () => listener.close(), () => bus.close(), () => repo.close()],
+        shutdown: [() => rpc.close(), () => logic.drain(), () => listener.close(), () => bus.close(), () => queue.close(), () => repo.close()],
       };
     }
 
@@ -303,16 +316,17 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       requireSetting(config.redisUrl, 'GOCHAT_REDIS_URL', 'task');
       const repo = await createRepo(config, metrics);
       started.push(() => repo.close());
-      const bus = createRedisBus(config, instanceId, log);
+      const { bus, queue } = createRedisBus(config, instanceId, log);
+      started.push(() => queue.close());
       started.push(() => bus.close());
-      const worker = createFanoutWorker(config, instanceId, bus, repo, metrics, log);
+      const worker = createFanoutWorker(config, instanceId, queue, bus, repo, metrics, log);
       await worker.start();
       started.push(() => worker.stop());
       const listener = await startMetricsListener(config, metrics, () => repo.ping(), log);
       log.info({ port: listener.port, metricsPort: listener.port, role: config.role, instanceId }, 'listening');
       return {
         port: listener.port,
-        shutdown: [() => worker.stop(), () => listener.close(), () => bus.close(), () => repo.close()],
+        shutdown: [() => worker.stop(), () => listener.close(), () => bus.close(), () => queue.close(), () => repo.close()],
       };
     }
   }
