@@ -30,7 +30,8 @@ import { RpcLogicClient } from '../rpc/client.js';
 import { internalKey } from '../rpc/definitions.js';
 import { FanoutWorker } from '../task/fanout-worker.js';
 import { Metrics } from '../metrics/metrics.js';
-import { instrumentBus, instrumentLogic, instrumentRepo } from '../metrics/instrument.js';
+import { instrumentLogic, instrumentRepo } from '../metrics/instrument.js';
+import { observeBus, observeFanoutQueue } from '../metrics/observers.js';
 import { loadOrCreateSecret } from './secret.js';
 
 export interface RunningGoChat {
@@ -54,9 +55,9 @@ async function createRepo(config: Config, metrics: Metrics): Promise<Repo> {
 }
 
 /** The Redis bus and, beside it, the fan-out queue it hands large conversations to. */
-function createRedisBus(config: Config, instanceId: string, log: Logger): { bus: RedisBus; queue: FanoutQueue } {
+function createRedisBus(config: Config, instanceId: string, metrics: Metrics, log: Logger): { bus: RedisBus; queue: FanoutQueue } {
   if (!/^rediss?:\/\//.test(config.redisUrl)) throw new Error('GOCHAT_REDIS_URL must be a redis:// URL');
-  const queue = new RedisFanoutQueue({ url: config.redisUrl, keyPrefix: config.redis.keyPrefix, maxLen: 100_000 }, log);
+  const queue = new RedisFanoutQueue({ url: config.redisUrl, keyPrefix: config.redis.keyPrefix, maxLen: 100_000, observe: observeFanoutQueue(metrics) }, log);
   const bus = new RedisBus(
     {
       url: config.redisUrl,
@@ -65,6 +66,7 @@ function createRedisBus(config: Config, instanceId: string, log: Logger): { bus:
       presenceTtlSeconds: config.redis.presenceTtlSeconds,
       largeGroupThreshold: config.messages.largeGroupThreshold,
       ordering: { ...DEFAULT_ORDERED_DELIVERY, waitMs: config.delivery.reorderWaitMs },
+      observe: observeBus(metrics),
     },
     queue,
     log,
@@ -72,9 +74,9 @@ function createRedisBus(config: Config, instanceId: string, log: Logger): { bus:
   return { bus, queue };
 }
 
-function createBus(config: Config, instanceId: string, log: Logger): { bus: Bus; queue: FanoutQueue | null; router: RedisBus | null } {
-  if (!config.redisUrl) return { bus: new MemoryBus(), queue: null, router: null };
-  const { bus, queue } = createRedisBus(config, instanceId, log);
+function createBus(config: Config, instanceId: string, metrics: Metrics, log: Logger): { bus: Bus; queue: FanoutQueue | null; router: RedisBus | null } {
+  if (!config.redisUrl) return { bus: new MemoryBus({ observe: observeBus(metrics) }), queue: null, router: null };
+  const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
   return { bus, queue, router: bus };
 }
 
@@ -130,9 +132,8 @@ async function startEdge(config: Config, instanceId: string, api: LogicApi, bus:
     log,
   );
   server.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
-  const ws = new WsGateway({ ...config.ws, instanceId }, api, instrumentBus(bus, metrics), log);
+  const ws = new WsGateway({ ...config.ws, instanceId }, api, bus, log);
   metrics.countConnectionsWith(() => ws.connectionCount);
-  if (bus instanceof RedisBus) metrics.countOrderingWith(() => bus.orderingStats);
   await ws.attach(server.server);
   await server.listen({ host: config.http.host, port: config.http.port });
   const address = server.server.address();
@@ -240,7 +241,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
     case 'all': {
       const repo = await createRepo(config, metrics);
       started.push(() => repo.close());
-      const { bus, queue, router } = createBus(config, instanceId, log);
+      const { bus, queue, router } = createBus(config, instanceId, metrics, log);
       started.push(() => queue?.close());
       started.push(() => bus.close());
       const logic = createLogic(config, repo, bus, log, loadOrCreateSecret(config.auth.jwtSecret, config.dataDir));
@@ -271,7 +272,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
         (method, code, seconds) => metrics.grpcClient.observe({ method, code }, seconds),
       );
       started.push(() => client.close());
-      const { bus, queue } = createRedisBus(config, instanceId, log);
+      const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
       started.push(() => queue.close());
       started.push(() => bus.close());
       const edge = await startEdge(config, instanceId, instrumentLogic(client, metrics), bus, metrics, log);
@@ -293,7 +294,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       const secret = requireSecret(config);
       const repo = await createRepo(config, metrics);
       started.push(() => repo.close());
-      const { bus, queue } = createRedisBus(config, instanceId, log);
+      const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
       started.push(() => queue.close());
       started.push(() => bus.close());
       const logic = createLogic(config, repo, bus, log, secret);
@@ -316,7 +317,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       requireSetting(config.redisUrl, 'GOCHAT_REDIS_URL', 'task');
       const repo = await createRepo(config, metrics);
       started.push(() => repo.close());
-      const { bus, queue } = createRedisBus(config, instanceId, log);
+      const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
       started.push(() => queue.close());
       started.push(() => bus.close());
       const worker = createFanoutWorker(config, instanceId, queue, bus, repo, metrics, log);

@@ -17,7 +17,8 @@
  * re-announces every local user, so no process needs a restart.
  */
 import type { Redis } from 'ioredis';
-import type { Bus, BusEvent, BusHandler, MessageDelivery } from './index.js';
+import { unobserved, type OperationObserver } from '../ports/observer.js';
+import type { Bus, BusEvent, BusHandler, Delivery, MessageDelivery } from './index.js';
 import type { DeliveryRouter, FanoutPublisher } from './fanout-queue.js';
 import { DEFAULT_ORDERED_DELIVERY, OrderedDelivery, type OrderedDeliveryOptions } from './ordered-delivery.js';
 import { connectRedis, type RedisLogger } from './redis-connection.js';
@@ -33,6 +34,12 @@ export interface RedisBusConfig {
   /** Deliveries to more recipients than this go through the fan-out queue. */
   largeGroupThreshold: number;
   ordering?: OrderedDeliveryOptions;
+  /**
+   * Reports `publish` and `route` (seconds, "ok" or "error"), and on a gateway each delivery
+   * handed to the subscriber (`deliver`, "ok") and what the reorder stage did (`deliver`,
+   * "duplicate"; `reorder`, "gap-skipped").
+   */
+  observe?: OperationObserver;
 }
 
 export type BusLogger = RedisLogger;
@@ -46,6 +53,7 @@ export class RedisBus implements Bus, DeliveryRouter {
   private heartbeat: NodeJS.Timeout | null = null;
   private ordered: OrderedDelivery | null = null;
   private closed = false;
+  private readonly observe: OperationObserver;
 
   constructor(
     private readonly config: RedisBusConfig,
@@ -53,6 +61,7 @@ export class RedisBus implements Bus, DeliveryRouter {
     private readonly fanout: FanoutPublisher,
     private readonly log: BusLogger,
   ) {
+    this.observe = config.observe ?? unobserved;
     this.cmd = this.connect('commands');
   }
 
@@ -71,24 +80,42 @@ export class RedisBus implements Bus, DeliveryRouter {
   // ---- publishing (logic, task) ----
 
   async publish(event: BusEvent): Promise<void> {
-    if (event.kind === 'revoke' || event.kind === 'revoke-users') {
-      await this.cmd.publish(this.key('revoke'), JSON.stringify(event));
-      return;
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      if (event.kind === 'revoke' || event.kind === 'revoke-users') {
+        await this.cmd.publish(this.key('revoke'), JSON.stringify(event));
+      } else if (event.kind === 'broadcast') {
+        await this.cmd.publish(this.key('broadcast'), JSON.stringify(event));
+      } else if (event.recipients.length > this.config.largeGroupThreshold) {
+        const { recipients: _recipients, ...delivery } = event;
+        await this.fanout.enqueue(delivery);
+      } else {
+        await this.routeToGateways(event);
+      }
+    } catch (err) {
+      outcome = 'error';
+      throw err;
+    } finally {
+      this.observe('publish', (performance.now() - started) / 1000, outcome);
     }
-    if (event.kind === 'broadcast') {
-      await this.cmd.publish(this.key('broadcast'), JSON.stringify(event));
-      return;
-    }
-    if (event.recipients.length > this.config.largeGroupThreshold) {
-      const { recipients: _recipients, ...delivery } = event;
-      await this.fanout.enqueue(delivery);
-      return;
-    }
-    await this.route(event);
   }
 
   /** Publishes `delivery` to each live gateway that holds one of its recipients, with just those recipients. */
   async route(delivery: MessageDelivery): Promise<number> {
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      return await this.routeToGateways(delivery);
+    } catch (err) {
+      outcome = 'error';
+      throw err;
+    } finally {
+      this.observe('route', (performance.now() - started) / 1000, outcome);
+    }
+  }
+
+  private async routeToGateways(delivery: MessageDelivery): Promise<number> {
     const byGateway = new Map<string, string[]>();
     for (let i = 0; i < delivery.recipients.length; i += ROUTE_CHUNK) {
       const chunk = delivery.recipients.slice(i, i + ROUTE_CHUNK);
@@ -122,7 +149,12 @@ export class RedisBus implements Bus, DeliveryRouter {
 
   async subscribe(handler: BusHandler): Promise<void> {
     if (this.sub) throw new Error('RedisBus.subscribe may be called once');
-    const ordered = new OrderedDelivery((delivery) => handler(delivery), this.config.ordering ?? DEFAULT_ORDERED_DELIVERY);
+    const observe = this.observe;
+    const deliver = (delivery: Delivery) => {
+      handler(delivery);
+      observe('deliver', 0, 'ok');
+    };
+    const ordered = new OrderedDelivery(deliver, this.config.ordering ?? DEFAULT_ORDERED_DELIVERY, Date.now, observe);
     this.ordered = ordered;
     const sub = this.connect('subscriber');
     this.sub = sub;
@@ -183,11 +215,6 @@ export class RedisBus implements Bus, DeliveryRouter {
   userOffline(userId: string): void {
     this.online.delete(userId);
     this.cmd.srem(this.key('presence', userId), this.config.instanceId).catch(() => {});
-  }
-
-  /** What the reorder stage did so far (zero before `subscribe`). */
-  get orderingStats(): { dropped: number; gapsSkipped: number } {
-    return this.ordered?.stats ?? { dropped: 0, gapsSkipped: 0 };
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,6 @@
 import { toAppError } from '../protocol/index.js';
 import type { LogicApi } from '../logic/api.js';
 import type { Repo } from '../repo/index.js';
-import type { Bus } from '../bus/index.js';
 import type { Metrics } from './metrics.js';
 
 /**
@@ -61,15 +60,4 @@ export function instrumentRepo(repo: Repo, metrics: Metrics): Repo {
     };
   }
   return decorate(repo, overrides as Partial<Repo>);
-}
-
-/** Counts message deliveries handed to this gateway's connections. */
-export function instrumentBus(bus: Bus, metrics: Metrics): Bus {
-  return decorate(bus, {
-    subscribe: (handler) =>
-      bus.subscribe((event) => {
-        if (event.kind === 'message' || event.kind === 'broadcast') metrics.messagesDelivered.inc();
-        handler(event);
-      }),
-  });
 }

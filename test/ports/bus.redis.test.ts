@@ -9,8 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisBus, type RedisBusConfig } from '../../src/bus/redis-bus.js';
 import { RedisFanoutQueue } from '../../src/bus/redis-fanout-queue.js';
-import type { MessageDelivery } from '../../src/bus/index.js';
+import type { BusEvent, MessageDelivery } from '../../src/bus/index.js';
 import { FanoutWorker } from '../../src/task/fanout-worker.js';
+import type { OperationObserver } from '../../src/ports/observer.js';
 import { broadcast, busSuite, delivery, Inbox } from './bus.suite.js';
 import { deleteRedisKeys, eventually, REDIS_URL, skipUnless, startPrivateRedis } from './services.js';
 
@@ -36,8 +37,8 @@ function cluster(overrides: Partial<RedisBusConfig> = {}) {
     closers.push(made);
     return made;
   };
-  const make = (instanceId: string) => {
-    const bus = new RedisBus({ ...base, instanceId }, queue(), quiet);
+  const make = (instanceId: string, observe?: OperationObserver) => {
+    const bus = new RedisBus({ ...base, instanceId, ...(observe ? { observe } : {}) }, queue(), quiet);
     closers.push(bus);
     return bus;
   };
@@ -52,8 +53,15 @@ busSuite('RedisBus', async () => {
   const skip = await skipUnless('redis');
   if (skip) return skip;
   const c = cluster();
-  return { gateway: async (id) => c.make(id), publisher: async () => c.make('logic'), cleanup: c.close };
+  return {
+    gateway: async (id) => c.make(id),
+    publisher: async () => c.make('logic'),
+    observed: async (id, observe) => ({ gateway: c.make(id, observe), publisher: c.make(`${id}-logic`, observe) }),
+    cleanup: c.close,
+  };
 });
+
+const isMessage = (e: BusEvent, conversationId: string, seqId: number) => e.kind === 'message' && e.conversationId === conversationId && e.seqId === seqId;
 
 describe('RedisBus routing and recovery', () => {
   const test = (title: string, body: () => Promise<void>) =>
@@ -171,6 +179,44 @@ describe('RedisBus routing and recovery', () => {
         15_000,
         'delivery after the restart',
       );
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('the reorder stage reports a repeat it drops and a gap it gives up on', async () => {
+    const c = cluster({ ordering: { waitMs: 50, firstWaitMs: 10, idleResetMs: 10_000, maxConversations: 100, maxHeld: 100 } });
+    try {
+      const events: string[] = [];
+      let onEvent = () => {};
+      const gateway = c.make('g1', (operation, _seconds, outcome) => {
+        if (operation !== 'publish') events.push(`${operation}:${outcome}`);
+        onEvent();
+      });
+      const inbox = new Inbox();
+      await gateway.subscribe(inbox.handler);
+      gateway.userOnline('ann');
+      const logic = c.make('logic');
+      const conversationId = `reorder-${Date.now()}`;
+      const observed = (event: string) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no ${event}; saw ${events.join(' ')}`)), 5000);
+          onEvent = () => {
+            if (!events.includes(event)) return;
+            clearTimeout(timer);
+            resolve();
+          };
+          onEvent();
+        });
+      await logic.publish(delivery(['ann'], 1, conversationId));
+      await inbox.next((e) => isMessage(e, conversationId, 1));
+      await logic.publish(delivery(['ann'], 1, conversationId));
+      await observed('deliver:duplicate');
+      // seqId 2 never comes: after waitMs the stage delivers 3 and says it skipped a gap.
+      await logic.publish(delivery(['ann'], 3, conversationId));
+      await observed('reorder:gap-skipped');
+      await inbox.next((e) => isMessage(e, conversationId, 3));
+      assert.deepEqual(events, ['deliver:ok', 'deliver:duplicate', 'reorder:gap-skipped', 'deliver:ok']);
     } finally {
       await c.close();
     }
