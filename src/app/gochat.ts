@@ -31,7 +31,7 @@ import { internalKey } from '../rpc/definitions.js';
 import { FanoutWorker } from '../task/fanout-worker.js';
 import { Metrics } from '../metrics/metrics.js';
 import { instrumentLogic, instrumentRepo } from '../metrics/instrument.js';
-import { observeBus, observeFanoutQueue } from '../metrics/observers.js';
+import { observeBus, observeFanoutQueue, observeRpcServer } from '../metrics/observers.js';
 import { loadOrCreateSecret } from './secret.js';
 
 export interface RunningGoChat {
@@ -299,8 +299,10 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       started.push(() => bus.close());
       const logic = createLogic(config, repo, bus, log, secret);
       await logic.start();
-      const rpc = new RpcServer({ host: config.grpc.host, port: config.grpc.port, internalKey: internalKey(secret) }, instrumentLogic(logic, metrics), log, (method, code, seconds) =>
-        metrics.grpcServer.observe({ method, code }, seconds),
+      const rpc = new RpcServer(
+        { host: config.grpc.host, port: config.grpc.port, internalKey: internalKey(secret), observe: observeRpcServer(metrics) },
+        instrumentLogic(logic, metrics),
+        log,
       );
       const grpcPort = await rpc.start();
       started.push(() => rpc.close(0));

@@ -39,3 +39,9 @@ export function observeFanoutQueue(metrics: Metrics): OperationObserver {
   const timed = children((operation, outcome) => metrics.fanoutQueue.labels(operation, outcome));
   return (operation, seconds, outcome) => timed(operation, outcome).observe(seconds);
 }
+
+/** The logic role's gRPC server: calls by method and result code ("OK" as before, else the code). */
+export function observeRpcServer(metrics: Metrics): OperationObserver {
+  const timed = children((method, outcome) => metrics.grpcServer.labels(method, outcome === 'ok' ? 'OK' : outcome));
+  return (method, seconds, outcome) => timed(method, outcome).observe(seconds);
+}
