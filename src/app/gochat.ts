@@ -15,6 +15,7 @@ import type { Config } from '../config/index.js';
 import type { Repo } from '../repo/index.js';
 import type { Bus } from '../bus/index.js';
 import type { LogicApi } from '../logic/api.js';
+import type { OperationObserver } from '../ports/observer.js';
 import { SqliteRepo } from '../repo/sqlite/sqlite-repo.js';
 import { PostgresRepo } from '../repo/postgres/postgres-repo.js';
 import { MemoryBus } from '../bus/memory-bus.js';
@@ -25,13 +26,13 @@ import { DEFAULT_ORDERED_DELIVERY } from '../bus/ordered-delivery.js';
 import { Logic } from '../logic/logic.js';
 import { buildHttpServer } from '../gateway/http/server.js';
 import { WsGateway } from '../gateway/ws/ws-gateway.js';
-import { RpcServer } from '../rpc/server.js';
+import { RpcServer, SEND_MESSAGE_CALL, UNAUTHENTICATED_CALL } from '../rpc/server.js';
 import { RpcLogicClient } from '../rpc/client.js';
 import { internalKey } from '../rpc/definitions.js';
 import { FanoutWorker } from '../task/fanout-worker.js';
 import { Metrics } from '../metrics/metrics.js';
-import { instrumentLogic, instrumentRepo } from '../metrics/instrument.js';
-import { observeBus, observeFanoutQueue, observeRpcServer } from '../metrics/observers.js';
+import { instrumentRepo } from '../metrics/instrument.js';
+import { observeBus, observeFanoutQueue, observeRpcServer, observeSends } from '../metrics/observers.js';
 import { loadOrCreateSecret } from './secret.js';
 
 export interface RunningGoChat {
@@ -114,6 +115,16 @@ function createFanoutWorker(config: Config, instanceId: string, queue: FanoutQue
   );
 }
 
+/** The logic role has no WebSocket edge: its sends are the gRPC server's SendMessage calls that passed the key check. */
+function observeRpcCallsAndSends(metrics: Metrics): OperationObserver {
+  const calls = observeRpcServer(metrics);
+  const sends = observeSends(metrics);
+  return (method, seconds, outcome) => {
+    calls(method, seconds, outcome);
+    if (method === SEND_MESSAGE_CALL && outcome !== UNAUTHENTICATED_CALL) sends(method, seconds, outcome);
+  };
+}
+
 /** Distributed roles share one secret: logic signs tokens with it, gateways derive the gRPC key from it. */
 function requireSecret(config: Config): string {
   if (!config.auth.jwtSecret) throw new Error(`GOCHAT_JWT_SECRET is required for GOCHAT_ROLE=${config.role} (the same value on every gateway and logic)`);
@@ -132,7 +143,7 @@ async function startEdge(config: Config, instanceId: string, api: LogicApi, bus:
     log,
   );
   server.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
-  const ws = new WsGateway({ ...config.ws, instanceId }, api, bus, log);
+  const ws = new WsGateway({ ...config.ws, instanceId, observe: observeSends(metrics) }, api, bus, log);
   metrics.countConnectionsWith(() => ws.connectionCount);
   await ws.attach(server.server);
   await server.listen({ host: config.http.host, port: config.http.port });
@@ -250,7 +261,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       const worker = queue && router ? createFanoutWorker(config, instanceId, queue, router, repo, metrics, log) : null;
       await worker?.start();
       started.push(() => worker?.stop());
-      const edge = await startEdge(config, instanceId, instrumentLogic(logic, metrics), bus, metrics, log);
+      const edge = await startEdge(config, instanceId, logic, bus, metrics, log);
       log.info({ port: edge.port, role: config.role, dataDir: config.dataDir }, 'listening');
       return {
         port: edge.port,
@@ -275,7 +286,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
       started.push(() => queue.close());
       started.push(() => bus.close());
-      const edge = await startEdge(config, instanceId, instrumentLogic(client, metrics), bus, metrics, log);
+      const edge = await startEdge(config, instanceId, client, bus, metrics, log);
       log.info({ port: edge.port, role: config.role, instanceId, logic: config.grpc.logicAddrs }, 'listening');
       return {
         port: edge.port,
@@ -300,8 +311,8 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       const logic = createLogic(config, repo, bus, log, secret);
       await logic.start();
       const rpc = new RpcServer(
-        { host: config.grpc.host, port: config.grpc.port, internalKey: internalKey(secret), observe: observeRpcServer(metrics) },
-        instrumentLogic(logic, metrics),
+        { host: config.grpc.host, port: config.grpc.port, internalKey: internalKey(secret), observe: observeRpcCallsAndSends(metrics) },
+        logic,
         log,
       );
       const grpcPort = await rpc.start();

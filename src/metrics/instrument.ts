@@ -2,8 +2,6 @@
  * Decorators the composition root wraps around the ports, so logic, gateway and storage stay
  * free of metrics code: each forwards every call unchanged and only observes.
  */
-import { toAppError } from '../protocol/index.js';
-import type { LogicApi } from '../logic/api.js';
 import type { Repo } from '../repo/index.js';
 import type { Metrics } from './metrics.js';
 
@@ -25,22 +23,6 @@ function decorate<T extends object>(target: T, overrides: Partial<T>): T {
       return value;
     },
   });
-}
-
-/** Counts sends in, acked and rejected (by code). */
-export function instrumentLogic<T extends LogicApi>(api: T, metrics: Metrics): T {
-  const sendMessage: LogicApi['sendMessage'] = async (session, payload, connId) => {
-    metrics.messagesReceived.inc();
-    try {
-      const ack = await api.sendMessage(session, payload, connId);
-      metrics.messagesAcked.inc();
-      return ack;
-    } catch (err) {
-      metrics.messagesRejected.inc({ code: toAppError(err).code });
-      throw err;
-    }
-  };
-  return decorate(api, { sendMessage } as Partial<T>);
 }
 
 /** Times every storage call (the SQLite store; PostgresRepo times its own queries). */

@@ -45,3 +45,18 @@ export function observeRpcServer(metrics: Metrics): OperationObserver {
   const timed = children((method, outcome) => metrics.grpcServer.labels(method, outcome === 'ok' ? 'OK' : outcome));
   return (method, seconds, outcome) => timed(method, outcome).observe(seconds);
 }
+
+/**
+ * Sends, as the edge that accepted them reports them once answered (the WebSocket gateway; in
+ * the logic role, the gRPC server's SendMessage calls): received, then acked or rejected by code.
+ */
+export function observeSends(metrics: Metrics): OperationObserver {
+  const rejected = new Map<string, { inc(): void }>();
+  return (_operation, _seconds, outcome) => {
+    metrics.messagesReceived.inc();
+    if (outcome === 'ok') return metrics.messagesAcked.inc();
+    let counter = rejected.get(outcome);
+    if (!counter) rejected.set(outcome, (counter = metrics.messagesRejected.labels(outcome)));
+    counter.inc();
+  };
+}
