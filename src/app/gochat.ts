@@ -15,20 +15,23 @@ import type { Config } from '../config/index.js';
 import type { Repo } from '../repo/index.js';
 import type { Bus } from '../bus/index.js';
 import type { LogicApi } from '../logic/api.js';
+import type { OperationObserver } from '../ports/observer.js';
 import { SqliteRepo } from '../repo/sqlite/sqlite-repo.js';
 import { PostgresRepo } from '../repo/postgres/postgres-repo.js';
 import { MemoryBus } from '../bus/memory-bus.js';
 import { RedisBus } from '../bus/redis-bus.js';
+import { RedisFanoutQueue } from '../bus/redis-fanout-queue.js';
+import type { DeliveryRouter, FanoutQueue } from '../bus/fanout-queue.js';
 import { DEFAULT_ORDERED_DELIVERY } from '../bus/ordered-delivery.js';
 import { Logic } from '../logic/logic.js';
 import { buildHttpServer } from '../gateway/http/server.js';
 import { WsGateway } from '../gateway/ws/ws-gateway.js';
-import { RpcServer } from '../rpc/server.js';
+import { RpcServer, SEND_MESSAGE_CALL, UNAUTHENTICATED_CALL } from '../rpc/server.js';
 import { RpcLogicClient } from '../rpc/client.js';
 import { internalKey } from '../rpc/definitions.js';
 import { FanoutWorker } from '../task/fanout-worker.js';
 import { Metrics } from '../metrics/metrics.js';
-import { instrumentBus, instrumentLogic, instrumentRepo } from '../metrics/instrument.js';
+import { observeBus, observeFanoutQueue, observeRepo, observeRpcServer, observeSends } from '../metrics/observers.js';
 import { loadOrCreateSecret } from './secret.js';
 
 export interface RunningGoChat {
@@ -42,33 +45,38 @@ export interface RunningGoChat {
 type Step = () => Promise<unknown> | unknown;
 
 async function createRepo(config: Config, metrics: Metrics): Promise<Repo> {
-  if (!config.databaseUrl) return instrumentRepo(new SqliteRepo({ file: path.join(config.dataDir, 'gochat.db'), walAutocheckpointPages: config.sqlite.walAutocheckpointPages }), metrics);
+  const observe = observeRepo(metrics);
+  if (!config.databaseUrl) return new SqliteRepo({ file: path.join(config.dataDir, 'gochat.db'), walAutocheckpointPages: config.sqlite.walAutocheckpointPages, observe });
   if (!/^postgres(ql)?:\/\//.test(config.databaseUrl)) throw new Error('GOCHAT_DATABASE_URL must be a postgres:// URL');
-  const repo = new PostgresRepo({ url: config.databaseUrl, poolSize: config.postgres.poolSize }, (operation, seconds) =>
-    metrics.db.observe({ operation }, seconds),
-  );
+  const repo = new PostgresRepo({ url: config.databaseUrl, poolSize: config.postgres.poolSize, observe });
   await repo.migrate();
   return repo;
 }
 
-function createRedisBus(config: Config, instanceId: string, log: Logger): RedisBus {
+/** The Redis bus and, beside it, the fan-out queue it hands large conversations to. */
+function createRedisBus(config: Config, instanceId: string, metrics: Metrics, log: Logger): { bus: RedisBus; queue: FanoutQueue } {
   if (!/^rediss?:\/\//.test(config.redisUrl)) throw new Error('GOCHAT_REDIS_URL must be a redis:// URL');
-  return new RedisBus(
+  const queue = new RedisFanoutQueue({ url: config.redisUrl, keyPrefix: config.redis.keyPrefix, maxLen: config.fanout.streamMaxLen, observe: observeFanoutQueue(metrics) }, log);
+  const bus = new RedisBus(
     {
       url: config.redisUrl,
       instanceId,
       keyPrefix: config.redis.keyPrefix,
       presenceTtlSeconds: config.redis.presenceTtlSeconds,
       largeGroupThreshold: config.messages.largeGroupThreshold,
-      fanoutStreamMaxLen: 100_000,
       ordering: { ...DEFAULT_ORDERED_DELIVERY, waitMs: config.delivery.reorderWaitMs },
+      observe: observeBus(metrics),
     },
+    queue,
     log,
   );
+  return { bus, queue };
 }
 
-function createBus(config: Config, instanceId: string, log: Logger): Bus {
-  return config.redisUrl ? createRedisBus(config, instanceId, log) : new MemoryBus();
+function createBus(config: Config, instanceId: string, metrics: Metrics, log: Logger): { bus: Bus; queue: FanoutQueue | null; router: RedisBus | null } {
+  if (!config.redisUrl) return { bus: new MemoryBus({ observe: observeBus(metrics) }), queue: null, router: null };
+  const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
+  return { bus, queue, router: bus };
 }
 
 function createLogic(config: Config, repo: Repo, bus: Bus, log: Logger, jwtSecret: string): Logic {
@@ -94,14 +102,25 @@ function createLogic(config: Config, repo: Repo, bus: Bus, log: Logger, jwtSecre
   return logic;
 }
 
-function createFanoutWorker(config: Config, instanceId: string, bus: RedisBus, repo: Repo, metrics: Metrics, log: Logger): FanoutWorker {
+function createFanoutWorker(config: Config, instanceId: string, queue: FanoutQueue, router: DeliveryRouter, repo: Repo, metrics: Metrics, log: Logger): FanoutWorker {
   return new FanoutWorker(
-    { consumer: instanceId, batchSize: config.fanout.batchSize, blockMs: 1000, claimIdleMs: config.fanout.claimIdleMs, memberCacheMs: 2000 },
-    bus,
+    { consumer: instanceId, batchSize: config.fanout.batchSize, blockMs: config.fanout.blockMs, claimIdleMs: config.fanout.claimIdleMs, memberCacheMs: config.fanout.memberCacheMs },
+    queue,
+    router,
     repo,
     log,
     { lag: (seconds) => metrics.fanoutLag.observe(seconds), routed: (count) => metrics.fanoutPublishes.inc(count) },
   );
+}
+
+/** The logic role has no WebSocket edge: its sends are the gRPC server's SendMessage calls that passed the key check. */
+function observeRpcCallsAndSends(metrics: Metrics): OperationObserver {
+  const calls = observeRpcServer(metrics);
+  const sends = observeSends(metrics);
+  return (method, seconds, outcome) => {
+    calls(method, seconds, outcome);
+    if (method === SEND_MESSAGE_CALL && outcome !== UNAUTHENTICATED_CALL) sends(method, seconds, outcome);
+  };
 }
 
 /** Distributed roles share one secret: logic signs tokens with it, gateways derive the gRPC key from it. */
@@ -122,9 +141,8 @@ async function startEdge(config: Config, instanceId: string, api: LogicApi, bus:
     log,
   );
   server.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
-  const ws = new WsGateway({ ...config.ws, instanceId }, api, instrumentBus(bus, metrics), log);
+  const ws = new WsGateway({ ...config.ws, instanceId, observe: observeSends(metrics) }, api, bus, log);
   metrics.countConnectionsWith(() => ws.connectionCount);
-  if (bus instanceof RedisBus) metrics.countOrderingWith(() => bus.orderingStats);
   await ws.attach(server.server);
   await server.listen({ host: config.http.host, port: config.http.port });
   const address = server.server.address();
@@ -232,15 +250,16 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
     case 'all': {
       const repo = await createRepo(config, metrics);
       started.push(() => repo.close());
-      const bus = createBus(config, instanceId, log);
+      const { bus, queue, router } = createBus(config, instanceId, metrics, log);
+      started.push(() => queue?.close());
       started.push(() => bus.close());
       const logic = createLogic(config, repo, bus, log, loadOrCreateSecret(config.auth.jwtSecret, config.dataDir));
       await logic.start();
       // With Redis, large conversations go through the stream: this process drains it too.
-      const worker = bus instanceof RedisBus ? createFanoutWorker(config, instanceId, bus, repo, metrics, log) : null;
+      const worker = queue && router ? createFanoutWorker(config, instanceId, queue, router, repo, metrics, log) : null;
       await worker?.start();
       started.push(() => worker?.stop());
-      const edge = await startEdge(config, instanceId, instrumentLogic(logic, metrics), bus, metrics, log);
+      const edge = await startEdge(config, instanceId, logic, bus, metrics, log);
       log.info({ port: edge.port, role: config.role, dataDir: config.dataDir }, 'listening');
       return {
         port: edge.port,
@@ -248,6 +267,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
           ...drainEdge(edge, () => logic.drain(), config.http.shutdownGraceMs),
           () => worker?.stop(),
           () => bus.close(),
+          () => queue?.close(),
           () => repo.close(),
         ],
       };
@@ -261,15 +281,17 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
         (method, code, seconds) => metrics.grpcClient.observe({ method, code }, seconds),
       );
       started.push(() => client.close());
-      const bus = createRedisBus(config, instanceId, log);
+      const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
+      started.push(() => queue.close());
       started.push(() => bus.close());
-      const edge = await startEdge(config, instanceId, instrumentLogic(client, metrics), bus, metrics, log);
+      const edge = await startEdge(config, instanceId, client, bus, metrics, log);
       log.info({ port: edge.port, role: config.role, instanceId, logic: config.grpc.logicAddrs }, 'listening');
       return {
         port: edge.port,
         shutdown: [
           ...drainEdge(edge, () => client.drain(), config.http.shutdownGraceMs),
           () => bus.close(),
+          () => queue.close(),
           () => client.close(),
         ],
       };
@@ -281,12 +303,15 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       const secret = requireSecret(config);
       const repo = await createRepo(config, metrics);
       started.push(() => repo.close());
-      const bus = createRedisBus(config, instanceId, log);
+      const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
+      started.push(() => queue.close());
       started.push(() => bus.close());
       const logic = createLogic(config, repo, bus, log, secret);
       await logic.start();
-      const rpc = new RpcServer({ host: config.grpc.host, port: config.grpc.port, internalKey: internalKey(secret) }, instrumentLogic(logic, metrics), log, (method, code, seconds) =>
-        metrics.grpcServer.observe({ method, code }, seconds),
+      const rpc = new RpcServer(
+        { host: config.grpc.host, port: config.grpc.port, internalKey: internalKey(secret), observe: observeRpcCallsAndSends(metrics) },
+        logic,
+        log,
       );
       const grpcPort = await rpc.start();
       started.push(() => rpc.close(0));
@@ -294,7 +319,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       log.info({ port: grpcPort, grpcPort, metricsPort: listener.port, role: config.role, instanceId }, 'listening');
       return {
         port: grpcPort,
-        shutdown: [() => rpc.close(), () => logic.drain(), () => listener.close(), () => bus.close(), () => repo.close()],
+        shutdown: [() => rpc.close(), () => logic.drain(), () => listener.close(), () => bus.close(), () => queue.close(), () => repo.close()],
       };
     }
 
@@ -303,16 +328,17 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       requireSetting(config.redisUrl, 'GOCHAT_REDIS_URL', 'task');
       const repo = await createRepo(config, metrics);
       started.push(() => repo.close());
-      const bus = createRedisBus(config, instanceId, log);
+      const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
+      started.push(() => queue.close());
       started.push(() => bus.close());
-      const worker = createFanoutWorker(config, instanceId, bus, repo, metrics, log);
+      const worker = createFanoutWorker(config, instanceId, queue, bus, repo, metrics, log);
       await worker.start();
       started.push(() => worker.stop());
       const listener = await startMetricsListener(config, metrics, () => repo.ping(), log);
       log.info({ port: listener.port, metricsPort: listener.port, role: config.role, instanceId }, 'listening');
       return {
         port: listener.port,
-        shutdown: [() => worker.stop(), () => listener.close(), () => bus.close(), () => repo.close()],
+        shutdown: [() => worker.stop(), () => listener.close(), () => bus.close(), () => queue.close(), () => repo.close()],
       };
     }
   }

@@ -10,6 +10,7 @@
  * - drops anything at or below the last released seqId (duplicates, stragglers).
  * Memory is bounded: at most `maxConversations` states and `maxHeld` held deliveries each.
  */
+import { unobserved, type OperationObserver } from '../ports/observer.js';
 import type { Delivery } from './index.js';
 
 export interface OrderedDeliveryOptions {
@@ -44,10 +45,11 @@ interface ConversationState {
   touchedAt: number;
 }
 
+/** What the stage did so far; each count is also reported to its observer as it happens. */
 export interface OrderedDeliveryStats {
-  /** Deliveries dropped because their seqId was already released. */
+  /** Deliveries dropped because their seqId was already released (`deliver`, "duplicate"). */
   dropped: number;
-  /** Times a gap was given up on after `waitMs`. */
+  /** Times a gap was given up on after `waitMs` (`reorder`, "gap-skipped"). */
   gapsSkipped: number;
 }
 
@@ -59,6 +61,7 @@ export class OrderedDelivery {
     private readonly deliver: (delivery: Delivery) => void,
     private readonly options: OrderedDeliveryOptions = DEFAULT_ORDERED_DELIVERY,
     private readonly now: () => number = Date.now,
+    private readonly observe: OperationObserver = unobserved,
   ) {}
 
   push(delivery: Delivery): void {
@@ -79,7 +82,7 @@ export class OrderedDelivery {
     state.touchedAt = now;
 
     if (state.fresh) {
-      if (state.held.has(delivery.seqId)) return void this.stats.dropped++;
+      if (state.held.has(delivery.seqId)) return this.dropped();
       state.last = Math.min(state.last, delivery.seqId - 1);
       state.held.set(delivery.seqId, delivery);
       if (state.held.size > this.options.maxHeld) return this.flush(state);
@@ -87,10 +90,7 @@ export class OrderedDelivery {
       state.timer.unref?.();
       return;
     }
-    if (delivery.seqId <= state.last || state.held.has(delivery.seqId)) {
-      this.stats.dropped++;
-      return;
-    }
+    if (delivery.seqId <= state.last || state.held.has(delivery.seqId)) return this.dropped();
     if (delivery.seqId === state.last + 1) {
       this.release(state, delivery);
       this.releaseConsecutive(state);
@@ -110,6 +110,11 @@ export class OrderedDelivery {
 
   get trackedConversations(): number {
     return this.states.size;
+  }
+
+  private dropped(): void {
+    this.stats.dropped++;
+    this.observe('deliver', 0, 'duplicate');
   }
 
   private release(state: ConversationState, delivery: Delivery): void {
@@ -137,7 +142,10 @@ export class OrderedDelivery {
     if (state.held.size === 0) return;
     const seqs = [...state.held.keys()].sort((a, b) => a - b);
     const contiguous = seqs.every((seq, i) => seq === state.last + 1 + i);
-    if (!wasFresh || !contiguous) this.stats.gapsSkipped++;
+    if (!wasFresh || !contiguous) {
+      this.stats.gapsSkipped++;
+      this.observe('reorder', 0, 'gap-skipped');
+    }
     for (const seq of seqs) {
       const delivery = state.held.get(seq)!;
       state.held.delete(seq);

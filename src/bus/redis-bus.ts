@@ -5,19 +5,23 @@
  *   heartbeat renews, so a gateway killed with -9 drops out on its own.
  * - delivery: one channel per gateway instance (`{p}gw:{instanceId}`). A publisher looks up
  *   which live gateways hold a recipient and publishes only there, with only those recipients.
- * - large conversations (more recipients than `largeGroupThreshold`) go to a Redis Stream that
- *   `task` workers consume as a consumer group, so one huge room does not stall logic.
+ * - large conversations (more recipients than `largeGroupThreshold`) go to the fan-out queue
+ *   (its own port, `fanout-queue.ts`) that `task` workers consume, so one huge room does not
+ *   stall logic; the workers route through this bus's `route`.
  * - revocations (of one token, or of every token of some users) are broadcast on `{p}revoke`:
  *   they are rare and every gateway must check.
  * - broadcasts (the world room: every connection is a recipient) are published once on
  *   `{p}broadcast`, which every gateway subscribes to: no recipient list, no presence lookup,
- *   no fan-out stream, so a world message costs one PUBLISH whatever the member count.
+ *   no fan-out queue, so a world message costs one PUBLISH whatever the member count.
  * After a Redis restart (presence lost) the client reconnects by itself and the gateway
  * re-announces every local user, so no process needs a restart.
  */
-import { Redis } from 'ioredis';
-import type { Bus, BusEvent, BusHandler, MessageDelivery } from './index.js';
+import type { Redis } from 'ioredis';
+import { unobserved, type OperationObserver } from '../ports/observer.js';
+import type { Bus, BusEvent, BusHandler, Delivery, MessageDelivery } from './index.js';
+import type { DeliveryRouter, FanoutPublisher } from './fanout-queue.js';
 import { DEFAULT_ORDERED_DELIVERY, OrderedDelivery, type OrderedDeliveryOptions } from './ordered-delivery.js';
+import { connectRedis, type RedisLogger } from './redis-connection.js';
 
 export interface RedisBusConfig {
   /** redis://host:port/db */
@@ -27,64 +31,42 @@ export interface RedisBusConfig {
   /** Prefix of every key and channel, so deployments (and test runs) can share one Redis. */
   keyPrefix: string;
   presenceTtlSeconds: number;
-  /** Deliveries to more recipients than this go through the fan-out stream. */
+  /** Deliveries to more recipients than this go through the fan-out queue. */
   largeGroupThreshold: number;
-  /** Entries the fan-out stream keeps (approximate MAXLEN). */
-  fanoutStreamMaxLen: number;
   ordering?: OrderedDeliveryOptions;
+  /**
+   * Reports `publish` and `route` (seconds, "ok" or "error"), and on a gateway each delivery
+   * handed to the subscriber (`deliver`, "ok") and what the reorder stage did (`deliver`,
+   * "duplicate"; `reorder`, "gap-skipped").
+   */
+  observe?: OperationObserver;
 }
 
-export interface BusLogger {
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type BusLogger = RedisLogger;
 
-/** A large-conversation delivery waiting in the fan-out stream; recipients are looked up by the worker. */
-export interface FanoutEntry {
-  id: string;
-  /** Milliseconds since the epoch when it was queued (from the stream id). */
-  queuedAt: number;
-  delivery: Omit<MessageDelivery, 'recipients'>;
-}
-
-const FANOUT_GROUP = 'fanout';
 const ROUTE_CHUNK = 1000;
 
-/** ioredis connection options: reconnect forever with a capped backoff; fail single commands fast while down. */
-function connectionOptions() {
-  return {
-    maxRetriesPerRequest: 2,
-    retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
-    enableReadyCheck: true,
-  };
-}
-
-export class RedisBus implements Bus {
+export class RedisBus implements Bus, DeliveryRouter {
   private readonly cmd: Redis;
   private sub: Redis | null = null;
-  private stream: Redis | null = null;
   private readonly online = new Set<string>();
   private heartbeat: NodeJS.Timeout | null = null;
   private ordered: OrderedDelivery | null = null;
   private closed = false;
+  private readonly observe: OperationObserver;
 
   constructor(
     private readonly config: RedisBusConfig,
+    /** Where deliveries of large conversations go. */
+    private readonly fanout: FanoutPublisher,
     private readonly log: BusLogger,
   ) {
+    this.observe = config.observe ?? unobserved;
     this.cmd = this.connect('commands');
   }
 
   private connect(role: string): Redis {
-    const redis = new Redis(this.config.url, connectionOptions());
-    let lastError = '';
-    redis.on('error', (err: Error) => {
-      // One line per distinct failure, not one per reconnect attempt.
-      if (err.message !== lastError) this.log.warn({ err: err.message, role }, 'redis connection error');
-      lastError = err.message;
-    });
-    redis.on('ready', () => (lastError = ''));
-    return redis;
+    return connectRedis(this.config.url, role, this.log);
   }
 
   private key(...parts: string[]): string {
@@ -98,24 +80,42 @@ export class RedisBus implements Bus {
   // ---- publishing (logic, task) ----
 
   async publish(event: BusEvent): Promise<void> {
-    if (event.kind === 'revoke' || event.kind === 'revoke-users') {
-      await this.cmd.publish(this.key('revoke'), JSON.stringify(event));
-      return;
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      if (event.kind === 'revoke' || event.kind === 'revoke-users') {
+        await this.cmd.publish(this.key('revoke'), JSON.stringify(event));
+      } else if (event.kind === 'broadcast') {
+        await this.cmd.publish(this.key('broadcast'), JSON.stringify(event));
+      } else if (event.recipients.length > this.config.largeGroupThreshold) {
+        const { recipients: _recipients, ...delivery } = event;
+        await this.fanout.enqueue(delivery);
+      } else {
+        await this.routeToGateways(event);
+      }
+    } catch (err) {
+      outcome = 'error';
+      throw err;
+    } finally {
+      this.observe('publish', (performance.now() - started) / 1000, outcome);
     }
-    if (event.kind === 'broadcast') {
-      await this.cmd.publish(this.key('broadcast'), JSON.stringify(event));
-      return;
-    }
-    if (event.recipients.length > this.config.largeGroupThreshold) {
-      const { recipients: _recipients, ...delivery } = event;
-      await this.cmd.xadd(this.key('fanout'), 'MAXLEN', '~', String(this.config.fanoutStreamMaxLen), '*', 'd', JSON.stringify(delivery));
-      return;
-    }
-    await this.route(event);
   }
 
   /** Publishes `delivery` to each live gateway that holds one of its recipients, with just those recipients. */
   async route(delivery: MessageDelivery): Promise<number> {
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      return await this.routeToGateways(delivery);
+    } catch (err) {
+      outcome = 'error';
+      throw err;
+    } finally {
+      this.observe('route', (performance.now() - started) / 1000, outcome);
+    }
+  }
+
+  private async routeToGateways(delivery: MessageDelivery): Promise<number> {
     const byGateway = new Map<string, string[]>();
     for (let i = 0; i < delivery.recipients.length; i += ROUTE_CHUNK) {
       const chunk = delivery.recipients.slice(i, i + ROUTE_CHUNK);
@@ -149,7 +149,12 @@ export class RedisBus implements Bus {
 
   async subscribe(handler: BusHandler): Promise<void> {
     if (this.sub) throw new Error('RedisBus.subscribe may be called once');
-    const ordered = new OrderedDelivery((delivery) => handler(delivery), this.config.ordering ?? DEFAULT_ORDERED_DELIVERY);
+    const observe = this.observe;
+    const deliver = (delivery: Delivery) => {
+      handler(delivery);
+      observe('deliver', 0, 'ok');
+    };
+    const ordered = new OrderedDelivery(deliver, this.config.ordering ?? DEFAULT_ORDERED_DELIVERY, Date.now, observe);
     this.ordered = ordered;
     const sub = this.connect('subscriber');
     this.sub = sub;
@@ -212,59 +217,6 @@ export class RedisBus implements Bus {
     this.cmd.srem(this.key('presence', userId), this.config.instanceId).catch(() => {});
   }
 
-  /** What the reorder stage did so far (zero before `subscribe`). */
-  get orderingStats(): { dropped: number; gapsSkipped: number } {
-    return this.ordered?.stats ?? { dropped: 0, gapsSkipped: 0 };
-  }
-
-  // ---- the fan-out stream (task) ----
-
-  /** Creates the consumer group (and stream) unless it exists. */
-  async ensureFanoutGroup(): Promise<void> {
-    try {
-      await this.cmd.xgroup('CREATE', this.key('fanout'), FANOUT_GROUP, '0', 'MKSTREAM');
-    } catch (err) {
-      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
-    }
-  }
-
-  /** New entries for `consumer`, blocking up to `blockMs` when there are none. */
-  async readFanout(consumer: string, count: number, blockMs: number): Promise<FanoutEntry[]> {
-    this.stream ??= this.connect('stream');
-    const reply = (await this.stream.xreadgroup(
-      'GROUP',
-      FANOUT_GROUP,
-      consumer,
-      'COUNT',
-      count,
-      'BLOCK',
-      blockMs,
-      'STREAMS',
-      this.key('fanout'),
-      '>',
-    )) as Array<[string, Array<[string, string[]]>]> | null;
-    return parseEntries(reply?.[0]?.[1] ?? []);
-  }
-
-  /** Takes over entries another consumer read but did not acknowledge within `minIdleMs` (it died). */
-  async claimStaleFanout(consumer: string, minIdleMs: number, count: number): Promise<FanoutEntry[]> {
-    const reply = (await this.cmd.xautoclaim(this.key('fanout'), FANOUT_GROUP, consumer, minIdleMs, '0-0', 'COUNT', count)) as [
-      string,
-      Array<[string, string[]] | null>,
-    ];
-    return parseEntries((reply[1] ?? []).filter((e): e is [string, string[]] => e !== null));
-  }
-
-  async ackFanout(ids: readonly string[]): Promise<void> {
-    if (ids.length > 0) await this.cmd.xack(this.key('fanout'), FANOUT_GROUP, ...ids);
-  }
-
-  /** Entries read by some consumer and not yet acknowledged. */
-  async pendingFanout(): Promise<number> {
-    const reply = (await this.cmd.xpending(this.key('fanout'), FANOUT_GROUP)) as [number, ...unknown[]];
-    return Number(reply[0]);
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -276,20 +228,6 @@ export class RedisBus implements Bus {
       for (const userId of this.online) pipeline.srem(this.key('presence', userId), this.config.instanceId);
       await Promise.race([pipeline.exec().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     }
-    for (const redis of [this.sub, this.stream, this.cmd]) redis?.disconnect();
+    for (const redis of [this.sub, this.cmd]) redis?.disconnect();
   }
-}
-
-function parseEntries(raw: Array<[string, string[]]>): FanoutEntry[] {
-  const entries: FanoutEntry[] = [];
-  for (const [id, fields] of raw) {
-    const index = fields.indexOf('d');
-    if (index < 0 || index + 1 >= fields.length) continue;
-    try {
-      entries.push({ id, queuedAt: Number(id.split('-')[0]), delivery: JSON.parse(fields[index + 1]!) as FanoutEntry['delivery'] });
-    } catch {
-      entries.push({ id, queuedAt: Number(id.split('-')[0]), delivery: { kind: 'message', conversationId: '', seqId: 0, frame: '' } });
-    }
-  }
-  return entries;
 }

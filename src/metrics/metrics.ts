@@ -2,6 +2,7 @@
  * Prometheus metrics of one GoChat process (prom-client, its own registry). Every role serves
  * them at GET /metrics: gateways on their HTTP port, logic and task on a small listener.
  * Labels stay low-cardinality: method names, error codes and storage operations, never ids.
+ * The ports report into these through the observers of `observers.ts`.
  */
 import client from 'prom-client';
 
@@ -18,8 +19,12 @@ export class Metrics {
   readonly grpcServer: client.Histogram<'method' | 'code'>;
   readonly grpcClient: client.Histogram<'method' | 'code'>;
   readonly db: client.Histogram<'operation'>;
+  readonly dbFailures: client.Counter<'operation' | 'outcome'>;
+  readonly bus: client.Histogram<'operation' | 'outcome'>;
+  readonly deliveryDuplicatesDropped: client.Counter;
+  readonly deliveryGapsSkipped: client.Counter;
+  readonly fanoutQueue: client.Histogram<'operation' | 'outcome'>;
   private connectionSource: () => number = () => 0;
-  private orderingSource: () => { dropped: number; gapsSkipped: number } = () => ({ dropped: 0, gapsSkipped: 0 });
 
   constructor(role: string, instanceId: string) {
     const registers = [this.registry];
@@ -34,24 +39,15 @@ export class Metrics {
         this.set(source());
       },
     });
-    const ordering = () => this.orderingSource();
-    new client.Counter({
+    this.deliveryDuplicatesDropped = new client.Counter({
       name: 'gochat_delivery_duplicates_dropped_total',
       help: 'Deliveries a gateway dropped because that seqId was already delivered (fan-out retries, stragglers).',
       registers,
-      collect() {
-        this.reset();
-        this.inc(ordering().dropped);
-      },
     });
-    new client.Counter({
+    this.deliveryGapsSkipped = new client.Counter({
       name: 'gochat_delivery_gaps_skipped_total',
       help: 'Times a gateway stopped waiting for a missing seqId and delivered past it (clients catch up with afterSeq).',
       registers,
-      collect() {
-        this.reset();
-        this.inc(ordering().gapsSkipped);
-      },
     });
     this.messagesReceived = new client.Counter({ name: 'gochat_messages_received_total', help: 'send-message requests that reached logic.', registers });
     this.messagesAcked = new client.Counter({ name: 'gochat_messages_acked_total', help: 'Messages durably stored and acked.', registers });
@@ -98,16 +94,31 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
+    this.dbFailures = new client.Counter({
+      name: 'gochat_db_failures_total',
+      help: 'Storage calls that failed, by operation and outcome (an error code, or "error").',
+      labelNames: ['operation', 'outcome'],
+      registers,
+    });
+    this.bus = new client.Histogram({
+      name: 'gochat_bus_duration_seconds',
+      help: 'Bus calls (publish, route), by operation and outcome.',
+      labelNames: ['operation', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.fanoutQueue = new client.Histogram({
+      name: 'gochat_fanout_queue_duration_seconds',
+      help: 'Fan-out queue calls (enqueue, read, claimStale, ack, pending), by operation and outcome; a read includes its blocking wait.',
+      labelNames: ['operation', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
   }
 
   /** The gateway reports its connection count through this (read at scrape time). */
   countConnectionsWith(source: () => number): void {
     this.connectionSource = source;
-  }
-
-  /** The gateway's reorder stage reports through this (read at scrape time). */
-  countOrderingWith(source: () => { dropped: number; gapsSkipped: number }): void {
-    this.orderingSource = source;
   }
 
   get contentType(): string {

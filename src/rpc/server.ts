@@ -7,14 +7,25 @@ import * as grpc from '@grpc/grpc-js';
 import { AppError, CLIENT_MESSAGE_TYPES, toAppError } from '../protocol/index.js';
 import type { HistoryQuery, ClientMessageType, SendMessagePayload } from '../protocol/index.js';
 import type { ClientInfo, LogicApi, Session } from '../logic/api.js';
-import { INTERNAL_KEY_HEADER, sameKey, serviceDefinition, toStatus, type CallObserver, type ServiceName } from './definitions.js';
+import { unobserved, type OperationObserver } from '../ports/observer.js';
+import { INTERNAL_KEY_HEADER, sameKey, serviceDefinition, toStatus, type ServiceName } from './definitions.js';
 
 export interface RpcServerConfig {
   host: string;
   port: number;
   /** `internalKey(secret)`: callers must present it. */
   internalKey: string;
+  /**
+   * Reports each call: "Service.Method", seconds, and "ok", the AppError code it answered, or
+   * "UNAUTHENTICATED" for a caller without the internal key (refused before any handler ran).
+   */
+  observe?: OperationObserver;
 }
+
+/** The operation a send is reported as. */
+export const SEND_MESSAGE_CALL = 'MessageService.SendMessage';
+/** The outcome of a call refused for a missing or wrong internal key. */
+export const UNAUTHENTICATED_CALL = 'UNAUTHENTICATED';
 
 export interface RpcLogger {
   info(obj: object, msg?: string): void;
@@ -124,13 +135,14 @@ function handlers(logic: LogicApi): Record<ServiceName, Record<string, Handler>>
 
 export class RpcServer {
   private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
+  private readonly observe: OperationObserver;
 
   constructor(
     private readonly config: RpcServerConfig,
     logic: LogicApi,
     private readonly log: RpcLogger,
-    private readonly observe: CallObserver = () => {},
   ) {
+    this.observe = config.observe ?? unobserved;
     for (const [service, methods] of Object.entries(handlers(logic)) as Array<[ServiceName, Record<string, Handler>]>) {
       const definition = serviceDefinition(service);
       // A method in the .proto without a handler would answer UNIMPLEMENTED at runtime: refuse to start.
@@ -145,10 +157,10 @@ export class RpcServer {
   private unary(name: string, handler: Handler): grpc.handleUnaryCall<object, object> {
     return (call, callback) => {
       const started = performance.now();
-      const finish = (code: string) => this.observe(name, code, (performance.now() - started) / 1000);
+      const finish = (outcome: string) => this.observe(name, (performance.now() - started) / 1000, outcome);
       const key = call.metadata.get(INTERNAL_KEY_HEADER)[0];
       if (typeof key !== 'string' || !sameKey(key, this.config.internalKey)) {
-        finish('UNAUTHENTICATED');
+        finish(UNAUTHENTICATED_CALL);
         return callback({ code: grpc.status.UNAUTHENTICATED, details: 'Internal key required' });
       }
       let result: Promise<object>;
@@ -159,7 +171,7 @@ export class RpcServer {
       }
       result.then(
         (response) => {
-          finish('OK');
+          finish('ok');
           callback(null, response);
         },
         (err: unknown) => {

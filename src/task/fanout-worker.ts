@@ -1,27 +1,12 @@
 /**
- * The `task` role: fans out large conversations. Logic queues each committed message of a
- * conversation above the large-group threshold in a durable stream; workers in one consumer
+ * The `task` role: fans out large conversations. The bus queues each committed message of a
+ * conversation above the large-group threshold in the fan-out queue; workers in one consumer
  * group read it, look up the members, and route the delivery to the gateways holding them.
  * An entry is acknowledged only after it was routed, so a worker that dies mid-batch leaves
  * its entries pending, and a live worker claims them once they sit idle past `claimIdleMs`.
  * A retried entry may reach a gateway twice; the gateway's ordered delivery drops the copy.
  */
-import type { MessageDelivery } from '../bus/index.js';
-
-export interface FanoutQueueEntry {
-  id: string;
-  queuedAt: number;
-  delivery: Omit<MessageDelivery, 'recipients'>;
-}
-
-/** What the worker needs from the stream (RedisBus provides it). */
-export interface FanoutQueue {
-  ensureFanoutGroup(): Promise<void>;
-  readFanout(consumer: string, count: number, blockMs: number): Promise<FanoutQueueEntry[]>;
-  claimStaleFanout(consumer: string, minIdleMs: number, count: number): Promise<FanoutQueueEntry[]>;
-  ackFanout(ids: readonly string[]): Promise<void>;
-  route(delivery: MessageDelivery): Promise<number>;
-}
+import type { DeliveryRouter, FanoutEntry, FanoutQueue } from '../bus/fanout-queue.js';
 
 /** Where members come from (the Repo provides it). */
 export interface MemberSource {
@@ -62,13 +47,14 @@ export class FanoutWorker {
   constructor(
     private readonly config: FanoutWorkerConfig,
     private readonly queue: FanoutQueue,
+    private readonly router: DeliveryRouter,
     private readonly source: MemberSource,
     private readonly log: WorkerLogger,
     private readonly observer: FanoutObserver = { lag: () => {}, routed: () => {} },
   ) {}
 
   async start(): Promise<void> {
-    await this.queue.ensureFanoutGroup();
+    await this.queue.ensureGroup();
     this.running = true;
     this.loop = this.run();
     this.log.info({ consumer: this.config.consumer }, 'fan-out worker started');
@@ -86,11 +72,11 @@ export class FanoutWorker {
         const now = Date.now();
         if (now - this.lastClaim >= this.config.claimIdleMs / 2) {
           this.lastClaim = now;
-          const claimed = await this.queue.claimStaleFanout(this.config.consumer, this.config.claimIdleMs, this.config.batchSize);
+          const claimed = await this.queue.claimStale(this.config.consumer, this.config.claimIdleMs, this.config.batchSize);
           if (claimed.length > 0) this.log.warn({ count: claimed.length }, 'took over fan-out entries of a dead worker');
           await this.process(claimed);
         }
-        await this.process(await this.queue.readFanout(this.config.consumer, this.config.batchSize, this.config.blockMs));
+        await this.process(await this.queue.read(this.config.consumer, this.config.batchSize, this.config.blockMs));
         failures = 0;
       } catch (err) {
         if (!this.running) break;
@@ -98,24 +84,24 @@ export class FanoutWorker {
         const message = (err as Error).message ?? String(err);
         if (failures === 1) this.log.warn({ err: message }, 'fan-out read failed; retrying');
         // The stream and its group vanish with a Redis restart that lost its data.
-        if (message.includes('NOGROUP')) await this.queue.ensureFanoutGroup().catch(() => {});
+        if (message.includes('NOGROUP')) await this.queue.ensureGroup().catch(() => {});
         await new Promise((resolve) => setTimeout(resolve, Math.min(100 * failures, 1000)));
       }
     }
   }
 
-  private async process(entries: readonly FanoutQueueEntry[]): Promise<void> {
+  private async process(entries: readonly FanoutEntry[]): Promise<void> {
     if (entries.length === 0) return;
     for (const entry of entries) {
       const { delivery } = entry;
       if (delivery.conversationId) {
         const recipients = await this.membersOf(delivery.conversationId);
-        const routed = await this.queue.route({ ...delivery, recipients });
+        const routed = await this.router.route({ ...delivery, recipients });
         this.observer.routed(routed);
       }
       this.observer.lag(Math.max(0, Date.now() - entry.queuedAt) / 1000);
     }
-    await this.queue.ackFanout(entries.map((e) => e.id));
+    await this.queue.ack(entries.map((e) => e.id));
   }
 
   private async membersOf(conversationId: string): Promise<string[]> {

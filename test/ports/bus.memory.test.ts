@@ -4,5 +4,17 @@ import { busSuite } from './bus.suite.js';
 
 busSuite('MemoryBus', async () => {
   const bus = new MemoryBus();
-  return { gateway: async () => bus, publisher: async () => bus, cleanup: () => bus.close() };
+  const observed: MemoryBus[] = [];
+  return {
+    gateway: async () => bus,
+    publisher: async () => bus,
+    observed: async (_id, observe) => {
+      const one = new MemoryBus({ observe });
+      observed.push(one);
+      return { gateway: one, publisher: one };
+    },
+    cleanup: async () => {
+      await Promise.all([bus, ...observed].map((b) => b.close()));
+    },
+  };
 });

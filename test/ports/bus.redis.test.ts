@@ -1,14 +1,17 @@
 /**
  * The bus interface suite against RedisBus, then what only the distributed bus does: routing
- * by presence, presence expiry, recovery from a Redis restart, and large-group fan-out.
+ * by presence, presence expiry, recovery from a Redis restart, and large-group fan-out through
+ * the fan-out queue beside it.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisBus, type RedisBusConfig } from '../../src/bus/redis-bus.js';
-import type { MessageDelivery } from '../../src/bus/index.js';
+import { RedisFanoutQueue } from '../../src/bus/redis-fanout-queue.js';
+import type { BusEvent, MessageDelivery } from '../../src/bus/index.js';
 import { FanoutWorker } from '../../src/task/fanout-worker.js';
+import type { OperationObserver } from '../../src/ports/observer.js';
 import { broadcast, busSuite, delivery, Inbox } from './bus.suite.js';
 import { deleteRedisKeys, eventually, REDIS_URL, skipUnless, startPrivateRedis } from './services.js';
 
@@ -21,33 +24,44 @@ function busConfig(overrides: Partial<RedisBusConfig> = {}): RedisBusConfig {
     keyPrefix: `gochat-test-${randomBytes(4).toString('hex')}:`,
     presenceTtlSeconds: 5,
     largeGroupThreshold: 1000,
-    fanoutStreamMaxLen: 10_000,
     ...overrides,
   };
 }
 
-/** Buses that share one key space, closed together. */
+/** Buses (each with its fan-out queue, as the composition root pairs them) that share one key space, closed together. */
 function cluster(overrides: Partial<RedisBusConfig> = {}) {
   const base = busConfig(overrides);
-  const buses: RedisBus[] = [];
-  const make = (instanceId: string) => {
-    const bus = new RedisBus({ ...base, instanceId }, quiet);
-    buses.push(bus);
+  const closers: Array<{ close(): Promise<void> }> = [];
+  const queue = () => {
+    const made = new RedisFanoutQueue({ url: base.url, keyPrefix: base.keyPrefix, maxLen: 10_000 }, quiet);
+    closers.push(made);
+    return made;
+  };
+  const make = (instanceId: string, observe?: OperationObserver) => {
+    const bus = new RedisBus({ ...base, instanceId, ...(observe ? { observe } : {}) }, queue(), quiet);
+    closers.push(bus);
     return bus;
   };
   const close = async () => {
-    await Promise.all(buses.map((b) => b.close()));
+    await Promise.all(closers.map((c) => c.close()));
     await deleteRedisKeys(base.url, base.keyPrefix);
   };
-  return { base, make, close };
+  return { base, make, queue, close };
 }
 
 busSuite('RedisBus', async () => {
   const skip = await skipUnless('redis');
   if (skip) return skip;
   const c = cluster();
-  return { gateway: async (id) => c.make(id), publisher: async () => c.make('logic'), cleanup: c.close };
+  return {
+    gateway: async (id) => c.make(id),
+    publisher: async () => c.make('logic'),
+    observed: async (id, observe) => ({ gateway: c.make(id, observe), publisher: c.make(`${id}-logic`, observe) }),
+    cleanup: c.close,
+  };
 });
+
+const isMessage = (e: BusEvent, conversationId: string, seqId: number) => e.kind === 'message' && e.conversationId === conversationId && e.seqId === seqId;
 
 describe('RedisBus routing and recovery', () => {
   const test = (title: string, body: () => Promise<void>) =>
@@ -170,6 +184,44 @@ describe('RedisBus routing and recovery', () => {
     }
   });
 
+  test('the reorder stage reports a repeat it drops and a gap it gives up on', async () => {
+    const c = cluster({ ordering: { waitMs: 50, firstWaitMs: 10, idleResetMs: 10_000, maxConversations: 100, maxHeld: 100 } });
+    try {
+      const events: string[] = [];
+      let onEvent = () => {};
+      const gateway = c.make('g1', (operation, _seconds, outcome) => {
+        if (operation !== 'publish') events.push(`${operation}:${outcome}`);
+        onEvent();
+      });
+      const inbox = new Inbox();
+      await gateway.subscribe(inbox.handler);
+      gateway.userOnline('ann');
+      const logic = c.make('logic');
+      const conversationId = `reorder-${Date.now()}`;
+      const observed = (event: string) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no ${event}; saw ${events.join(' ')}`)), 5000);
+          onEvent = () => {
+            if (!events.includes(event)) return;
+            clearTimeout(timer);
+            resolve();
+          };
+          onEvent();
+        });
+      await logic.publish(delivery(['ann'], 1, conversationId));
+      await inbox.next((e) => isMessage(e, conversationId, 1));
+      await logic.publish(delivery(['ann'], 1, conversationId));
+      await observed('deliver:duplicate');
+      // seqId 2 never comes: after waitMs the stage delivers 3 and says it skipped a gap.
+      await logic.publish(delivery(['ann'], 3, conversationId));
+      await observed('reorder:gap-skipped');
+      await inbox.next((e) => isMessage(e, conversationId, 3));
+      assert.deepEqual(events, ['deliver:ok', 'deliver:duplicate', 'reorder:gap-skipped', 'deliver:ok']);
+    } finally {
+      await c.close();
+    }
+  });
+
   test('large conversations go through the stream; a dead worker\'s entries are taken over', async () => {
     const c = cluster({ largeGroupThreshold: 2 });
     try {
@@ -179,18 +231,19 @@ describe('RedisBus routing and recovery', () => {
       gateway.userOnline('m1');
       const logic = c.make('logic');
       const members = { getMemberIds: async () => ['m1', 'm2', 'm3'] };
-      const queue = c.make('task');
-      await queue.ensureFanoutGroup();
+      const queue = c.queue();
+      await queue.ensureGroup();
       const conversationId = `big-${Date.now()}`;
       for (let seq = 1; seq <= 5; seq++) await logic.publish(delivery(['m1', 'm2', 'm3'], seq, conversationId));
       // A worker reads the batch and dies before acknowledging it.
-      const taken = await queue.readFanout('dead-worker', 10, 100);
+      const taken = await queue.read('dead-worker', 10, 100);
       assert.equal(taken.length, 5);
-      assert.equal(await queue.pendingFanout(), 5);
+      assert.equal(await queue.pending(), 5);
       assert.equal(inbox.messages(conversationId).length, 0);
 
       const worker = new FanoutWorker(
         { consumer: 'live-worker', batchSize: 10, blockMs: 100, claimIdleMs: 200, memberCacheMs: 1000 },
+        c.queue(),
         c.make('task2'),
         members,
         quiet,
@@ -200,7 +253,7 @@ describe('RedisBus routing and recovery', () => {
         await inbox.next((e) => e.kind === 'message' && e.conversationId === conversationId && e.seqId === 5, 10_000);
         assert.deepEqual(inbox.messages(conversationId).map((d) => d.seqId), [1, 2, 3, 4, 5]);
         assert.deepEqual(inbox.messages(conversationId)[0]!.recipients, ['m1']);
-        await eventually(async () => (await queue.pendingFanout()) === 0, 5000, 'pending entries acknowledged');
+        await eventually(async () => (await queue.pending()) === 0, 5000, 'pending entries acknowledged');
         // New entries flow through the live worker as they come.
         await logic.publish(delivery(['m1', 'm2', 'm3'], 6, conversationId));
         await inbox.next((e) => e.kind === 'message' && e.conversationId === conversationId && e.seqId === 6);

@@ -6,10 +6,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BroadcastDelivery, Bus, BusEvent, Delivery, MessageDelivery } from '../../src/bus/index.js';
+import type { OperationObserver } from '../../src/ports/observer.js';
 
 export interface BusFixture {
   gateway(instanceId: string): Promise<Bus>;
   publisher(): Promise<Bus>;
+  /** A gateway's bus and a publisher's bus that report to `observe` (one object for the in-process bus). */
+  observed(instanceId: string, observe: OperationObserver): Promise<{ gateway: Bus; publisher: Bus }>;
   cleanup(): Promise<void>;
 }
 
@@ -132,6 +135,24 @@ export function busSuite(name: string, makeFixture: () => Promise<BusFixture | s
       await gateway.subscribe(inbox.handler);
       await (await f.publisher()).publish({ kind: 'revoke-users', userIds: ['frank', 'gina'] });
       assert.deepEqual(await inbox.next((e) => e.kind === 'revoke-users'), { kind: 'revoke-users', userIds: ['frank', 'gina'] });
+    });
+
+    test('each publish is reported with its duration, and each delivery handed to the subscriber as deliver/ok', async (f) => {
+      const seen: Array<{ operation: string; seconds: number; outcome: string }> = [];
+      const { gateway, publisher } = await f.observed('g-obs', (operation, seconds, outcome) => seen.push({ operation, seconds, outcome }));
+      const inbox = new Inbox();
+      await gateway.subscribe(inbox.handler);
+      gateway.userOnline('olga');
+      const sent = delivery(['olga']);
+      await publisher.publish(sent);
+      await inbox.next((e) => isDelivery(e, sent.conversationId, sent.seqId));
+      await publisher.publish({ kind: 'revoke', userId: 'olga', jti: 'j-obs' });
+      await inbox.next((e) => e.kind === 'revoke' && e.jti === 'j-obs');
+      const publishes = seen.filter((s) => s.operation === 'publish');
+      assert.deepEqual(publishes.map((s) => s.outcome), ['ok', 'ok']);
+      assert.ok(publishes.every((s) => s.seconds >= 0 && s.seconds < 5), JSON.stringify(publishes));
+      // A revocation is not a message delivery.
+      assert.deepEqual(seen.filter((s) => s.operation === 'deliver'), [{ operation: 'deliver', seconds: 0, outcome: 'ok' }]);
     });
 
     test('a conversation published in seqId order arrives in seqId order', async (f) => {

@@ -173,3 +173,33 @@ describe('LogicApi over gRPC', () => {
     }
   });
 });
+
+describe('RpcServer observation', () => {
+  it('reports every call: method, seconds, and ok, the AppError code, or UNAUTHENTICATED', async () => {
+    const backend = makeLogic();
+    const seen: Array<[string, string]> = [];
+    const observed = new RpcServer(
+      { host: '127.0.0.1', port: 0, internalKey: KEY, observe: (method, seconds, outcome) => (assert.ok(seconds >= 0), seen.push([method, outcome])) },
+      backend.logic,
+      quiet,
+    );
+    const bound = await observed.start();
+    const caller = new RpcLogicClient({ addrs: [`127.0.0.1:${bound}`], internalKey: KEY, timeoutMs: 5000 });
+    const intruder = new RpcLogicClient({ addrs: [`127.0.0.1:${bound}`], internalKey: internalKey('other-secret'), timeoutMs: 5000 });
+    try {
+      await caller.ready();
+      await assert.rejects(caller.login({ username: 'nobody_here', password: 'wrong password' }, client), isCode('INVALID_CREDENTIALS'));
+      await assert.rejects(intruder.ready());
+      assert.deepEqual(seen, [
+        ['UserService.Ready', 'ok'],
+        ['AuthService.Login', 'INVALID_CREDENTIALS'],
+        ['UserService.Ready', 'UNAUTHENTICATED'],
+      ]);
+    } finally {
+      caller.close();
+      intruder.close();
+      await observed.close();
+      await backend.close();
+    }
+  });
+});

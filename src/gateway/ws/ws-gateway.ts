@@ -8,6 +8,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { BroadcastDelivery, Bus, BusEvent, MessageDelivery } from '../../bus/index.js';
 import type { LogicApi, Session } from '../../logic/api.js';
+import { unobserved, type OperationObserver } from '../../ports/observer.js';
 import { AppError, CLOSE_CODES, toAppError, type ClientFrame } from '../../protocol/index.js';
 import { ClientFrameSchema } from '../../protocol/schemas.js';
 import { assertWellFormed, decodeJson, describeErrors, isWellFormed, mayHoldLoneSurrogate, strictAjv } from '../validation.js';
@@ -30,6 +31,8 @@ export interface WsConfig {
   refusalDelayMs: number;
   maxInFlightSends: number;
   instanceId: string;
+  /** Reports each send handed to logic once answered: "sendMessage", seconds, "ok" or the error code. */
+  observe?: OperationObserver;
 }
 
 /** Frames past the contract's 64 KiB get an error; frames past this are dropped with the connection. */
@@ -52,6 +55,7 @@ export class WsGateway {
   private readonly sweeper: NodeJS.Timeout;
   private nextId = 0;
   private draining = false;
+  private readonly observe: OperationObserver;
 
   constructor(
     private readonly config: WsConfig,
@@ -61,6 +65,7 @@ export class WsGateway {
   ) {
     this.framesByUser = new RateLimiter(config.framesPerUser);
     this.framesByIp = new RateLimiter(config.framesPerIp);
+    this.observe = config.observe ?? unobserved;
     this.sweeper = setInterval(() => this.sweep(), Math.min(5_000, Math.max(250, config.idleTimeoutMs / 4)));
     this.sweeper.unref();
   }
@@ -203,14 +208,18 @@ export class WsGateway {
     const settled = () => {
       if (--conn.inFlight <= this.config.maxInFlightSends / 2) conn.resumeReading();
     };
+    const started = performance.now();
     this.logic.sendMessage(conn.session, payload, conn.id).then(
       (ack) => {
         settled();
+        // Counted before the ack is written, so a client that saw its ack sees it counted.
+        this.observe('sendMessage', (performance.now() - started) / 1000, 'ok');
         conn.send({ type: 'message-ack', data: ack });
       },
       (err: unknown) => {
         settled();
         const error = toAppError(err);
+        this.observe('sendMessage', (performance.now() - started) / 1000, error.code);
         if (error.code === 'INTERNAL_ERROR') this.log.error({ err: error.cause ?? err, connId: conn.id }, 'send-message failed');
         conn.sendError(error.code, error.message, payload.tempMessageId);
       },

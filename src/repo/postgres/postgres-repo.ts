@@ -17,13 +17,9 @@ export interface PostgresRepoConfig extends PostgresDriverConfig {
 export class PostgresRepo extends SqlRepo {
   private readonly driverOfPostgres: PostgresDriver;
 
-  /**
-   * @param legacyObserve The observer as a second argument, as `src/app/` still passes it; to be
-   *   removed once the composition root passes `config.observe`.
-   */
-  constructor(config: PostgresRepoConfig, legacyObserve?: OperationObserver) {
+  constructor(config: PostgresRepoConfig) {
     const driver = new PostgresDriver(config);
-    super(driver, POSTGRES_DIALECT, config.observe ?? legacyObserve);
+    super(driver, POSTGRES_DIALECT, config.observe);
     this.driverOfPostgres = driver;
   }
 
