@@ -19,6 +19,8 @@ export type {
   MessagesQuery,
   SendOptions,
 } from './lib/client.js';
+export { LOCAL_CLOSE_CODES } from './lib/disconnect.js';
+export type { LocalCloseCode } from './lib/disconnect.js';
 export { GoChatError } from './lib/errors.js';
 export type { ClientErrorCode, GoChatErrorCode } from './lib/errors.js';
 export { Backoff, backoffDelay } from './lib/backoff.js';

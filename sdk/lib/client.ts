@@ -1,10 +1,10 @@
 /**
- * GoChatClient: the REST API and the WebSocket in one object, reliable by itself — reconnects
- * with backoff, resends unacked messages with their tempMessageId, catches up what it missed,
- * and emits every message once, in seqId order.
+ * GoChatClient: the REST API and the WebSocket in one object, reliable by itself. A thin facade
+ * over three parts: the {@link Connection} (reconnects with backoff), the {@link Outbox} (resends
+ * unacked messages with their tempMessageId) and {@link CatchUp} (fetches what was missed and emits
+ * every message once, in seqId order).
  */
 import {
-  CLOSE_CODES,
   LIMITS,
   type AuthResult,
   type Conversation,
@@ -19,15 +19,17 @@ import {
   type SendMessagePayload,
   type User,
 } from '../../src/protocol/index.js';
-import { Backoff, type BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from './backoff.js';
+import { CatchUp } from './catch-up.js';
+import { Connection, type ConnectionState } from './connection.js';
+import { LOCAL_CLOSE_CODES } from './disconnect.js';
 import { Emitter } from './emitter.js';
 import { GoChatError, knownCode } from './errors.js';
+import { Outbox } from './outbox.js';
 import { RestClient, type FetchLike } from './rest.js';
-import { Sequencer } from './sequencer.js';
-import { FrameSocket, LOCAL_CLOSE, type IncomingFrame, type WebSocketFactory } from './socket.js';
+import type { FrameSocket, IncomingFrame, WebSocketFactory } from './socket.js';
 
-/** `idle`: not connected and not trying; `connecting`: first attempt; `connected`; `reconnecting`: lost, retrying with backoff. */
-export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting';
+export type { ConnectionState } from './connection.js';
 
 /** Events of {@link GoChatClient}; subscribe with `client.on(name, listener)`. */
 export interface GoChatEvents {
@@ -105,19 +107,6 @@ export interface ConversationsPage {
   pagination: ConversationPagination;
 }
 
-interface OutboxEntry {
-  payload: SendMessagePayload;
-  resolve(ack: MessageAck): void;
-  reject(err: GoChatError): void;
-  timer: ReturnType<typeof setTimeout> | null;
-  /** The socket it was last written to; resent when that one is gone. */
-  sentOn: FrameSocket | null;
-  retries: number;
-}
-
-const MAX_SEND_RETRIES = 5;
-const MAX_HELD_LIVE = 10_000;
-
 /**
  * A fresh tempMessageId: a UUIDv7 (RFC 9562), 48 bits of milliseconds then 74 random bits.
  * Time-ordered ids land at the end of the server's idempotency index instead of on a random
@@ -172,33 +161,20 @@ function toWsUrl(baseUrl: string): string {
  * const ack = await client.send(chat.conversationId, 'hi Bob');
  * console.log('stored as', ack.seqId);
  * ```
- */
-export class GoChatClient extends Emitter<GoChatEvents> {
+ */export class GoChatClient extends Emitter<GoChatEvents> {
   private readonly rest: RestClient;
-  private readonly options: GoChatClientOptions;
-  private readonly backoff: Backoff;
-  private readonly sequencer: Sequencer;
-  private readonly outbox = new Map<string, OutboxEntry>();
+  private readonly connection: Connection;
+  private readonly outbox: Outbox;
+  /** Null with `catchUp: false`: live frames are emitted as they come. */
+  private readonly catchUp: CatchUp | null;
   private tokenValue: string | null;
   private userValue: User | null = null;
-  private stateValue: ConnectionState = 'idle';
-  private socket: FrameSocket | null = null;
-  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-  private wantConnected = false;
-  private everConnected = false;
-  /** Set once the first sync has taken the conversations' positions; later, an unknown conversation is new. */
-  private baselineTaken = false;
-  private syncGeneration = 0;
-  /** The current connection has finished its catch-up. */
-  private caughtUp = false;
-  /** Live messages held while a sync is taking positions, so none is emitted against a stale one. */
-  private heldLive: Message[] | null = null;
-  private readonly filling = new Map<string, { again: boolean; done: Promise<void> }>();
+  /** The socket whose catch-up has finished; `connect()` resolves at once while it is the current one. */
+  private syncedSocket: FrameSocket | null = null;
   private connectWaiters: Array<{ resolve(): void; reject(err: GoChatError): void }> = [];
 
   constructor(options: GoChatClientOptions = {}) {
     super();
-    this.options = options;
     this.tokenValue = options.token ?? null;
     this.rest = new RestClient({
       baseUrl: (options.baseUrl ?? defaultBaseUrl()).replace(/\/+$/, ''),
@@ -206,12 +182,44 @@ export class GoChatClient extends Emitter<GoChatEvents> {
       token: () => this.tokenValue,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
-    this.backoff = new Backoff(options.reconnect);
-    this.sequencer = new Sequencer({
-      emit: (message) => this.emit('message', message),
-      fill: (conversationId) => void this.fill(conversationId),
-      maxAhead: MAX_HELD_LIVE,
+    this.connection = new Connection(
+      {
+        url: () => {
+          if (!this.tokenValue) throw new GoChatError('UNAUTHORIZED', 'Log in before connecting');
+          return `${options.wsUrl ?? toWsUrl(options.baseUrl ?? '')}?token=${encodeURIComponent(this.tokenValue)}`;
+        },
+        checkToken: () => this.me().then(() => undefined),
+        ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
+        ...(options.reconnect ? { reconnect: options.reconnect } : {}),
+        ...(options.pingIntervalMs !== undefined ? { pingIntervalMs: options.pingIntervalMs } : {}),
+        ...(options.pongTimeoutMs !== undefined ? { pongTimeoutMs: options.pongTimeoutMs } : {}),
+      },
+      {
+        onOpen: (socket) => this.onOpen(socket),
+        onFrame: (frame) => this.onFrame(frame),
+        onDown: () => (this.syncedSocket = null),
+        onState: (state) => this.emit('state', state),
+        onFail: (err) => this.onFail(err),
+      },
+    );
+    this.outbox = new Outbox({
+      sink: () => this.connection.socket,
+      maxEntries: options.maxOutbox ?? 1000,
+      sendTimeoutMs: options.sendTimeoutMs ?? 0,
+      ...(options.reconnect ? { retry: options.reconnect } : {}),
     });
+    this.catchUp =
+      options.catchUp === false
+        ? null
+        : new CatchUp({
+            source: {
+              conversations: () => this.conversations(),
+              messagesAfter: (conversationId, afterSeq, size) => this.messages(conversationId, { afterSeq, size }),
+            },
+            emit: (message) => this.emit('message', message),
+            report: (err) => this.emit('error', err),
+            active: () => this.tokenValue !== null,
+          });
   }
 
   /** The current bearer token, or null when logged out. Store it to resume with `options.token`. */
@@ -225,12 +233,12 @@ export class GoChatClient extends Emitter<GoChatEvents> {
   }
 
   get state(): ConnectionState {
-    return this.stateValue;
+    return this.connection.state;
   }
 
   /** Unacked sends, in the order they were made. */
   get pendingSends(): SendMessagePayload[] {
-    return [...this.outbox.values()].map((entry) => entry.payload);
+    return this.outbox.payloads();
   }
 
   // ---- REST ----
@@ -282,8 +290,8 @@ export class GoChatClient extends Emitter<GoChatEvents> {
    * ```
    */
   async logout(): Promise<void> {
-    // The server closes our socket as it revokes the token: that is expected here, not an error to report.
-    this.wantConnected = false;
+    // Stopped first: the server closes the socket as it revokes the token (4501), which is expected here, not an error to report.
+    this.connection.stop();
     try {
       if (this.tokenValue) await this.rest.request<null>('POST', '/api/auth/logout');
     } finally {
@@ -449,13 +457,12 @@ export class GoChatClient extends Emitter<GoChatEvents> {
    * ```
    */
   connect(): Promise<void> {
-    if (this.wantConnected && this.caughtUp) return Promise.resolve();
+    if (this.connection.wanted && this.syncedSocket !== null && this.syncedSocket === this.connection.socket) return Promise.resolve();
     const done = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
-    if (!this.wantConnected) {
-      this.wantConnected = true;
+    if (!this.connection.wanted) {
       // Own messages are rebuilt from acks, which needs the sender's name.
       if (!this.userValue && this.tokenValue) this.me().catch(() => undefined);
-      this.open();
+      this.connection.start();
     }
     return done;
   }
@@ -469,12 +476,8 @@ export class GoChatClient extends Emitter<GoChatEvents> {
    * ```
    */
   disconnect(): void {
-    this.wantConnected = false;
-    this.caughtUp = false;
-    this.clearReconnectTimer();
-    this.socket?.abandon();
-    this.socket = null;
-    this.setState('idle');
+    this.connection.stop();
+    this.outbox.pause();
   }
 
   /**
@@ -487,14 +490,7 @@ export class GoChatClient extends Emitter<GoChatEvents> {
    * ```
    */
   reconnectNow(): void {
-    if (!this.wantConnected) return;
-    this.clearReconnectTimer();
-    const socket = this.socket;
-    this.socket = null;
-    this.caughtUp = false;
-    socket?.abandon();
-    this.backoff.reset();
-    if (!this.socket && !this.reconnectTimer) this.open();
+    this.connection.reconnectNow();
   }
 
   /**
@@ -514,34 +510,10 @@ export class GoChatClient extends Emitter<GoChatEvents> {
    */
   send(conversationId: string, content: string, options: SendOptions = {}): Promise<MessageAck> {
     const tempMessageId = options.tempMessageId ?? createTempId();
-    const existing = this.outbox.get(tempMessageId);
-    if (existing) {
-      return new Promise((resolve, reject) => {
-        const { resolve: first, reject: firstReject } = existing;
-        existing.resolve = (ack) => (first(ack), resolve(ack));
-        existing.reject = (err) => (firstReject(err), reject(err));
-      });
-    }
-    if (this.outbox.size >= (this.options.maxOutbox ?? 1000)) {
-      return Promise.reject(new GoChatError('OUTBOX_FULL', 'Too many messages wait for an ack', { tempMessageId }));
-    }
-    const payload: SendMessagePayload = { conversationId, content, messageType: options.messageType ?? 'text', tempMessageId };
-    return new Promise<MessageAck>((resolve, reject) => {
-      const entry: OutboxEntry = { payload, resolve, reject, timer: null, sentOn: null, retries: 0 };
-      const timeout = this.options.sendTimeoutMs ?? 0;
-      if (timeout > 0) {
-        entry.timer = setTimeout(() => {
-          if (this.outbox.get(tempMessageId) !== entry) return;
-          this.outbox.delete(tempMessageId);
-          reject(new GoChatError('TIMEOUT', `No ack within ${timeout} ms`, { tempMessageId }));
-        }, timeout);
-      }
-      this.outbox.set(tempMessageId, entry);
-      this.transmit(entry);
-    });
+    return this.outbox.add({ conversationId, content, messageType: options.messageType ?? 'text', tempMessageId });
   }
 
-  // ---- connection lifecycle ----
+  // ---- wiring of the parts ----
 
   private adopt(result: AuthResult): AuthResult {
     this.tokenValue = result.token;
@@ -549,115 +521,49 @@ export class GoChatClient extends Emitter<GoChatEvents> {
     return result;
   }
 
-  private setState(state: ConnectionState): void {
-    if (this.stateValue === state) return;
-    this.stateValue = state;
-    this.emit('state', state);
-  }
-
-  private clearReconnectTimer(): void {
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
-  }
-
-  private open(): void {
-    this.reconnectTimer = null;
-    if (!this.wantConnected || this.socket) return;
-    if (!this.tokenValue) return this.fail(new GoChatError('UNAUTHORIZED', 'Log in before connecting'));
-    const WebSocketImpl = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketFactory }).WebSocket;
-    if (!WebSocketImpl) return this.fail(new GoChatError('NETWORK_ERROR', 'No WebSocket implementation: pass options.WebSocket'));
-    this.setState(this.everConnected ? 'reconnecting' : 'connecting');
-    let url: string;
-    try {
-      url = `${this.options.wsUrl ?? toWsUrl(this.options.baseUrl ?? '')}?token=${encodeURIComponent(this.tokenValue)}`;
-    } catch (err) {
-      return this.fail(err as GoChatError);
-    }
-    const socket: FrameSocket = new FrameSocket(
-      new WebSocketImpl(url),
-      {
-        onOpen: () => this.onOpen(socket),
-        onFrame: (frame) => this.onFrame(frame),
-        onClose: (code, reason, opened) => this.onClose(socket, code, reason, opened),
-      },
-      { pingIntervalMs: this.options.pingIntervalMs ?? LIMITS.clientPingIntervalMs, pongTimeoutMs: this.options.pongTimeoutMs ?? 10_000 },
-    );
-    this.socket = socket;
-  }
-
   private onOpen(socket: FrameSocket): void {
-    if (this.socket !== socket) return;
-    this.everConnected = true;
-    this.caughtUp = false;
-    this.backoff.reset();
-    this.setState('connected');
-    for (const entry of this.outbox.values()) this.transmit(entry);
-    void this.sync(socket);
-  }
-
-  private onClose(socket: FrameSocket, code: number, reason: string, opened: boolean): void {
-    // A socket we replaced or dropped on purpose: whoever did that decides what comes next.
-    if (this.socket !== socket) return;
-    this.socket = null;
-    this.caughtUp = false;
-    if (!this.wantConnected) return;
-    if (code >= 4500 && code < 5000 && code !== LOCAL_CLOSE.DEAD && code !== LOCAL_CLOSE.CLIENT) {
-      const cause = code === CLOSE_CODES.TOKEN_REVOKED ? 'TOKEN_REVOKED' : code === CLOSE_CODES.TOKEN_EXPIRED ? 'TOKEN_EXPIRED' : 'FORBIDDEN';
-      return this.fail(new GoChatError(cause, reason || `Connection closed for good (${code})`));
+    this.outbox.flush();
+    if (!this.catchUp) {
+      this.syncedSocket = socket;
+      return this.settleConnect(null);
     }
-    this.setState('reconnecting');
-    if (opened) return this.scheduleReconnect();
-    // A refused upgrade looks like any network failure to a browser; ask over HTTP whether the token is still good.
-    this.me().then(
-      () => this.scheduleReconnect(),
-      (err: unknown) => {
-        if (err instanceof GoChatError && err.isAuthError) this.fail(err);
-        else this.scheduleReconnect();
-      },
-    );
-  }
-
-  private scheduleReconnect(): void {
-    if (!this.wantConnected || this.socket || this.reconnectTimer) return;
-    this.reconnectTimer = setTimeout(() => this.open(), this.backoff.next());
+    void this.catchUp.sync(() => this.connection.socket === socket).then((outcome) => {
+      if (outcome.kind === 'stale') return;
+      if (outcome.kind === 'failed') {
+        this.emit('error', outcome.error);
+        // Try again with a fresh connection rather than run with unknown positions.
+        return this.connection.drop(socket, LOCAL_CLOSE_CODES.CATCH_UP_FAILED, 'catch-up failed');
+      }
+      this.syncedSocket = socket;
+      this.emit('synced', { conversations: outcome.conversations });
+      this.settleConnect(null);
+    });
   }
 
   /** Stops for good (the token is refused): nothing will get better by retrying. */
-  private fail(err: GoChatError): void {
-    this.wantConnected = false;
-    this.clearReconnectTimer();
-    this.setState('idle');
+  private onFail(err: GoChatError): void {
+    this.settleConnect(err);
+    this.emit('error', err);
+  }
+
+  private settleConnect(err: GoChatError | null): void {
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
-    for (const waiter of waiters) waiter.reject(err);
-    this.emit('error', err);
+    for (const waiter of waiters) {
+      if (err) waiter.reject(err);
+      else waiter.resolve();
+    }
   }
 
   /** Logout: forget the session and everything tied to it. */
   private reset(reason: GoChatError): void {
-    this.disconnect();
-    for (const entry of this.outbox.values()) {
-      if (entry.timer) clearTimeout(entry.timer);
-      entry.reject(reason);
-    }
-    this.outbox.clear();
-    for (const waiter of this.connectWaiters) waiter.reject(reason);
-    this.connectWaiters = [];
-    this.sequencer.clear();
-    this.baselineTaken = false;
-    this.everConnected = false;
-    this.heldLive = null;
-    this.syncGeneration++;
+    this.connection.stop();
+    this.connection.forget();
+    this.outbox.close(reason);
+    this.settleConnect(reason);
+    this.catchUp?.reset();
     this.tokenValue = null;
     this.userValue = null;
-  }
-
-  // ---- frames ----
-
-  private transmit(entry: OutboxEntry): void {
-    const socket = this.socket;
-    if (!socket || entry.sentOn === socket) return;
-    if (socket.send({ type: 'send-message', data: entry.payload })) entry.sentOn = socket;
   }
 
   private onFrame(frame: IncomingFrame): void {
@@ -675,21 +581,13 @@ export class GoChatClient extends Emitter<GoChatEvents> {
   }
 
   private onAck(ack: MessageAck): void {
-    const entry = this.outbox.get(ack.tempMessageId);
-    if (!entry) {
-      // A send that timed out here but was stored after all: the app may still show it as failed.
-      this.emit('ack', ack);
-      const last = this.sequencer.lastSeq(ack.conversationId);
-      if (last !== undefined && ack.seqId > last) void this.fill(ack.conversationId);
-      return;
-    }
-    this.outbox.delete(ack.tempMessageId);
-    if (entry.timer) clearTimeout(entry.timer);
-    entry.resolve(ack);
+    const payload = this.outbox.acked(ack);
     this.emit('ack', ack);
     const user = this.userValue;
-    if (!user) {
-      if (this.sequencer.isTracked(ack.conversationId)) void this.fill(ack.conversationId);
+    if (!payload || !user) {
+      // A send that timed out here but was stored after all (the app may still show it as failed),
+      // or one whose sender name is not known yet: fetch the message rather than rebuild it.
+      this.catchUp?.storedAt(ack.conversationId, ack.seqId);
       return;
     }
     // The server sends no new-message to the sending connection: the ack stands in for it.
@@ -698,8 +596,8 @@ export class GoChatClient extends Emitter<GoChatEvents> {
       conversationId: ack.conversationId,
       senderId: user.userId,
       senderName: user.username,
-      content: entry.payload.content,
-      messageType: entry.payload.messageType ?? 'text',
+      content: payload.content,
+      messageType: payload.messageType ?? 'text',
       seqId: ack.seqId,
       sendTime: ack.sendTime,
     });
@@ -707,134 +605,11 @@ export class GoChatClient extends Emitter<GoChatEvents> {
 
   private onErrorFrame(data: { message: string; code: string; tempMessageId?: string }): void {
     const error = GoChatError.fromFrame({ message: String(data?.message ?? ''), code: knownCode(data?.code), ...(data?.tempMessageId !== undefined ? { tempMessageId: data.tempMessageId } : {}) });
-    const entry = data?.tempMessageId !== undefined ? this.outbox.get(data.tempMessageId) : undefined;
-    if (!entry) return this.emit('error', error);
-    if (error.retryable && entry.retries < MAX_SEND_RETRIES) {
-      // Overload or shutdown: try again later, on this socket or the next one.
-      entry.retries++;
-      entry.sentOn = null;
-      const delay = error.retryAfter !== undefined ? error.retryAfter * 1000 : 250 * 2 ** entry.retries;
-      setTimeout(() => {
-        if (this.outbox.get(entry.payload.tempMessageId) === entry) this.transmit(entry);
-      }, delay);
-      return;
-    }
-    this.outbox.delete(entry.payload.tempMessageId);
-    if (entry.timer) clearTimeout(entry.timer);
-    entry.reject(error);
+    if (!this.outbox.refused(error)) this.emit('error', error);
   }
 
-  /** A message from the socket (or an ack): ordered, de-duplicated, gaps filled. */
   private onLive(message: Message): void {
-    if (this.options.catchUp === false) return this.emit('message', message);
-    if (this.heldLive) {
-      if (this.heldLive.length < MAX_HELD_LIVE) this.heldLive.push(message);
-      return;
-    }
-    // Before the first sync an unknown conversation starts at this message; after it, an unknown one is new: all of it is missed.
-    if (!this.sequencer.isTracked(message.conversationId)) {
-      this.sequencer.track(message.conversationId, this.baselineTaken ? 0 : message.seqId - 1);
-    }
-    this.sequencer.push(message);
-  }
-
-  // ---- catch-up ----
-
-  /**
-   * After each open: take every conversation's position from the list, then fetch what was missed
-   * with afterSeq. The first sync only records positions (history is the app's to page through).
-   */
-  private async sync(socket: FrameSocket): Promise<void> {
-    if (this.options.catchUp === false) return this.resolveConnect();
-    const generation = ++this.syncGeneration;
-    this.heldLive ??= [];
-    let list: Conversation[];
-    try {
-      list = await this.conversations();
-    } catch (err) {
-      if (generation !== this.syncGeneration) return;
-      this.releaseHeld();
-      this.emit('error', err instanceof GoChatError ? err : new GoChatError('NETWORK_ERROR', 'Catch-up failed', { cause: err }));
-      // Try again with a fresh connection rather than run with unknown positions.
-      if (this.socket === socket) this.reconnectLater(socket);
-      return;
-    }
-    if (generation !== this.syncGeneration) return;
-    const fills: Array<Promise<void>> = [];
-    for (const conversation of list) {
-      const newest = conversation.lastMessage?.seqId ?? 0;
-      const id = conversation.conversationId;
-      if (!this.sequencer.isTracked(id)) this.sequencer.track(id, this.baselineTaken ? 0 : newest);
-      if (newest > (this.sequencer.lastSeq(id) ?? newest)) fills.push(this.fill(id));
-    }
-    this.baselineTaken = true;
-    this.releaseHeld();
-    await Promise.all(fills);
-    if (generation !== this.syncGeneration || this.socket !== socket) return;
-    this.caughtUp = true;
-    this.emit('synced', { conversations: list.length });
-    this.resolveConnect();
-  }
-
-  private reconnectLater(socket: FrameSocket): void {
-    this.socket = null;
-    this.caughtUp = false;
-    socket.abandon();
-    this.setState('reconnecting');
-    this.scheduleReconnect();
-  }
-
-  private releaseHeld(): void {
-    const held = this.heldLive ?? [];
-    this.heldLive = null;
-    for (const message of held) this.onLive(message);
-  }
-
-  private resolveConnect(): void {
-    if (this.options.catchUp === false) this.caughtUp = true;
-    const waiters = this.connectWaiters;
-    this.connectWaiters = [];
-    for (const waiter of waiters) waiter.resolve();
-  }
-
-  /** Fetches a conversation's messages after its position, page by page, into the sequencer. One at a time per conversation. */
-  private fill(conversationId: string): Promise<void> {
-    const running = this.filling.get(conversationId);
-    if (running) {
-      running.again = true;
-      return running.done;
-    }
-    const state = { again: true, done: Promise.resolve() };
-    this.filling.set(conversationId, state);
-    state.done = (async () => {
-      await Promise.resolve();
-      try {
-        while (state.again) {
-          state.again = false;
-          await this.fetchAfter(conversationId);
-        }
-      } catch (err) {
-        if (err instanceof GoChatError && (err.code === 'NOT_CONVERSATION_MEMBER' || err.code === 'CONVERSATION_NOT_FOUND')) {
-          this.sequencer.untrack(conversationId);
-        } else if (this.tokenValue) {
-          // The next reconnect's sync picks the gap up again.
-          this.emit('error', err instanceof GoChatError ? err : new GoChatError('NETWORK_ERROR', 'Catch-up failed', { cause: err }));
-        }
-      } finally {
-        this.filling.delete(conversationId);
-      }
-    })();
-    return state.done;
-  }
-
-  private async fetchAfter(conversationId: string): Promise<void> {
-    for (;;) {
-      const after = this.sequencer.lastSeq(conversationId);
-      if (after === undefined) return;
-      const page = await this.messages(conversationId, { afterSeq: after, size: LIMITS.pageSizeMax });
-      for (const message of page.messages) this.sequencer.push(message);
-      const progressed = (this.sequencer.lastSeq(conversationId) ?? after) > after;
-      if (!page.pagination.hasMore || !progressed) return;
-    }
+    if (this.catchUp) this.catchUp.live(message);
+    else this.emit('message', message);
   }
 }

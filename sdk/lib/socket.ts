@@ -1,5 +1,6 @@
 /** One WebSocket connection: JSON frames in and out, a ping every interval, and a liveness check. */
 import type { ClientFrame } from '../../src/protocol/index.js';
+import { LOCAL_CLOSE_CODES } from './disconnect.js';
 
 /** Handler slot whose parameter is checked bivariantly, so both the DOM and `ws` sockets fit. */
 type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
@@ -46,8 +47,8 @@ export interface FrameSocketOptions {
 }
 
 const OPEN = 1;
-/** Local close codes (never sent by the server). */
-export const LOCAL_CLOSE = { DEAD: 4900, CLIENT: 4901 } as const;
+/** The close code the SDK sends when it closes a socket itself; its own reason is reported locally. */
+const NORMAL_CLOSURE = 1000;
 
 /**
  * Owns one WebSocket. It reports its end exactly once, even when the network dies without a
@@ -62,7 +63,6 @@ export const LOCAL_CLOSE = { DEAD: 4900, CLIENT: 4901 } as const;
 export class FrameSocket {
   private opened = false;
   private ended = false;
-  private lastFrameAt = Date.now();
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private deadTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -74,7 +74,6 @@ export class FrameSocket {
     ws.onopen = () => {
       if (this.ended) return;
       this.opened = true;
-      this.lastFrameAt = Date.now();
       this.pingTimer = setInterval(() => this.ping(), options.pingIntervalMs);
       handlers.onOpen();
     };
@@ -99,11 +98,14 @@ export class FrameSocket {
     }
   }
 
-  /** Closes the socket and reports the end now, without waiting for the close handshake. */
-  abandon(code: number = LOCAL_CLOSE.CLIENT, reason = 'closed by client'): void {
+  /**
+   * Closes the socket and reports the end now, with `code` (one of {@link LOCAL_CLOSE_CODES}), without
+   * waiting for the close handshake: a dead network would never finish it.
+   */
+  abandon(code: number, reason: string): void {
     if (this.ended) return;
     try {
-      this.ws.close(1000, reason);
+      this.ws.close(NORMAL_CLOSURE, reason);
     } catch {
       // already closing
     }
@@ -112,7 +114,7 @@ export class FrameSocket {
 
   private onMessage(data: unknown): void {
     if (this.ended) return;
-    this.lastFrameAt = Date.now();
+    // Any frame proves the connection alive, not only a pong.
     this.clearDeadTimer();
     let frame: unknown;
     try {
@@ -126,12 +128,11 @@ export class FrameSocket {
   }
 
   private ping(): void {
-    if (!this.send({ type: 'ping' })) return;
-    const sentAt = Date.now();
-    if (this.deadTimer) return;
+    // A deadline already running is kept: it started at an earlier ping nothing has answered yet.
+    if (!this.send({ type: 'ping' }) || this.deadTimer) return;
     this.deadTimer = setTimeout(() => {
       this.deadTimer = null;
-      if (this.lastFrameAt < sentAt) this.abandon(LOCAL_CLOSE.DEAD, 'no answer to ping');
+      this.abandon(LOCAL_CLOSE_CODES.NO_PONG, 'no answer to ping');
     }, this.options.pongTimeoutMs);
   }
 
