@@ -1,5 +1,5 @@
 /** One WebSocket connection: JSON frames in and out, a ping every interval, and a liveness check. */
-import type { ClientFrame } from '../../src/protocol/index.js';
+import { encodeClientFrame, type ClientFrame } from '../../src/protocol/index.js';
 import { LOCAL_CLOSE_CODES } from './disconnect.js';
 
 /** Handler slot whose parameter is checked bivariantly, so both the DOM and `ws` sockets fit. */
@@ -91,7 +91,7 @@ export class FrameSocket {
   send(frame: ClientFrame): boolean {
     if (!this.isOpen) return false;
     try {
-      this.ws.send(JSON.stringify(frame));
+      this.ws.send(encodeClientFrame(frame));
       return true;
     } catch {
       return false;
