@@ -61,12 +61,18 @@ export function observeSends(metrics: Metrics): OperationObserver {
   };
 }
 
-/** Storage: every Repo call timed by method name (`gochat_db_duration_seconds{operation}`). */
+/**
+ * Storage: every Repo call timed by method name (`gochat_db_duration_seconds{operation}`), and the
+ * failed ones counted by outcome (`gochat_db_failures_total`: a full disk shows as
+ * SERVICE_UNAVAILABLE on appendMessages).
+ */
 export function observeRepo(metrics: Metrics): OperationObserver {
   const labels = new Map<string, { operation: string }>();
-  return (operation, seconds) => {
+  const failures = children((operation, outcome) => metrics.dbFailures.labels(operation, outcome));
+  return (operation, seconds, outcome) => {
     let set = labels.get(operation);
     if (!set) labels.set(operation, (set = { operation }));
     metrics.db.observe(set, seconds);
+    if (outcome !== 'ok') failures(operation, outcome).inc();
   };
 }
