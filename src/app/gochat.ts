@@ -32,7 +32,7 @@ import { internalKey } from '../rpc/definitions.js';
 import { FanoutWorker } from '../task/fanout-worker.js';
 import { Metrics } from '../metrics/metrics.js';
 import { instrumentRepo } from '../metrics/instrument.js';
-import { observeBus, observeFanoutQueue, observeRpcServer, observeSends } from '../metrics/observers.js';
+import { observeBus, observeFanoutQueue, observeRpcServer, observeSends, observeStorage } from '../metrics/observers.js';
 import { loadOrCreateSecret } from './secret.js';
 
 export interface RunningGoChat {
@@ -46,11 +46,10 @@ export interface RunningGoChat {
 type Step = () => Promise<unknown> | unknown;
 
 async function createRepo(config: Config, metrics: Metrics): Promise<Repo> {
-  if (!config.databaseUrl) return instrumentRepo(new SqliteRepo({ file: path.join(config.dataDir, 'gochat.db'), walAutocheckpointPages: config.sqlite.walAutocheckpointPages }), metrics);
+  const observe = observeStorage(metrics);
+  if (!config.databaseUrl) return instrumentRepo(new SqliteRepo({ file: path.join(config.dataDir, 'gochat.db'), walAutocheckpointPages: config.sqlite.walAutocheckpointPages }), observe);
   if (!/^postgres(ql)?:\/\//.test(config.databaseUrl)) throw new Error('GOCHAT_DATABASE_URL must be a postgres:// URL');
-  const repo = new PostgresRepo({ url: config.databaseUrl, poolSize: config.postgres.poolSize }, (operation, seconds) =>
-    metrics.db.observe({ operation }, seconds),
-  );
+  const repo = new PostgresRepo({ url: config.databaseUrl, poolSize: config.postgres.poolSize }, (operation, seconds) => observe(operation, seconds, 'ok'));
   await repo.migrate();
   return repo;
 }

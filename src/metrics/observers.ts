@@ -60,3 +60,13 @@ export function observeSends(metrics: Metrics): OperationObserver {
     counter.inc();
   };
 }
+
+/** Storage: every call timed by operation (the labels the bench reads); failures also counted by outcome. */
+export function observeStorage(metrics: Metrics): OperationObserver {
+  const timed = children((operation) => metrics.db.labels(operation));
+  const failed = children((operation, outcome) => metrics.dbFailures.labels(operation, outcome));
+  return (operation, seconds, outcome) => {
+    timed(operation, '').observe(seconds);
+    if (outcome !== 'ok') failed(operation, outcome).inc();
+  };
+}
