@@ -83,7 +83,8 @@ export class Outbox {
         entry.deadline = setTimeout(() => {
           entry.deadline = null;
           this.remove(entry);
-          reject(new GoChatError('TIMEOUT', `No ack within ${timeout} ms`, { tempMessageId }));
+          // entry.reject, not this promise's: sends that joined this one time out with it.
+          entry.reject(new GoChatError('TIMEOUT', `No ack within ${timeout} ms`, { tempMessageId }));
         }, timeout);
       }
       this.entries.set(tempMessageId, entry);

@@ -5,17 +5,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from '../../sdk/index.js';
-import { FakeServer, fakeClient, nextEvent } from './fake-server.js';
+import { FakeServer, fakeClient, nextEvent, disconnectedAtEnd } from './fake-server.js';
 
 function record(messages: Message[]): (m: Message) => void {
   return (m) => messages.push(m);
 }
 
-test('the first connect takes positions and emits no history', { timeout: 10_000 }, async (t) => {
+test('the first connect takes positions and emits no history', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   for (let i = 1; i <= 3; i++) srv.addMessage('c1', `old ${i}`);
   const { client } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   const seen: Message[] = [];
   client.on('message', record(seen));
   await client.connect();
@@ -23,11 +23,11 @@ test('the first connect takes positions and emits no history', { timeout: 10_000
   assert.ok(!srv.requests.some((r) => r.includes('afterSeq')), srv.requests.join(' '));
 });
 
-test('after a reconnect, what was missed is fetched with afterSeq page by page and emitted in seqId order', { timeout: 10_000 }, async (t) => {
+test('after a reconnect, what was missed is fetched with afterSeq page by page and emitted in seqId order', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   srv.addMessage('c1', 'before');
   const { client } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   const seen: Message[] = [];
   client.on('message', record(seen));
   await client.connect();
@@ -44,11 +44,11 @@ test('after a reconnect, what was missed is fetched with afterSeq page by page a
   );
 });
 
-test('a live message ahead of a gap is held until the gap is fetched: no gap, no duplicate', { timeout: 10_000 }, async (t) => {
+test('a live message ahead of a gap is held until the gap is fetched: no gap, no duplicate', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   srv.addMessage('c1', 'first');
   const { client } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   const seen: Message[] = [];
   client.on('message', record(seen));
   await client.connect();
@@ -67,11 +67,11 @@ test('a live message ahead of a gap is held until the gap is fetched: no gap, no
   );
 });
 
-test('a conversation that appears after the first sync is emitted from its first message', { timeout: 10_000 }, async (t) => {
+test('a conversation that appears after the first sync is emitted from its first message', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   srv.addMessage('c1', 'known');
   const { client } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   const seen: Message[] = [];
   client.on('message', record(seen));
   await client.connect();
@@ -84,11 +84,11 @@ test('a conversation that appears after the first sync is emitted from its first
   );
 });
 
-test('a catch-up whose conversation list fails is reported and the client reconnects', { timeout: 10_000 }, async (t) => {
+test('a catch-up whose conversation list fails is reported and the client reconnects', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   srv.listFails = true;
   const { client, delaysDrawn } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   const error = nextEvent(client, 'error');
   client.connect().catch(() => undefined);
   assert.equal((await error).code, 'SERVICE_UNAVAILABLE');

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CLOSE_CODES, GoChatError, LOCAL_CLOSE_CODES } from '../../sdk/index.js';
 import { nextStep } from '../../sdk/lib/disconnect.js';
-import { FakeServer, fakeClient, nextEvent, stateReached } from './fake-server.js';
+import { FakeServer, fakeClient, nextEvent, stateReached, disconnectedAtEnd } from './fake-server.js';
 
 const TIMERS = { apis: ['setTimeout', 'setInterval'] } as const;
 const HOUR_MS = 3_600_000;
@@ -19,10 +19,10 @@ afterEach(() => {
   mock.timers.reset();
 });
 
-test('a server close in 4000–4499 reconnects after the backoff delay, not before', { timeout: 10_000 }, async (t) => {
+test('a server close in 4000–4499 reconnects after the backoff delay, not before', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   const { client, attempts, delaysDrawn } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   await client.connect();
   srv.connections[0]!.close(CLOSE_CODES.SLOW_CONSUMER);
   await delaysDrawn(1);
@@ -34,11 +34,11 @@ test('a server close in 4000–4499 reconnects after the backoff delay, not befo
   await stateReached(client, 'connected');
 });
 
-test('each attempt that fails waits twice as long as the one before', { timeout: 10_000 }, async (t) => {
+test('each attempt that fails waits twice as long as the one before', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   srv.refuseUpgradesWith = 503;
   const { client, attempts, delaysDrawn } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   client.connect().catch(() => undefined);
   for (const [i, delay] of [50, 100, 200, 400].entries()) {
     await delaysDrawn(i + 1);
@@ -49,11 +49,11 @@ test('each attempt that fails waits twice as long as the one before', { timeout:
   }
 });
 
-test('a connection that opened resets the delay to the shortest', { timeout: 10_000 }, async (t) => {
+test('a connection that opened resets the delay to the shortest', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   srv.refuseUpgradesWith = 503;
   const { client, attempts, delaysDrawn } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   const connected = client.connect();
   await delaysDrawn(1);
   mock.timers.tick(50);
@@ -67,10 +67,10 @@ test('a connection that opened resets the delay to the shortest', { timeout: 10_
   assert.equal(attempts.length, 4, 'the first delay again, not the third');
 });
 
-test('a server close in 4500–4999 stops for good: the error is reported and no attempt follows', { timeout: 10_000 }, async (t) => {
+test('a server close in 4500–4999 stops for good: the error is reported and no attempt follows', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   const { client, attempts } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   await client.connect();
   const error = nextEvent(client, 'error');
   srv.connections[0]!.close(CLOSE_CODES.TOKEN_REVOKED, 'token revoked');
@@ -80,21 +80,21 @@ test('a server close in 4500–4999 stops for good: the error is reported and no
   assert.equal(attempts.length, 1);
 });
 
-test('an upgrade refused for a token the HTTP API refuses too makes connect() reject with that error', { timeout: 10_000 }, async (t) => {
+test('an upgrade refused for a token the HTTP API refuses too makes connect() reject with that error', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   srv.tokenValid = false;
   const { client, attempts } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   await assert.rejects(client.connect(), (e: unknown) => e instanceof GoChatError && e.code === 'TOKEN_REVOKED');
   assert.equal(client.state, 'idle');
   assert.equal(attempts.length, 1);
 });
 
-test('a ping left unanswered for pongTimeoutMs drops the connection and reconnects', { timeout: 10_000 }, async (t) => {
+test('a ping left unanswered for pongTimeoutMs drops the connection and reconnects', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   srv.answerPings = false;
   const { client, written, delaysDrawn } = fakeClient(srv, { pingIntervalMs: 1_000, pongTimeoutMs: 500 });
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   await client.connect();
   mock.timers.tick(1_000);
   assert.deepEqual(written.at(-1), { type: 'ping' });
@@ -105,10 +105,10 @@ test('a ping left unanswered for pongTimeoutMs drops the connection and reconnec
   await delaysDrawn(1);
 });
 
-test('a ping answered in time keeps the connection open', { timeout: 10_000 }, async (t) => {
+test('a ping answered in time keeps the connection open', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   const { client } = fakeClient(srv, { pingIntervalMs: 1_000, pongTimeoutMs: 500 });
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   await client.connect();
   const pong = nextEvent(client, 'frame');
   mock.timers.tick(1_000);
@@ -130,10 +130,10 @@ test('disconnect() during a backoff wait leaves no timer behind: no attempt foll
   assert.equal(written.filter((f) => f.type === 'ping').length, 0);
 });
 
-test('reconnectNow() during a backoff wait connects at once', { timeout: 10_000 }, async (t) => {
+test('reconnectNow() during a backoff wait connects at once', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   const { client, attempts, delaysDrawn } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   await client.connect();
   srv.connections[0]!.close(CLOSE_CODES.SLOW_CONSUMER);
   await delaysDrawn(1);

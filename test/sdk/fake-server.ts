@@ -243,6 +243,15 @@ export class FakeServer implements AsyncDisposable {
 }
 
 /** A client of the fake server, and what it did, seen from the client's side at the moment it happens. */
+/**
+ * Disconnects `client` when the scope ends: `using _ = disconnectedAtEnd(client)` after the
+ * server's `await using`, so the client goes first, while the server is up and the clock still
+ * mocked. (A `t.after` hook runs after both: ws then waited out its real 30 s close timer.)
+ */
+export function disconnectedAtEnd(client: GoChatClient): Disposable {
+  return { [Symbol.dispose]: () => client.disconnect() };
+}
+
 export interface FakeClient {
   client: GoChatClient;
   /** The URL of every WebSocket the client created, in order. */

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CLOSE_CODES, GoChatError } from '../../sdk/index.js';
 import { MAX_SEND_RETRIES } from '../../sdk/lib/outbox.js';
-import { FakeServer, fakeClient } from './fake-server.js';
+import { FakeServer, fakeClient, disconnectedAtEnd } from './fake-server.js';
 
 beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'setInterval'] }));
 // As in connection.test.ts: run out what a test left pending before the reset.
@@ -19,10 +19,10 @@ function sentIds(frames: { type: string; data?: unknown }[]): string[] {
   return frames.filter((f) => f.type === 'send-message').map((f) => (f.data as { tempMessageId: string }).tempMessageId);
 }
 
-test('a send unacked when the connection drops is written again on the next one, with the same tempMessageId', { timeout: 10_000 }, async (t) => {
+test('a send unacked when the connection drops is written again on the next one, with the same tempMessageId', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   const { client, written, delaysDrawn } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   await client.connect();
   srv.onSend = () => 'ignore';
   const sent = client.send('c1', 'hello', { tempMessageId: 't-1' });
@@ -37,10 +37,10 @@ test('a send unacked when the connection drops is written again on the next one,
   assert.equal(srv.history.get('c1')?.length, 1);
 });
 
-test('a retryable error frame resends after the backoff delay, not before', { timeout: 10_000 }, async (t) => {
+test('a retryable error frame resends after the backoff delay, not before', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   const { client, written, delaysDrawn } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   await client.connect();
   let answers = 0;
   srv.onSend = () => (answers++ === 0 ? { code: 'RATE_LIMITED' } : 'ack');
@@ -54,10 +54,10 @@ test('a retryable error frame resends after the backoff delay, not before', { ti
   assert.equal((await sent).seqId, 1);
 });
 
-test(`retryable errors reject the send after ${MAX_SEND_RETRIES} resends`, { timeout: 10_000 }, async (t) => {
+test(`retryable errors reject the send after ${MAX_SEND_RETRIES} resends`, { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   const { client, written, delaysDrawn } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   await client.connect();
   srv.onSend = () => ({ code: 'SERVICE_UNAVAILABLE' });
   const sent = client.send('c1', 'hello');
@@ -70,10 +70,10 @@ test(`retryable errors reject the send after ${MAX_SEND_RETRIES} resends`, { tim
   assert.equal(client.pendingSends.length, 0);
 });
 
-test('a send the server refuses for good rejects with its code and is not resent', { timeout: 10_000 }, async (t) => {
+test('a send the server refuses for good rejects with its code and is not resent', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   const { client, written } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   await client.connect();
   srv.onSend = () => ({ code: 'NOT_CONVERSATION_MEMBER' });
   await assert.rejects(client.send('c1', 'hello'), (e: unknown) => e instanceof GoChatError && e.code === 'NOT_CONVERSATION_MEMBER');
@@ -81,10 +81,10 @@ test('a send the server refuses for good rejects with its code and is not resent
   assert.equal(sentIds(written).length, 1);
 });
 
-test('a send not acked within sendTimeoutMs rejects with TIMEOUT and leaves the outbox', { timeout: 10_000 }, async (t) => {
+test('a send not acked within sendTimeoutMs rejects with TIMEOUT and leaves the outbox', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   const { client } = fakeClient(srv, { sendTimeoutMs: 5_000 });
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   await client.connect();
   srv.onSend = () => 'ignore';
   const sent = client.send('c1', 'hello');
@@ -95,10 +95,23 @@ test('a send not acked within sendTimeoutMs rejects with TIMEOUT and leaves the 
   assert.equal(client.pendingSends.length, 0);
 });
 
-test('a second send with the same tempMessageId joins the first: written once, both get its ack', { timeout: 10_000 }, async (t) => {
+test('a send that joined another times out with it', { timeout: 10_000 }, async () => {
+  await using srv = await FakeServer.start();
+  const { client } = fakeClient(srv, { sendTimeoutMs: 5_000 });
+  using _disconnect = disconnectedAtEnd(client);
+  await client.connect();
+  srv.onSend = () => 'ignore';
+  const first = client.send('c1', 'hello', { tempMessageId: 't-join' });
+  const joined = client.send('c1', 'hello', { tempMessageId: 't-join' });
+  mock.timers.tick(5_000);
+  const timedOut = (e: unknown) => e instanceof GoChatError && e.code === 'TIMEOUT';
+  await Promise.all([assert.rejects(first, timedOut), assert.rejects(joined, timedOut)]);
+});
+
+test('a second send with the same tempMessageId joins the first: written once, both get its ack', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   const { client, written } = fakeClient(srv);
-  t.after(() => client.disconnect());
+  using _disconnect = disconnectedAtEnd(client);
   await client.connect();
   const [first, second] = await Promise.all([client.send('c1', 'hello', { tempMessageId: 't-1' }), client.send('c1', 'hello', { tempMessageId: 't-1' })]);
   assert.deepEqual(first, second);
