@@ -47,7 +47,6 @@ type Step = () => Promise<unknown> | unknown;
 async function createRepo(config: Config, metrics: Metrics): Promise<Repo> {
   const observe = observeRepo(metrics);
   if (!config.databaseUrl) return new SqliteRepo({ file: path.join(config.dataDir, 'gochat.db'), walAutocheckpointPages: config.sqlite.walAutocheckpointPages, observe });
-  if (!/^postgres(ql)?:\/\//.test(config.databaseUrl)) throw new Error('GOCHAT_DATABASE_URL must be a postgres:// URL');
   const repo = new PostgresRepo({ url: config.databaseUrl, poolSize: config.postgres.poolSize, observe });
   await repo.migrate();
   return repo;
@@ -55,7 +54,6 @@ async function createRepo(config: Config, metrics: Metrics): Promise<Repo> {
 
 /** The Redis bus and, beside it, the fan-out queue it hands large conversations to. */
 function createRedisBus(config: Config, instanceId: string, metrics: Metrics, log: Logger): { bus: RedisBus; queue: FanoutQueue } {
-  if (!/^rediss?:\/\//.test(config.redisUrl)) throw new Error('GOCHAT_REDIS_URL must be a redis:// URL');
   const queue = new RedisFanoutQueue({ url: config.redisUrl, keyPrefix: config.redis.keyPrefix, maxLen: config.fanout.streamMaxLen, observe: observeFanoutQueue(metrics) }, log);
   const bus = new RedisBus(
     {

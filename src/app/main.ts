@@ -1,5 +1,5 @@
 /** `npm start`: reads config from the environment, starts the configured role, stops cleanly on SIGTERM/SIGINT. */
-import { loadConfig } from '../config/index.js';
+import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { runConfigCommand } from '../config/command.js';
 import { createLogger } from './logger.js';
 import { startGoChat } from './gochat.js';
@@ -7,7 +7,18 @@ import { startGoChat } from './gochat.js';
 // `main.js config` prints the effective configuration and exits: it never starts the server.
 if (process.argv[2] === 'config') process.exit(await runConfigCommand(process.argv.slice(3)));
 
-const config = loadConfig();
+/** The configuration, or the process ends naming every bad variable (no stack trace: nothing crashed). */
+function configOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+const config = configOrExit();
 const log = createLogger(config.log.level, config.role);
 
 // Every entry point a client reaches turns its failures into an answer or a close; should one

@@ -17,12 +17,6 @@ export type ConfigOf<S> = S extends Setting<infer T> ? T : S extends object ? { 
 export type Config = ConfigOf<typeof SETTINGS>;
 export type Role = Config['role'];
 
-export interface RateLimitConfig {
-  /** Requests allowed per window; 0: no limit. */
-  limit: number;
-  windowMs: number;
-}
-
 type Env = Record<string, string | undefined>;
 
 /** Where an effective value came from: its variable (or an alias of it), or the default. */

@@ -67,12 +67,10 @@ export function observeSends(metrics: Metrics): OperationObserver {
  * SERVICE_UNAVAILABLE on appendMessages).
  */
 export function observeRepo(metrics: Metrics): OperationObserver {
-  const labels = new Map<string, { operation: string }>();
+  const timed = children((operation) => metrics.db.labels(operation));
   const failures = children((operation, outcome) => metrics.dbFailures.labels(operation, outcome));
   return (operation, seconds, outcome) => {
-    let set = labels.get(operation);
-    if (!set) labels.set(operation, (set = { operation }));
-    metrics.db.observe(set, seconds);
+    timed(operation, '').observe(seconds);
     if (outcome !== 'ok') failures(operation, outcome).inc();
   };
 }

@@ -214,4 +214,11 @@ describe('the config command', () => {
     assert.match(run.stdout, /^PORT +1 +env$/m);
     assert.ok(!run.stdout.includes('listening'));
   });
+
+  it('a server started with a bad setting exits 1 naming it, without a stack trace', () => {
+    const run = spawnSync(process.execPath, [MAIN], { env: { PATH: process.env.PATH, PORT: 'eighty' }, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /^Invalid configuration:\n {2}PORT="eighty": not a decimal integer/);
+    assert.doesNotMatch(run.stderr, /^\s+at /m);
+  });
 });
