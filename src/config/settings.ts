@@ -212,7 +212,7 @@ export const SETTINGS = {
       env: 'GOCHAT_FANOUT_STREAM_MAX_LEN',
       default: 100_000,
       min: 1,
-      section: 'task',
+      section: 'logic',
       doc: 'entries the fan-out stream keeps (approximate `MAXLEN`, applied by logic as it appends); older ones are trimmed even if no worker read them',
     }),
     blockMs: int({
@@ -238,7 +238,7 @@ export const SETTINGS = {
       min: 0,
       zero: 'no wait: an early delivery is released at the next tick',
       section: 'gateway',
-      doc: 'when several logic instances write one conversation (failover, different address orders) or fan-out retries, a gateway may receive its messages out of order or twice; it holds an early one this long for the missing seqId, then releases in order (clients catch up the gap with `afterSeq`), and drops repeats',
+      doc: 'when several logic instances write one conversation (failover, different address orders) or fan-out retries, a gateway may receive its messages out of order or twice; it holds an early one this long for the missing seqId, then releases in order (clients catch up the gap with `afterSeq`), and drops repeats. The first delivery of a conversation the gateway has not seen for 10 s waits 25 ms for an earlier one still in flight',
     }),
   },
   auth: {
