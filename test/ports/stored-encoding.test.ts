@@ -10,7 +10,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
 import { MessageSchema } from '../../src/protocol/schemas.js';
-import { MESSAGE_ENCODING_FORMAT } from '../../src/protocol/stored-encoding.js';
+import { encodingFormatOf, MESSAGE_ENCODING_FORMAT } from '../../src/protocol/stored-encoding.js';
+import { SQLITE_MIGRATIONS } from '../../src/repo/sqlite/migrations.js';
+import { Type } from '@sinclair/typebox';
 
 describe('stored message encodings (SQLite)', () => {
   it('a row stored in an older format is never served in its old shape', async () => {
@@ -40,5 +42,12 @@ describe('stored message encodings (SQLite)', () => {
       await repo.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('migration 5 marks the rows before it with the format of the Message fields of its day', () => {
+    // The fields of MessageSchema when migration 5 was written: rows stored up to it are in their format.
+    const fieldsThen = ['messageId', 'conversationId', 'senderId', 'senderName', 'content', 'messageType', 'seqId', 'sendTime'];
+    const formatThen = encodingFormatOf(Type.Object(Object.fromEntries(fieldsThen.map((name) => [name, Type.Unknown()]))));
+    assert.match(SQLITE_MIGRATIONS[4]!, new RegExp(`ADD COLUMN wire_format TEXT DEFAULT '${formatThen}'`));
   });
 });

@@ -89,9 +89,17 @@ describe('the protocol codec', () => {
     assert.ok(Value.Check(ErrorEnvelopeSchema, body));
   });
 
-  it('any change to MessageSchema names a new stored-encoding format, so old rows are never served as stored', () => {
+  it('a field added to MessageSchema names a new stored-encoding format, so old rows are never served as stored', () => {
     const withField = Type.Object({ ...MessageSchema.properties, editedAt: Type.Optional(Type.String()) });
     assert.notEqual(encodingFormatOf(withField), MESSAGE_ENCODING_FORMAT);
-    assert.equal(encodingFormatOf(Type.Object({ ...MessageSchema.properties })), MESSAGE_ENCODING_FORMAT);
+    const { messageId, conversationId, ...rest } = MessageSchema.properties;
+    assert.notEqual(encodingFormatOf(Type.Object({ conversationId, messageId, ...rest })), MESSAGE_ENCODING_FORMAT, 'reordered');
+  });
+
+  it('a new message type or a reworded description keeps the format: stored rows stay exact', () => {
+    const moreTypes = Type.Object({ ...MessageSchema.properties, messageType: Type.String({ enum: ['text', 'image', 'file', 'system', 'poll'] }) });
+    const described = Type.Object({ ...MessageSchema.properties, content: Type.String({ description: 'what was said' }) });
+    assert.equal(encodingFormatOf(moreTypes), MESSAGE_ENCODING_FORMAT);
+    assert.equal(encodingFormatOf(described), MESSAGE_ENCODING_FORMAT);
   });
 });

@@ -92,7 +92,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE messages_v2 RENAME TO messages;
   `,
 
-  // 3: each message keeps its wire form (the JSON after `messageId`, see messageJsonTail), written
+  // 3: each message keeps its wire form (the JSON after `messageId`, see protocol/stored-encoding.ts), written
   // with the row: a history page is then two columns per row spliced into the response, not seven
   // values read, mapped and serialized again. Rows stored before this migration have NULL there and
   // are served from their columns.
@@ -119,9 +119,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
 
   // 5: the stored wire form names the format it was written in (protocol/stored-encoding.ts), so a
   // row written before a field was added to MessageSchema is read from its columns, not served in
-  // its old shape. Rows stored so far were written in the format of the schema of this migration.
+  // its old shape. Rows stored so far were written in the format of this migration's schema: the
+  // column's default says so without rewriting every row at start (inserts always name a format;
+  // a row without a wire form stays without one whatever its format says).
   `
-  ALTER TABLE messages ADD COLUMN wire_format TEXT;
-  UPDATE messages SET wire_format = 'm1-9c318052' WHERE wire IS NOT NULL;
+  ALTER TABLE messages ADD COLUMN wire_format TEXT DEFAULT 'm1-9bbb61da';
   `,
 ];
