@@ -1,5 +1,8 @@
 /** The storage interface suite against PostgreSQL, in a database of its own that is dropped afterwards. */
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
 import { PostgresRepo } from '../../src/repo/postgres/postgres-repo.js';
+import type { NewMessage } from '../../src/repo/index.js';
 import { repoSuite } from './repo.suite.js';
 import { createTestDatabase, skipUnless } from './services.js';
 
@@ -13,4 +16,39 @@ repoSuite('PostgreSQL', async () => {
     return repo;
   };
   return { open, openAgain: open, cleanup: async () => await db[Symbol.asyncDispose]() };
+});
+
+it('PostgreSQL: a batch of messages takes the same round trips whatever its size, resends included', async (t) => {
+  const skip = await skipUnless('postgres');
+  if (skip) return t.skip(skip);
+  await using db = await createTestDatabase();
+  const repo = new PostgresRepo({ url: db.url, poolSize: 2 });
+  try {
+    await repo.migrate();
+    const a = await repo.createUser({ username: 'ann', passwordHash: 'x', isGuest: false });
+    const b = await repo.createUser({ username: 'bob', passwordHash: 'x', isGuest: false });
+    const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
+    const batch = (from: number, count: number): NewMessage[] =>
+      Array.from({ length: count }, (_, i) => ({
+        conversationId,
+        senderId: i % 2 ? b.userId : a.userId,
+        senderName: i % 2 ? 'bob' : 'ann',
+        tempMessageId: `t-${from + i}`,
+        content: `m${from + i}`,
+        messageType: 'text',
+        sendTime: Date.now(),
+      }));
+    const tripsOf = async (messages: NewMessage[]) => {
+      const before = repo.roundTrips;
+      await repo.appendMessages(messages);
+      return repo.roundTrips - before;
+    };
+    const one = await tripsOf(batch(0, 1));
+    assert.equal(await tripsOf(batch(1, 100)), one, 'a batch of 100 new messages');
+    // Half resends of stored messages, half new: still the same statements.
+    assert.equal(await tripsOf([...batch(51, 50), ...batch(101, 50)]), one, 'a batch with resends');
+    assert.equal((await repo.getConversationInfo(conversationId))?.lastSeq, 151);
+  } finally {
+    await repo.close();
+  }
 });

@@ -23,6 +23,11 @@ export class PostgresRepo extends SqlRepo {
     this.driverOfPostgres = driver;
   }
 
+  /** Statements sent to the database so far (BEGIN and COMMIT included): one round trip each. */
+  get roundTrips(): number {
+    return this.driverOfPostgres.roundTrips;
+  }
+
   /** Applies pending migrations. Safe to call from several processes at once (advisory lock). */
   migrate(): Promise<void> {
     return this.driverOfPostgres.migrate();
