@@ -21,6 +21,9 @@ export function encodeMessage(message: Message): string {
 }
 
 /**
+ * Messages are values: never changed once made (an edit or a recall will make a new Message), so
+ * an encoding remembered for one stays true.
+ *
  * Records that `json` is `message`'s encoding (a store that kept it beside the row), so sending the
  * message does not encode it again. `json` must be what `encodeMessage` would produce.
  */

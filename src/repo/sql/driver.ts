@@ -91,16 +91,38 @@ export interface SqlDriver {
   close(): Promise<void>;
 }
 
-/** Runs a body to completion, handing each yielded statement to `execute` synchronously. */
+/**
+ * Runs a body to completion, handing each yielded statement to `execute` synchronously. A failed
+ * statement is thrown into the body at its `yield`, so a body's try/catch and finally work as in
+ * ordinary code; uncaught, it leaves the body and the transaction rolls back.
+ */
 export function runSync<T>(body: Step<T>, execute: (op: SqlOp) => unknown): T {
   let next = body.next();
-  while (!next.done) next = body.next(execute(next.value));
+  while (!next.done) {
+    let result: unknown;
+    try {
+      result = execute(next.value);
+    } catch (err) {
+      next = body.throw(err);
+      continue;
+    }
+    next = body.next(result);
+  }
   return next.value;
 }
 
-/** Runs a body to completion, awaiting each yielded statement. */
+/** Runs a body to completion, awaiting each yielded statement; failures are thrown into it as in `runSync`. */
 export async function runAsync<T>(body: Step<T>, execute: (op: SqlOp) => Promise<unknown>): Promise<T> {
   let next = body.next();
-  while (!next.done) next = body.next(await execute(next.value));
+  while (!next.done) {
+    let result: unknown;
+    try {
+      result = await execute(next.value);
+    } catch (err) {
+      next = body.throw(err);
+      continue;
+    }
+    next = body.next(result);
+  }
   return next.value;
 }
