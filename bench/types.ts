@@ -43,9 +43,9 @@ export interface BenchParams {
   stormClients: number;
   /** (f) messages each group receives while its members are away. */
   stormMissed: number;
-  /** Attacks: registered users in 1:1 pairs, each sending `normalRate` messages per second. */
   /** Seconds in each window (quiet, then attack) of an attack scenario. */
   attackWindowSec: number;
+  /** Attacks: registered users in 1:1 pairs, each sending `normalRate` messages per second. */
   normalUsers: number;
   normalRate: number;
   /** Attacks: the server's open-file limit, soft and hard (a `LimitNOFILE=1024` service); 0 keeps the runner's. */

@@ -1,5 +1,5 @@
 /**
- * Row shapes and row-to-wire mappers both SQL implementations share. SQLite returns integers as
+ * Row shapes and row-to-wire mappers of the SQL store, over both dialects. SQLite returns integers as
  * numbers and flags as 0/1; PostgreSQL returns BIGINT as strings and booleans as booleans: the
  * mappers accept either, so one conversion serves both.
  */
@@ -224,7 +224,7 @@ export const CONVERSATION_ORDER = 'ORDER BY c.updated_at DESC, c.id DESC';
 /**
  * One page of a member's conversation list in `CONVERSATION_ORDER`. With `keyset`, only rows strictly
  * after the position (updated_at, id) — a row-value comparison both dialects support, matching the
- * order exactly. `param(n)` spells the n-th placeholder (`?` for SQLite, `$n` for PostgreSQL);
+ * order exactly. `param(n)` spells the n-th placeholder (`$n` in both dialects: the SQLite driver binds them);
  * the parameters are (userId, limit) or (userId, updatedAt, id, limit).
  */
 export function conversationPageSql(param: (n: number) => string, keyset: boolean): string {
