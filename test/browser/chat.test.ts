@@ -251,11 +251,15 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
     const answered = new Promise<void>((resolve) => (listAnswered = resolve));
     let deliver!: () => void;
     const delivered = new Promise<void>((resolve) => (deliver = resolve));
-    let fetches = 0;
+    let held = false;
     // The list, paged (the app, ?limit=…) or not (the SDK's catch-up): a glob would miss the query string.
     const isList = (url: string | URL) => new URL(url).pathname === '/api/conversations';
+    // Only the app's first paged refresh is held. The SDK's catch-up always goes through, however many
+    // reconnects the offline/online pair causes: holding it would hold the live message too.
+    const isAppRefresh = (url: string) => new URL(url).searchParams.has('limit');
     await bob.page.route(isList, async (route) => {
-      if (++fetches === 1) return route.continue(); // the SDK's catch-up
+      if (held || !isAppRefresh(route.request().url())) return route.continue();
+      held = true;
       const response = await route.fetch();
       listAnswered();
       await delivered;
@@ -270,7 +274,7 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
     // The app renders the list anew from every fetched page: once the entry shown now is replaced,
     // the stale page has been merged.
     const shown = await aliceInBobsList.getByTestId('conversation-last').elementHandle();
-    const staleListShown = bob.page.waitForResponse((response) => isList(response.url()));
+    const staleListShown = bob.page.waitForResponse((response) => isList(response.url()) && isAppRefresh(response.url()));
     deliver();
     await staleListShown;
     await shown!.waitForElementState('hidden', { timeout: 10_000 });
