@@ -18,7 +18,7 @@ repoSuite('PostgreSQL', async () => {
   return { open, openAgain: open, cleanup: async () => await db[Symbol.asyncDispose]() };
 });
 
-it('PostgreSQL: a batch of messages takes the same round trips whatever its size, resends included', async (t) => {
+it('PostgreSQL: a batch of messages takes the same round trips whatever its size, with or without resends', async (t) => {
   const skip = await skipUnless('postgres');
   if (skip) return t.skip(skip);
   await using db = await createTestDatabase();
@@ -45,9 +45,12 @@ it('PostgreSQL: a batch of messages takes the same round trips whatever its size
     };
     const one = await tripsOf(batch(0, 1));
     assert.equal(await tripsOf(batch(1, 100)), one, 'a batch of 100 new messages');
-    // Half resends of stored messages, half new: still the same statements.
-    assert.equal(await tripsOf([...batch(51, 50), ...batch(101, 50)]), one, 'a batch with resends');
-    assert.equal((await repo.getConversationInfo(conversationId))?.lastSeq, 151);
+    // A batch holding resends of stored messages takes a few statements more (the insert skipped
+    // them: take the rows back, read the stored ones, insert again), whatever its size.
+    const withOneResend = await tripsOf([...batch(99, 1), ...batch(101, 1)]); // t-99 is stored, by the same sender
+    assert.ok(withOneResend > one, `a resend is found by the insert, not looked up before it (${withOneResend} vs ${one})`);
+    assert.equal(await tripsOf([...batch(51, 50), ...batch(103, 50)]), withOneResend, 'a batch of 50 resends and 50 new messages');
+    assert.equal((await repo.getConversationInfo(conversationId))?.lastSeq, 152);
   } finally {
     await repo.close();
   }

@@ -267,6 +267,38 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.equal((await repo.getConversationInfo(conversationId))?.lastSeq, 2);
     });
 
+    test('a batch mixing resends of stored messages with new ones numbers only the new ones, with no gap', async () => {
+      const a = await user();
+      const b = await user();
+      const c = await user();
+      const ab = (await repo.getOrCreateSingleConversation(a.userId, b.userId)).conversationId;
+      const ac = (await repo.getOrCreateSingleConversation(a.userId, c.userId)).conversationId;
+      const [stored] = await repo.appendMessages([message(ab, a.userId, 'r1', 'first')]);
+      const results = await repo.appendMessages([
+        message(ab, a.userId, 'n1', 'new one'),
+        message(ab, a.userId, 'r1', 'resent, changed'),
+        message(ac, a.userId, 'n2', 'elsewhere'),
+        message(ab, a.userId, 'r1', 'resent again'),
+        message(ab, b.userId, 'n3', 'new two'),
+      ]);
+      assert.deepEqual(
+        results.map((r) => [r.message.conversationId, r.message.seqId, r.duplicate, r.message.content]),
+        [
+          [ab, 2, false, 'new one'],
+          [ab, 1, true, 'first'],
+          [ac, 1, false, 'elsewhere'],
+          [ab, 1, true, 'first'],
+          [ab, 3, false, 'new two'],
+        ],
+      );
+      assert.equal(results[1]!.message.messageId, stored!.message.messageId);
+      const history = await repo.getMessages(ab, { kind: 'after', afterSeq: 0, size: 10 });
+      assert.deepEqual(history.messages.values.map((m) => [m.seqId, m.content]), [[1, 'first'], [2, 'new one'], [3, 'new two']]);
+      assert.equal((await repo.getConversation(ab, a.userId))?.lastReadSeq, 2);
+      assert.equal((await repo.getConversation(ab, b.userId))?.lastReadSeq, 3);
+      assert.equal((await repo.getConversationInfo(ac))?.lastSeq, 1);
+    });
+
     test('appending to a missing conversation fails and stores nothing', async () => {
       const a = await user();
       await assert.rejects(repo.appendMessages([message('999999999', a.userId, 't')]), (err: unknown) => err instanceof AppError && err.code === 'CONVERSATION_NOT_FOUND');

@@ -28,15 +28,17 @@ export const POSTGRES_DIALECT: SqlDialect = {
     storedMessages: `SELECT m.id, m.conversation_id, m.seq_id, m.sender_id, m.sender_name, m.content, m.message_type, m.send_time, m.temp_message_id
                      FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k (conversation_id, sender_id, temp_message_id)
                      JOIN messages m ON m.temp_message_id = k.temp_message_id AND m.sender_id = k.sender_id AND m.conversation_id = k.conversation_id`,
-    // The ids come back in row order: joined to the input's ordinality on (conversation, seq), which is unique.
+    // The ids come back in row order, null for a skipped row: the input's ordinality joined to what
+    // was inserted on (conversation, seq), which is unique.
     insertMessages: `WITH inserted AS (
                        INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time)
                        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])
+                       ON CONFLICT (temp_message_id, sender_id, conversation_id) DO NOTHING
                        RETURNING id, conversation_id, seq_id)
-                     SELECT inserted.id FROM inserted
-                     JOIN unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k (conversation_id, seq_id, n)
-                       ON inserted.conversation_id = k.conversation_id AND inserted.seq_id = k.seq_id
+                     SELECT inserted.id FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k (conversation_id, seq_id, n)
+                     LEFT JOIN inserted ON inserted.conversation_id = k.conversation_id AND inserted.seq_id = k.seq_id
                      ORDER BY k.n`,
+    deleteMessages: 'DELETE FROM messages WHERE id = ANY($1::bigint[])',
     setLastSeqs: `UPDATE conversations c SET last_seq = v.last_seq, updated_at = v.updated_at
                   FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v (id, last_seq, updated_at) WHERE c.id = v.id`,
     advanceReadPointers: `UPDATE conversation_members m SET last_read_seq = GREATEST(m.last_read_seq, v.seq)
@@ -50,6 +52,7 @@ export const POSTGRES_DIALECT: SqlDialect = {
     // No stored wire form here (no such column in this schema): pages are serialized from their rows.
     messageJsonInRange: null,
   },
+  rowKey: (digits) => digits,
   flag: (value) => value,
   isUniqueViolation: (err) => (err as { code?: unknown }).code === '23505',
 };

@@ -66,9 +66,9 @@ export const sql = {
   *runEach(text: string, columns: readonly (readonly unknown[])[]): Step<number> {
     return (yield { shape: 'runEach', sql: text, params: columns }) as number;
   },
-  /** Inserts the rows given as `columns`; resolves to their new ids, in row order. */
-  *insertEach(text: string, columns: readonly (readonly unknown[])[]): Step<Array<number | string>> {
-    return (yield { shape: 'insertEach', sql: text, params: columns }) as Array<number | string>;
+  /** Inserts the rows given as `columns`; resolves to their new ids in row order, null for a row the statement skipped (ON CONFLICT DO NOTHING). */
+  *insertEach(text: string, columns: readonly (readonly unknown[])[]): Step<Array<number | string | null>> {
+    return (yield { shape: 'insertEach', sql: text, params: columns }) as Array<number | string | null>;
   },
 };
 

@@ -48,7 +48,7 @@ import {
 import { sql, type SqlDriver, type Step } from './driver.js';
 import { MessageList } from '../../protocol/index.js';
 import { encodeStoredMessageBody, withStoredEncoding } from '../../protocol/stored-encoding.js';
-import type { SqlDialect, Statements } from './statements.js';
+import type { RowKey, SqlDialect, Statements } from './statements.js';
 
 /** An integer column as either driver returns it. */
 type Int = number | string;
@@ -58,15 +58,44 @@ type StoredMessageRow = MessageRow & { temp_message_id: string };
 const newAccountKey = (): string => randomBytes(16).toString('hex');
 
 /** The idempotency key of a message; unambiguous because both ids are digits only. */
-const messageKey = (conversationId: string, senderId: string, tempMessageId: string): string =>
+const messageKey = (conversationId: RowKey, senderId: RowKey, tempMessageId: string): string =>
   `${conversationId}\n${senderId}\n${tempMessageId}`;
+
+/** The row ids of an append batch's messages, by batch index. */
+interface BatchKeys {
+  conversationIds: RowKey[];
+  senderIds: RowKey[];
+}
+
+/** What an append batch will store: see `SqlRepo.planAppend`. */
+interface AppendPlan {
+  /** By batch index; filled for resends of stored messages, the rest once inserted. */
+  results: Array<AppendResult | undefined>;
+  /** The conversations that get new messages. */
+  conversations: Map<RowKey, BatchConversation>;
+  /** The batch index of each new message, in insert order, with its message and stored encoding. */
+  fresh: number[];
+  freshMessages: Omit<Message, 'messageId'>[];
+  wire: string[];
+  /** The new rows, column by column, as `insertMessages` takes them. */
+  rowColumns: unknown[][];
+  /** Pairs (index, index of the first with its key) of in-batch repeats, resolved after the insert. */
+  repeats: number[];
+}
+
+/** The batch indexes of the planned rows the insert skipped because their key was stored. */
+function skippedRows(plan: AppendPlan, ids: ReadonlyArray<number | string | null>): number[] {
+  const skipped: number[] = [];
+  for (let k = 0; k < ids.length; k++) if (ids[k] === null) skipped.push(plan.fresh[k]!);
+  return skipped;
+}
 
 /** A conversation of an append batch: its seq counter and who sent what in it. */
 interface BatchConversation {
   lastSeq: number;
   updatedAt: number;
   /** Sender id → the seqId of its last new message in the batch (its read pointer's target). */
-  senders: Map<string, number>;
+  senders: Map<RowKey, number>;
 }
 
 /**
@@ -79,8 +108,8 @@ class FirstOccurrences {
   private byKey: Map<string, number> | null = null;
 
   constructor(
-    private readonly conversationIds: readonly string[],
-    private readonly senderIds: readonly string[],
+    private readonly conversationIds: readonly RowKey[],
+    private readonly senderIds: readonly RowKey[],
   ) {}
 
   /** The batch index of the first new message with message `i`'s key, or -1 (then `i` is that first one). */
@@ -107,12 +136,23 @@ export class SqlRepo implements Repo {
   /** Rows keep their message's JSON tail (`messages.wire`, SQLite): pages are spliced from it. */
   private readonly storesWire: boolean;
 
+  /**
+   * A wire id as the dialect binds it (`SqlDialect.rowKey`), or null when it is not an id (then it
+   * matches no row and is never sent to the database).
+   */
+  private readonly key: (id: string) => RowKey | null;
+
   constructor(
     private readonly driver: SqlDriver,
     private readonly dialect: SqlDialect,
     observe: OperationObserver = unobserved,
   ) {
     this.s = dialect.statements;
+    const rowKey = dialect.rowKey;
+    this.key = (id) => {
+      const digits = rowId(id);
+      return digits === null ? null : rowKey(digits);
+    };
     this.storesWire = this.s.messageJsonInRange !== null;
     if (observe !== unobserved) observeEveryMethod(this, observe);
   }
@@ -140,7 +180,7 @@ export class SqlRepo implements Repo {
   }
 
   async getAccountAuth(userId: string, jti: string): Promise<AccountAuth | null> {
-    const id = rowId(userId);
+    const id = this.key(userId);
     if (id === null) return null;
     const row = await this.driver.read(() => sql.row<AccountAuthRow>(this.s.accountAuth, [jti, id]));
     return row ? { accountKey: row.account_key, revoked: flag(row.revoked) } : null;
@@ -176,7 +216,7 @@ export class SqlRepo implements Repo {
   }
 
   async getUsers(ids: readonly string[]): Promise<User[]> {
-    const valid = [...new Set(ids.map(rowId).filter((id): id is string => id !== null))];
+    const valid = [...new Set(ids.map(this.key).filter((id) => id !== null))];
     if (valid.length === 0) return [];
     const rows = await this.driver.read(() => sql.rowsEach<UserRow>(this.s.usersByIds, [valid]));
     return rows.map(toUser);
@@ -200,6 +240,7 @@ export class SqlRepo implements Repo {
     const existing = await this.driver.read(() => sql.row<{ id: Int }>(this.s.conversationByKey, [key]));
     if (existing) return { conversationId: String(existing.id), created: false };
     const s = this.s;
+    const members = [this.key(userId), this.key(peerId)];
     return this.driver.write(function* () {
       const now = Date.now();
       const inserted = yield* sql.row<{ id: Int }>(s.insertKeyedConversation, ['single', '', key, 2, now]);
@@ -209,13 +250,14 @@ export class SqlRepo implements Repo {
         return { conversationId: String(other!.id), created: false };
       }
       const id = String(inserted.id);
-      yield* sql.runEach(s.insertMembers, [[id, id], [rowId(userId), rowId(peerId)], ['member', 'member'], [now, now]]);
+      yield* sql.runEach(s.insertMembers, [[id, id], members, ['member', 'member'], [now, now]]);
       return { conversationId: id, created: true };
     });
   }
 
   async joinWorld(userId: string): Promise<string> {
     const s = this.s;
+    const member = this.key(userId);
     return this.driver.write(function* () {
       const now = Date.now();
       const world =
@@ -224,14 +266,14 @@ export class SqlRepo implements Repo {
         // Created by a concurrent joiner (PostgreSQL) between the two statements above.
         (yield* sql.row<{ id: Int }>(s.conversationByKey, [WORLD_KEY]));
       const worldId = String(world!.id);
-      const joined = yield* sql.runEach(s.insertMembers, [[worldId], [rowId(userId)], ['member'], [now]]);
+      const joined = yield* sql.runEach(s.insertMembers, [[worldId], [member], ['member'], [now]]);
       if (joined === 1) yield* sql.run(s.bumpMemberCount, [1, worldId]);
       return worldId;
     });
   }
 
   async touchGuest(userId: string, at: number): Promise<boolean> {
-    const id = rowId(userId);
+    const id = this.key(userId);
     if (id === null) return false;
     return (await this.driver.writeOne(sql.run(this.s.touchGuest, [id, at]))) === 1;
   }
@@ -254,8 +296,8 @@ export class SqlRepo implements Repo {
 
   async createGroup(group: NewGroup): Promise<{ groupId: string; conversationId: string }> {
     const s = this.s;
-    const ownerId = rowId(group.ownerId);
-    const members = [ownerId, ...group.memberIds.map(rowId)];
+    const ownerId = this.key(group.ownerId);
+    const members = [ownerId, ...group.memberIds.map(this.key)];
     return this.driver.write(function* () {
       const now = Date.now();
       const conversation = yield* sql.row<{ id: Int }>(s.insertGroupConversation, [group.name, members.length, now]);
@@ -274,52 +316,52 @@ export class SqlRepo implements Repo {
   }
 
   async getGroup(groupId: string): Promise<Group | null> {
-    const id = rowId(groupId);
+    const id = this.key(groupId);
     if (id === null) return null;
     const row = await this.driver.read(() => sql.row<GroupRow>(this.s.groupById, [id]));
     return row ? toGroup(row) : null;
   }
 
   async getGroupMembers(groupId: string): Promise<GroupMember[]> {
-    const id = rowId(groupId);
+    const id = this.key(groupId);
     if (id === null) return [];
     return (await this.driver.read(() => sql.rows<GroupMemberRow>(this.s.groupMembers, [id]))).map(toGroupMember);
   }
 
   async getConversationInfo(conversationId: string): Promise<ConversationInfo | null> {
-    const id = rowId(conversationId);
+    const id = this.key(conversationId);
     if (id === null) return null;
     const row = await this.driver.read(() => sql.row<ConversationInfoRow>(this.s.conversationInfo, [id]));
     return row ? toConversationInfo(row) : null;
   }
 
   async isMember(conversationId: string, userId: string): Promise<boolean> {
-    const [cid, uid] = [rowId(conversationId), rowId(userId)];
+    const [cid, uid] = [this.key(conversationId), this.key(userId)];
     if (cid === null || uid === null) return false;
     return (await this.driver.read(() => sql.row(this.s.isMember, [cid, uid]))) !== undefined;
   }
 
   async getMemberIds(conversationId: string): Promise<string[]> {
-    const id = rowId(conversationId);
+    const id = this.key(conversationId);
     if (id === null) return [];
     return (await this.driver.read(() => sql.values<Int>(this.s.memberIds, [id]))).map(String);
   }
 
   async getConversation(conversationId: string, userId: string): Promise<Conversation | null> {
-    const [cid, uid] = [rowId(conversationId), rowId(userId)];
+    const [cid, uid] = [this.key(conversationId), this.key(userId)];
     if (cid === null || uid === null) return null;
     const row = await this.driver.read(() => sql.row<ConversationRow>(this.s.oneConversation, [uid, cid]));
     return row ? toConversation(row) : null;
   }
 
   async listConversations(userId: string): Promise<Conversation[]> {
-    const uid = rowId(userId);
+    const uid = this.key(userId);
     if (uid === null) return [];
     return (await this.driver.read(() => sql.rows<ConversationRow>(this.s.listConversations, [uid]))).map(toConversation);
   }
 
   async listConversationsPage(userId: string, query: ConversationListQuery): Promise<ConversationListPage> {
-    const uid = rowId(userId);
+    const uid = this.key(userId);
     if (uid === null) return { conversations: [], total: 0, hasMore: false };
     const limit = pageLimit(query.limit);
     const { after } = query;
@@ -330,7 +372,7 @@ export class SqlRepo implements Repo {
       this.driver.read(() =>
         after === null
           ? sql.rows<ConversationRow>(this.s.conversationsFirstPage, [uid, limit + 1])
-          : sql.rows<ConversationRow>(this.s.conversationsPageAfter, [uid, after.updatedAt, rowId(after.conversationId) ?? '0', limit + 1]),
+          : sql.rows<ConversationRow>(this.s.conversationsPageAfter, [uid, after.updatedAt, this.key(after.conversationId) ?? '0', limit + 1]),
       ),
       this.driver.read(() => sql.values<Int>(this.s.countConversations, [uid])),
     ]);
@@ -345,109 +387,66 @@ export class SqlRepo implements Repo {
   /**
    * The append algorithm, a fixed number of statements whatever the batch size:
    * 1. lock the batch's conversation rows (in id order) and read their last_seq;
-   * 2. find the batch's keys already stored — under the lock, so no writer can add one meanwhile;
-   * 3. give each new message the next seqId of its conversation, in batch order (repeats of a key,
-   *    stored or earlier in the batch, take none and resolve to the original), so seqIds stay
-   *    1, 2, 3… with no gaps;
-   * 4. insert the new rows as one set, then write each conversation's last_seq and each sender's
-   *    read pointer once.
+   * 2. give each new message the next seqId of its conversation, in batch order (a repeat of a key
+   *    earlier in the batch takes none and resolves to the first), so seqIds stay 1, 2, 3… with no gaps;
+   * 3. insert the new rows as one set, skipping any whose key is already stored (a resend);
+   * 4. then write each conversation's last_seq and each sender's read pointer once.
+   * Resends are rare, so the common batch is never looked up first. When step 3 skipped a row, the
+   * seqIds planned after it would leave a gap: the batch's rows are deleted again, the skipped keys
+   * read (under the lock, so no writer can add one meanwhile), and steps 2–3 run once more knowing
+   * them — three more statements, still whatever the batch size.
    */
   private *append(batch: readonly NewMessage[]): Step<AppendResult[]> {
     const s = this.s;
     const n = batch.length;
-    const conversationIds: string[] = new Array<string>(n);
-    const senderIds: string[] = new Array<string>(n);
-    const tempIds: string[] = new Array<string>(n);
+    const keys: BatchKeys = { conversationIds: new Array<RowKey>(n), senderIds: new Array<RowKey>(n) };
     for (let i = 0; i < n; i++) {
       const m = batch[i]!;
-      const conversationId = rowId(m.conversationId);
+      const conversationId = this.key(m.conversationId);
       if (conversationId === null) throw new AppError('CONVERSATION_NOT_FOUND');
-      const senderId = rowId(m.senderId);
+      const senderId = this.key(m.senderId);
       if (senderId === null) throw new Error('appendMessages: senderId is not a user id');
-      conversationIds[i] = conversationId;
-      senderIds[i] = senderId;
-      tempIds[i] = m.tempMessageId;
+      keys.conversationIds[i] = conversationId;
+      keys.senderIds[i] = senderId;
     }
 
-    const distinct = [...new Set(conversationIds)];
+    const distinct = [...new Set(keys.conversationIds)];
     const locked = yield* sql.rowsEach<{ id: Int; last_seq: Int }>(s.lockConversations, [distinct]);
     if (locked.length !== distinct.length) throw new AppError('CONVERSATION_NOT_FOUND');
-    const conversations = new Map<string, BatchConversation>();
-    for (const row of locked) conversations.set(String(row.id), { lastSeq: Number(row.last_seq), updatedAt: 0, senders: new Map() });
+    const lastSeqs = new Map<RowKey, number>();
+    for (const row of locked) lastSeqs.set(this.key(String(row.id))!, Number(row.last_seq));
 
-    const storedRows = yield* sql.rowsEach<StoredMessageRow>(s.storedMessages, [conversationIds, senderIds, tempIds]);
-    const stored = storedRows.length === 0 ? null : new Map(storedRows.map((r) => [messageKey(String(r.conversation_id), String(r.sender_id), r.temp_message_id), r]));
-
-    const results = new Array<AppendResult>(n);
-    const firsts = new FirstOccurrences(conversationIds, senderIds);
-    /** Batch index of each new message, and its row's columns. */
-    const fresh: number[] = [];
-    const freshMessages: Omit<Message, 'messageId'>[] = [];
-    const columns = {
-      conversationId: [] as string[],
-      seqId: [] as number[],
-      senderId: [] as string[],
-      senderName: [] as string[],
-      tempMessageId: [] as string[],
-      content: [] as string[],
-      messageType: [] as string[],
-      sendTime: [] as number[],
-      wire: [] as string[],
-    };
-    /** Pairs (index, index of the first with its key) of in-batch repeats, resolved after the insert. */
-    const repeats: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const m = batch[i]!;
-      const conversationId = conversationIds[i]!;
-      const senderId = senderIds[i]!;
-      const original = stored?.get(messageKey(conversationId, senderId, m.tempMessageId));
-      if (original) {
-        const message = toMessage(original);
-        results[i] = { message, duplicate: true };
-        continue;
-      }
-      const first = firsts.claim(i, m.tempMessageId);
-      if (first >= 0) {
-        repeats.push(i, first);
-        continue;
-      }
-      const conversation = conversations.get(conversationId)!;
-      const seqId = ++conversation.lastSeq;
-      conversation.updatedAt = m.sendTime;
-      conversation.senders.set(senderId, seqId);
-      const message = storedMessage(m, seqId);
-      fresh.push(i);
-      freshMessages.push(message);
-      columns.conversationId.push(conversationId);
-      columns.seqId.push(seqId);
-      columns.senderId.push(senderId);
-      columns.senderName.push(m.senderName);
-      columns.tempMessageId.push(m.tempMessageId);
-      columns.content.push(m.content);
-      columns.messageType.push(m.messageType);
-      columns.sendTime.push(m.sendTime);
-      columns.wire.push(encodeStoredMessageBody(message));
+    let plan = this.planAppend(batch, keys, lastSeqs, null);
+    let ids = yield* sql.insertEach(s.insertMessages, plan.rowColumns);
+    const skipped = skippedRows(plan, ids);
+    if (skipped.length > 0) {
+      const inserted = ids.filter((id) => id !== null);
+      if (inserted.length > 0) yield* sql.runEach(s.deleteMessages, [inserted]);
+      const storedRows = yield* sql.rowsEach<StoredMessageRow>(s.storedMessages, [
+        skipped.map((i) => keys.conversationIds[i]),
+        skipped.map((i) => keys.senderIds[i]),
+        skipped.map((i) => batch[i]!.tempMessageId),
+      ]);
+      const stored = new Map(storedRows.map((r) => [messageKey(this.key(String(r.conversation_id))!, this.key(String(r.sender_id))!, r.temp_message_id), r]));
+      plan = this.planAppend(batch, keys, lastSeqs, stored);
+      ids = yield* sql.insertEach(s.insertMessages, plan.rowColumns);
+      if (skippedRows(plan, ids).length > 0) throw new Error('appendMessages: a message key was stored by another writer under the lock');
     }
 
+    const { results, fresh, freshMessages, wire } = plan;
+    for (let k = 0; k < fresh.length; k++) {
+      const messageId = String(ids[k]);
+      // The codec remembers the stored text as this value's encoding: the live frame reuses it.
+      results[fresh[k]!] = { duplicate: false, message: withStoredEncoding({ messageId, ...freshMessages[k]! }, wire[k]!) };
+    }
     if (fresh.length > 0) {
-      const c = columns;
-      const rowColumns = [c.conversationId, c.seqId, c.senderId, c.senderName, c.tempMessageId, c.content, c.messageType, c.sendTime];
-      if (this.storesWire) rowColumns.push(c.wire);
-      const ids = yield* sql.insertEach(s.insertMessages, rowColumns);
-      for (let k = 0; k < fresh.length; k++) {
-        const messageId = String(ids[k]);
-        // The codec remembers the stored text as this value's encoding: the live frame reuses it.
-        results[fresh[k]!] = { duplicate: false, message: withStoredEncoding({ messageId, ...freshMessages[k]! }, c.wire[k]!) };
-      }
-
-      const seqConversations: string[] = [];
+      const seqConversations: RowKey[] = [];
       const seqIds: number[] = [];
       const updatedAts: number[] = [];
-      const readConversations: string[] = [];
-      const readers: string[] = [];
+      const readConversations: RowKey[] = [];
+      const readers: RowKey[] = [];
       const readSeqs: number[] = [];
-      for (const [conversationId, conversation] of conversations) {
-        if (conversation.senders.size === 0) continue;
+      for (const [conversationId, conversation] of plan.conversations) {
         seqConversations.push(conversationId);
         seqIds.push(conversation.lastSeq);
         updatedAts.push(conversation.updatedAt);
@@ -461,33 +460,102 @@ export class SqlRepo implements Repo {
       yield* sql.runEach(s.advanceReadPointers, [readConversations, readers, readSeqs]);
     }
 
-    for (let r = 0; r < repeats.length; r += 2) {
-      const original = results[repeats[r + 1]!]!;
-      results[repeats[r]!] = { message: original.message, duplicate: true };
+    for (let r = 0; r < plan.repeats.length; r += 2) {
+      const original = results[plan.repeats[r + 1]!]!;
+      results[plan.repeats[r]!] = { message: original.message, duplicate: true };
     }
-    return results;
+    return results as AppendResult[];
   }
 
-  private *historyFromColumns(id: string, conversationId: string, query: HistoryQuery): Step<HistoryPage> {
+  /**
+   * Steps 2 of the append: which messages are new, their seqIds and rows. `stored` holds the
+   * batch's keys already stored (null: assume none is), which resolve to the stored message.
+   */
+  private planAppend(
+    batch: readonly NewMessage[],
+    keys: BatchKeys,
+    lastSeqs: ReadonlyMap<RowKey, number>,
+    stored: ReadonlyMap<string, StoredMessageRow> | null,
+  ): AppendPlan {
+    const n = batch.length;
+    const { conversationIds, senderIds } = keys;
+    const results = new Array<AppendResult | undefined>(n);
+    const conversations = new Map<RowKey, BatchConversation>();
+    const firsts = new FirstOccurrences(conversationIds, senderIds);
+    const fresh: number[] = [];
+    const freshMessages: Omit<Message, 'messageId'>[] = [];
+    const seqIds: number[] = [];
+    const senderNames: string[] = [];
+    const tempIds: string[] = [];
+    const contents: string[] = [];
+    const types: string[] = [];
+    const sendTimes: number[] = [];
+    const wire: string[] = [];
+    const freshConversations: RowKey[] = [];
+    const freshSenders: RowKey[] = [];
+    const repeats: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const m = batch[i]!;
+      const conversationId = conversationIds[i]!;
+      const senderId = senderIds[i]!;
+      if (stored !== null) {
+        const original = stored.get(messageKey(conversationId, senderId, m.tempMessageId));
+        if (original) {
+          results[i] = { message: toMessage(original), duplicate: true };
+          continue;
+        }
+      }
+      const first = firsts.claim(i, m.tempMessageId);
+      if (first >= 0) {
+        repeats.push(i, first);
+        continue;
+      }
+      let conversation = conversations.get(conversationId);
+      if (conversation === undefined) {
+        conversation = { lastSeq: lastSeqs.get(conversationId)!, updatedAt: 0, senders: new Map() };
+        conversations.set(conversationId, conversation);
+      }
+      const seqId = ++conversation.lastSeq;
+      conversation.updatedAt = m.sendTime;
+      conversation.senders.set(senderId, seqId);
+      const message = storedMessage(m, seqId);
+      fresh.push(i);
+      freshMessages.push(message);
+      freshConversations.push(conversationId);
+      seqIds.push(seqId);
+      freshSenders.push(senderId);
+      senderNames.push(m.senderName);
+      tempIds.push(m.tempMessageId);
+      contents.push(m.content);
+      types.push(m.messageType);
+      sendTimes.push(m.sendTime);
+      wire.push(encodeStoredMessageBody(message));
+    }
+    const rowColumns: unknown[][] = [freshConversations, seqIds, freshSenders, senderNames, tempIds, contents, types, sendTimes];
+    if (this.storesWire) rowColumns.push(wire);
+    return { results, conversations, fresh, freshMessages, wire, rowColumns, repeats };
+  }
+
+  private *historyFromColumns(id: RowKey, conversationId: string, query: HistoryQuery): Step<HistoryPage> {
     const last = yield* this.lastSeq(id);
     const range = historyRange(query, last);
     const rows = range.empty ? [] : yield* sql.arrays<HistoryRow>(this.s.messagesInRange, [id, range.from, range.to]);
     return { messages: MessageList.of(rows.map((row) => toHistoryMessage(row, conversationId))), total: last, hasMore: range.hasMore };
   }
 
-  private *lastSeq(id: string): Step<number> {
+  private *lastSeq(id: RowKey): Step<number> {
     const row = yield* sql.row<{ last_seq: Int }>(this.s.lastSeq, [id]);
     return Number(row?.last_seq ?? 0);
   }
 
   async getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage> {
-    const id = rowId(conversationId);
+    const id = this.key(conversationId);
     if (id === null) return { messages: MessageList.of([]), total: 0, hasMore: false };
     return this.driver.read(() => this.history(id, conversationId, query));
   }
 
   /** A page from the encodings kept with the rows where the store keeps them, else from the columns. */
-  private *history(id: string, conversationId: string, query: HistoryQuery): Step<HistoryPage> {
+  private *history(id: RowKey, conversationId: string, query: HistoryQuery): Step<HistoryPage> {
     const inRange = this.s.messageJsonInRange;
     if (inRange === null) return yield* this.historyFromColumns(id, conversationId, query);
     const last = yield* this.lastSeq(id);
@@ -501,7 +569,7 @@ export class SqlRepo implements Repo {
   }
 
   async markRead(conversationId: string, userId: string): Promise<ReadResult> {
-    const [cid, uid] = [rowId(conversationId), rowId(userId)];
+    const [cid, uid] = [this.key(conversationId), this.key(userId)];
     if (cid === null || uid === null) return { conversationId, lastReadSeq: 0, unreadCount: 0 };
     const row = await this.driver.writeOne(sql.row<{ last_read_seq: Int; last_seq: Int }>(this.s.markRead, [cid, uid]));
     const last = Number(row?.last_seq ?? 0);

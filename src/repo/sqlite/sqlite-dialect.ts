@@ -20,11 +20,13 @@ import { MESSAGE_JSON_SQL } from '../sql/message-json.js';
 import { MESSAGE_ENCODING_FORMAT } from '../../protocol/stored-encoding.js';
 
 /** Spelled into the SQL as a literal (it is the codec's constant, never input): checked to be plain. */
+import { sharedStatements, type SqlDialect, type Statements } from '../sql/statements.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+// Spliced into SQL text as a literal: it must stay a plain token.
 const WIRE_FORMAT = /^[a-z0-9-]+$/.test(MESSAGE_ENCODING_FORMAT) ? MESSAGE_ENCODING_FORMAT : (() => {
   throw new Error(`unexpected stored-encoding format ${MESSAGE_ENCODING_FORMAT}`);
 })();
-import { sharedStatements, type SqlDialect, type Statements } from '../sql/statements.js';
-import { SQLITE_MIGRATIONS } from './migrations.js';
 
 export interface SqliteDriverConfig {
   /** Path of the database file, or ':memory:'. */
@@ -83,7 +85,9 @@ const statements: Statements = {
   storedMessages: `SELECT id, conversation_id, seq_id, sender_id, sender_name, content, message_type, send_time, temp_message_id
                    FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND temp_message_id = $3`,
   insertMessages: `INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, wire, wire_format)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '${WIRE_FORMAT}')`,
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '${WIRE_FORMAT}')
+                   ON CONFLICT (temp_message_id, sender_id, conversation_id) DO NOTHING`,
+  deleteMessages: 'DELETE FROM messages WHERE id = $1',
   setLastSeqs: 'UPDATE conversations SET last_seq = $2, updated_at = $3 WHERE id = $1', // bound via `order`: once per conversation
   advanceReadPointers: 'UPDATE conversation_members SET last_read_seq = MAX(last_read_seq, $3) WHERE conversation_id = $1 AND user_id = $2', // likewise, once per sender
   insertMembers: 'INSERT INTO conversation_members (conversation_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
@@ -98,6 +102,11 @@ const statements: Statements = {
 
 export const SQLITE_DIALECT: SqlDialect = {
   statements,
+  // Every id SQLite assigns is a safe integer in practice; a larger one (up to 2^63) still binds exactly.
+  rowKey: (digits) => {
+    const n = Number(digits);
+    return Number.isSafeInteger(n) ? n : BigInt(digits);
+  },
   flag: (value) => (value ? 1 : 0),
   isUniqueViolation: (err) => (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE',
 };
@@ -252,8 +261,11 @@ export class SqliteDriver implements SqlDriver {
       }
       case 'insertEach': {
         const p = this.prepared(this.objects, op.sql, 'objects');
-        const ids: number[] = [];
-        forEachRow(op.params as readonly (readonly unknown[])[], (row) => ids.push(Number(p.statement.run(bind(p, row)).lastInsertRowid)));
+        const ids: Array<number | null> = [];
+        forEachRow(op.params as readonly (readonly unknown[])[], (row) => {
+          const result = p.statement.run(bind(p, row));
+          ids.push(result.changes === 0 ? null : Number(result.lastInsertRowid));
+        });
         return ids;
       }
     }
