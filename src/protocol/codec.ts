@@ -9,15 +9,23 @@
  */
 import type { ClientFrame, ErrorEnvelope, Message, Pagination, ServerFrame } from './types.js';
 
-/** Encodings known for message values (the objects, not equal copies): set by `rememberEncoding`. */
-const encodings = new WeakMap<Message, string>();
+/**
+ * Where a message value keeps its known encoding (the object, not equal copies): a non-enumerable
+ * property, so JSON, spreads and deep-equality never see it, and a copy made with a change
+ * (`{ ...m, content }`) does not inherit a stale text. Not a WeakMap: every message sent would
+ * become an ephemeron the garbage collector traces specially, which cost more than the encoding
+ * it saves (measured on the append path, docs/performance.md).
+ */
+const ENCODING = Symbol('gochat.encoding');
+
+type WithEncoding = Message & { readonly [ENCODING]?: string };
 
 /**
  * A message's JSON text. Messages are built field by field in the order of `MessageSchema` (the
  * stores' row mappers), so this is that order, and nothing the schema does not declare.
  */
 export function encodeMessage(message: Message): string {
-  return encodings.get(message) ?? JSON.stringify(message);
+  return (message as WithEncoding)[ENCODING] ?? JSON.stringify(message);
 }
 
 /**
@@ -28,7 +36,7 @@ export function encodeMessage(message: Message): string {
  * message does not encode it again. `json` must be what `encodeMessage` would produce.
  */
 export function rememberEncoding(message: Message, json: string): Message {
-  encodings.set(message, json);
+  Object.defineProperty(message, ENCODING, { value: json, configurable: true });
   return message;
 }
 

@@ -54,6 +54,16 @@ describe('the protocol codec', () => {
     assert.equal(JSON.parse(encodeMessage(kept)).content, 'm3');
   });
 
+  it('a remembered encoding is invisible to the value: keys, JSON, equality and copies', () => {
+    const { messageId, ...rest } = message(5);
+    const kept = withStoredEncoding({ messageId, ...rest }, encodeStoredMessageBody(rest));
+    assert.deepEqual(Object.keys(kept), Object.keys(message(5)));
+    assert.deepStrictEqual(kept, message(5));
+    assert.equal(JSON.stringify(kept), JSON.stringify(message(5)));
+    // A copy with a change is encoded from its own fields, never with the original's text.
+    assert.equal(JSON.parse(encodeMessage({ ...kept, content: 'edited' })).content, 'edited');
+  });
+
   it('a new-message frame carries the message encoding and matches ServerFrameSchema', () => {
     const frame = encodeServerFrame({ type: 'new-message', data: message(4) });
     assert.equal(frame, `{"type":"new-message","data":${encodeMessage(message(4))}}`);
