@@ -31,7 +31,7 @@ import { RpcLogicClient } from '../rpc/client.js';
 import { internalKey } from '../rpc/definitions.js';
 import { FanoutWorker } from '../task/fanout-worker.js';
 import { Metrics } from '../metrics/metrics.js';
-import { observeBus, observeFanoutQueue, observeRepo, observeRpcServer, observeSends } from '../metrics/observers.js';
+import { observeBus, observeFanoutQueue, observeRepo, observeRpcClient, observeRpcServer, observeSends } from '../metrics/observers.js';
 import { loadOrCreateSecret } from './secret.js';
 import { ResourceStack } from './resources.js';
 
@@ -323,10 +323,7 @@ async function startRole(config: Config, instanceId: string, metrics: Metrics, l
       const key = internalKey(requireSecret(config));
       const client = await stack.add(
         'logic client',
-        () =>
-          new RpcLogicClient({ addrs: config.grpc.logicAddrs, internalKey: key, timeoutMs: config.grpc.timeoutMs }, (method, code, seconds) =>
-            metrics.grpcClient.observe({ method, code }, seconds),
-          ),
+        () => new RpcLogicClient({ addrs: config.grpc.logicAddrs, internalKey: key, timeoutMs: config.grpc.timeoutMs, observe: observeRpcClient(metrics) }),
         (client) => client.close(),
       );
       const { bus } = await startRedisBus(stack, config, instanceId, metrics, log);

@@ -46,6 +46,12 @@ export function observeRpcServer(metrics: Metrics): OperationObserver {
   return (method, seconds, outcome) => timed(method, outcome).observe(seconds);
 }
 
+/** A gateway's gRPC client of logic: calls by method and the code they ended with ("OK" as before, else the code). */
+export function observeRpcClient(metrics: Metrics): OperationObserver {
+  const timed = children((method, outcome) => metrics.grpcClient.labels(method, outcome === 'ok' ? 'OK' : outcome));
+  return (method, seconds, outcome) => timed(method, outcome).observe(seconds);
+}
+
 /**
  * Sends, as the edge that accepted them reports them once answered (the WebSocket gateway; in
  * the logic role, the gRPC server's SendMessage calls): received, then acked or rejected by code.

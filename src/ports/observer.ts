@@ -1,8 +1,8 @@
 /**
- * How every port (storage, bus, fan-out queue, RPC server) and the edge that accepts sends report
- * the operations they perform. They take one of these in their options instead of importing a
- * metrics library or being wrapped in a Proxy: the composition root (`src/app/`) hands them the
- * observers of `src/metrics/observers.ts`, which turn the reports into metrics.
+ * How every port (storage, bus, fan-out queue, RPC server and client) and the edge that accepts
+ * sends report the operations they perform. They take one of these in their options instead of
+ * importing a metrics library or being wrapped in a Proxy: the composition root (`src/app/`)
+ * hands them the observers of `src/metrics/observers.ts`, which turn the reports into metrics.
  * An observer is called on hot paths (each publish, each delivery): it must not throw or block.
  */
 export type OperationObserver = (
