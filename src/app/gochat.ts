@@ -31,7 +31,7 @@ import { RpcLogicClient } from '../rpc/client.js';
 import { internalKey } from '../rpc/definitions.js';
 import { FanoutWorker } from '../task/fanout-worker.js';
 import { Metrics } from '../metrics/metrics.js';
-import { observeBus, observeFanoutQueue, observeRepo, observeRpcClient, observeRpcServer, observeSends } from '../metrics/observers.js';
+import { observeBus, observeFanoutQueue, observeFanoutWorker, observeRepo, observeRpcClient, observeRpcServer, observeSends } from '../metrics/observers.js';
 import { loadOrCreateSecret } from './secret.js';
 import { ResourceStack } from './resources.js';
 
@@ -138,12 +138,18 @@ async function startFanoutWorker(
     'fan-out worker',
     async () => {
       const worker = new FanoutWorker(
-        { consumer: instanceId, batchSize: config.fanout.batchSize, blockMs: config.fanout.blockMs, claimIdleMs: config.fanout.claimIdleMs, memberCacheMs: config.fanout.memberCacheMs },
+        {
+          consumer: instanceId,
+          batchSize: config.fanout.batchSize,
+          blockMs: config.fanout.blockMs,
+          claimIdleMs: config.fanout.claimIdleMs,
+          memberCacheMs: config.fanout.memberCacheMs,
+          observe: observeFanoutWorker(metrics),
+        },
         queue,
         router,
         repo,
         log,
-        { lag: (seconds) => metrics.fanoutLag.observe(seconds), routed: (count) => metrics.fanoutPublishes.inc(count) },
       );
       await worker.start();
       return worker;

@@ -16,3 +16,18 @@ export type OperationObserver = (
 
 /** The observer of a port nobody watches (tests, tools). */
 export const unobserved: OperationObserver = () => {};
+
+/**
+ * How a component reports a figure that is not an operation with a duration and an outcome: how
+ * long a queued entry waited before it was handled, how many publishes one routing made. Handed
+ * over like an `OperationObserver`, and under the same rules: it must not throw or block.
+ */
+export type MeasurementObserver = (
+  /** What was measured, named by the component that measures it ("lag", "routed"…). */
+  measurement: string,
+  /** The figure, in the measurement's own unit: seconds for a wait, a count for a tally. */
+  value: number,
+) => void;
+
+/** The measurement observer of a component nobody watches. */
+export const unmeasured: MeasurementObserver = () => {};
