@@ -31,8 +31,9 @@ import { RpcLogicClient } from '../rpc/client.js';
 import { internalKey } from '../rpc/definitions.js';
 import { FanoutWorker } from '../task/fanout-worker.js';
 import { Metrics } from '../metrics/metrics.js';
-import { observeBus, observeFanoutQueue, observeRepo, observeRpcServer, observeSends } from '../metrics/observers.js';
+import { observeBus, observeFanoutQueue, observeFanoutWorker, observeRepo, observeRpcClient, observeRpcServer, observeSends } from '../metrics/observers.js';
 import { loadOrCreateSecret } from './secret.js';
+import { ResourceStack } from './resources.js';
 
 export interface RunningGoChat {
   /** The main port actually bound (useful with port 0): HTTP for all/gateway, gRPC for logic, metrics for task. */
@@ -41,73 +42,119 @@ export interface RunningGoChat {
   close(): Promise<void>;
 }
 
-/** Shutdown steps, run in order. */
-type Step = () => Promise<unknown> | unknown;
-
-async function createRepo(config: Config, metrics: Metrics): Promise<Repo> {
+async function startRepo(stack: ResourceStack, config: Config, metrics: Metrics): Promise<Repo> {
   const observe = observeRepo(metrics);
-  if (!config.databaseUrl) return new SqliteRepo({ file: path.join(config.dataDir, 'gochat.db'), walAutocheckpointPages: config.sqlite.walAutocheckpointPages, observe });
-  const repo = new PostgresRepo({ url: config.databaseUrl, poolSize: config.postgres.poolSize, observe });
+  const close = (repo: Repo) => repo.close();
+  if (!config.databaseUrl) {
+    return stack.add('store', () => new SqliteRepo({ file: path.join(config.dataDir, 'gochat.db'), walAutocheckpointPages: config.sqlite.walAutocheckpointPages, observe }), close);
+  }
+  // On the stack before it migrates, so a migration that fails still closes the pool.
+  const repo = await stack.add('store', () => new PostgresRepo({ url: config.databaseUrl, poolSize: config.postgres.poolSize, observe }), close);
   await repo.migrate();
   return repo;
 }
 
-/** The Redis bus and, beside it, the fan-out queue it hands large conversations to. */
-function createRedisBus(config: Config, instanceId: string, metrics: Metrics, log: Logger): { bus: RedisBus; queue: FanoutQueue } {
-  const queue = new RedisFanoutQueue({ url: config.redisUrl, keyPrefix: config.redis.keyPrefix, maxLen: config.fanout.streamMaxLen, observe: observeFanoutQueue(metrics) }, log);
-  const bus = new RedisBus(
-    {
-      url: config.redisUrl,
-      instanceId,
-      keyPrefix: config.redis.keyPrefix,
-      presenceTtlSeconds: config.redis.presenceTtlSeconds,
-      largeGroupThreshold: config.messages.largeGroupThreshold,
-      ordering: { ...DEFAULT_ORDERED_DELIVERY, waitMs: config.delivery.reorderWaitMs },
-      observe: observeBus(metrics),
-    },
-    queue,
-    log,
+/** The Redis bus and, started before it, the fan-out queue it hands large conversations to. */
+async function startRedisBus(stack: ResourceStack, config: Config, instanceId: string, metrics: Metrics, log: Logger): Promise<{ bus: RedisBus; queue: FanoutQueue }> {
+  const queue = await stack.add(
+    'fan-out queue',
+    () => new RedisFanoutQueue({ url: config.redisUrl, keyPrefix: config.redis.keyPrefix, maxLen: config.fanout.streamMaxLen, observe: observeFanoutQueue(metrics) }, log),
+    (queue) => queue.close(),
+  );
+  const bus = await stack.add(
+    'bus',
+    () =>
+      new RedisBus(
+        {
+          url: config.redisUrl,
+          instanceId,
+          keyPrefix: config.redis.keyPrefix,
+          presenceTtlSeconds: config.redis.presenceTtlSeconds,
+          largeGroupThreshold: config.messages.largeGroupThreshold,
+          ordering: { ...DEFAULT_ORDERED_DELIVERY, waitMs: config.delivery.reorderWaitMs },
+          observe: observeBus(metrics),
+        },
+        queue,
+        log,
+      ),
+    (bus) => bus.close(),
   );
   return { bus, queue };
 }
 
-function createBus(config: Config, instanceId: string, metrics: Metrics, log: Logger): { bus: Bus; queue: FanoutQueue | null; router: RedisBus | null } {
-  if (!config.redisUrl) return { bus: new MemoryBus({ observe: observeBus(metrics) }), queue: null, router: null };
-  const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
-  return { bus, queue, router: bus };
-}
-
-function createLogic(config: Config, repo: Repo, bus: Bus, log: Logger, jwtSecret: string): Logic {
-  const logic = new Logic(
-    {
-      jwtSecret,
-      tokenTtlSeconds: config.auth.tokenTtlSeconds,
-      scryptCost: config.auth.scryptCost,
-      maxContentChars: config.messages.maxContentChars,
-      worldRoom: config.messages.worldRoom,
-      maxGroupMembers: config.limits.maxGroupMembers,
-      commitWindowMs: config.messages.commitWindowMs,
-      guestExpiry: config.guests,
-      limits: config.limits,
-      kdf: config.kdf,
+/**
+ * Logic over its store and bus; its stop commits what it accepted. `secret` is read inside the
+ * start: a data dir that cannot hold the generated one fails this step, with the store started.
+ */
+async function startLogic(stack: ResourceStack, config: Config, repo: Repo, bus: Bus, log: Logger, secret: () => string): Promise<Logic> {
+  const logic = await stack.add(
+    'logic',
+    async () => {
+      const logic = new Logic(
+        {
+          jwtSecret: secret(),
+          tokenTtlSeconds: config.auth.tokenTtlSeconds,
+          scryptCost: config.auth.scryptCost,
+          maxContentChars: config.messages.maxContentChars,
+          worldRoom: config.messages.worldRoom,
+          maxGroupMembers: config.limits.maxGroupMembers,
+          commitWindowMs: config.messages.commitWindowMs,
+          guestExpiry: config.guests,
+          limits: config.limits,
+          kdf: config.kdf,
+        },
+        repo,
+        bus,
+        log,
+      );
+      await logic.start();
+      return logic;
     },
-    repo,
-    bus,
-    log,
+    (logic) => logic.drain(),
   );
-  // Stopped by logic.drain() in the graceful shutdown of the roles that run logic.
-  logic.startGuestExpiry();
   return logic;
 }
 
-function createFanoutWorker(config: Config, instanceId: string, queue: FanoutQueue, router: DeliveryRouter, repo: Repo, metrics: Metrics, log: Logger): FanoutWorker {
-  return new FanoutWorker(
-    { consumer: instanceId, batchSize: config.fanout.batchSize, blockMs: config.fanout.blockMs, claimIdleMs: config.fanout.claimIdleMs, memberCacheMs: config.fanout.memberCacheMs },
-    queue,
-    router,
-    repo,
-    log,
-    { lag: (seconds) => metrics.fanoutLag.observe(seconds), routed: (count) => metrics.fanoutPublishes.inc(count) },
+/** The guest sweep of a logic: a resource of its own, so a start that fails after it stops it. */
+async function startGuestExpiry(stack: ResourceStack, logic: Logic): Promise<void> {
+  await stack.add(
+    'guest expiry',
+    () => logic.startGuestExpiry(),
+    () => logic.stopGuestExpiry(),
+  );
+}
+
+async function startFanoutWorker(
+  stack: ResourceStack,
+  config: Config,
+  instanceId: string,
+  queue: FanoutQueue,
+  router: DeliveryRouter,
+  repo: Repo,
+  metrics: Metrics,
+  log: Logger,
+): Promise<void> {
+  await stack.add(
+    'fan-out worker',
+    async () => {
+      const worker = new FanoutWorker(
+        {
+          consumer: instanceId,
+          batchSize: config.fanout.batchSize,
+          blockMs: config.fanout.blockMs,
+          claimIdleMs: config.fanout.claimIdleMs,
+          memberCacheMs: config.fanout.memberCacheMs,
+          observe: observeFanoutWorker(metrics),
+        },
+        queue,
+        router,
+        repo,
+        log,
+      );
+      await worker.start();
+      return worker;
+    },
+    (worker) => worker.stop(),
   );
 }
 
@@ -131,25 +178,67 @@ function requireSetting(value: string | readonly string[], name: string, role: s
   if (value.length === 0) throw new Error(`${name} is required for GOCHAT_ROLE=${role}`);
 }
 
-/** The HTTP + WebSocket edge over any LogicApi, with GET /metrics beside the API. */
-async function startEdge(config: Config, instanceId: string, api: LogicApi, bus: Bus, metrics: Metrics, log: Logger) {
-  const server = await buildHttpServer(
-    config.http,
-    api,
-    log,
+/**
+ * The HTTP + WebSocket edge over any LogicApi, with GET /metrics beside the API: three resources,
+ * so a listen that fails still closes the server and the WebSocket gateway. Stopped last started
+ * first, they make the graceful shutdown of an edge:
+ * 1. `edge` (the listening): refuse new sockets and sends, stop taking HTTP connections while
+ *    in-flight requests finish, let accepted sends commit (`drain`) and their acks be written;
+ * 2. `websocket gateway`: close the sockets with 1001;
+ * 3. `http server`: wait until its connections are gone (the upgraded sockets included), cut
+ *    after `shutdownGraceMs` so a request still arriving (a slow body) cannot hold the shutdown.
+ */
+async function startEdge(
+  stack: ResourceStack,
+  config: Config,
+  instanceId: string,
+  api: LogicApi,
+  bus: Bus,
+  metrics: Metrics,
+  log: Logger,
+  drain: () => Promise<void>,
+): Promise<number> {
+  let httpClosed: Promise<void> | null = null;
+  const server = await stack.add(
+    'http server',
+    async () => {
+      const server = await buildHttpServer(config.http, api, log);
+      server.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+      return server;
+    },
+    (server) => (httpClosed ??= server.close()),
   );
-  server.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
-  const ws = new WsGateway({ ...config.ws, instanceId, observe: observeSends(metrics) }, api, bus, log);
-  metrics.countConnectionsWith(() => ws.connectionCount);
-  await ws.attach(server.server);
-  await server.listen({ host: config.http.host, port: config.http.port });
+  const ws = await stack.add(
+    'websocket gateway',
+    async () => {
+      const ws = new WsGateway({ ...config.ws, instanceId, observe: observeSends(metrics) }, api, bus, log);
+      metrics.countConnectionsWith(() => ws.connectionCount);
+      await ws.attach(server.server);
+      return ws;
+    },
+    (ws) => ws.close(),
+  );
+  await stack.add(
+    'edge',
+    () => server.listen({ host: config.http.host, port: config.http.port }),
+    async () => {
+      ws.stopAccepting();
+      httpClosed ??= server.close();
+      const cut = setTimeout(() => server.server.closeAllConnections(), config.http.shutdownGraceMs);
+      cut.unref();
+      const uncut = () => clearTimeout(cut);
+      httpClosed.then(uncut, uncut);
+      await drain();
+      // Acks for the drained sends are written before the close frames.
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  );
   const address = server.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.http.port;
-  return { server, ws, port };
+  return typeof address === 'object' && address ? address.port : config.http.port;
 }
 
-/** /metrics, /healthz and /readyz for the roles without an HTTP API. */
-async function startMetricsListener(config: Config, metrics: Metrics, ready: () => Promise<void>, log: Logger) {
+/** /metrics, /healthz and /readyz for the roles without an HTTP API; resolves with the bound port. */
+async function startMetricsListener(stack: ResourceStack, config: Config, metrics: Metrics, ready: () => Promise<void>, log: Logger): Promise<number> {
   const send = (res: http.ServerResponse, status: number, type: string, body: string) => {
     res.writeHead(status, { 'content-type': type }).end(body);
   };
@@ -175,30 +264,29 @@ async function startMetricsListener(config: Config, metrics: Metrics, ready: () 
       send(res, 404, 'application/json', json(false, 'Route not found', { code: 'ROUTE_NOT_FOUND' }));
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.metrics.port, config.http.host, () => resolve());
-  });
+  await stack.add(
+    'metrics listener',
+    () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.metrics.port, config.http.host, () => resolve());
+      }),
+    () => new Promise<void>((resolve) => server.close(() => resolve())),
+  );
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.metrics.port;
-  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
-  return { port, close };
+  return typeof address === 'object' && address ? address.port : config.metrics.port;
 }
 
 export async function startGoChat(config: Config, log: Logger): Promise<RunningGoChat> {
   const instanceId = config.instanceId || `${config.role}-${randomUUID().slice(0, 8)}`;
   const metrics = new Metrics(config.role, instanceId);
-  const steps: Step[] = [];
-  // Whatever started before a failure is stopped again, so a failed start leaks nothing.
-  const cleanup = async () => {
-    for (const step of steps.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
-  };
+  const stack = new ResourceStack();
   let port: number;
-  let shutdown: Step[];
   try {
-    ({ port, shutdown } = await startRole(config, instanceId, metrics, log, steps));
+    port = await startRole(config, instanceId, metrics, log, stack);
   } catch (err) {
-    await cleanup();
+    // Whatever started before the failure is stopped again, last first: a failed start leaks nothing.
+    await stack.stop().catch((stopErr: unknown) => log.error({ err: stopErr }, 'stopping after a failed start'));
     throw err;
   }
 
@@ -207,7 +295,7 @@ export async function startGoChat(config: Config, log: Logger): Promise<RunningG
     port,
     close() {
       closing ??= (async () => {
-        for (const step of shutdown) await step();
+        await stack.stop();
         log.info('stopped');
       })();
       return closing;
@@ -216,128 +304,76 @@ export async function startGoChat(config: Config, log: Logger): Promise<RunningG
 }
 
 /**
- * Graceful shutdown of an edge: refuse new sockets and sends, stop taking HTTP connections while
- * in-flight requests finish, let accepted sends commit (`drain`), write their acks, then close the
- * sockets with 1001.
+ * Starts `config.role`, adding each resource to `stack` as it starts it. The graceful shutdown is
+ * the same stack stopped last first, so each role starts its edge (what clients and peers call)
+ * last and stops it first.
  */
-function drainEdge(edge: Awaited<ReturnType<typeof startEdge>>, drain: () => Promise<void>, graceMs: number): Step[] {
-  return [
-    () => edge.ws.stopAccepting(),
-    async () => {
-      const httpClosed = edge.server.close();
-      // A request still arriving (a slow body) must not hold the shutdown hostage.
-      const cut = setTimeout(() => edge.server.server.closeAllConnections(), graceMs);
-      cut.unref();
-      const uncut = () => clearTimeout(cut);
-      httpClosed.then(uncut, uncut);
-      await drain();
-      // Acks for the drained sends are written before the close frames.
-      await new Promise((resolve) => setImmediate(resolve));
-      await edge.ws.close();
-      await httpClosed;
-    },
-  ];
-}
-
-/**
- * Starts `config.role`. `started` collects undo steps while starting (for a failed start);
- * the returned `shutdown` is the graceful order.
- */
-async function startRole(config: Config, instanceId: string, metrics: Metrics, log: Logger, started: Step[]): Promise<{ port: number; shutdown: Step[] }> {
+async function startRole(config: Config, instanceId: string, metrics: Metrics, log: Logger, stack: ResourceStack): Promise<number> {
   switch (config.role) {
     case 'all': {
-      const repo = await createRepo(config, metrics);
-      started.push(() => repo.close());
-      const { bus, queue, router } = createBus(config, instanceId, metrics, log);
-      started.push(() => queue?.close());
-      started.push(() => bus.close());
-      const logic = createLogic(config, repo, bus, log, loadOrCreateSecret(config.auth.jwtSecret, config.dataDir));
-      await logic.start();
+      const repo = await startRepo(stack, config, metrics);
+      const redis = config.redisUrl ? await startRedisBus(stack, config, instanceId, metrics, log) : null;
+      const bus = redis?.bus ?? (await stack.add('bus', () => new MemoryBus({ observe: observeBus(metrics) }), (bus) => bus.close()));
+      const logic = await startLogic(stack, config, repo, bus, log, () => loadOrCreateSecret(config.auth.jwtSecret, config.dataDir));
+      await startGuestExpiry(stack, logic);
       // With Redis, large conversations go through the stream: this process drains it too.
-      const worker = queue && router ? createFanoutWorker(config, instanceId, queue, router, repo, metrics, log) : null;
-      await worker?.start();
-      started.push(() => worker?.stop());
-      const edge = await startEdge(config, instanceId, logic, bus, metrics, log);
-      log.info({ port: edge.port, role: config.role, dataDir: config.dataDir }, 'listening');
-      return {
-        port: edge.port,
-        shutdown: [
-          ...drainEdge(edge, () => logic.drain(), config.http.shutdownGraceMs),
-          () => worker?.stop(),
-          () => bus.close(),
-          () => queue?.close(),
-          () => repo.close(),
-        ],
-      };
+      if (redis) await startFanoutWorker(stack, config, instanceId, redis.queue, redis.bus, repo, metrics, log);
+      const port = await startEdge(stack, config, instanceId, logic, bus, metrics, log, () => logic.drain());
+      log.info({ port, role: config.role, dataDir: config.dataDir }, 'listening');
+      return port;
     }
 
     case 'gateway': {
       requireSetting(config.grpc.logicAddrs, 'GOCHAT_LOGIC_ADDR', 'gateway');
       requireSetting(config.redisUrl, 'GOCHAT_REDIS_URL', 'gateway');
-      const client = new RpcLogicClient(
-        { addrs: config.grpc.logicAddrs, internalKey: internalKey(requireSecret(config)), timeoutMs: config.grpc.timeoutMs },
-        (method, code, seconds) => metrics.grpcClient.observe({ method, code }, seconds),
+      const key = internalKey(requireSecret(config));
+      const client = await stack.add(
+        'logic client',
+        () => new RpcLogicClient({ addrs: config.grpc.logicAddrs, internalKey: key, timeoutMs: config.grpc.timeoutMs, observe: observeRpcClient(metrics) }),
+        (client) => client.close(),
       );
-      started.push(() => client.close());
-      const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
-      started.push(() => queue.close());
-      started.push(() => bus.close());
-      const edge = await startEdge(config, instanceId, client, bus, metrics, log);
-      log.info({ port: edge.port, role: config.role, instanceId, logic: config.grpc.logicAddrs }, 'listening');
-      return {
-        port: edge.port,
-        shutdown: [
-          ...drainEdge(edge, () => client.drain(), config.http.shutdownGraceMs),
-          () => bus.close(),
-          () => queue.close(),
-          () => client.close(),
-        ],
-      };
+      const { bus } = await startRedisBus(stack, config, instanceId, metrics, log);
+      const port = await startEdge(stack, config, instanceId, client, bus, metrics, log, () => client.drain());
+      log.info({ port, role: config.role, instanceId, logic: config.grpc.logicAddrs }, 'listening');
+      return port;
     }
 
     case 'logic': {
       requireSetting(config.databaseUrl, 'GOCHAT_DATABASE_URL', 'logic');
       requireSetting(config.redisUrl, 'GOCHAT_REDIS_URL', 'logic');
       const secret = requireSecret(config);
-      const repo = await createRepo(config, metrics);
-      started.push(() => repo.close());
-      const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
-      started.push(() => queue.close());
-      started.push(() => bus.close());
-      const logic = createLogic(config, repo, bus, log, secret);
-      await logic.start();
-      const rpc = new RpcServer(
-        { host: config.grpc.host, port: config.grpc.port, internalKey: internalKey(secret), observe: observeRpcCallsAndSends(metrics) },
-        logic,
-        log,
+      const repo = await startRepo(stack, config, metrics);
+      const { bus } = await startRedisBus(stack, config, instanceId, metrics, log);
+      const logic = await startLogic(stack, config, repo, bus, log, () => secret);
+      // Before the gRPC edge, so /metrics and /readyz outlive its drain.
+      const metricsPort = await startMetricsListener(stack, config, metrics, () => logic.ready(), log);
+      await startGuestExpiry(stack, logic);
+      // The edge of this role: its stop finishes the calls in flight, then commits what they sent.
+      const { port: grpcPort } = await stack.add(
+        'grpc server',
+        async () => {
+          const rpc = new RpcServer({ host: config.grpc.host, port: config.grpc.port, internalKey: internalKey(secret), observe: observeRpcCallsAndSends(metrics) }, logic, log);
+          return { rpc, port: await rpc.start() };
+        },
+        async ({ rpc }) => {
+          await rpc.close();
+          await logic.drain();
+        },
       );
-      const grpcPort = await rpc.start();
-      started.push(() => rpc.close(0));
-      const listener = await startMetricsListener(config, metrics, () => logic.ready(), log);
-      log.info({ port: grpcPort, grpcPort, metricsPort: listener.port, role: config.role, instanceId }, 'listening');
-      return {
-        port: grpcPort,
-        shutdown: [() => rpc.close(), () => logic.drain(), () => listener.close(), () => bus.close(), () => queue.close(), () => repo.close()],
-      };
+      log.info({ port: grpcPort, grpcPort, metricsPort, role: config.role, instanceId }, 'listening');
+      return grpcPort;
     }
 
     case 'task': {
       requireSetting(config.databaseUrl, 'GOCHAT_DATABASE_URL', 'task');
       requireSetting(config.redisUrl, 'GOCHAT_REDIS_URL', 'task');
-      const repo = await createRepo(config, metrics);
-      started.push(() => repo.close());
-      const { bus, queue } = createRedisBus(config, instanceId, metrics, log);
-      started.push(() => queue.close());
-      started.push(() => bus.close());
-      const worker = createFanoutWorker(config, instanceId, queue, bus, repo, metrics, log);
-      await worker.start();
-      started.push(() => worker.stop());
-      const listener = await startMetricsListener(config, metrics, () => repo.ping(), log);
-      log.info({ port: listener.port, metricsPort: listener.port, role: config.role, instanceId }, 'listening');
-      return {
-        port: listener.port,
-        shutdown: [() => worker.stop(), () => listener.close(), () => bus.close(), () => queue.close(), () => repo.close()],
-      };
+      const repo = await startRepo(stack, config, metrics);
+      const { bus, queue } = await startRedisBus(stack, config, instanceId, metrics, log);
+      // Before the worker, so /metrics stays up while it finishes its batch.
+      const port = await startMetricsListener(stack, config, metrics, () => repo.ping(), log);
+      await startFanoutWorker(stack, config, instanceId, queue, bus, repo, metrics, log);
+      log.info({ port, metricsPort: port, role: config.role, instanceId }, 'listening');
+      return port;
     }
   }
 }

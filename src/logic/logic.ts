@@ -402,6 +402,11 @@ export class Logic implements LogicApi {
     this.guestExpiry.start();
   }
 
+  /** Stops the guest sweep, waiting for one in progress (a start that failed later, or the shutdown). */
+  async stopGuestExpiry(): Promise<void> {
+    await this.guestExpiry.stop();
+  }
+
   /** Stops the guest sweep and commits everything accepted so far (graceful shutdown). */
   async drain(): Promise<void> {
     await this.guestExpiry.stop();

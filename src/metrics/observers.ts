@@ -1,10 +1,10 @@
 /**
  * The observers the composition root hands to the ports: each turns the port's reports
- * (operation, seconds, outcome) into the metrics of `metrics.ts`. They run on the hot paths
- * (every publish and delivery), so label children are looked up once and kept: no object
- * is built per report.
+ * (operation, seconds, outcome; or measurement, value) into the metrics of `metrics.ts`. They
+ * run on the hot paths (every publish and delivery), so label children are looked up once and
+ * kept: no object is built per report.
  */
-import type { OperationObserver } from '../ports/observer.js';
+import type { MeasurementObserver, OperationObserver } from '../ports/observer.js';
 import type { Metrics } from './metrics.js';
 
 /** A label child per (operation, outcome), made on first use. Both sets are small and fixed by the code. */
@@ -44,6 +44,20 @@ export function observeFanoutQueue(metrics: Metrics): OperationObserver {
 export function observeRpcServer(metrics: Metrics): OperationObserver {
   const timed = children((method, outcome) => metrics.grpcServer.labels(method, outcome === 'ok' ? 'OK' : outcome));
   return (method, seconds, outcome) => timed(method, outcome).observe(seconds);
+}
+
+/** A gateway's gRPC client of logic: calls by method and the code they ended with ("OK" as before, else the code). */
+export function observeRpcClient(metrics: Metrics): OperationObserver {
+  const timed = children((method, outcome) => metrics.grpcClient.labels(method, outcome === 'ok' ? 'OK' : outcome));
+  return (method, seconds, outcome) => timed(method, outcome).observe(seconds);
+}
+
+/** The fan-out worker: the lag of each entry it handled, and the gateway publishes its routings made. */
+export function observeFanoutWorker(metrics: Metrics): MeasurementObserver {
+  return (measurement, value) => {
+    if (measurement === 'lag') metrics.fanoutLag.observe(value);
+    else if (measurement === 'routed') metrics.fanoutPublishes.inc(value);
+  };
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
- * How every port (storage, bus, fan-out queue, RPC server) and the edge that accepts sends report
- * the operations they perform. They take one of these in their options instead of importing a
- * metrics library or being wrapped in a Proxy: the composition root (`src/app/`) hands them the
- * observers of `src/metrics/observers.ts`, which turn the reports into metrics.
+ * How every port (storage, bus, fan-out queue, RPC server and client) and the edge that accepts
+ * sends report the operations they perform. They take one of these in their options instead of
+ * importing a metrics library or being wrapped in a Proxy: the composition root (`src/app/`)
+ * hands them the observers of `src/metrics/observers.ts`, which turn the reports into metrics.
  * An observer is called on hot paths (each publish, each delivery): it must not throw or block.
  */
 export type OperationObserver = (
@@ -16,3 +16,18 @@ export type OperationObserver = (
 
 /** The observer of a port nobody watches (tests, tools). */
 export const unobserved: OperationObserver = () => {};
+
+/**
+ * How a component reports a figure that is not an operation with a duration and an outcome: how
+ * long a queued entry waited before it was handled, how many publishes one routing made. Handed
+ * over like an `OperationObserver`, and under the same rules: it must not throw or block.
+ */
+export type MeasurementObserver = (
+  /** What was measured, named by the component that measures it ("lag", "routed"…). */
+  measurement: string,
+  /** The figure, in the measurement's own unit: seconds for a wait, a count for a tally. */
+  value: number,
+) => void;
+
+/** The measurement observer of a component nobody watches. */
+export const unmeasured: MeasurementObserver = () => {};

@@ -22,7 +22,8 @@ import type {
   User,
 } from '../protocol/index.js';
 import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, Session } from '../logic/api.js';
-import { fromStatus, INTERNAL_KEY_HEADER, methodDefinition, type CallObserver, type ServiceName } from './definitions.js';
+import { unobserved, type OperationObserver } from '../ports/observer.js';
+import { fromStatus, INTERNAL_KEY_HEADER, methodDefinition, type ServiceName } from './definitions.js';
 
 export interface RpcClientConfig {
   /** host:port of every logic instance. */
@@ -31,6 +32,12 @@ export interface RpcClientConfig {
   internalKey: string;
   /** Deadline of one call. */
   timeoutMs: number;
+  /**
+   * Reports each call once it is answered, failover included: "Service.Method", seconds, and
+   * "ok" or the AppError code it ended with (an unreachable or timed-out logic is
+   * SERVICE_UNAVAILABLE).
+   */
+  observe?: OperationObserver;
 }
 
 /** Proto decoding fills absent message fields with null and adds oneof markers: back to the wire shape. */
@@ -54,11 +61,10 @@ export class RpcLogicClient implements LogicApi {
   private next = 0;
   private inFlight = 0;
   private idle: Array<() => void> = [];
+  private readonly observe: OperationObserver;
 
-  constructor(
-    private readonly config: RpcClientConfig,
-    private readonly observe: CallObserver = () => {},
-  ) {
+  constructor(private readonly config: RpcClientConfig) {
+    this.observe = config.observe ?? unobserved;
     if (config.addrs.length === 0) throw new Error('RpcLogicClient needs at least one logic address');
     this.clients = config.addrs.map(
       (addr) =>
@@ -88,27 +94,31 @@ export class RpcLogicClient implements LogicApi {
     const name = `${service}.${method}`;
     const started = performance.now();
     this.inFlight++;
-    let code = 'OK';
+    // Anything thrown that is not a gRPC status (a bug) is reported as "error", never as ok.
+    let outcome = 'error';
     try {
       for (const client of this.candidates(affinity)) {
         try {
-          return await this.unary<Res>(client, definition, request);
+          const response = await this.unary<Res>(client, definition, request);
+          outcome = 'ok';
+          return response;
         } catch (err) {
           const status = err as grpc.ServiceError;
           const appError = fromStatus(status);
           if (appError) {
-            code = appError.code;
+            outcome = appError.code;
             throw appError;
           }
           if (status.code === grpc.status.UNAVAILABLE) continue; // try the next instance
-          code = status.code === grpc.status.DEADLINE_EXCEEDED ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR';
-          throw new AppError(code as 'SERVICE_UNAVAILABLE' | 'INTERNAL_ERROR', undefined, undefined, { cause: err });
+          const code = status.code === grpc.status.DEADLINE_EXCEEDED ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR';
+          outcome = code;
+          throw new AppError(code, undefined, undefined, { cause: err });
         }
       }
-      code = 'SERVICE_UNAVAILABLE';
+      outcome = 'SERVICE_UNAVAILABLE';
       throw new AppError('SERVICE_UNAVAILABLE', 'No logic instance is reachable');
     } finally {
-      this.observe(name, code, (performance.now() - started) / 1000);
+      this.observe(name, (performance.now() - started) / 1000, outcome);
       if (--this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
     }
   }

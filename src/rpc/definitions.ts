@@ -84,6 +84,3 @@ export function fromStatus(err: grpc.ServiceError): AppError | null {
   const retryAfter = typeof rawRetry === 'string' && /^\d+$/.test(rawRetry) ? Number(rawRetry) : undefined;
   return new AppError(code, err.details, details, retryAfter !== undefined ? { retryAfter } : undefined);
 }
-
-/** Observes each call: method, final AppError code (or OK), seconds. */
-export type CallObserver = (method: string, code: string, seconds: number) => void;

@@ -7,6 +7,7 @@
  * A retried entry may reach a gateway twice; the gateway's ordered delivery drops the copy.
  */
 import type { DeliveryRouter, FanoutEntry, FanoutQueue } from '../bus/fanout-queue.js';
+import { unmeasured, type MeasurementObserver } from '../ports/observer.js';
 
 /** Where members come from (the Repo provides it). */
 export interface MemberSource {
@@ -22,12 +23,11 @@ export interface FanoutWorkerConfig {
   claimIdleMs: number;
   /** Members of a conversation are cached this long (the world room grows). */
   memberCacheMs: number;
-}
-
-export interface FanoutObserver {
-  /** Seconds from queueing to routing. */
-  lag(seconds: number): void;
-  routed(count: number): void;
+  /**
+   * Reports, per entry handled, "lag": seconds from queueing to routing; and per entry routed,
+   * "routed": the gateway publishes that routing made.
+   */
+  observe?: MeasurementObserver;
 }
 
 export interface WorkerLogger {
@@ -43,6 +43,7 @@ export class FanoutWorker {
   private loop: Promise<void> | null = null;
   private readonly members = new Map<string, { ids: string[]; loadedAt: number }>();
   private lastClaim = 0;
+  private readonly observe: MeasurementObserver;
 
   constructor(
     private readonly config: FanoutWorkerConfig,
@@ -50,8 +51,9 @@ export class FanoutWorker {
     private readonly router: DeliveryRouter,
     private readonly source: MemberSource,
     private readonly log: WorkerLogger,
-    private readonly observer: FanoutObserver = { lag: () => {}, routed: () => {} },
-  ) {}
+  ) {
+    this.observe = config.observe ?? unmeasured;
+  }
 
   async start(): Promise<void> {
     await this.queue.ensureGroup();
@@ -97,9 +99,9 @@ export class FanoutWorker {
       if (delivery.conversationId) {
         const recipients = await this.membersOf(delivery.conversationId);
         const routed = await this.router.route({ ...delivery, recipients });
-        this.observer.routed(routed);
+        this.observe('routed', routed);
       }
-      this.observer.lag(Math.max(0, Date.now() - entry.queuedAt) / 1000);
+      this.observe('lag', Math.max(0, Date.now() - entry.queuedAt) / 1000);
     }
     await this.queue.ack(entries.map((e) => e.id));
   }

@@ -251,8 +251,9 @@ describe('RedisBus routing and recovery', () => {
       assert.equal(await queue.pending(), 5);
       assert.equal(inbox.messages(conversationId).length, 0);
 
+      const measured: Array<[string, number]> = [];
       const worker = new FanoutWorker(
-        { consumer: 'live-worker', batchSize: 10, blockMs: 100, claimIdleMs: 200, memberCacheMs: 1000 },
+        { consumer: 'live-worker', batchSize: 10, blockMs: 100, claimIdleMs: 200, memberCacheMs: 1000, observe: (name, value) => measured.push([name, value]) },
         c.queue(),
         c.make('task2'),
         members,
@@ -267,6 +268,14 @@ describe('RedisBus routing and recovery', () => {
         // New entries flow through the live worker as they come.
         await logic.publish(delivery(['m1', 'm2', 'm3'], 6, conversationId));
         await inbox.next((e) => e.kind === 'message' && e.conversationId === conversationId && e.seqId === 6);
+        // Each entry routed reports its gateway publishes, then its lag (the taken-over ones waited past claimIdleMs).
+        await eventually(async () => measured.filter(([name]) => name === 'lag').length === 6, 5000, 'a lag per entry');
+        assert.deepEqual(
+          measured.map(([name]) => name),
+          Array.from({ length: 6 }, () => ['routed', 'lag']).flat(),
+        );
+        for (const [name, value] of measured) assert.ok(name === 'routed' ? value >= 1 : value >= 0, `${name} ${value}`);
+        assert.ok(measured[1]![1] >= 0.2, `a claimed entry waited at least claimIdleMs (lag ${measured[1]![1]})`);
       } finally {
         await worker.stop();
       }

@@ -203,3 +203,39 @@ describe('RpcServer observation', () => {
     }
   });
 });
+
+describe('RpcLogicClient observation', () => {
+  it('reports each call once it is answered, failover included: method, seconds, and ok or the AppError code', async () => {
+    const backend = makeLogic();
+    const server = new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY }, backend.logic, quiet);
+    const bound = await server.start();
+    const dead = await downInstance();
+    const seen: Array<[string, string]> = [];
+    const observe = (method: string, seconds: number, outcome: string) => (assert.ok(seconds >= 0), seen.push([method, outcome]));
+    const balanced = new RpcLogicClient({ addrs: [`127.0.0.1:${dead.port}`, `127.0.0.1:${bound}`], internalKey: KEY, timeoutMs: 5000, observe });
+    const none = new RpcLogicClient({ addrs: [`127.0.0.1:${dead.port}`], internalKey: KEY, timeoutMs: 5000, observe });
+    const intruder = new RpcLogicClient({ addrs: [`127.0.0.1:${bound}`], internalKey: internalKey('other-secret'), timeoutMs: 5000, observe });
+    try {
+      // Round-robin starts on the dead instance at least once: that call fails over and is one report.
+      await balanced.ready();
+      await balanced.ready();
+      await assert.rejects(balanced.login({ username: 'nobody_here', password: 'wrong password' }, client), isCode('INVALID_CREDENTIALS'));
+      await assert.rejects(none.ready(), isCode('SERVICE_UNAVAILABLE'));
+      await assert.rejects(intruder.ready(), isCode('INTERNAL_ERROR'));
+      assert.deepEqual(seen, [
+        ['UserService.Ready', 'ok'],
+        ['UserService.Ready', 'ok'],
+        ['AuthService.Login', 'INVALID_CREDENTIALS'],
+        ['UserService.Ready', 'SERVICE_UNAVAILABLE'],
+        ['UserService.Ready', 'INTERNAL_ERROR'],
+      ]);
+    } finally {
+      balanced.close();
+      none.close();
+      intruder.close();
+      await dead.close();
+      await server.close();
+      await backend.close();
+    }
+  });
+});
