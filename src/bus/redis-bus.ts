@@ -21,7 +21,7 @@ import { unobserved, type OperationObserver } from '../ports/observer.js';
 import type { Bus, BusEvent, BusHandler, Delivery, MessageDelivery } from './index.js';
 import type { DeliveryRouter, FanoutPublisher } from './fanout-queue.js';
 import { DEFAULT_ORDERED_DELIVERY, OrderedDelivery, type OrderedDeliveryOptions } from './ordered-delivery.js';
-import { connectRedis, type RedisLogger } from './redis-connection.js';
+import { connectRedis, disconnectRedis, type RedisLogger } from './redis-connection.js';
 
 export interface RedisBusConfig {
   /** redis://host:port/db */
@@ -228,6 +228,6 @@ export class RedisBus implements Bus, DeliveryRouter {
       for (const userId of this.online) pipeline.srem(this.key('presence', userId), this.config.instanceId);
       await Promise.race([pipeline.exec().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     }
-    for (const redis of [this.sub, this.cmd]) redis?.disconnect();
+    await Promise.all([this.sub, this.cmd].map((redis) => (redis ? disconnectRedis(redis) : undefined)));
   }
 }

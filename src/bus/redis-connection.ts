@@ -27,3 +27,20 @@ export function connectRedis(url: string, role: string, log: RedisLogger): Redis
   redis.on('ready', () => (lastError = ''));
   return redis;
 }
+
+/**
+ * Closes a connection and resolves once its socket is closed, so nothing of it (ioredis keeps a
+ * timer until the socket closes) outlives the `close()` of the port that owned it.
+ */
+export async function disconnectRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  let timer: NodeJS.Timeout | undefined;
+  const ended = new Promise<void>((resolve) => {
+    redis.once('end', () => resolve());
+    // ioredis destroys a socket that has not closed after 2 s; never wait longer than that.
+    timer = setTimeout(resolve, 2_500).unref();
+  });
+  redis.disconnect();
+  await ended;
+  clearTimeout(timer);
+}

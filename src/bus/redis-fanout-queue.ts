@@ -7,7 +7,7 @@
 import type { Redis } from 'ioredis';
 import { unobserved, type OperationObserver } from '../ports/observer.js';
 import type { FanoutDelivery, FanoutEntry, FanoutQueue } from './fanout-queue.js';
-import { connectRedis, type RedisLogger } from './redis-connection.js';
+import { connectRedis, disconnectRedis, type RedisLogger } from './redis-connection.js';
 
 export interface RedisFanoutQueueConfig {
   /** redis://host:port/db */
@@ -117,8 +117,9 @@ export class RedisFanoutQueue implements FanoutQueue {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const redis of [this.blocking, this.commands]) redis?.disconnect();
+    const connections = [this.blocking, this.commands];
     this.blocking = this.commands = null;
+    await Promise.all(connections.map((redis) => (redis ? disconnectRedis(redis) : undefined)));
   }
 }
 
