@@ -50,17 +50,12 @@ function capturingLogger(): { log: Logger; lines: string[] } {
   return { log, lines };
 }
 
-/**
- * A sweep still scheduled would run within one interval and fail on the closed store. A negative
- * has no event to wait on: give it several intervals.
- */
-async function assertNoSweepAfter(lines: string[]): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, SWEEP_INTERVAL_MS * 5));
-  assert.deepEqual(
-    lines.filter((l) => l.includes('guest expiry')),
-    [],
-    'no guest sweep ran after the failed start',
-  );
+/** The timers this process has pending: a resource left running after a failed start keeps one. */
+const pendingTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+/** After a failed start, nothing it started is left scheduled, and every stop succeeded. */
+function assertNothingLeftRunning(timersBefore: number, lines: string[]): void {
+  assert.equal(pendingTimers(), timersBefore, 'no timer of the failed start is pending (the guest sweep was stopped)');
   assert.deepEqual(
     lines.filter((l) => l.includes('stopping after a failed start')),
     [],
@@ -81,8 +76,9 @@ it('role all whose listen fails stops its guest sweep and releases the store', a
       GOCHAT_WEB_DIR: '',
       GOCHAT_GUEST_SWEEP_INTERVAL_MS: String(SWEEP_INTERVAL_MS),
     });
+    const timersBefore = pendingTimers();
     await assert.rejects(startGoChat(config, log), /EADDRINUSE/);
-    await assertNoSweepAfter(lines);
+    assertNothingLeftRunning(timersBefore, lines);
     // The store was closed: another writer takes its file at once.
     const db = new Database(path.join(dataDir, 'gochat.db'), { timeout: 0 });
     try {
@@ -115,8 +111,9 @@ it('role logic whose gRPC port is taken stops its guest sweep and closes its poo
       GOCHAT_JWT_SECRET: 'issue-11-secret-0123456789abcdefghijklmnop',
       GOCHAT_GUEST_SWEEP_INTERVAL_MS: String(SWEEP_INTERVAL_MS),
     });
+    const timersBefore = pendingTimers();
     await assert.rejects(startGoChat(config, log));
-    await assertNoSweepAfter(lines);
+    assertNothingLeftRunning(timersBefore, lines);
     const admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
     try {
