@@ -3,7 +3,12 @@ import { unobserved, type OperationObserver } from '../ports/observer.js';
 import type { Bus, BusEvent, BusHandler } from './index.js';
 
 export interface MemoryBusOptions {
-  /** Reports `publish` (seconds, including the subscribers' work) and each delivery handed to a subscriber (`deliver`, "ok"). */
+  /**
+   * Told of each delivery handed to a subscriber (`deliver`, "ok"). A publish is not timed here:
+   * it is a function call into the subscribers (whose work is measured where it is done), and a
+   * histogram observation per message cost about 1.5% of the server's CPU per message in the
+   * 1:1 bench, more than the publish itself. Buses that cross a process time their publishes.
+   */
   observe?: OperationObserver;
 }
 
@@ -16,19 +21,10 @@ export class MemoryBus implements Bus {
   }
 
   async publish(event: BusEvent): Promise<void> {
-    const started = performance.now();
     const isDelivery = event.kind === 'message' || event.kind === 'broadcast';
-    let outcome = 'ok';
-    try {
-      for (const handler of this.handlers) {
-        handler(event);
-        if (isDelivery) this.observe('deliver', 0, 'ok');
-      }
-    } catch (err) {
-      outcome = 'error';
-      throw err;
-    } finally {
-      this.observe('publish', (performance.now() - started) / 1000, outcome);
+    for (const handler of this.handlers) {
+      handler(event);
+      if (isDelivery) this.observe('deliver', 0, 'ok');
     }
   }
 

@@ -57,6 +57,7 @@ busSuite('RedisBus', async () => {
     gateway: async (id) => c.make(id),
     publisher: async () => c.make('logic'),
     observed: async (id, observe) => ({ gateway: c.make(id, observe), publisher: c.make(`${id}-logic`, observe) }),
+    timesPublishes: true,
     cleanup: c.close,
   };
 });

@@ -13,6 +13,8 @@ export interface BusFixture {
   publisher(): Promise<Bus>;
   /** A gateway's bus and a publisher's bus that report to `observe` (one object for the in-process bus). */
   observed(instanceId: string, observe: OperationObserver): Promise<{ gateway: Bus; publisher: Bus }>;
+  /** Whether the bus times its publishes: one that crosses a process does; the in-process one is a function call. */
+  timesPublishes: boolean;
   cleanup(): Promise<void>;
 }
 
@@ -137,7 +139,7 @@ export function busSuite(name: string, makeFixture: () => Promise<BusFixture | s
       assert.deepEqual(await inbox.next((e) => e.kind === 'revoke-users'), { kind: 'revoke-users', userIds: ['frank', 'gina'] });
     });
 
-    test('each publish is reported with its duration, and each delivery handed to the subscriber as deliver/ok', async (f) => {
+    test('each delivery handed to the subscriber is reported as deliver/ok, and each publish timed where the bus times them', async (f) => {
       const seen: Array<{ operation: string; seconds: number; outcome: string }> = [];
       const { gateway, publisher } = await f.observed('g-obs', (operation, seconds, outcome) => seen.push({ operation, seconds, outcome }));
       const inbox = new Inbox();
@@ -149,7 +151,7 @@ export function busSuite(name: string, makeFixture: () => Promise<BusFixture | s
       await publisher.publish({ kind: 'revoke', userId: 'olga', jti: 'j-obs' });
       await inbox.next((e) => e.kind === 'revoke' && e.jti === 'j-obs');
       const publishes = seen.filter((s) => s.operation === 'publish');
-      assert.deepEqual(publishes.map((s) => s.outcome), ['ok', 'ok']);
+      assert.deepEqual(publishes.map((s) => s.outcome), f.timesPublishes ? ['ok', 'ok'] : []);
       assert.ok(publishes.every((s) => s.seconds >= 0 && s.seconds < 5), JSON.stringify(publishes));
       // A revocation is not a message delivery.
       assert.deepEqual(seen.filter((s) => s.operation === 'deliver'), [{ operation: 'deliver', seconds: 0, outcome: 'ok' }]);
