@@ -387,14 +387,15 @@ export class SqlRepo implements Repo {
   /**
    * The append algorithm, a fixed number of statements whatever the batch size:
    * 1. lock the batch's conversation rows (in id order) and read their last_seq;
-   * 2. give each new message the next seqId of its conversation, in batch order (a repeat of a key
-   *    earlier in the batch takes none and resolves to the first), so seqIds stay 1, 2, 3… with no gaps;
-   * 3. insert the new rows as one set, skipping any whose key is already stored (a resend);
+   * 2. give each message the next seqId of its conversation, in batch order;
+   * 3. insert the rows as one set, skipping any whose key is already stored (a resend, or a repeat
+   *    of a key earlier in the batch);
    * 4. then write each conversation's last_seq and each sender's read pointer once.
    * Resends are rare, so the common batch is never looked up first. When step 3 skipped a row, the
    * seqIds planned after it would leave a gap: the batch's rows are deleted again, the skipped keys
    * read (under the lock, so no writer can add one meanwhile), and steps 2–3 run once more knowing
-   * them — three more statements, still whatever the batch size.
+   * them, a repeat within the batch now taking no seqId and resolving to its first — three more
+   * statements, still whatever the batch size. So seqIds stay 1, 2, 3… with no gaps.
    */
   private *append(batch: readonly NewMessage[]): Step<AppendResult[]> {
     const s = this.s;
@@ -468,8 +469,9 @@ export class SqlRepo implements Repo {
   }
 
   /**
-   * Steps 2 of the append: which messages are new, their seqIds and rows. `stored` holds the
-   * batch's keys already stored (null: assume none is), which resolve to the stored message.
+   * Step 2 of the append: which messages are new, their seqIds and rows. `stored` holds the
+   * batch's keys already stored, which resolve to the stored message, and makes repeats within the
+   * batch resolve to their first; null on the first attempt: assume every message is new.
    */
   private planAppend(
     batch: readonly NewMessage[],
@@ -481,7 +483,8 @@ export class SqlRepo implements Repo {
     const { conversationIds, senderIds } = keys;
     const results = new Array<AppendResult | undefined>(n);
     const conversations = new Map<RowKey, BatchConversation>();
-    const firsts = new FirstOccurrences(conversationIds, senderIds);
+    // Repeats within the batch are looked for only when planning again: the first insert skips them like resends.
+    const firsts = stored === null ? null : new FirstOccurrences(conversationIds, senderIds);
     const fresh: number[] = [];
     const freshMessages: Omit<Message, 'messageId'>[] = [];
     const seqIds: number[] = [];
@@ -498,17 +501,17 @@ export class SqlRepo implements Repo {
       const m = batch[i]!;
       const conversationId = conversationIds[i]!;
       const senderId = senderIds[i]!;
-      if (stored !== null) {
-        const original = stored.get(messageKey(conversationId, senderId, m.tempMessageId));
+      if (firsts !== null) {
+        const original = stored!.get(messageKey(conversationId, senderId, m.tempMessageId));
         if (original) {
           results[i] = { message: toMessage(original), duplicate: true };
           continue;
         }
-      }
-      const first = firsts.claim(i, m.tempMessageId);
-      if (first >= 0) {
-        repeats.push(i, first);
-        continue;
+        const first = firsts.claim(i, m.tempMessageId);
+        if (first >= 0) {
+          repeats.push(i, first);
+          continue;
+        }
       }
       let conversation = conversations.get(conversationId);
       if (conversation === undefined) {
