@@ -166,6 +166,61 @@ describe('the declarations', () => {
   });
 });
 
+/** A quantity as the prose docs write it ("10 s", "512 KiB", "20 000", "24 h") in the unit of `env`'s setting. */
+function inSettingUnit(env: string, amount: string, unit: string | undefined): number {
+  const n = Number(amount.replace(/[\s\u202f]/g, ''));
+  if (unit === undefined) return n;
+  const seconds: Record<string, number> = { s: 1, min: 60, h: 3600 };
+  if (unit in seconds) {
+    if (env.endsWith('_MS')) return n * seconds[unit]! * 1000;
+    if (env.endsWith('_SECONDS')) return n * seconds[unit]!;
+  }
+  const bytes: Record<string, number> = { KiB: 1024, MiB: 1024 * 1024 };
+  if (unit in bytes) return n * bytes[unit]!;
+  assert.fail(`${env}: the unit ${unit} does not fit the setting`);
+}
+
+describe('the defaults the prose docs state', () => {
+  const defaults = new Map(settingsOf().map((s) => [s.env, s.show(s.fallback)]));
+  /** The default as docs/deploy.md shows it: its documented form where it has one (a path relative to the working directory). */
+  const shown = new Map(settingsOf().map((s) => [s.env, s.defaultDoc?.match(/^`([^`]*)`$/)?.[1] ?? s.show(s.fallback)]));
+
+  it('README.md: every default in its table is the declared one', () => {
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    let checked = 0;
+    for (const line of readme.split('\n')) {
+      const cells = line.split('|').map((c) => c.trim());
+      if (cells.length < 4 || !cells[1]!.startsWith('`GOCHAT_')) continue;
+      const names = [...cells[1]!.matchAll(/`(GOCHAT_[A-Z0-9_]+)`/g)].map((m) => m[1]!);
+      const values = [...cells[2]!.matchAll(/`([^`]*)`/g)].map((m) => m[1]!);
+      if (values.length !== names.length) continue; // prose, not values ("generated once…")
+      names.forEach((name, i) => {
+        assert.ok(shown.has(name), `${name} in README.md is not a setting`);
+        assert.equal(values[i], shown.get(name), `README.md states ${name} defaults to ${values[i]}`);
+        checked++;
+      });
+    }
+    assert.ok(checked >= 10, `only ${checked} README defaults found: has the table's shape changed?`);
+  });
+
+  it('docs/security.md: every limit it quotes, and its window, is the declared default', () => {
+    const doc = fs.readFileSync(path.join(root, 'docs/security.md'), 'utf8');
+    const quoted = /`(GOCHAT_[A-Z0-9_]+)`(?:,\s*|\s*\()(\d{1,3}(?:[ \u202f]\d{3})+|\d+)\s*(KiB|MiB|min|s|h)?(?:\s*(?:\/|per)\s*(\d+)?\s*(min|s|h))?[),;\s]/g;
+    let checked = 0;
+    for (const [, name, amount, unit, windowAmount, windowUnit] of doc.matchAll(quoted)) {
+      assert.ok(defaults.has(name!), `${name} in docs/security.md is not a setting`);
+      assert.equal(inSettingUnit(name!, amount!, unit), Number(defaults.get(name!)), `docs/security.md quotes ${name} as ${amount}${unit ?? ''}`);
+      if (windowUnit !== undefined) {
+        const windowName = `${name}_WINDOW_MS`;
+        assert.ok(defaults.has(windowName), `${name} is quoted with a window but has no ${windowName}`);
+        assert.equal(inSettingUnit(windowName, windowAmount ?? '1', windowUnit), Number(defaults.get(windowName)), `docs/security.md quotes ${name}'s window as ${windowAmount ?? ''}${windowUnit}`);
+      }
+      checked++;
+    }
+    assert.ok(checked >= 15, `only ${checked} quoted limits found in docs/security.md`);
+  });
+});
+
 describe('the config command', () => {
   const secrets = {
     GOCHAT_JWT_SECRET: 'jwt-secret-value-0123456789abcdefghijklmnop',
