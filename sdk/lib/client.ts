@@ -525,6 +525,7 @@ function toWsUrl(baseUrl: string): string {
     this.outbox.flush();
     if (!this.catchUp) {
       this.syncedSocket = socket;
+      this.connection.ready(socket);
       return this.settleConnect(null);
     }
     void this.catchUp.sync(() => this.connection.socket === socket).then((outcome) => {
@@ -535,6 +536,7 @@ function toWsUrl(baseUrl: string): string {
         return this.connection.drop(socket, LOCAL_CLOSE_CODES.CATCH_UP_FAILED, 'catch-up failed');
       }
       this.syncedSocket = socket;
+      this.connection.ready(socket);
       this.emit('synced', { conversations: outcome.conversations });
       this.settleConnect(null);
     });

@@ -191,8 +191,17 @@ export class Connection {
   private opened(socket: FrameSocket): void {
     if (socket !== this.current) return;
     this.hasOpened = true;
-    this.backoff.reset();
+    // The delay is not reset here: a server that accepts sockets and then fails them (catch-up
+    // refused, dropped at once) would be retried at the shortest delay forever. See `ready`.
     if (this.enter('open')) this.handlers.onOpen(socket);
+  }
+
+  /**
+   * The client found `socket` fit for use (caught up): the next loss starts again from the
+   * shortest delay.
+   */
+  ready(socket: FrameSocket): void {
+    if (socket === this.current) this.backoff.reset();
   }
 
   private waitToReconnect(): void {

@@ -49,7 +49,7 @@ test('each attempt that fails waits twice as long as the one before', { timeout:
   }
 });
 
-test('a connection that opened resets the delay to the shortest', { timeout: 10_000 }, async () => {
+test('a connection that opened and caught up resets the delay to the shortest', { timeout: 10_000 }, async () => {
   await using srv = await FakeServer.start();
   srv.refuseUpgradesWith = 503;
   const { client, attempts, delaysDrawn } = fakeClient(srv);
@@ -65,6 +65,23 @@ test('a connection that opened resets the delay to the shortest', { timeout: 10_
   await delaysDrawn(3);
   mock.timers.tick(50);
   assert.equal(attempts.length, 4, 'the first delay again, not the third');
+});
+
+test('a server that accepts sockets but fails each catch-up is retried with growing delays', { timeout: 10_000 }, async () => {
+  await using srv = await FakeServer.start();
+  srv.listFails = true;
+  const { client, attempts, delaysDrawn } = fakeClient(srv);
+  using _disconnect = disconnectedAtEnd(client);
+  client.on('error', () => undefined);
+  client.connect().catch(() => undefined);
+  for (const [i, delay] of [50, 100, 200].entries()) {
+    await delaysDrawn(i + 1);
+    mock.timers.tick(delay - 1);
+    assert.equal(attempts.length, i + 1, `attempt ${i + 2} not before ${delay} ms: an opened socket did not reset the delay`);
+    mock.timers.tick(1);
+    assert.equal(attempts.length, i + 2);
+  }
+  assert.ok(srv.connections.length >= 3, 'the sockets were accepted: each failed at its catch-up');
 });
 
 test('a server close in 4500–4999 stops for good: the error is reported and no attempt follows', { timeout: 10_000 }, async () => {
