@@ -42,6 +42,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/limits/**'],
+    rules: restrict([{ regex: '^(?!\\./|\\.\\./protocol/)', message: 'limits/ is shared by gateway and logic: it imports only protocol.' }]),
+  },
+  {
     files: ['src/ports/**'],
     rules: restrict([{ regex: '^(?!\\./)', message: 'ports/ is dependency-free: every layer imports it.' }]),
   },
@@ -64,8 +68,8 @@ export default tseslint.config(
     files: ['src/gateway/**'],
     rules: restrict([
       {
-        // Of logic it sees only the LogicApi. rate-limiter is a generic utility that still lives in logic/ (to move).
-        group: ['**/logic/*', '!**/logic/api*', '!**/logic/rate-limiter*'],
+        // Of logic it sees only the LogicApi.
+        group: ['**/logic/*', '!**/logic/api*'],
         message: 'gateway sees only LogicApi, never logic internals.',
       },
       {

@@ -24,7 +24,7 @@ import { MembershipCache } from './membership-cache.js';
 import { GuestExpiry, type GuestExpiryConfig } from './guest-expiry.js';
 import { MessageWriter, type PendingSend } from './message-writer.js';
 import { hashPassword, verifyPassword } from './passwords.js';
-import { RateLimiter, type RateRule } from './rate-limiter.js';
+import { RateLimiter, type RateRule } from '../limits/rate-limiter.js';
 import { TokenService } from './tokens.js';
 import { checkContent } from './content.js';
 import { KdfGate, type KdfGateConfig } from './kdf-gate.js';

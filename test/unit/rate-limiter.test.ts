@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RateLimiter } from '../../src/logic/rate-limiter.js';
+import { RateLimiter } from '../../src/limits/rate-limiter.js';
 import { AppError } from '../../src/protocol/index.js';
 
 describe('RateLimiter', () => {

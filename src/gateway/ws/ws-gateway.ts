@@ -14,7 +14,7 @@ import { ClientFrameSchema } from '../../protocol/schemas.js';
 import { assertWellFormed, decodeJson, describeErrors, isWellFormed, mayHoldLoneSurrogate, strictAjv } from '../validation.js';
 import { ClientConnection } from './connection.js';
 import { writeErrorAnswer } from '../raw-answer.js';
-import { RateLimiter, type RateRule } from '../../logic/rate-limiter.js';
+import { RateLimiter, type RateRule } from '../../limits/rate-limiter.js';
 
 export interface WsConfig {
   maxFrameBytes: number;
