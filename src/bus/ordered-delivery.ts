@@ -45,22 +45,14 @@ interface ConversationState {
   touchedAt: number;
 }
 
-/** What the stage did so far; each count is also reported to its observer as it happens. */
-export interface OrderedDeliveryStats {
-  /** Deliveries dropped because their seqId was already released (`deliver`, "duplicate"). */
-  dropped: number;
-  /** Times a gap was given up on after `waitMs` (`reorder`, "gap-skipped"). */
-  gapsSkipped: number;
-}
-
 export class OrderedDelivery {
   private readonly states = new Map<string, ConversationState>();
-  readonly stats: OrderedDeliveryStats = { dropped: 0, gapsSkipped: 0 };
 
   constructor(
     private readonly deliver: (delivery: Delivery) => void,
     private readonly options: OrderedDeliveryOptions = DEFAULT_ORDERED_DELIVERY,
     private readonly now: () => number = Date.now,
+    /** Told of each delivery dropped because its seqId was already released (`deliver`, "duplicate") and each gap given up on after `waitMs` (`reorder`, "gap-skipped"). */
     private readonly observe: OperationObserver = unobserved,
   ) {}
 
@@ -113,7 +105,6 @@ export class OrderedDelivery {
   }
 
   private dropped(): void {
-    this.stats.dropped++;
     this.observe('deliver', 0, 'duplicate');
   }
 
@@ -143,7 +134,6 @@ export class OrderedDelivery {
     const seqs = [...state.held.keys()].sort((a, b) => a - b);
     const contiguous = seqs.every((seq, i) => seq === state.last + 1 + i);
     if (!wasFresh || !contiguous) {
-      this.stats.gapsSkipped++;
       this.observe('reorder', 0, 'gap-skipped');
     }
     for (const seq of seqs) {
