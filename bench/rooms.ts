@@ -1,8 +1,9 @@
 /**
  * Large rooms (issue 12): (g) one group of `roomMembers` members, all connected, and (h) the world
- * room with `worldConnections` online connections; in both a few members (`roomSenders`) send
- * `roomRate` messages per second each. Every other connection must receive every message exactly
- * once and in seqId order; the latency that counts is from the send to the LAST member's delivery.
+ * room with `worldConnections` online connections; in both a few members (`roomSenders`,
+ * `worldSenders`) send `roomRate` messages per second each. Every other connection must receive
+ * every message exactly once and in seqId order; the latency that counts is from the send to the
+ * LAST member's delivery.
  *
  * The relay enters the same room with `join` frames (`g1`, `world`). Sockets spread over a few
  * loopback source addresses, so no one source address runs short of ephemeral ports when other
@@ -242,6 +243,7 @@ async function scenarioG(ctx: Context): Promise<LoadResult> {
   const [owner] = await ctx.target.users(1, 1);
   const members = await ctx.target.users(params.roomMembers - 1, 0);
   const roomId = await ctx.target.group(owner!, members);
+  ctx.log(`${params.roomMembers} users and the group after ${((performance.now() - setupStart) / 1000).toFixed(1)} s`);
   const users = [owner!, ...members];
   return roomTraffic(ctx, users, roomId, Math.min(params.roomSenders, users.length), setupStart);
 }
@@ -251,15 +253,16 @@ async function scenarioH(ctx: Context): Promise<LoadResult> {
   const { params } = ctx.job;
   const setupStart = performance.now();
   const users = await ctx.target.users(params.worldConnections, 0);
+  ctx.log(`${users.length} users after ${((performance.now() - setupStart) / 1000).toFixed(1)} s`);
   const roomId = ctx.target instanceof GoChatTarget ? await worldId(ctx.target, users[0]!) : 'world';
-  return roomTraffic(ctx, users, roomId, Math.min(params.roomSenders, users.length), setupStart);
+  return roomTraffic(ctx, users, roomId, Math.min(params.worldSenders, users.length), setupStart);
 }
 
 export const ROOM_SCENARIOS = { g: scenarioG, h: scenarioH } as const;
 
 export const ROOM_TITLES = {
   g: (p: BenchParams) => `(g) one group of ${p.roomMembers}, all connected, ${p.roomSenders} senders at ${p.roomRate} msg/s each`,
-  h: (p: BenchParams) => `(h) world room, ${p.worldConnections} connections, ${p.roomSenders} senders at ${p.roomRate} msg/s each`,
+  h: (p: BenchParams) => `(h) world room, ${p.worldConnections} connections, ${p.worldSenders} senders at ${p.roomRate} msg/s each`,
 } as const;
 
 type RowFn = (metric: string, pick: (f: RunFigures) => number | undefined, bar?: { text: string; test: (g: number, ratio: number | undefined) => boolean }) => void;

@@ -39,6 +39,8 @@ const DEFAULTS: BenchParams = {
   roomMembers: 5000,
   worldConnections: 10_000,
   roomSenders: 5,
+  // 2, not 5: at 5 x 10,000 deliveries/s the relay (one write per frame) needs most of a core here and falls seconds behind.
+  worldSenders: 2,
   roomRate: 1,
   // 10 users at 5/s in 20 s windows: 1,000 acks per window, so p99 is the 10th-worst sample. With
   // 10 s windows one or two 10-15 ms stalls decided it, and identical windows differed 0.5-5x.
@@ -84,7 +86,8 @@ const FLAGS: Record<string, { key: NumericParam; help: string }> = {
   '--missed': { key: 'stormMissed', help: '(f) messages per group while they are away' },
   '--room-members': { key: 'roomMembers', help: '(g) members of the one group, all connected' },
   '--world-connections': { key: 'worldConnections', help: '(h) connections in the world room' },
-  '--room-senders': { key: 'roomSenders', help: '(g)(h) members that send' },
+  '--room-senders': { key: 'roomSenders', help: '(g) members that send' },
+  '--world-senders': { key: 'worldSenders', help: '(h) connections that send' },
   '--room-rate': { key: 'roomRate', help: '(g)(h) messages per second per sender' },
   '--attack-window': { key: 'attackWindowSec', help: 'attacks: seconds in each window (quiet, then attack)' },
   '--normal-users': { key: 'normalUsers', help: 'attacks: registered users in 1:1 pairs, measured' },

@@ -55,8 +55,9 @@ export interface BenchParams {
   roomMembers: number;
   /** (h) connections in the world room, one guest each. */
   worldConnections: number;
-  /** (g)(h) members that send, and messages per second from each. */
+  /** (g) members that send; (h) connections that send; messages per second from each. */
   roomSenders: number;
+  worldSenders: number;
   roomRate: number;
   /** Seconds in each window (quiet, then attack) of an attack scenario. */
   attackWindowSec: number;
