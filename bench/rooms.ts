@@ -271,6 +271,7 @@ type RowFn = (metric: string, pick: (f: RunFigures) => number | undefined, bar?:
 export function roomRows(scenario: 'g' | 'h', row: RowFn): void {
   const zero = { text: '= 0', test: (g: number) => g === 0 };
   row('members connected', (f) => f.members);
+  row('still connected at end', (f) => f.stillConnected);
   row('members with every msg', (f) => f.membersWhole);
   row('deliveries/s', (f) => f.deliveriesPerSec);
   row('send->ack p99 ms', (f) => f.ackLatencyMs?.p99);
