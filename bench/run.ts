@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { openFileLimits, sampleProc, type ProcSample } from './proc.js';
 import { LOADGEN_MAIN, startTarget, withFileLimit } from './servers.js';
 import { fmt, medianOf } from './stats.js';
+import { ROOM_TITLES, roomBrief, roomRows } from './rooms.js';
 import { attackRows, attackSummaryLine, printAttackSummary, printAttackTable, type AttackRow, type AttackSummary } from './attack-report.js';
-import { ATTACK_IDS, isAttack, type BenchParams, type Verdict, type CapacityId, type Job, type LoadResult, type RunFigures, type ScenarioId, type TargetKind, type ToLoadgen, type ToRunner } from './types.js';
+import { ATTACK_IDS, ROOM_IDS, isAttack, isRoom, type BenchParams, type Verdict, type CapacityId, type RoomId, type Job, type LoadResult, type RunFigures, type ScenarioId, type TargetKind, type ToLoadgen, type ToRunner } from './types.js';
 
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/results');
 
@@ -35,6 +36,12 @@ const DEFAULTS: BenchParams = {
   historyReaders: 32,
   stormClients: 2000,
   stormMissed: 20,
+  roomMembers: 5000,
+  worldConnections: 10_000,
+  roomSenders: 5,
+  // 2, not 5: at 5 x 10,000 deliveries/s the relay (one write per frame) needs most of a core here and falls seconds behind.
+  worldSenders: 2,
+  roomRate: 1,
   // 10 users at 5/s in 20 s windows: 1,000 acks per window, so p99 is the 10th-worst sample. With
   // 10 s windows one or two 10-15 ms stalls decided it, and identical windows differed 0.5-5x.
   attackWindowSec: 20,
@@ -54,6 +61,8 @@ const QUICK: Partial<BenchParams> = {
   idleConnections: 2000,
   historyMessages: 20_000,
   stormClients: 500,
+  roomMembers: 1000,
+  worldConnections: 2000,
 };
 
 type NumericParam = { [K in keyof BenchParams]: BenchParams[K] extends number ? K : never }[keyof BenchParams];
@@ -75,6 +84,11 @@ const FLAGS: Record<string, { key: NumericParam; help: string }> = {
   '--readers': { key: 'historyReaders', help: '(e) concurrent HTTP readers' },
   '--storm': { key: 'stormClients', help: '(f) clients that drop and reconnect' },
   '--missed': { key: 'stormMissed', help: '(f) messages per group while they are away' },
+  '--room-members': { key: 'roomMembers', help: '(g) members of the one group, all connected' },
+  '--world-connections': { key: 'worldConnections', help: '(h) connections in the world room' },
+  '--room-senders': { key: 'roomSenders', help: '(g) members that send' },
+  '--world-senders': { key: 'worldSenders', help: '(h) connections that send' },
+  '--room-rate': { key: 'roomRate', help: '(g)(h) messages per second per sender' },
   '--attack-window': { key: 'attackWindowSec', help: 'attacks: seconds in each window (quiet, then attack)' },
   '--normal-users': { key: 'normalUsers', help: 'attacks: registered users in 1:1 pairs, measured' },
   '--normal-rate': { key: 'normalRate', help: 'attacks: messages per second per normal user' },
@@ -91,6 +105,7 @@ const TITLES: Record<ScenarioId, (p: BenchParams) => string> = {
   d: (p) => `(d) ${p.idleConnections} idle authenticated connections, ping every ${p.idlePingSec} s`,
   e: (p) => `(e) history: pages of ${p.pageSize} from a conversation of ${p.historyMessages} messages, ${p.historyReaders} readers`,
   f: (p) => `(f) reconnect storm: ${p.stormClients} clients drop, ${p.stormMissed} messages each group missed, reconnect + catch up`,
+  ...ROOM_TITLES,
   'no-attack': () => 'no-attack: the control; the attacker process runs and sends nothing (what two windows differ by alone)',
   'ping-flood': (p) => `ping-flood: ${p.pingSockets} sockets of one guest send pings as fast as they can`,
   'slow-bodies': (p) => `slow-bodies: ${p.slowBodies} connections dribble a POST body at 1 byte/s`,
@@ -115,9 +130,9 @@ interface Options {
 
 function usage(): string {
   const lines = [
-    'usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f|attack|all|<names>] [--runs 3] [--targets baseline,gochat] [--profile] [sizes]',
+    'usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f|rooms|attack|all|<names>] [--runs 3] [--targets baseline,gochat] [--profile] [sizes]',
     '  --quick        every scenario once, 4 s windows, smaller (d)(e)(f); indicative only',
-    `  --scenarios    default a-f; "attack" runs ${ATTACK_IDS.join(', ')}; "all" runs both; or any list of them`,
+    `  --scenarios    default a-f; "rooms" runs the large rooms ${ROOM_IDS.join(', ')}; "attack" runs ${ATTACK_IDS.join(', ')}; "all" runs every one; or any list of them`,
     '  --profile      run GoChat with --cpu-prof; profiles land in bench/results/profiles/',
     '  --temp-ids     v7 (default: the SDK\'s createTempId, time-ordered UUIDv7), uuid (random v4) or seq (<connection>-<n>)',
     ...Object.entries(FLAGS).map(([flag, { key, help }]) => `  ${flag.padEnd(20)} ${help} (default ${DEFAULTS[key]})`),
@@ -150,7 +165,8 @@ function parseArgs(argv: string[]): Options {
         .map((s) => s.trim())
         .flatMap((s): ScenarioId[] => {
           if (s === 'attack') return [...ATTACK_IDS];
-          if (s === 'all') return [...CAPACITY_IDS, ...ATTACK_IDS];
+          if (s === 'rooms') return [...ROOM_IDS];
+          if (s === 'all') return [...CAPACITY_IDS, ...ROOM_IDS, ...ATTACK_IDS];
           if (!(s in TITLES)) throw new Error(`unknown scenario "${s}"`);
           return [s as ScenarioId];
         });
@@ -185,7 +201,7 @@ function machine() {
 /** One scenario on one target: fresh server, forked load generator, /proc samples at its marks. */
 async function runOnce(scenario: ScenarioId, kind: TargetKind, options: Options, runTag: string): Promise<RunFigures> {
   const attack = isAttack(scenario);
-  const fds = attack ? 1024 : Math.max(options.params.idleConnections, options.params.stormClients * 2, options.params.groupConnections) + 1024;
+  const fds = attack ? 1024 : Math.max(options.params.idleConnections, options.params.stormClients * 2, options.params.groupConnections, options.params.roomMembers, options.params.worldConnections) + 1024;
   const profileDir = options.profile ? path.join(RESULTS_DIR, 'profiles') : undefined;
   // Attack scenarios prove the public defaults: no raised limits, the usual open-file limit.
   const server = await startTarget(kind, {
@@ -323,7 +339,7 @@ function withServerFigures(result: LoadResult, samples: Map<string, Sample>): Ru
 }
 
 /** Counters where any run's loss is a failure: report the worst run, not the median. */
-const WORST_OF: ReadonlyArray<keyof RunFigures> = ['errors', 'lostUnacked', 'lostUndelivered', 'missing', 'duplicates'];
+const WORST_OF: ReadonlyArray<keyof RunFigures> = ['errors', 'lostUnacked', 'lostUndelivered', 'missing', 'duplicates', 'outOfOrder'];
 
 function summarize(runs: readonly RunFigures[]): RunFigures {
   const out = medianOf(runs);
@@ -333,6 +349,7 @@ function summarize(runs: readonly RunFigures[]): RunFigures {
   }
   if (runs.some((r) => typeof r.stillConnected === 'number')) out.stillConnected = Math.min(...runs.map((r) => r.stillConnected ?? 0));
   if (runs.some((r) => typeof r.caughtUp === 'number')) out.caughtUp = Math.min(...runs.map((r) => r.caughtUp ?? 0));
+  if (runs.some((r) => typeof r.membersWhole === 'number')) out.membersWhole = Math.min(...runs.map((r) => r.membersWhole ?? 0));
   return out;
 }
 
@@ -347,7 +364,7 @@ interface Row {
 }
 
 
-function rowsFor(scenario: CapacityId, base: RunFigures | undefined, go: RunFigures | undefined, p: BenchParams): { rows: Row[]; verdicts: Verdict[] } {
+function rowsFor(scenario: CapacityId | RoomId, base: RunFigures | undefined, go: RunFigures | undefined, p: BenchParams): { rows: Row[]; verdicts: Verdict[] } {
   const rows: Row[] = [];
   const verdicts: Verdict[] = [];
   const row = (metric: string, pick: (f: RunFigures) => number | undefined, bar?: { text: string; test: (g: number, ratio: number | undefined) => boolean }) => {
@@ -367,7 +384,9 @@ function rowsFor(scenario: CapacityId, base: RunFigures | undefined, go: RunFigu
   };
   const lost = (f: RunFigures) => (f.lostUnacked ?? 0) + (f.lostUndelivered ?? 0);
   const zero = { text: '= 0', test: (g: number) => g === 0 };
-  if (scenario === 'a' || scenario === 'b' || scenario === 'c') {
+  if (isRoom(scenario)) {
+    roomRows(scenario, row);
+  } else if (scenario === 'a' || scenario === 'b' || scenario === 'c') {
     row('acks/s', (f) => f.acksPerSec, scenario === 'a' ? { text: '>= 0.8x', test: (_g, r) => r !== undefined && r >= 0.8 } : undefined);
     row('deliveries/s', (f) => f.deliveriesPerSec);
     row('send->ack p50 ms', (f) => f.ackLatencyMs?.p50);
@@ -505,6 +524,7 @@ function brief(scenario: ScenarioId, f: RunFigures): string {
     return `held ${f.stillConnected}/${f.connections}, ${fmt(f.rssPerConnectionKb, 1)} KB/conn (2nd half ${fmt(f.rssMarginalPerConnectionKb, 1)})`;
   }
   if (scenario === 'e') return `${fmt(f.pagesPerSec)} pages/s, ${fmt(f.serverCpuUsPerPage)} us/page, fill ${fmt(f.fillSec, 1)} s`;
+  if (isRoom(scenario)) return roomBrief(f);
   if (scenario === 'f') return `storm ${fmt(f.stormMs)} ms, caught up ${f.caughtUp}/${f.clients}, missing ${f.missing}, dup ${f.duplicates}`;
   return `${fmt(f.acksPerSec)} acks/s, ${fmt(f.deliveriesPerSec)} deliveries/s, p99 delivery ${fmt(f.deliveryLatencyMs?.p99, 1)} ms, ${fmt(
     f.serverCpuUsPerAck,

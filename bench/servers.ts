@@ -40,6 +40,8 @@ export const BENCH_SERVER_ENV: Record<string, string> = {
   GOCHAT_RATE_LIMITED_DELAY_MS: '0',
   GOCHAT_KDF_REGISTER_QUEUE: '100000',
   GOCHAT_KDF_LOGIN_QUEUE: '100000',
+  // (g)'s one group of 5,000; the default cap is 2,000 members.
+  GOCHAT_MAX_GROUP_MEMBERS: '10000',
 };
 
 export interface RunningServer {

@@ -4,7 +4,15 @@
 export type CapacityId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
 /** The attack scenarios of issue 10: a normal user's ack latency without, then with, one attack (GoChat only). */
 export type AttackId = 'no-attack' | 'ping-flood' | 'slow-bodies' | 'register-flood' | 'world-room' | 'disk-fill' | 'group-spam';
-export type ScenarioId = CapacityId | AttackId;
+/** The large rooms of issue 12: one big group, the world room; relay against GoChat. */
+export type RoomId = 'g' | 'h';
+export type ScenarioId = CapacityId | RoomId | AttackId;
+
+export const ROOM_IDS: readonly RoomId[] = ['g', 'h'];
+
+export function isRoom(id: ScenarioId): id is RoomId {
+  return (ROOM_IDS as readonly string[]).includes(id);
+}
 
 export const ATTACK_IDS: readonly AttackId[] = ['no-attack', 'ping-flood', 'slow-bodies', 'register-flood', 'world-room', 'disk-fill', 'group-spam'];
 
@@ -43,6 +51,14 @@ export interface BenchParams {
   stormClients: number;
   /** (f) messages each group receives while its members are away. */
   stormMissed: number;
+  /** (g) members of the one group, every one connected. */
+  roomMembers: number;
+  /** (h) connections in the world room, one guest each. */
+  worldConnections: number;
+  /** (g) members that send; (h) connections that send; messages per second from each. */
+  roomSenders: number;
+  worldSenders: number;
+  roomRate: number;
   /** Seconds in each window (quiet, then attack) of an attack scenario. */
   attackWindowSec: number;
   /** Attacks: registered users in 1:1 pairs, each sending `normalRate` messages per second. */
@@ -120,6 +136,13 @@ export interface RunFigures {
   duplicates?: number;
   catchUpPages?: number;
   setupSec?: number;
+  /** (g)(h): connections in the room, and those that got every message once, in order. */
+  members?: number;
+  membersWhole?: number;
+  /** (g)(h): deliveries that came after a higher seqId on the same connection. */
+  outOfOrder?: number;
+  /** (g)(h): from the send to the delivery to the last member's connection, per message. */
+  lastDeliveryLatencyMs?: LatencySummary;
   /** Attacks: the normal users' send->ack latency in the quiet window, then in the attack window. */
   quietAckMs?: LatencySummary;
   attackAckMs?: LatencySummary;
