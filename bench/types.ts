@@ -99,6 +99,9 @@ export interface RunFigures {
   loadgenCpuMs?: number;
   /** GoChat only, from its /metrics over the window: messages stored per transaction (group commit). */
   messagesPerCommit?: number;
+  /** (a)(b)(c): a connection received a message it already had, or one older than the last it got. */
+  duplicateDeliveries?: number;
+  outOfOrder?: number;
   /** (d) */
   connections?: number;
   stillConnected?: number;
