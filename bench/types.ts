@@ -63,6 +63,8 @@ export interface Job {
   target: TargetKind;
   baseUrl: string;
   wsUrl: string;
+  /** The cluster: every gateway, in order (`baseUrl`/`wsUrl` are the first); connections alternate between them. */
+  gateways?: { baseUrls: string[]; wsUrls: string[] };
   params: BenchParams;
   /** Unique per run: keeps usernames distinct. */
   runTag: string;
@@ -208,6 +210,8 @@ export interface AttackJob {
   attack: AttackId;
   baseUrl: string;
   wsUrl: string;
+  /** The cluster: every gateway, in order (`baseUrl`/`wsUrl` are the first); connections alternate between them. */
+  gateways?: { baseUrls: string[]; wsUrls: string[] };
   params: BenchParams;
   runTag: string;
   /** group-spam: the normal user every spam group contains. */
