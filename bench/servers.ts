@@ -232,6 +232,7 @@ export async function startCluster(options: { fds: number }): Promise<RunningClu
   const admin = new pg.Client({ connectionString: BENCH_PG_URL });
   await admin.connect();
   let created = false;
+  let stopped: Promise<void> | undefined;
   const cleanup = async () => {
     stopping = true;
     // Edges first, as a deploy drains: gateways, then task, then logic.
@@ -301,7 +302,8 @@ export async function startCluster(options: { fds: number }): Promise<RunningClu
         { pid: redisPid, kind: 'redis' },
       ],
       failed,
-      stop: cleanup,
+      // Once: the runner's finally and its signal handler may both ask.
+      stop: () => (stopped ??= cleanup()),
     };
   } catch (err) {
     await cleanup().catch(() => {});
