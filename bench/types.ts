@@ -11,7 +11,8 @@ export const ATTACK_IDS: readonly AttackId[] = ['no-attack', 'ping-flood', 'slow
 export function isAttack(id: ScenarioId): id is AttackId {
   return (ATTACK_IDS as readonly string[]).includes(id);
 }
-export type TargetKind = 'baseline' | 'gochat';
+/** `gochat` is the embedded server; `cluster` is GoChat's distributed roles (run.ts --topology cluster). */
+export type TargetKind = 'baseline' | 'gochat' | 'cluster';
 
 /** Scenario sizes; every one can be changed from the command line (see run.ts --help). */
 export interface BenchParams {
@@ -104,6 +105,8 @@ export interface RunFigures {
   /** (a)(b)(c): a connection received a message it already had, or one older than the last it got. */
   duplicateDeliveries?: number;
   outOfOrder?: number;
+  /** Cluster: CPU over the window of each kind of process on the path (gateway, logic, task, postgres, redis). */
+  cpuByProcess?: Record<string, { cpuMs: number; processes: number; usPerAck?: number; usPerDelivery?: number }>;
   /** (d) */
   connections?: number;
   stillConnected?: number;
@@ -210,8 +213,6 @@ export interface AttackJob {
   attack: AttackId;
   baseUrl: string;
   wsUrl: string;
-  /** The cluster: every gateway, in order (`baseUrl`/`wsUrl` are the first); connections alternate between them. */
-  gateways?: { baseUrls: string[]; wsUrls: string[] };
   params: BenchParams;
   runTag: string;
   /** group-spam: the normal user every spam group contains. */
