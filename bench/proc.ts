@@ -121,6 +121,13 @@ export function parentPid(pid: number): number {
 /** PostgreSQL's background processes that write every database's changes, by their process title. */
 const PG_SHARED_WORKERS = /^(checkpointer|background writer|walwriter)\b/;
 
+/** Whether a postmaster child titled `title` (`postgres: [<cluster>: ]<what>`) works for `database`. */
+export function servesDatabase(title: string, database: string): boolean {
+  const rest = /^postgres: (?:[^:\s]+: )?(.*)$/.exec(title)?.[1];
+  if (rest === undefined) return false;
+  return PG_SHARED_WORKERS.test(rest) || rest.split(/\s+/).includes(database);
+}
+
 /**
  * The PostgreSQL processes that serve `database`: the postmaster itself (it forks each backend),
  * its children whose process title names the database (backends, `postgres: [<cluster>: ]<user>
@@ -136,9 +143,7 @@ export function postgresProcesses(postmasterPid: number, database: string): Arra
     try {
       if (parentPid(pid) !== postmasterPid) continue;
       const title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      const rest = /^postgres: (?:[^:\s]+: )?(.*)$/.exec(title)?.[1];
-      if (rest === undefined) continue;
-      if (PG_SHARED_WORKERS.test(rest) || rest.split(/\s+/).includes(database)) out.push({ pid, kind: 'postgres' });
+      if (servesDatabase(title, database)) out.push({ pid, kind: 'postgres' });
     } catch {
       // gone while listing
     }
