@@ -201,7 +201,7 @@ async function runOnce(scenario: ScenarioId, kind: TargetKind, options: Options,
   const fds = attack ? 1024 : Math.max(options.params.idleConnections, options.params.stormClients * 2, options.params.groupConnections) + 1024;
   const profileDir = options.profile ? path.join(RESULTS_DIR, 'profiles') : undefined;
   // Attack scenarios prove the public defaults: no raised limits, the usual open-file limit.
-  const cluster: RunningCluster | undefined = kind === 'cluster' ? await startCluster({ fds }) : undefined;
+  const cluster: RunningCluster | undefined = kind === 'cluster' ? await startCluster({ fds, ...(profileDir ? { profileDir } : {}) }) : undefined;
   if (cluster) runningClusters.add(cluster);
   let server: RunningServer | undefined;
   try {

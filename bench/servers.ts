@@ -217,7 +217,7 @@ async function stopChild({ child, exited }: Child, graceMs: number): Promise<voi
  * deleted by `stop()`), with the embedded bench server's raised abuse limits. Whatever fails
  * while starting, what was started is stopped and dropped before the error is thrown.
  */
-export async function startCluster(options: { fds: number }): Promise<RunningCluster> {
+export async function startCluster(options: { fds: number; profileDir?: string }): Promise<RunningCluster> {
   const tag = randomBytes(6).toString('hex');
   const database = `gochat_bench_${tag}`;
   const redisPrefix = `gochat-bench-${tag}:`;
@@ -268,7 +268,8 @@ export async function startCluster(options: { fds: number }): Promise<RunningClu
       PORT: '0',
     };
     const start = async (role: string, extra: Record<string, string> = {}): Promise<ClusterProcess> => {
-      const { command, args } = withFileLimit([GOCHAT_MAIN], options.fds);
+      const profile = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=cluster-${tag}-${role}-${children.length}.cpuprofile`] : [];
+      const { command, args } = withFileLimit([...profile, GOCHAT_MAIN], options.fds);
       const env: Record<string, string | undefined> = { ...process.env };
       // Only the cluster's settings: a GOCHAT_* of the runner's shell must not change a role.
       for (const key of Object.keys(env)) if (key.startsWith('GOCHAT_')) delete env[key];
