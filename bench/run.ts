@@ -560,6 +560,9 @@ async function main(): Promise<void> {
   if (limits.hard < options.params.idleConnections + 1024) {
     console.log(`  warning: the hard open-file limit (${limits.hard}) is below what (d) needs; raise it with ulimit -Hn`);
   }
+  if (options.topologies.includes('cluster') && !options.topologies.includes('embedded')) {
+    console.log('  note: the cluster\'s CPU bars compare with the embedded server; judge them with --topology embedded,cluster');
+  }
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const report: Record<string, unknown> = { startedAt: new Date(started).toISOString(), machine: info, params: options.params, runs: options.runs, scenarios: {} };
   const allVerdicts: Verdict[] = [];
