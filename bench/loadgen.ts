@@ -20,7 +20,7 @@ process.on('message', (message: ToLoadgen) => {
 });
 
 async function run(job: Job): Promise<void> {
-  const target = job.target === 'baseline' ? new BaselineTarget(job.wsUrl) : new GoChatTarget(job.baseUrl, job.wsUrl, job.runTag);
+  const target = job.target === 'baseline' ? new BaselineTarget(job.wsUrl) : new GoChatTarget(job.baseUrl, job.wsUrl, job.runTag, job.gateways);
   const ctx: Context = {
     job,
     target,

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openFileLimits, sampleProc, type ProcSample } from './proc.js';
-import { LOADGEN_MAIN, startTarget, withFileLimit } from './servers.js';
+import { cpuBetween, openFileLimits, sampleGroup, sampleProc, type GroupSample, type ProcSample } from './proc.js';
+import { LOADGEN_MAIN, startCluster, startTarget, withFileLimit, type RunningCluster, type RunningServer } from './servers.js';
 import { fmt, medianOf } from './stats.js';
 import { ROOM_TITLES, roomBrief, roomRows } from './rooms.js';
 import { attackRows, attackSummaryLine, printAttackSummary, printAttackTable, type AttackRow, type AttackSummary } from './attack-report.js';
@@ -120,10 +120,17 @@ const CAPACITY_IDS: readonly CapacityId[] = ['a', 'b', 'c', 'd', 'e', 'f'];
 /** Scenarios the relay cannot run: it stores nothing (no history to read or catch up from), and it has no defences to attack. */
 const GOCHAT_ONLY: ReadonlySet<ScenarioId> = new Set<ScenarioId>(['e', 'f', ...ATTACK_IDS]);
 
+/** Attacks prove the embedded server's public defaults: the cluster does not run them. */
+const NOT_ON_CLUSTER: ReadonlySet<ScenarioId> = new Set<ScenarioId>(ATTACK_IDS);
+
+type Topology = 'embedded' | 'cluster';
+
 interface Options {
   scenarios: ScenarioId[];
   runs: number;
   targets: TargetKind[];
+  /** Which GoChat the `gochat` target means: the embedded server, the cluster, or both. */
+  topologies: Topology[];
   params: BenchParams;
   profile: boolean;
 }
@@ -134,6 +141,7 @@ function usage(): string {
     '  --quick        every scenario once, 4 s windows, smaller (d)(e)(f); indicative only',
     `  --scenarios    default a-f; "rooms" runs the large rooms ${ROOM_IDS.join(', ')}; "attack" runs ${ATTACK_IDS.join(', ')}; "all" runs every one; or any list of them`,
     '  --profile      run GoChat with --cpu-prof; profiles land in bench/results/profiles/',
+    '  --topology     embedded (default: one process, SQLite), cluster (2 gateways, 2 logic, 1 task on PostgreSQL + Redis) or embedded,cluster',
     '  --temp-ids     v7 (default: the SDK\'s createTempId, time-ordered UUIDv7), uuid (random v4) or seq (<connection>-<n>)',
     ...Object.entries(FLAGS).map(([flag, { key, help }]) => `  ${flag.padEnd(20)} ${help} (default ${DEFAULTS[key]})`),
   ];
@@ -141,7 +149,7 @@ function usage(): string {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { scenarios: [...CAPACITY_IDS], runs: 3, targets: ['baseline', 'gochat'], params: { ...DEFAULTS }, profile: false };
+  const options: Options = { scenarios: [...CAPACITY_IDS], runs: 3, targets: ['baseline', 'gochat'], topologies: ['embedded'], params: { ...DEFAULTS }, profile: false };
   if (argv.includes('--quick')) {
     Object.assign(options.params, QUICK);
     options.runs = 1;
@@ -171,6 +179,11 @@ function parseArgs(argv: string[]): Options {
           return [s as ScenarioId];
         });
     } else if (flag === '--targets') options.targets = value().split(',') as TargetKind[];
+    else if (flag === '--topology') {
+      const list = value().split(',').map((t) => t.trim());
+      if (list.length === 0 || list.some((t) => t !== 'embedded' && t !== 'cluster')) throw new Error('--topology is embedded, cluster or embedded,cluster');
+      options.topologies = [...new Set(list as Topology[])];
+    }
     else if (flag === '--temp-ids') {
       const style = value();
       if (style !== 'uuid' && style !== 'v7' && style !== 'seq') throw new Error('--temp-ids is uuid, v7 or seq');
@@ -204,27 +217,42 @@ async function runOnce(scenario: ScenarioId, kind: TargetKind, options: Options,
   const fds = attack ? 1024 : Math.max(options.params.idleConnections, options.params.stormClients * 2, options.params.groupConnections, options.params.roomMembers, options.params.worldConnections) + 1024;
   const profileDir = options.profile ? path.join(RESULTS_DIR, 'profiles') : undefined;
   // Attack scenarios prove the public defaults: no raised limits, the usual open-file limit.
-  const server = await startTarget(kind, {
-    fds,
-    ...(profileDir ? { profileDir } : {}),
-    ...(attack ? { publicDefaults: true, openFileCap: options.params.attackFds } : {}),
-  });
+  const cluster: RunningCluster | undefined = kind === 'cluster' ? await startCluster({ fds, ...(profileDir ? { profileDir } : {}) }) : undefined;
+  if (cluster) runningClusters.add(cluster);
+  let server: RunningServer | undefined;
+  try {
+    if (!cluster) {
+      server = await startTarget(kind, {
+        fds,
+        ...(profileDir ? { profileDir } : {}),
+        ...(attack ? { publicDefaults: true, openFileCap: options.params.attackFds } : {}),
+      });
+    }
+  } catch (err) {
+    await cluster?.stop();
+    throw err;
+  }
   const { command, args } = withFileLimit([LOADGEN_MAIN], fds);
   const loadgen =
     command === process.execPath
       ? fork(LOADGEN_MAIN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
       : fork(args.at(-1)!, [], { execPath: command, execArgv: args.slice(0, -1), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const samples = new Map<string, Sample>();
-  const job: Job = { scenario, target: kind, baseUrl: server.baseUrl, wsUrl: server.wsUrl, params: options.params, runTag };
+  const job: Job = cluster
+    ? { scenario, target: kind, baseUrl: cluster.baseUrls[0]!, wsUrl: cluster.wsUrls[0]!, gateways: { baseUrls: cluster.baseUrls, wsUrls: cluster.wsUrls }, params: options.params, runTag }
+    : { scenario, target: kind, baseUrl: server!.baseUrl, wsUrl: server!.wsUrl, params: options.params, runTag };
   try {
-    const result = await new Promise<LoadResult>((resolve, reject) => {
+    const loaded = new Promise<LoadResult>((resolve, reject) => {
       const timeout = setTimeout(() => reject(new Error('load generator timed out')), 10 * 60_000);
       loadgen.on('message', (message: ToRunner) => {
         if (message.type === 'mark') {
-          const sample: Sample = { server: sampleProc(server.pid), loadgen: sampleProc(loadgen.pid!), dataBytes: directoryBytes(server.dataDir) };
+          const sample: Sample = cluster
+            ? clusterSample(cluster, loadgen.pid!)
+            : { server: sampleProc(server!.pid), loadgen: sampleProc(loadgen.pid!), dataBytes: directoryBytes(server!.dataDir) };
           samples.set(message.name, sample);
           // The scrape comes after the /proc reading, so its own cost falls outside the window's CPU.
-          void (kind === 'gochat' ? commitCounts(server.baseUrl) : Promise.resolve(undefined)).then((commits) => {
+          const scrape = cluster ? commitCountsOf(cluster.logicMetricsUrls) : kind === 'gochat' ? commitCounts(server!.baseUrl) : Promise.resolve(undefined);
+          void scrape.then((commits) => {
             if (commits) samples.set(message.name, { ...sample, commits });
             loadgen.send({ type: 'marked', name: message.name } satisfies ToLoadgen);
           });
@@ -240,11 +268,44 @@ async function runOnce(scenario: ScenarioId, kind: TargetKind, options: Options,
       loadgen.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
       loadgen.send({ type: 'job', job } satisfies ToLoadgen);
     });
+    // A cluster process that dies fails the run at once; the finally still stops the rest.
+    const result = await (cluster ? Promise.race([loaded, cluster.failed]) : loaded);
     return withServerFigures(result, samples);
   } finally {
     if (loadgen.exitCode === null) loadgen.kill('SIGKILL');
-    await server.stop();
+    await (cluster ?? server!).stop();
+    if (cluster) runningClusters.delete(cluster);
   }
+}
+
+/** Clusters between start and stop: an interrupted bench still stops them and drops their databases. */
+const runningClusters = new Set<RunningCluster>();
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.log(`\n${signal}: stopping ${runningClusters.size} cluster(s) and dropping their databases`);
+    void Promise.allSettled([...runningClusters].map((c) => c.stop())).then(() => process.exit(130));
+  });
+}
+
+/**
+ * The cluster at a mark: every process on the path read at once (see RunningCluster.pathProcesses),
+ * and as `server` the GoChat processes summed, so the single-process figures (RSS) still apply.
+ */
+function clusterSample(cluster: RunningCluster, loadgenPid: number): Sample {
+  const group = sampleGroup(cluster.pathProcesses());
+  const own = [...group.parts.values()].filter((p) => p.kind !== 'postgres' && p.kind !== 'redis');
+  const cpuUs = own.reduce((sum, p) => sum + p.cpuUs, 0);
+  const sysUs = own.reduce((sum, p) => sum + p.sysUs, 0);
+  const server: ProcSample = { at: group.at, cpuUs, sysUs, userUs: cpuUs - sysUs, rssKb: own.reduce((sum, p) => sum + p.rssKb, 0) };
+  return { server, group, loadgen: sampleProc(loadgenPid), dataBytes: 0 };
+}
+
+/** `commitCounts` summed over the logic processes: each counts the sends it committed. */
+async function commitCountsOf(urls: readonly string[]): Promise<CommitCounts | undefined> {
+  const counts = await Promise.all(urls.map((url) => commitCounts(url.replace(/\/metrics$/, ''))));
+  if (counts.length === 0 || counts.some((c) => c === undefined)) return undefined;
+  return counts.reduce((sum, c) => ({ acked: sum!.acked + c!.acked, commits: sum!.commits + c!.commits }), { acked: 0, commits: 0 });
 }
 
 interface CommitCounts {
@@ -254,6 +315,8 @@ interface CommitCounts {
 
 interface Sample {
   server: ProcSample;
+  /** The cluster: every process on the path (GoChat's, PostgreSQL's, Redis), read at the same mark. */
+  group?: GroupSample;
   loadgen: ProcSample;
   /** Bytes of the server's data directory (0 for the relay). */
   dataBytes: number;
@@ -313,9 +376,23 @@ function withServerFigures(result: LoadResult, samples: Map<string, Sample>): Ru
     const start = samples.get(result.window[0]);
     const end = samples.get(result.window[1]);
     if (start && end) {
-      const cpuUs = end.server.cpuUs - start.server.cpuUs;
+      // The cluster's CPU is every process on the path, summed; per kind in cpuByProcess.
+      const summed = start.group && end.group ? cpuBetween(start.group, end.group) : undefined;
+      const cpuUs = summed ? summed.cpuUs : end.server.cpuUs - start.server.cpuUs;
+      const sysUs = summed ? summed.sysUs : end.server.sysUs - start.server.sysUs;
       figures.serverCpuMs = cpuUs / 1000;
-      figures.serverSysShare = cpuUs > 0 ? (end.server.sysUs - start.server.sysUs) / cpuUs : 0;
+      figures.serverSysShare = cpuUs > 0 ? sysUs / cpuUs : 0;
+      if (summed) {
+        figures.cpuByProcess = {};
+        for (const [kind, part] of Object.entries(summed.byKind)) {
+          figures.cpuByProcess[kind] = {
+            cpuMs: part.cpuUs / 1000,
+            processes: part.processes,
+            ...(result.perAck ? { usPerAck: part.cpuUs / result.perAck } : {}),
+            ...(result.perDelivery ? { usPerDelivery: part.cpuUs / result.perDelivery } : {}),
+          };
+        }
+      }
       figures.loadgenCpuMs = (end.loadgen.cpuUs - start.loadgen.cpuUs) / 1000;
       figures.serverRssMb = end.server.rssKb / 1024;
       if (result.perAck) figures.serverCpuUsPerAck = cpuUs / result.perAck;
@@ -339,7 +416,7 @@ function withServerFigures(result: LoadResult, samples: Map<string, Sample>): Ru
 }
 
 /** Counters where any run's loss is a failure: report the worst run, not the median. */
-const WORST_OF: ReadonlyArray<keyof RunFigures> = ['errors', 'lostUnacked', 'lostUndelivered', 'missing', 'duplicates', 'outOfOrder'];
+const WORST_OF: ReadonlyArray<keyof RunFigures> = ['errors', 'lostUnacked', 'lostUndelivered', 'missing', 'duplicates', 'duplicateDeliveries', 'outOfOrder'];
 
 function summarize(runs: readonly RunFigures[]): RunFigures {
   const out = medianOf(runs);
@@ -361,15 +438,29 @@ interface Row {
   ratio?: number;
   bar?: string;
   pass?: boolean;
+  /** --topology cluster: the cluster's figure (CPU summed over every process on the path), cluster / embedded GoChat, and its own bar. */
+  cluster?: number;
+  clusterRatio?: number;
+  clusterBar?: string;
+  clusterPass?: boolean;
 }
 
+type Bar = { text: string; test: (g: number, ratio: number | undefined) => boolean };
 
-function rowsFor(scenario: CapacityId | RoomId, base: RunFigures | undefined, go: RunFigures | undefined, p: BenchParams): { rows: Row[]; verdicts: Verdict[] } {
+function rowsFor(
+  scenario: CapacityId | RoomId,
+  base: RunFigures | undefined,
+  go: RunFigures | undefined,
+  p: BenchParams,
+  cluster?: RunFigures,
+): { rows: Row[]; verdicts: Verdict[] } {
   const rows: Row[] = [];
   const verdicts: Verdict[] = [];
-  const row = (metric: string, pick: (f: RunFigures) => number | undefined, bar?: { text: string; test: (g: number, ratio: number | undefined) => boolean }) => {
+  /** `clusterBar` tests the cluster's figure and its ratio to the embedded server's. */
+  const row = (metric: string, pick: (f: RunFigures) => number | undefined, bar?: Bar, clusterBar?: Bar) => {
     const b = base ? pick(base) : undefined;
     const g = go ? pick(go) : undefined;
+    const c = cluster ? pick(cluster) : undefined;
     const ratio = b !== undefined && g !== undefined && b !== 0 ? g / b : undefined;
     const r: Row = { metric };
     if (b !== undefined) r.baseline = b;
@@ -380,8 +471,18 @@ function rowsFor(scenario: CapacityId | RoomId, base: RunFigures | undefined, go
       r.pass = bar.test(g, ratio);
       verdicts.push({ bar: `${scenario}: ${metric} ${bar.text}`, pass: r.pass });
     }
+    if (c !== undefined) {
+      r.cluster = c;
+      if (g !== undefined && g !== 0) r.clusterRatio = c / g;
+      if (clusterBar) {
+        r.clusterBar = clusterBar.text;
+        r.clusterPass = clusterBar.test(c, r.clusterRatio);
+        verdicts.push({ bar: `${scenario}: cluster ${metric} ${clusterBar.text}`, pass: r.clusterPass });
+      }
+    }
     rows.push(r);
   };
+  const withinOfEmbedded = (x: number): Bar => ({ text: `<= ${x}x emb`, test: (_c, r) => r !== undefined && r <= x });
   const lost = (f: RunFigures) => (f.lostUnacked ?? 0) + (f.lostUndelivered ?? 0);
   const zero = { text: '= 0', test: (g: number) => g === 0 };
   if (isRoom(scenario)) {
@@ -395,14 +496,32 @@ function rowsFor(scenario: CapacityId | RoomId, base: RunFigures | undefined, go
     row('send->delivery p90 ms', (f) => f.deliveryLatencyMs?.p90);
     row('send->delivery p99 ms', (f) => f.deliveryLatencyMs?.p99, scenario === 'c' ? { text: '<= 10 ms', test: (g) => g <= 10 } : undefined);
     row('send->delivery max ms', (f) => f.deliveryLatencyMs?.max);
-    row('server CPU us/ack', (f) => f.serverCpuUsPerAck, scenario === 'a' ? { text: '<= 1.3x', test: (_g, r) => r !== undefined && r <= 1.3 } : undefined);
-    row('server CPU us/delivery', (f) => f.serverCpuUsPerDelivery, scenario === 'b' ? { text: '<= 1.3x', test: (_g, r) => r !== undefined && r <= 1.3 } : undefined);
+    row(
+      'server CPU us/ack',
+      (f) => f.serverCpuUsPerAck,
+      scenario === 'a' ? { text: '<= 1.3x', test: (_g, r) => r !== undefined && r <= 1.3 } : undefined,
+      scenario === 'a' && go ? withinOfEmbedded(3) : undefined,
+    );
+    row(
+      'server CPU us/delivery',
+      (f) => f.serverCpuUsPerDelivery,
+      scenario === 'b' ? { text: '<= 1.3x', test: (_g, r) => r !== undefined && r <= 1.3 } : undefined,
+      scenario === 'b' && go ? withinOfEmbedded(2) : undefined,
+    );
+    // The cluster's CPU per message, split by the kind of process that spent it.
+    for (const kind of ['gateway', 'logic', 'task', 'postgres', 'redis']) {
+      if (cluster?.cpuByProcess?.[kind] === undefined) continue;
+      row(`  ${kind} CPU us/ack`, (f) => f.cpuByProcess?.[kind]?.usPerAck);
+      row(`  ${kind} CPU us/delivery`, (f) => f.cpuByProcess?.[kind]?.usPerDelivery);
+    }
     row('server CPU kernel share', (f) => f.serverSysShare);
     row('server RSS MB', (f) => f.serverRssMb);
     row('messages per commit', (f) => f.messagesPerCommit);
     row('load generator CPU ms', (f) => f.loadgenCpuMs);
-    row('errors (worst run)', (f) => f.errors, zero);
-    row('lost (worst run)', lost, zero);
+    row('errors (worst run)', (f) => f.errors, zero, zero);
+    row('lost (worst run)', lost, zero, zero);
+    row('duplicated (worst run)', (f) => f.duplicateDeliveries, undefined, zero);
+    row('out of order (worst run)', (f) => f.outOfOrder, undefined, zero);
   } else if (scenario === 'd') {
     row('connections held', (f) => f.stillConnected, { text: `= ${p.idleConnections}`, test: (g) => g === p.idleConnections });
     row('RSS per connection KB', (f) => f.rssPerConnectionKb);
@@ -430,17 +549,23 @@ function rowsFor(scenario: CapacityId | RoomId, base: RunFigures | undefined, go
     row('server CPU ms', (f) => f.serverCpuMs);
     row('retries (worst run)', (f) => f.errors);
   }
-  return { rows: rows.filter((r) => r.baseline !== undefined || r.gochat !== undefined), verdicts };
+  return { rows: rows.filter((r) => r.baseline !== undefined || r.gochat !== undefined || r.cluster !== undefined), verdicts };
 }
 
 
 function printTable(title: string, rows: readonly Row[], runs: number): void {
   console.log(`\n${title}  [median of ${runs} run${runs > 1 ? 's' : ''}]`);
-  console.log(`  ${'metric'.padEnd(26)}${'baseline'.padStart(12)}${'GoChat'.padStart(12)}${'ratio'.padStart(8)}   bar`);
+  // The cluster's columns only when it ran: the embedded-only table keeps its shape.
+  const withCluster = rows.some((r) => r.cluster !== undefined);
+  const clusterHead = withCluster ? `${'cluster'.padStart(12)}${'cl/emb'.padStart(8)}   cluster bar` : '';
+  console.log(`  ${'metric'.padEnd(26)}${'baseline'.padStart(12)}${'GoChat'.padStart(12)}${'ratio'.padStart(8)}   ${withCluster ? 'bar'.padEnd(15) : 'bar'}${clusterHead}`);
   for (const r of rows) {
     const ratio = r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`;
     const bar = r.bar ? `${r.bar.padEnd(10)} ${r.pass ? 'PASS' : 'MISS'}` : '';
-    console.log(`  ${r.metric.padEnd(26)}${fmt(r.baseline).padStart(12)}${fmt(r.gochat).padStart(12)}${ratio.padStart(8)}   ${bar}`);
+    const clusterRatio = r.clusterRatio === undefined ? '' : `${r.clusterRatio.toFixed(2)}x`;
+    const clusterBar = r.clusterBar ? `${r.clusterBar.padEnd(11)} ${r.clusterPass ? 'PASS' : 'MISS'}` : '';
+    const clusterCols = withCluster ? `${fmt(r.cluster).padStart(12)}${clusterRatio.padStart(8)}   ${clusterBar}` : '';
+    console.log(`  ${r.metric.padEnd(26)}${fmt(r.baseline).padStart(12)}${fmt(r.gochat).padStart(12)}${ratio.padStart(8)}   ${withCluster ? bar.padEnd(15) : bar}${clusterCols}`.trimEnd());
   }
 }
 
@@ -453,6 +578,9 @@ async function main(): Promise<void> {
   if (limits.hard < options.params.idleConnections + 1024) {
     console.log(`  warning: the hard open-file limit (${limits.hard}) is below what (d) needs; raise it with ulimit -Hn`);
   }
+  if (options.topologies.includes('cluster') && !options.topologies.includes('embedded')) {
+    console.log('  note: the cluster\'s CPU bars compare with the embedded server; judge them with --topology embedded,cluster');
+  }
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const report: Record<string, unknown> = { startedAt: new Date(started).toISOString(), machine: info, params: options.params, runs: options.runs, scenarios: {} };
   const allVerdicts: Verdict[] = [];
@@ -461,7 +589,10 @@ async function main(): Promise<void> {
   for (const scenario of options.scenarios) {
     const title = TITLES[scenario](options.params);
     console.log(`\n== ${title}`);
-    const kinds = options.targets.filter((k) => !(k === 'baseline' && GOCHAT_ONLY.has(scenario)));
+    // --topology picks what the gochat target means: the embedded server, the cluster, or both.
+    const kinds = options.targets
+      .flatMap((k): TargetKind[] => (k === 'gochat' ? options.topologies.map((t) => (t === 'embedded' ? 'gochat' : 'cluster')) : [k]))
+      .filter((k) => !(k === 'baseline' && GOCHAT_ONLY.has(scenario)) && !(k === 'cluster' && NOT_ON_CLUSTER.has(scenario)));
     const perTarget: Record<string, RunFigures[]> = {};
     const failures: Verdict[] = [];
     for (let run = 0; run < options.runs; run++) {
@@ -484,6 +615,7 @@ async function main(): Promise<void> {
     }
     const base = perTarget.baseline ? summarize(perTarget.baseline) : undefined;
     const go = perTarget.gochat ? summarize(perTarget.gochat) : undefined;
+    const clustered = perTarget.cluster ? summarize(perTarget.cluster) : undefined;
     let rows: Row[] | AttackRow[];
     let verdicts: Verdict[];
     if (isAttack(scenario)) {
@@ -491,11 +623,11 @@ async function main(): Promise<void> {
       printAttackTable(title, rows, options.runs);
       attackSummaries.push(attackSummaryLine(scenario, go, verdicts, failures.length));
     } else {
-      ({ rows, verdicts } = rowsFor(scenario, base, go, options.params));
+      ({ rows, verdicts } = rowsFor(scenario, base, go, options.params, clustered));
       printTable(title, rows, options.runs);
     }
     allVerdicts.push(...verdicts, ...failures.splice(0));
-    (report.scenarios as Record<string, unknown>)[scenario] = { title, runs: perTarget, median: { baseline: base, gochat: go }, rows, verdicts };
+    (report.scenarios as Record<string, unknown>)[scenario] = { title, runs: perTarget, median: { baseline: base, gochat: go, ...(clustered ? { cluster: clustered } : {}) }, rows, verdicts };
   }
   if (attackSummaries.length > 0) {
     printAttackSummary(attackSummaries);
@@ -528,7 +660,7 @@ function brief(scenario: ScenarioId, f: RunFigures): string {
   if (scenario === 'f') return `storm ${fmt(f.stormMs)} ms, caught up ${f.caughtUp}/${f.clients}, missing ${f.missing}, dup ${f.duplicates}`;
   return `${fmt(f.acksPerSec)} acks/s, ${fmt(f.deliveriesPerSec)} deliveries/s, p99 delivery ${fmt(f.deliveryLatencyMs?.p99, 1)} ms, ${fmt(
     f.serverCpuUsPerAck,
-  )} us/ack, ${fmt(f.serverCpuUsPerDelivery, 1)} us/delivery, lost ${(f.lostUnacked ?? 0) + (f.lostUndelivered ?? 0)}${
+  )} us/ack, ${fmt(f.serverCpuUsPerDelivery, 1)} us/delivery, lost ${(f.lostUnacked ?? 0) + (f.lostUndelivered ?? 0)}, dup ${f.duplicateDeliveries ?? 0}, out of order ${f.outOfOrder ?? 0}${
     f.messagesPerCommit === undefined ? '' : `, ${fmt(f.messagesPerCommit, 1)} msgs/commit`
   }`;
 }

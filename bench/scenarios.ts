@@ -94,10 +94,25 @@ async function messaging(ctx: Context, layout: Layout, mode: { closed: true; inF
     sockets[i]!.send(sendFrame(conversation.id, content, key));
   };
 
+  // Each connection is in one conversation: its seqIds must arrive once each and rising (a
+  // cluster delivers through two gateways and Redis, where a reorder or a redelivery could hide).
+  const seen = sockets.map(() => new Set<number>());
+  const lastSeq = new Array<number>(sockets.length).fill(0);
+  let duplicateDeliveries = 0;
+  let outOfOrder = 0;
   sockets.forEach((socket, i) => {
     socket.onFrame = (frame: IncomingFrame) => {
       const data = frame.data as Record<string, string>;
       if (frame.type === 'new-message') {
+        const seq = Number(data.seqId);
+        if (Number.isFinite(seq)) {
+          if (seen[i]!.has(seq)) duplicateDeliveries++;
+          else {
+            seen[i]!.add(seq);
+            if (seq < lastSeq[i]!) outOfOrder++;
+            else lastSeq[i] = seq;
+          }
+        }
         tracker.delivery(data.content!, performance.now());
       } else if (frame.type === 'message-ack') {
         tracker.ack(data.tempMessageId!, performance.now());
@@ -150,6 +165,8 @@ async function messaging(ctx: Context, layout: Layout, mode: { closed: true; inF
       errors: tracker.errorCount,
       lostUnacked: losses.unacked,
       lostUndelivered: losses.undelivered + tracker.unexpectedDeliveries,
+      duplicateDeliveries,
+      outOfOrder,
     },
     window: ['window-start', 'window-end'],
     perAck: tracker.acksInWindow,

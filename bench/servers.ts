@@ -3,11 +3,14 @@
  * the port from their `"msg":"listening"` JSON log line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openFileLimits } from './proc.js';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { openFileLimits, parentPid, postgresProcesses } from './proc.js';
 import type { TargetKind } from './types.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -122,9 +125,14 @@ export async function startTarget(kind: TargetKind, options: StartOptions): Prom
   };
 }
 
-function listeningPort(child: ChildProcess, exited: Promise<void>): Promise<number> {
+async function listeningPort(child: ChildProcess, exited: Promise<void>): Promise<number> {
+  return (await listeningLine(child, exited)).port;
+}
+
+/** The child's `"msg":"listening"` log line, parsed (it names every port the role bound). */
+function listeningLine(child: ChildProcess, exited: Promise<void>): Promise<{ port: number; metricsPort?: number }> {
   let output = '';
-  return new Promise<number>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -133,10 +141,10 @@ function listeningPort(child: ChildProcess, exited: Promise<void>): Promise<numb
       for (const line of output.split('\n')) {
         if (!line.includes('"msg":"listening"')) continue;
         try {
-          const parsed = JSON.parse(line) as { port?: number };
+          const parsed = JSON.parse(line) as { port?: number; metricsPort?: number };
           if (parsed.port) {
             clearTimeout(timer);
-            resolve(parsed.port);
+            resolve({ port: parsed.port, ...(parsed.metricsPort ? { metricsPort: parsed.metricsPort } : {}) });
           }
         } catch {
           // a partial line: wait for the rest
@@ -152,4 +160,186 @@ function listeningPort(child: ChildProcess, exited: Promise<void>): Promise<numb
       reject(new Error(`server exited before listening:\n${output}`));
     });
   });
+}
+
+/** Where the cluster bench finds PostgreSQL (a role that may create databases) and Redis. */
+const BENCH_PG_URL = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const BENCH_REDIS_URL = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
+
+/** The GoChat roles the cluster runs, in the order they start, with how many of each. */
+export const CLUSTER_LAYOUT = [
+  { role: 'logic', count: 2 },
+  { role: 'task', count: 1 },
+  { role: 'gateway', count: 2 },
+] as const;
+
+export interface ClusterProcess {
+  /** `gateway`, `logic` or `task`. */
+  kind: string;
+  pid: number;
+  /** HTTP port (gateway), gRPC port (logic), metrics port (task). */
+  port: number;
+  metricsPort?: number;
+}
+
+export interface RunningCluster {
+  kind: 'cluster';
+  database: string;
+  redisPrefix: string;
+  processes: ClusterProcess[];
+  /** One per gateway, in order: the load generator alternates between them. */
+  baseUrls: string[];
+  wsUrls: string[];
+  /** /metrics of each logic process (they count the acks and commits). */
+  logicMetricsUrls: string[];
+  /** Every process on the message path with its kind: GoChat's, PostgreSQL's for the bench database, Redis. Listed anew at each call. */
+  pathProcesses(): Array<{ pid: number; kind: string }>;
+  /** Rejects when any GoChat process exits before `stop()`: a run with a dead process measures nothing. */
+  readonly failed: Promise<never>;
+  stop(): Promise<void>;
+}
+
+interface Child {
+  kind: string;
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once it exited. */
+async function stopChild({ child, exited }: Child, graceMs: number): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(killer);
+}
+
+/**
+ * GoChat as docs/deploy.md runs it: 2 logic, 1 task, 2 gateways, on a database created for this
+ * run (`gochat_bench_<random>`, dropped by `stop()`) and a Redis key prefix of its own (its keys
+ * deleted by `stop()`), with the embedded bench server's raised abuse limits. Whatever fails
+ * while starting, what was started is stopped and dropped before the error is thrown.
+ */
+export async function startCluster(options: { fds: number; profileDir?: string }): Promise<RunningCluster> {
+  const tag = randomBytes(6).toString('hex');
+  const database = `gochat_bench_${tag}`;
+  const redisPrefix = `gochat-bench-${tag}:`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gochat-bench-cluster-'));
+  const children: Child[] = [];
+  const processes: ClusterProcess[] = [];
+  let stopping = false;
+  let fail: (err: Error) => void = () => {};
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => {});
+
+  const admin = new pg.Client({ connectionString: BENCH_PG_URL });
+  await admin.connect();
+  let created = false;
+  let stopped: Promise<void> | undefined;
+  const cleanup = async () => {
+    stopping = true;
+    // Edges first, as a deploy drains: gateways, then task, then logic.
+    for (const kind of ['gateway', 'task', 'logic']) await Promise.all(children.filter((c) => c.kind === kind).map((c) => stopChild(c, 15_000)));
+    const errors: unknown[] = [];
+    if (created) await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch((err: unknown) => errors.push(err));
+    await admin.end().catch(() => {});
+    await deleteRedisKeys(redisPrefix).catch((err: unknown) => errors.push(err));
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    if (errors.length > 0) throw new Error(`cluster cleanup: ${errors.map(String).join('; ')}`);
+  };
+
+  try {
+    const backendPid = (await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const postmasterPid = parentPid(backendPid);
+    await admin.query(`CREATE DATABASE ${database}`);
+    created = true;
+    const redisPid = await redisProcessId();
+    const dbUrl = new URL(BENCH_PG_URL);
+    dbUrl.pathname = `/${database}`;
+    const shared: Record<string, string> = {
+      ...BENCH_SERVER_ENV,
+      GOCHAT_DATABASE_URL: dbUrl.toString(),
+      GOCHAT_REDIS_URL: BENCH_REDIS_URL,
+      GOCHAT_REDIS_PREFIX: redisPrefix,
+      GOCHAT_JWT_SECRET: randomBytes(48).toString('base64'),
+      GOCHAT_DATA_DIR: dataDir,
+      GOCHAT_LOG_LEVEL: 'info',
+      GOCHAT_GRPC_HOST: '127.0.0.1',
+      GOCHAT_GRPC_PORT: '0',
+      GOCHAT_METRICS_PORT: '0',
+      HOST: '127.0.0.1',
+      PORT: '0',
+    };
+    const start = async (role: string, extra: Record<string, string> = {}): Promise<ClusterProcess> => {
+      const profile = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=cluster-${tag}-${role}-${children.length}.cpuprofile`] : [];
+      const { command, args } = withFileLimit([...profile, GOCHAT_MAIN], options.fds);
+      const env: Record<string, string | undefined> = { ...process.env };
+      // Only the cluster's settings: a GOCHAT_* of the runner's shell must not change a role.
+      for (const key of Object.keys(env)) if (key.startsWith('GOCHAT_')) delete env[key];
+      Object.assign(env, shared, { GOCHAT_ROLE: role }, extra);
+      const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      children.push({ kind: role, child, exited });
+      void exited.then(() => {
+        if (!stopping) fail(new Error(`cluster ${role} (pid ${child.pid}) exited with ${child.exitCode ?? child.signalCode}`));
+      });
+      const line = await listeningLine(child, exited);
+      const proc: ClusterProcess = { kind: role, pid: child.pid!, port: line.port, ...(line.metricsPort ? { metricsPort: line.metricsPort } : {}) };
+      processes.push(proc);
+      return proc;
+    };
+    // Logic and task migrate the fresh schema under an advisory lock, so they may start together.
+    const backends = await Promise.all([start('logic'), start('logic'), start('task')]);
+    const logicAddr = backends.filter((p) => p.kind === 'logic').map((p) => `127.0.0.1:${p.port}`).join(',');
+    const gateways = await Promise.all([start('gateway', { GOCHAT_LOGIC_ADDR: logicAddr }), start('gateway', { GOCHAT_LOGIC_ADDR: logicAddr })]);
+    return {
+      kind: 'cluster',
+      database,
+      redisPrefix,
+      processes,
+      baseUrls: gateways.map((g) => `http://127.0.0.1:${g.port}`),
+      wsUrls: gateways.map((g) => `ws://127.0.0.1:${g.port}/ws`),
+      logicMetricsUrls: backends.filter((p) => p.kind === 'logic' && p.metricsPort).map((p) => `http://127.0.0.1:${p.metricsPort}/metrics`),
+      pathProcesses: () => [
+        ...processes.map((p) => ({ pid: p.pid, kind: p.kind })),
+        ...postgresProcesses(postmasterPid, database),
+        { pid: redisPid, kind: 'redis' },
+      ],
+      failed,
+      // Once: the runner's finally and its signal handler may both ask.
+      stop: () => (stopped ??= cleanup()),
+    };
+  } catch (err) {
+    await cleanup().catch(() => {});
+    throw err;
+  }
+}
+
+/** The redis-server's pid, from `INFO server`. */
+async function redisProcessId(): Promise<number> {
+  const redis = new Redis(BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const info = await redis.info('server');
+    const pid = Number(/^process_id:(\d+)/m.exec(info)?.[1]);
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error('INFO server has no process_id');
+    return pid;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Deletes every key under `prefix` (the run's own, so other users of this Redis keep theirs). */
+async function deleteRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis(BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -131,18 +131,31 @@ interface Envelope<T> {
 export class GoChatTarget implements Target {
   readonly kind = 'gochat' as const;
   private created = 0;
+  private requests = 0;
+  private readonly baseUrls: readonly string[];
+  private readonly wsUrls: readonly string[];
 
+  /**
+   * `gateways` (a cluster): requests go round-robin over their base URLs, and user `i` connects
+   * to gateway `i % n`, so the members of a pair or group sit on different gateways and every
+   * message crosses between them. `baseUrl` and `wsUrl` are then the first gateway's.
+   */
   constructor(
     readonly baseUrl: string,
     private readonly wsUrl: string,
     private readonly runTag: string,
-  ) {}
+    gateways?: { baseUrls: readonly string[]; wsUrls: readonly string[] },
+  ) {
+    this.baseUrls = gateways?.baseUrls.length ? gateways.baseUrls : [baseUrl];
+    this.wsUrls = gateways?.wsUrls.length ? gateways.wsUrls : [wsUrl];
+  }
 
   async request<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
-    const res = await fetch(this.baseUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const base = this.baseUrls[this.requests++ % this.baseUrls.length]!;
+    const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const parsed = (await res.json()) as Envelope<T>;
     if (!parsed.success) throw new Error(`${method} ${path} -> ${res.status} ${parsed.code}: ${parsed.message}`);
     return parsed.data;
@@ -188,6 +201,7 @@ export class GoChatTarget implements Target {
   }
 
   connect(user: BenchUser): Promise<BenchSocket> {
-    return openSocket(`${this.wsUrl}?token=${encodeURIComponent(user.token)}`);
+    const wsUrl = this.wsUrls.length > 1 ? this.wsUrls[user.index % this.wsUrls.length]! : this.wsUrl;
+    return openSocket(`${wsUrl}?token=${encodeURIComponent(user.token)}`);
   }
 }

@@ -19,7 +19,8 @@ export const ATTACK_IDS: readonly AttackId[] = ['no-attack', 'ping-flood', 'slow
 export function isAttack(id: ScenarioId): id is AttackId {
   return (ATTACK_IDS as readonly string[]).includes(id);
 }
-export type TargetKind = 'baseline' | 'gochat';
+/** `gochat` is the embedded server; `cluster` is GoChat's distributed roles (run.ts --topology cluster). */
+export type TargetKind = 'baseline' | 'gochat' | 'cluster';
 
 /** Scenario sizes; every one can be changed from the command line (see run.ts --help). */
 export interface BenchParams {
@@ -79,6 +80,8 @@ export interface Job {
   target: TargetKind;
   baseUrl: string;
   wsUrl: string;
+  /** The cluster: every gateway, in order (`baseUrl`/`wsUrl` are the first); connections alternate between them. */
+  gateways?: { baseUrls: string[]; wsUrls: string[] };
   params: BenchParams;
   /** Unique per run: keeps usernames distinct. */
   runTag: string;
@@ -115,6 +118,12 @@ export interface RunFigures {
   loadgenCpuMs?: number;
   /** GoChat only, from its /metrics over the window: messages stored per transaction (group commit). */
   messagesPerCommit?: number;
+  /** (a)(b)(c): a connection received a message it already had. */
+  duplicateDeliveries?: number;
+  /** (a)(b)(c)(g)(h): deliveries that came after a higher seqId on the same connection. */
+  outOfOrder?: number;
+  /** Cluster: CPU over the window of each kind of process on the path (gateway, logic, task, postgres, redis). */
+  cpuByProcess?: Record<string, { cpuMs: number; processes: number; usPerAck?: number; usPerDelivery?: number }>;
   /** (d) */
   connections?: number;
   stillConnected?: number;
@@ -139,8 +148,6 @@ export interface RunFigures {
   /** (g)(h): connections in the room, and those that got every message once, in order. */
   members?: number;
   membersWhole?: number;
-  /** (g)(h): deliveries that came after a higher seqId on the same connection. */
-  outOfOrder?: number;
   /** (g)(h): from the send to the delivery to the last member's connection, per message. */
   lastDeliveryLatencyMs?: LatencySummary;
   /** Attacks: the normal users' send->ack latency in the quiet window, then in the attack window. */
