@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { openFileLimits, sampleProc, type ProcSample } from './proc.js';
 import { LOADGEN_MAIN, startTarget, withFileLimit } from './servers.js';
 import { fmt, medianOf } from './stats.js';
+import { growthUsage, runGrowth, takeGrowthFlags, type GrowthParams } from './growth.js';
 import { attackRows, attackSummaryLine, printAttackSummary, printAttackTable, type AttackRow, type AttackSummary } from './attack-report.js';
 import { ATTACK_IDS, isAttack, type BenchParams, type Verdict, type CapacityId, type Job, type LoadResult, type RunFigures, type ScenarioId, type TargetKind, type ToLoadgen, type ToRunner } from './types.js';
 
@@ -111,6 +112,8 @@ interface Options {
   targets: TargetKind[];
   params: BenchParams;
   profile: boolean;
+  /** `--scenarios growth` (its own module, never in the default set) and its flags. */
+  growth: GrowthParams | undefined;
 }
 
 function usage(): string {
@@ -121,12 +124,15 @@ function usage(): string {
     '  --profile      run GoChat with --cpu-prof; profiles land in bench/results/profiles/',
     '  --temp-ids     v7 (default: the SDK\'s createTempId, time-ordered UUIDv7), uuid (random v4) or seq (<connection>-<n>)',
     ...Object.entries(FLAGS).map(([flag, { key, help }]) => `  ${flag.padEnd(20)} ${help} (default ${DEFAULTS[key]})`),
+    '  --scenarios growth: cost as the store fills (bench/growth.ts), with:',
+    ...growthUsage(),
   ];
   return lines.join('\n');
 }
 
-function parseArgs(argv: string[]): Options {
-  const options: Options = { scenarios: [...CAPACITY_IDS], runs: 3, targets: ['baseline', 'gochat'], params: { ...DEFAULTS }, profile: false };
+function parseArgs(allArgs: string[]): Options {
+  const { params: growth, rest: argv } = takeGrowthFlags(allArgs);
+  const options: Options = { scenarios: [...CAPACITY_IDS], runs: 3, targets: ['baseline', 'gochat'], params: { ...DEFAULTS }, profile: false, growth: undefined };
   if (argv.includes('--quick')) {
     Object.assign(options.params, QUICK);
     options.runs = 1;
@@ -151,6 +157,10 @@ function parseArgs(argv: string[]): Options {
         .flatMap((s): ScenarioId[] => {
           if (s === 'attack') return [...ATTACK_IDS];
           if (s === 'all') return [...CAPACITY_IDS, ...ATTACK_IDS];
+          if (s === 'growth') {
+            options.growth = growth;
+            return [];
+          }
           if (!(s in TITLES)) throw new Error(`unknown scenario "${s}"`);
           return [s as ScenarioId];
         });
@@ -477,6 +487,13 @@ async function main(): Promise<void> {
     }
     allVerdicts.push(...verdicts, ...failures.splice(0));
     (report.scenarios as Record<string, unknown>)[scenario] = { title, runs: perTarget, median: { baseline: base, gochat: go }, rows, verdicts };
+  }
+  if (options.growth) {
+    const growth = await runGrowth(options.growth, RESULTS_DIR, new Date(started).toISOString().replace(/[:.]/g, '-'));
+    for (const v of growth.verdicts) console.log(`  ${v.pass ? 'PASS' : 'MISS'} ${v.bar}`);
+    console.log(`  chart: ${path.relative(process.cwd(), path.join(RESULTS_DIR, growth.chart))}`);
+    (report.scenarios as Record<string, unknown>).growth = growth;
+    allVerdicts.push(...growth.verdicts);
   }
   if (attackSummaries.length > 0) {
     printAttackSummary(attackSummaries);

@@ -1,0 +1,464 @@
+/**
+ * `npm run bench -- --scenarios growth`: what GoChat's requests cost as the embedded store fills.
+ *
+ * Filling millions of messages through the WebSocket API would take hours, so between steps the
+ * server is stopped and this process appends straight into the same SQLite file with the
+ * project's own store (`SqliteRepo.appendMessages` in large batches: same schema, migrations,
+ * seq allocation and stored encoding). At each step GoChat is then started on that data
+ * directory and measured through real clients only: a closed-loop WebSocket burst (acks/s),
+ * history pages over HTTP (newest, middle, an `afterSeq` catch-up page), the first page of a
+ * conversation list of a user with many conversations, and that user's unread counts.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createTempId } from '../sdk/index.js';
+import type { NewMessage } from '../src/repo/index.js';
+import { SqliteRepo } from '../src/repo/sqlite/sqlite-repo.js';
+import { growthChart } from './chart.js';
+import { sampleProc } from './proc.js';
+import { startTarget, type RunningServer } from './servers.js';
+import { Samples, fmt, type Percentiles } from './stats.js';
+import { GoChatTarget, type BenchUser, type IncomingFrame } from './target.js';
+import type { Verdict } from './types.js';
+
+export interface GrowthParams {
+  /** Messages stored at each step after the empty one (the empty step 0 always comes first). */
+  messages: number[];
+  /** Conversations the fill spreads messages over (1:1 conversations between filler users). */
+  conversations: number;
+  /** The measured user's conversations at the largest step (1 at step 0, in proportion between). */
+  userConversations: number;
+  /** Share of each step's messages that go into the measured conversation (its unread count). */
+  hotShare: number;
+  /** Seconds of the closed-loop WebSocket burst per step, and sends in flight. */
+  burstSec: number;
+  burstInFlight: number;
+  /** Sequential requests per latency figure. */
+  samples: number;
+  pageSize: number;
+}
+
+export const GROWTH_DEFAULTS: GrowthParams = {
+  messages: [100_000, 1_000_000],
+  conversations: 10_000,
+  userConversations: 1_000,
+  hotShare: 0.1,
+  burstSec: 3,
+  burstInFlight: 64,
+  samples: 200,
+  pageSize: 50,
+};
+
+const FLAGS: Record<string, { key: keyof GrowthParams; help: string }> = {
+  '--growth-messages': { key: 'messages', help: 'messages stored at each step after 0, comma-separated' },
+  '--growth-conversations': { key: 'conversations', help: 'conversations the messages are spread over' },
+  '--growth-user-conversations': { key: 'userConversations', help: 'the measured user\'s conversations at the largest step' },
+  '--growth-hot-share': { key: 'hotShare', help: 'share of the messages in the measured (unread) conversation' },
+  '--growth-burst': { key: 'burstSec', help: 'seconds of the WebSocket append burst per step' },
+  '--growth-in-flight': { key: 'burstInFlight', help: 'sends in flight in the burst' },
+  '--growth-samples': { key: 'samples', help: 'sequential requests per latency figure' },
+};
+
+export function growthUsage(): string[] {
+  return Object.entries(FLAGS).map(([flag, { key, help }]) => `  ${flag.padEnd(28)} growth: ${help} (default ${String(GROWTH_DEFAULTS[key])})`);
+}
+
+/** Takes the growth flags out of `argv` (the runner parses the rest). */
+export function takeGrowthFlags(argv: string[]): { params: GrowthParams; rest: string[] } {
+  const params: GrowthParams = { ...GROWTH_DEFAULTS, messages: [...GROWTH_DEFAULTS.messages] };
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const spec = FLAGS[argv[i]!];
+    if (!spec) {
+      rest.push(argv[i]!);
+      continue;
+    }
+    const raw = argv[++i];
+    if (raw === undefined) throw new Error(`${argv[i - 1]} needs a value`);
+    if (spec.key === 'messages') {
+      const steps = raw.split(',').map((s) => Number(s.replace(/_/g, '')));
+      if (steps.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error('--growth-messages takes positive integers, e.g. 100000,1000000');
+      params.messages = [...new Set(steps)].sort((a, b) => a - b);
+    } else {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`${argv[i - 1]} must be a positive number`);
+      (params as unknown as Record<string, number>)[spec.key] = n;
+    }
+  }
+  return { params, rest };
+}
+
+/** The figures of one step. Latencies are of single sequential requests, in milliseconds. */
+export interface GrowthStep {
+  /** Messages the fill has stored (the burst's and the measured user's conversations' come on top). */
+  messages: number;
+  /** Messages in the measured conversation when its pages were read. */
+  hotMessages: number;
+  userConversations: number;
+  fillSec: number;
+  databaseMb: number;
+  acksPerSec: number;
+  serverCpuUsPerAck: number;
+  newestPageMs: Percentiles;
+  middlePageMs: Percentiles;
+  afterSeqPageMs: Percentiles;
+  conversationListMs: Percentiles;
+  /** Conversations on the list's first page whose unreadCount differed from what was stored. */
+  unreadMismatches: number;
+  /** The measured conversation's unread count, and what it should be. */
+  hotUnread: number;
+  hotUnreadExpected: number;
+  errors: number;
+}
+
+export interface GrowthResult {
+  title: string;
+  params: GrowthParams;
+  steps: GrowthStep[];
+  verdicts: Verdict[];
+  chart: string;
+}
+
+/** The measured user, its peer who writes the unread conversation, and the conversation itself. */
+interface Cast {
+  reader: BenchUser;
+  writer: BenchUser & { name: string };
+  hotId: string;
+  worldId: string | undefined;
+}
+
+interface Filler {
+  userIds: string[];
+  names: string[];
+  /** Each fill conversation and its two members. */
+  conversations: { id: string; a: number; b: number }[];
+  /** The measured user's conversations with fillers, in creation order. */
+  readerConversations: string[];
+  nextConversation: number;
+  nextTemp: number;
+  stored: number;
+  hotStored: number;
+  /** Messages the writer's bursts added to the measured conversation, all steps so far. */
+  burstAcked: number;
+}
+
+const BATCH = 5_000;
+
+export function growthTitle(p: GrowthParams): string {
+  return `growth: 0 -> ${p.messages.map((n) => n.toLocaleString('en-US')).join(' -> ')} messages over ${p.conversations.toLocaleString('en-US')} conversations; one user with 1 -> ${p.userConversations.toLocaleString('en-US')} conversations`;
+}
+
+export async function runGrowth(params: GrowthParams, resultsDir: string, stamp: string): Promise<GrowthResult> {
+  const title = growthTitle(params);
+  console.log(`\n== ${title}`);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gochat-growth-'));
+  const file = path.join(dataDir, 'gochat.db');
+  const steps: GrowthStep[] = [];
+  const expectedUnread = new Map<string, number>();
+  try {
+    // The first start creates the schema and the JWT secret; the two measured users come through the API.
+    let server = await start(dataDir);
+    let cast: Cast;
+    try {
+      cast = await castUsers(server);
+    } finally {
+      await server.stop();
+    }
+    expectedUnread.set(cast.hotId, 0);
+    if (cast.worldId) expectedUnread.set(cast.worldId, 0);
+
+    const filler = await openStore(file, (repo) => createFillers(repo, params));
+    const largest = params.messages.at(-1)!;
+    for (const target of [0, ...params.messages]) {
+      const t0 = performance.now();
+      const userConversations = target === 0 ? 1 : Math.max(1, Math.round((params.userConversations * target) / largest));
+      await openStore(file, (repo) => fill(repo, params, cast, filler, target, userConversations, expectedUnread));
+      const fillSec = (performance.now() - t0) / 1000;
+      server = await start(dataDir);
+      try {
+        const step = await measure(server, params, cast, filler, expectedUnread, fillSec, file);
+        steps.push(step);
+        console.log(
+          `  ${target.toLocaleString('en-US').padStart(11)} msgs  fill ${fmt(fillSec, 1)} s  ${fmt(step.acksPerSec)} acks/s (${fmt(step.serverCpuUsPerAck)} us/ack)  ` +
+            `newest/middle/after p50 ${fmt(step.newestPageMs.p50, 2)}/${fmt(step.middlePageMs.p50, 2)}/${fmt(step.afterSeqPageMs.p50, 2)} ms  ` +
+            `list(${step.userConversations}) p50 ${fmt(step.conversationListMs.p50, 2)} ms  unread ${step.hotUnread}/${step.hotUnreadExpected}, ${step.unreadMismatches} wrong  ${fmt(step.databaseMb)} MB`,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  const verdicts = growthVerdicts(steps);
+  const chart = growthChart(title, steps);
+  fs.writeFileSync(path.join(resultsDir, `growth-${stamp}.svg`), chart);
+  fs.writeFileSync(path.join(resultsDir, 'growth-latest.svg'), chart);
+  return { title, params, steps, verdicts, chart: `growth-${stamp}.svg` };
+}
+
+function start(dataDir: string): Promise<RunningServer> {
+  return startTarget('gochat', { fds: 4096, dataDir });
+}
+
+async function openStore<T>(file: string, body: (repo: SqliteRepo) => Promise<T>): Promise<T> {
+  // The bench process owns the file while the server is stopped; the check at open is the server's job.
+  const repo = new SqliteRepo({ file, integrityCheck: false });
+  try {
+    return await body(repo);
+  } finally {
+    await repo.close();
+  }
+}
+
+async function castUsers(server: RunningServer): Promise<Cast> {
+  const target = new GoChatTarget(server.baseUrl, server.wsUrl, `g${Date.now().toString(36).slice(-5)}`);
+  const [reader, writer] = await target.users(2, 0);
+  const hotId = await target.pair(writer!, reader!);
+  const me = await target.request<{ username: string }>('GET', '/api/users/info', undefined, writer!.token);
+  const list = await target.request<{ conversationId: string; type: string }[]>('GET', '/api/conversations', undefined, reader!.token);
+  return { reader: reader!, writer: { ...writer!, name: me.username }, hotId, worldId: list.find((c) => c.type === 'world')?.conversationId };
+}
+
+/**
+ * Filler users and the conversations the fill spreads over: every pair (i, j) of `users`
+ * fillers in turn, so 10,000 conversations need 142 users; at least as many as the measured
+ * user's conversations, since each of those is with a filler of its own.
+ */
+async function createFillers(repo: SqliteRepo, params: GrowthParams): Promise<Filler> {
+  let users = params.userConversations;
+  while ((users * (users - 1)) / 2 < params.conversations) users++;
+  const tag = Date.now().toString(36).slice(-5);
+  const userIds: string[] = [];
+  const names: string[] = [];
+  for (let i = 0; i < users; i++) {
+    const name = `fill${tag}_${i}`;
+    const user = await repo.createUser({ username: name, passwordHash: 'x', isGuest: false });
+    userIds.push(user.userId);
+    names.push(name);
+  }
+  const conversations: Filler['conversations'] = [];
+  for (let a = 0; a < users && conversations.length < params.conversations; a++) {
+    for (let b = a + 1; b < users && conversations.length < params.conversations; b++) {
+      const { conversationId } = await repo.getOrCreateSingleConversation(userIds[a]!, userIds[b]!);
+      conversations.push({ id: conversationId, a, b });
+    }
+  }
+  return { userIds, names, conversations, readerConversations: [], nextConversation: 0, nextTemp: 0, stored: 0, hotStored: 0, burstAcked: 0 };
+}
+
+/**
+ * Appends until `target` messages are stored: `hotShare` of them from the writer into the
+ * measured conversation (the reader never reads it, so its unread count grows), the rest round
+ * robin over the fill conversations. Then opens the reader's conversations up to
+ * `userConversations`, each with one message from its filler (unread 1), newest last.
+ */
+async function fill(
+  repo: SqliteRepo,
+  params: GrowthParams,
+  cast: Cast,
+  filler: Filler,
+  target: number,
+  userConversations: number,
+  expectedUnread: Map<string, number>,
+): Promise<void> {
+  const content = 'growth '.padEnd(64, 'x');
+  const temp = () => `fill-${String(filler.nextTemp++).padStart(12, '0')}`;
+  const hotTarget = Math.round(target * params.hotShare);
+  let batch: NewMessage[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await repo.appendMessages(batch);
+    batch = [];
+  };
+  const now = Date.now();
+  while (filler.stored < target) {
+    // Interleave the two so the measured conversation's rows spread over the file like a live one's.
+    if (filler.hotStored < hotTarget && filler.hotStored * target <= filler.stored * hotTarget) {
+      batch.push({ conversationId: cast.hotId, senderId: cast.writer.userId, senderName: cast.writer.name, tempMessageId: temp(), content, messageType: 'text', sendTime: now });
+      filler.hotStored++;
+    } else {
+      const c = filler.conversations[filler.nextConversation++ % filler.conversations.length]!;
+      const sender = filler.stored % 2 === 0 ? c.a : c.b;
+      batch.push({ conversationId: c.id, senderId: filler.userIds[sender]!, senderName: filler.names[sender]!, tempMessageId: temp(), content, messageType: 'text', sendTime: now });
+    }
+    filler.stored++;
+    if (batch.length >= BATCH) await flush();
+  }
+  await flush();
+  // The reader's own conversations: one each with the first fillers.
+  while (filler.readerConversations.length + 1 < userConversations) {
+    const peer = filler.readerConversations.length;
+    const { conversationId } = await repo.getOrCreateSingleConversation(cast.reader.userId, filler.userIds[peer]!);
+    filler.readerConversations.push(conversationId);
+    batch.push({ conversationId, senderId: filler.userIds[peer]!, senderName: filler.names[peer]!, tempMessageId: temp(), content, messageType: 'text', sendTime: Date.now() });
+    expectedUnread.set(conversationId, 1);
+  }
+  await flush();
+}
+
+async function measure(
+  server: RunningServer,
+  params: GrowthParams,
+  cast: Cast,
+  filler: Filler,
+  expectedUnread: ReadonlyMap<string, number>,
+  fillSec: number,
+  file: string,
+): Promise<GrowthStep> {
+  let errors = 0;
+  const { acked, failed, cpuUsPerAck, acksPerSec } = await burst(server, params, cast);
+  errors += failed;
+  // Everything the writer sent in the burst is unread for the reader too.
+  filler.burstAcked += acked;
+  const hotUnreadExpected = filler.hotStored + filler.burstAcked;
+  const hotMessages = hotUnreadExpected;
+
+  const get = async (url: string, token: string): Promise<unknown> => {
+    const res = await fetch(server.baseUrl + url, { headers: { authorization: `Bearer ${token}` } });
+    const body = (await res.json()) as { success: boolean; data: unknown };
+    if (!res.ok || !body.success) {
+      errors++;
+      return undefined;
+    }
+    return body.data;
+  };
+  const timed = async (url: string, token: string): Promise<Percentiles> => {
+    const samples = new Samples();
+    for (let i = 0; i < Math.min(10, params.samples); i++) await get(url, token); // warm the connection and caches
+    for (let i = 0; i < params.samples; i++) {
+      const t0 = performance.now();
+      await get(url, token);
+      samples.add(performance.now() - t0);
+    }
+    return samples.percentiles();
+  };
+  const size = params.pageSize;
+  const history = `/api/conversations/${cast.hotId}/messages`;
+  const token = cast.reader.token;
+  const newestPageMs = await timed(`${history}?page=1&size=${size}`, token);
+  const middlePageMs = await timed(`${history}?page=${Math.max(1, Math.ceil(hotMessages / size / 2))}&size=${size}`, token);
+  const afterSeqPageMs = await timed(`${history}?afterSeq=${Math.floor(hotMessages / 2)}&size=${size}`, token);
+  const listUrl = '/api/conversations?limit=50';
+  const conversationListMs = await timed(listUrl, token);
+
+  // Unread counts on the first page are exactly what was stored and never read.
+  const page = ((await get(listUrl, token)) ?? []) as { conversationId: string; unreadCount: number }[];
+  let unreadMismatches = 0;
+  let hotUnread = -1;
+  for (const c of page) {
+    const expected = c.conversationId === cast.hotId ? hotUnreadExpected : expectedUnread.get(c.conversationId);
+    if (c.conversationId === cast.hotId) hotUnread = c.unreadCount;
+    if (expected === undefined || c.unreadCount !== expected) unreadMismatches++;
+  }
+  if (hotUnread === -1) unreadMismatches++;
+  return {
+    messages: filler.stored,
+    hotMessages,
+    userConversations: filler.readerConversations.length + 1,
+    fillSec,
+    databaseMb: databaseBytes(file) / 2 ** 20,
+    acksPerSec,
+    serverCpuUsPerAck: cpuUsPerAck,
+    newestPageMs,
+    middlePageMs,
+    afterSeqPageMs,
+    conversationListMs,
+    unreadMismatches,
+    hotUnread,
+    hotUnreadExpected,
+    errors,
+  };
+}
+
+function databaseBytes(file: string): number {
+  let total = 0;
+  for (const f of [file, `${file}-wal`]) {
+    try {
+      total += fs.statSync(f).size;
+    } catch {
+      // no WAL right now
+    }
+  }
+  return total;
+}
+
+/**
+ * The writer's socket sends into the measured conversation, `burstInFlight` unanswered at a
+ * time, for half a second of warm-up and then `burstSec` counted; then it waits for every answer.
+ */
+async function burst(server: RunningServer, params: GrowthParams, cast: Cast): Promise<{ acked: number; failed: number; acksPerSec: number; cpuUsPerAck: number }> {
+  const target = new GoChatTarget(server.baseUrl, server.wsUrl, 'burst');
+  const socket = await target.connect(cast.writer);
+  let sending = true;
+  let outstanding = 0;
+  let acked = 0;
+  let failed = 0;
+  let counted = 0;
+  let counting = false;
+  let settled: () => void = () => {};
+  const content = 'burst '.padEnd(64, 'y');
+  const sendOne = () => {
+    if (!sending) return;
+    outstanding++;
+    socket.send(JSON.stringify({ type: 'send-message', data: { conversationId: cast.hotId, content, messageType: 'text', tempMessageId: createTempId() } }));
+  };
+  socket.onFrame = (frame: IncomingFrame) => {
+    if (frame.type !== 'message-ack' && frame.type !== 'error') return;
+    outstanding--;
+    if (frame.type === 'message-ack') {
+      acked++;
+      if (counting) counted++;
+    } else failed++;
+    sendOne();
+    if (!sending && outstanding === 0) settled();
+  };
+  for (let k = 0; k < params.burstInFlight; k++) sendOne();
+  await sleep(500);
+  counting = true;
+  const before = sampleProc(server.pid);
+  const t0 = performance.now();
+  await sleep(params.burstSec * 1000);
+  counting = false;
+  const seconds = (performance.now() - t0) / 1000;
+  const after = sampleProc(server.pid);
+  sending = false;
+  const done = new Promise<void>((resolve) => (settled = resolve));
+  if (outstanding > 0) await Promise.race([done, sleep(10_000)]);
+  failed += outstanding;
+  socket.ws.close();
+  await socket.closed;
+  return { acked, failed, acksPerSec: counted / seconds, cpuUsPerAck: counted > 0 ? (after.cpuUs - before.cpuUs) / counted : Number.NaN };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Issue 12's bar: at the largest step, history pages take at most 1.5x and the append burst
+ * keeps at least 1/1.5 of what they did at 100,000 messages (the smallest step when no step is
+ * 100,000); and every unread count is exact at every step.
+ */
+export function growthVerdicts(steps: readonly GrowthStep[]): Verdict[] {
+  const verdicts: Verdict[] = [];
+  const filled = steps.filter((s) => s.messages > 0);
+  const reference = filled.find((s) => s.messages === 100_000) ?? filled[0];
+  const last = filled.at(-1);
+  if (reference && last && last !== reference) {
+    const at = `${last.messages.toLocaleString('en-US')} vs ${reference.messages.toLocaleString('en-US')} messages`;
+    const latency = (name: string, pick: (s: GrowthStep) => Percentiles) => {
+      const ratio = pick(last).p50 / pick(reference).p50;
+      verdicts.push({ bar: `growth: ${name} p50 at ${at} <= 1.5x (${ratio.toFixed(2)}x)`, pass: ratio <= 1.5 });
+    };
+    latency('newest history page', (s) => s.newestPageMs);
+    latency('middle history page', (s) => s.middlePageMs);
+    latency('afterSeq catch-up page', (s) => s.afterSeqPageMs);
+    const ratio = last.acksPerSec / reference.acksPerSec;
+    verdicts.push({ bar: `growth: append acks/s at ${at} >= 1/1.5 (${ratio.toFixed(2)}x)`, pass: ratio >= 1 / 1.5 });
+  }
+  const wrong = steps.reduce((n, s) => n + s.unreadMismatches, 0);
+  verdicts.push({ bar: `growth: unread counts exact at every step (${wrong} wrong)`, pass: wrong === 0 });
+  const errors = steps.reduce((n, s) => n + s.errors, 0);
+  verdicts.push({ bar: `growth: errors = 0 (${errors})`, pass: errors === 0 });
+  return verdicts;
+}
