@@ -41,8 +41,10 @@ function label(n: number): string {
 
 function panel(steps: readonly GrowthStep[], series: readonly Series[], title: string, unit: string, dx: number): string {
   const positive = steps.map((s) => s.messages).filter((m) => m > 0);
-  const lo = Math.floor(Math.log10(Math.min(...positive, 10))) - (steps.some((s) => s.messages === 0) ? 1 : 0);
-  const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...positive, 10))));
+  const smallest = positive.length > 0 ? Math.min(...positive) : 10;
+  const largest = positive.length > 0 ? Math.max(...positive) : 10;
+  const lo = Math.floor(Math.log10(smallest)) - (steps.some((s) => s.messages === 0) ? 1 : 0);
+  const hi = Math.max(lo + 1, Math.ceil(Math.log10(largest)));
   const xOf = (m: number) => {
     const decade = m > 0 ? Math.log10(m) : lo;
     return dx + M.left + ((decade - lo) / (hi - lo)) * (W - M.left - M.right);
@@ -51,8 +53,9 @@ function panel(steps: readonly GrowthStep[], series: readonly Series[], title: s
   const yOf = (v: number) => M.top + (1 - v / yMax) * (H - M.top - M.bottom);
   const out: string[] = [];
   out.push(`<text x="${dx + M.left}" y="20" font-size="13" font-weight="bold">${esc(title)}</text>`);
-  for (let i = 0; i <= 4; i++) {
-    const v = (yMax * i) / 4;
+  // Five divisions: every niceMax splits into round tick values.
+  for (let i = 0; i <= 5; i++) {
+    const v = (yMax * i) / 5;
     const y = yOf(v);
     out.push(`<line x1="${dx + M.left}" x2="${dx + W - M.right}" y1="${y}" y2="${y}" stroke="#ddd"/>`);
     out.push(`<text x="${dx + M.left - 6}" y="${y + 4}" font-size="11" text-anchor="end">${label(v)}</text>`);
@@ -74,7 +77,7 @@ function panel(steps: readonly GrowthStep[], series: readonly Series[], title: s
       out.push(`<circle cx="${x}" cy="${y}" r="3" fill="${s.color}"/>`);
     }
     const lx = dx + M.left + (i % 2) * 190;
-    const ly = H - 14 - (i < 2 ? 12 : 0);
+    const ly = H - (i < 2 ? 20 : 6);
     out.push(`<line x1="${lx}" x2="${lx + 16}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"/>`);
     out.push(`<text x="${lx + 20}" y="${ly}" font-size="11">${esc(s.name)}</text>`);
   });

@@ -27,7 +27,7 @@ export interface GrowthParams {
   messages: number[];
   /** Conversations the fill spreads messages over (1:1 conversations between filler users). */
   conversations: number;
-  /** The measured user's conversations at the largest step (1 at step 0, in proportion between). */
+  /** The measured user's conversations at the largest step (its 2-3 own at step 0, in proportion between). */
   userConversations: number;
   /** Share of each step's messages that go into the measured conversation (its unread count). */
   hotShare: number;
@@ -104,7 +104,7 @@ export interface GrowthStep {
   middlePageMs: Percentiles;
   afterSeqPageMs: Percentiles;
   conversationListMs: Percentiles;
-  /** Conversations on the list's first page whose unreadCount differed from what was stored. */
+  /** Conversations in the reader's whole list whose unreadCount differed from what was stored (or missing or extra). */
   unreadMismatches: number;
   /** The measured conversation's unread count, and what it should be. */
   hotUnread: number;
@@ -120,11 +120,17 @@ export interface GrowthResult {
   chart: string;
 }
 
-/** The measured user, its peer who writes the unread conversation, and the conversation itself. */
+/**
+ * The measured user (the reader); the peer whose stored messages make its large unread count
+ * (the writer, in the hot conversation); and the peer whose WebSocket burst measures appends,
+ * in a conversation of its own with the reader, so the burst does not grow the pages read.
+ */
 interface Cast {
   reader: BenchUser;
   writer: BenchUser & { name: string };
+  burster: BenchUser;
   hotId: string;
+  burstId: string;
   worldId: string | undefined;
 }
 
@@ -139,7 +145,7 @@ interface Filler {
   nextTemp: number;
   stored: number;
   hotStored: number;
-  /** Messages the writer's bursts added to the measured conversation, all steps so far. */
+  /** Messages the bursts stored (unread for the reader), all steps so far. */
   burstAcked: number;
 }
 
@@ -214,11 +220,12 @@ async function openStore<T>(file: string, body: (repo: SqliteRepo) => Promise<T>
 
 async function castUsers(server: RunningServer): Promise<Cast> {
   const target = new GoChatTarget(server.baseUrl, server.wsUrl, `g${Date.now().toString(36).slice(-5)}`);
-  const [reader, writer] = await target.users(2, 0);
+  const [reader, writer, burster] = await target.users(3, 0);
   const hotId = await target.pair(writer!, reader!);
+  const burstId = await target.pair(burster!, reader!);
   const me = await target.request<{ username: string }>('GET', '/api/users/info', undefined, writer!.token);
   const list = await target.request<{ conversationId: string; type: string }[]>('GET', '/api/conversations', undefined, reader!.token);
-  return { reader: reader!, writer: { ...writer!, name: me.username }, hotId, worldId: list.find((c) => c.type === 'world')?.conversationId };
+  return { reader: reader!, writer: { ...writer!, name: me.username }, burster: burster!, hotId, burstId, worldId: list.find((c) => c.type === 'world')?.conversationId };
 }
 
 /**
@@ -288,7 +295,7 @@ async function fill(
   }
   await flush();
   // The reader's own conversations: one each with the first fillers.
-  while (filler.readerConversations.length + 1 < userConversations) {
+  while (filler.readerConversations.length + 2 < userConversations) {
     const peer = filler.readerConversations.length;
     const { conversationId } = await repo.getOrCreateSingleConversation(cast.reader.userId, filler.userIds[peer]!);
     filler.readerConversations.push(conversationId);
@@ -310,10 +317,10 @@ async function measure(
   let errors = 0;
   const { acked, failed, cpuUsPerAck, acksPerSec } = await burst(server, params, cast);
   errors += failed;
-  // Everything the writer sent in the burst is unread for the reader too.
+  // Every burst message is unread for the reader, like the writer's stored ones.
   filler.burstAcked += acked;
-  const hotUnreadExpected = filler.hotStored + filler.burstAcked;
-  const hotMessages = hotUnreadExpected;
+  const hotUnreadExpected = filler.hotStored;
+  const hotMessages = filler.hotStored;
 
   const get = async (url: string, token: string): Promise<unknown> => {
     const res = await fetch(server.baseUrl + url, { headers: { authorization: `Bearer ${token}` } });
@@ -343,20 +350,23 @@ async function measure(
   const listUrl = '/api/conversations?limit=50';
   const conversationListMs = await timed(listUrl, token);
 
-  // Unread counts on the first page are exactly what was stored and never read.
-  const page = ((await get(listUrl, token)) ?? []) as { conversationId: string; unreadCount: number }[];
+  // Every unread count (the whole list, unpaged) is exactly what was stored and never read.
+  const page = ((await get('/api/conversations', token)) ?? []) as { conversationId: string; unreadCount: number }[];
   let unreadMismatches = 0;
   let hotUnread = -1;
   for (const c of page) {
-    const expected = c.conversationId === cast.hotId ? hotUnreadExpected : expectedUnread.get(c.conversationId);
+    const expected =
+      c.conversationId === cast.hotId ? hotUnreadExpected : c.conversationId === cast.burstId ? filler.burstAcked : expectedUnread.get(c.conversationId);
     if (c.conversationId === cast.hotId) hotUnread = c.unreadCount;
     if (expected === undefined || c.unreadCount !== expected) unreadMismatches++;
   }
   if (hotUnread === -1) unreadMismatches++;
+  // The list holds the hot, world and filler conversations the map knows, and the burst's.
+  unreadMismatches += Math.abs(page.length - (expectedUnread.size + 1));
   return {
     messages: filler.stored,
     hotMessages,
-    userConversations: filler.readerConversations.length + 1,
+    userConversations: page.length,
     fillSec,
     databaseMb: databaseBytes(file) / 2 ** 20,
     acksPerSec,
@@ -385,12 +395,12 @@ function databaseBytes(file: string): number {
 }
 
 /**
- * The writer's socket sends into the measured conversation, `burstInFlight` unanswered at a
+ * The burster's socket sends into its conversation with the reader, `burstInFlight` unanswered at a
  * time, for half a second of warm-up and then `burstSec` counted; then it waits for every answer.
  */
 async function burst(server: RunningServer, params: GrowthParams, cast: Cast): Promise<{ acked: number; failed: number; acksPerSec: number; cpuUsPerAck: number }> {
   const target = new GoChatTarget(server.baseUrl, server.wsUrl, 'burst');
-  const socket = await target.connect(cast.writer);
+  const socket = await target.connect(cast.burster);
   let sending = true;
   let outstanding = 0;
   let acked = 0;
@@ -402,7 +412,7 @@ async function burst(server: RunningServer, params: GrowthParams, cast: Cast): P
   const sendOne = () => {
     if (!sending) return;
     outstanding++;
-    socket.send(JSON.stringify({ type: 'send-message', data: { conversationId: cast.hotId, content, messageType: 'text', tempMessageId: createTempId() } }));
+    socket.send(JSON.stringify({ type: 'send-message', data: { conversationId: cast.burstId, content, messageType: 'text', tempMessageId: createTempId() } }));
   };
   socket.onFrame = (frame: IncomingFrame) => {
     if (frame.type !== 'message-ack' && frame.type !== 'error') return;
