@@ -154,7 +154,7 @@ interface Filler {
 const BATCH = 5_000;
 
 export function growthTitle(p: GrowthParams): string {
-  return `growth: 0 -> ${p.messages.map((n) => n.toLocaleString('en-US')).join(' -> ')} messages over ${p.conversations.toLocaleString('en-US')} conversations; one user with 1 -> ${p.userConversations.toLocaleString('en-US')} conversations`;
+  return `growth: 0 -> ${p.messages.map((n) => n.toLocaleString('en-US')).join(' -> ')} messages over ${p.conversations.toLocaleString('en-US')} conversations; one reader with 3 -> ${(p.userConversations + 1).toLocaleString('en-US')} conversations`;
 }
 
 export async function runGrowth(params: GrowthParams, resultsDir: string, stamp: string): Promise<GrowthResult> {
@@ -319,8 +319,13 @@ async function measure(
   file: string,
 ): Promise<Omit<GrowthStep, 'startSec'>> {
   let errors = 0;
-  const { acked, failed, cpuUsPerAck, acksPerSec } = await burst(server, params, cast);
-  errors += failed;
+  // Two bursts, the better one counts: another process taking the cores for a second should not
+  // decide a step's figure. Both store their messages.
+  const bursts = [await burst(server, params, cast), await burst(server, params, cast)];
+  const best = bursts[0]!.acksPerSec >= bursts[1]!.acksPerSec ? bursts[0]! : bursts[1]!;
+  const { cpuUsPerAck, acksPerSec } = best;
+  const acked = bursts[0]!.acked + bursts[1]!.acked;
+  errors += bursts[0]!.failed + bursts[1]!.failed;
   // Every burst message is unread for the reader, like the writer's stored ones.
   filler.burstAcked += acked;
   const hotUnreadExpected = filler.hotStored;
@@ -335,24 +340,27 @@ async function measure(
     }
     return body.data;
   };
-  const timed = async (url: string, token: string): Promise<Percentiles> => {
-    const samples = new Samples();
-    for (let i = 0; i < Math.min(10, params.samples); i++) await get(url, token); // warm the connection and caches
-    for (let i = 0; i < params.samples; i++) {
-      const t0 = performance.now();
-      await get(url, token);
-      samples.add(performance.now() - t0);
-    }
-    return samples.percentiles();
-  };
   const size = params.pageSize;
   const history = `/api/conversations/${cast.hotId}/messages`;
   const token = cast.reader.token;
-  const newestPageMs = await timed(`${history}?page=1&size=${size}`, token);
-  const middlePageMs = await timed(`${history}?page=${Math.max(1, Math.ceil(hotMessages / size / 2))}&size=${size}`, token);
-  const afterSeqPageMs = await timed(`${history}?afterSeq=${Math.floor(hotMessages / 2)}&size=${size}`, token);
   const listUrl = '/api/conversations?limit=50';
-  const conversationListMs = await timed(listUrl, token);
+  const urls = [
+    `${history}?page=1&size=${size}`,
+    `${history}?page=${Math.max(1, Math.ceil(hotMessages / size / 2))}&size=${size}`,
+    `${history}?afterSeq=${Math.floor(hotMessages / 2)}&size=${size}`,
+    listUrl,
+  ];
+  // The kinds take turns, so a stall of the shared machine or the server's warm-up falls on all
+  // of them alike; the first rounds (connection, JIT, page cache) are not counted.
+  const samples = urls.map(() => new Samples());
+  for (let round = -Math.min(20, params.samples); round < params.samples; round++) {
+    for (const [i, url] of urls.entries()) {
+      const t0 = performance.now();
+      await get(url, token);
+      if (round >= 0) samples[i]!.add(performance.now() - t0);
+    }
+  }
+  const [newestPageMs, middlePageMs, afterSeqPageMs, conversationListMs] = samples.map((s) => s.percentiles()) as [Percentiles, Percentiles, Percentiles, Percentiles];
 
   // Every unread count (the whole list, unpaged) is exactly what was stored and never read.
   const page = ((await get('/api/conversations', token)) ?? []) as { conversationId: string; unreadCount: number }[];
