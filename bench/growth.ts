@@ -102,6 +102,11 @@ export interface GrowthStep {
   databaseMb: number;
   acksPerSec: number;
   serverCpuUsPerAck: number;
+  /**
+   * Share of the burst the server's main thread spent runnable but waiting for a core
+   * (/proc/<pid>/schedstat): high means other processes took the machine, not that GoChat slowed.
+   */
+  serverRunWaitShare: number;
   newestPageMs: Percentiles;
   middlePageMs: Percentiles;
   afterSeqPageMs: Percentiles;
@@ -190,7 +195,7 @@ export async function runGrowth(params: GrowthParams, resultsDir: string, stamp:
         const step = { ...(await measure(server, params, cast, filler, expectedUnread, fillSec, file)), startSec };
         steps.push(step);
         console.log(
-          `  ${target.toLocaleString('en-US').padStart(11)} msgs  fill ${fmt(fillSec, 1)} s, start ${fmt(startSec, 1)} s  ${fmt(step.acksPerSec)} acks/s (${fmt(step.serverCpuUsPerAck)} us/ack)  ` +
+          `  ${target.toLocaleString('en-US').padStart(11)} msgs  fill ${fmt(fillSec, 1)} s, start ${fmt(startSec, 1)} s  ${fmt(step.acksPerSec)} acks/s (${fmt(step.serverCpuUsPerAck)} us/ack, ${fmt(step.serverRunWaitShare * 100)}% waiting for a core)  ` +
             `newest/middle/after p50 ${fmt(step.newestPageMs.p50, 2)}/${fmt(step.middlePageMs.p50, 2)}/${fmt(step.afterSeqPageMs.p50, 2)} ms  ` +
             `list(${step.userConversations}) p50 ${fmt(step.conversationListMs.p50, 2)} ms  unread ${step.hotUnread}/${step.hotUnreadExpected}, ${step.unreadMismatches} wrong  ${fmt(step.databaseMb)} MB`,
         );
@@ -323,7 +328,7 @@ async function measure(
   // decide a step's figure. Both store their messages.
   const bursts = [await burst(server, params, cast), await burst(server, params, cast)];
   const best = bursts[0]!.acksPerSec >= bursts[1]!.acksPerSec ? bursts[0]! : bursts[1]!;
-  const { cpuUsPerAck, acksPerSec } = best;
+  const { cpuUsPerAck, acksPerSec, runWaitShare: serverRunWaitShare } = best;
   const acked = bursts[0]!.acked + bursts[1]!.acked;
   errors += bursts[0]!.failed + bursts[1]!.failed;
   // Every burst message is unread for the reader, like the writer's stored ones.
@@ -383,6 +388,7 @@ async function measure(
     databaseMb: databaseBytes(file) / 2 ** 20,
     acksPerSec,
     serverCpuUsPerAck: cpuUsPerAck,
+    serverRunWaitShare,
     newestPageMs,
     middlePageMs,
     afterSeqPageMs,
@@ -410,7 +416,7 @@ function databaseBytes(file: string): number {
  * The burster's socket sends into its conversation with the reader, `burstInFlight` unanswered at a
  * time, for half a second of warm-up and then `burstSec` counted; then it waits for every answer.
  */
-async function burst(server: RunningServer, params: GrowthParams, cast: Cast): Promise<{ acked: number; failed: number; acksPerSec: number; cpuUsPerAck: number }> {
+async function burst(server: RunningServer, params: GrowthParams, cast: Cast): Promise<{ acked: number; failed: number; acksPerSec: number; cpuUsPerAck: number; runWaitShare: number }> {
   const target = new GoChatTarget(server.baseUrl, server.wsUrl, 'burst');
   const socket = await target.connect(cast.burster);
   let sending = true;
@@ -440,18 +446,35 @@ async function burst(server: RunningServer, params: GrowthParams, cast: Cast): P
   await sleep(500);
   counting = true;
   const before = sampleProc(server.pid);
+  const waitBefore = runQueueWaitNs(server.pid);
   const t0 = performance.now();
   await sleep(params.burstSec * 1000);
   counting = false;
   const seconds = (performance.now() - t0) / 1000;
   const after = sampleProc(server.pid);
+  const waited = runQueueWaitNs(server.pid) - waitBefore;
   sending = false;
   const done = new Promise<void>((resolve) => (settled = resolve));
   if (outstanding > 0) await Promise.race([done, sleep(10_000)]);
   failed += outstanding;
   socket.ws.close();
   await socket.closed;
-  return { acked, failed, acksPerSec: counted / seconds, cpuUsPerAck: counted > 0 ? (after.cpuUs - before.cpuUs) / counted : Number.NaN };
+  return {
+    acked,
+    failed,
+    acksPerSec: counted / seconds,
+    cpuUsPerAck: counted > 0 ? (after.cpuUs - before.cpuUs) / counted : Number.NaN,
+    runWaitShare: waited / (seconds * 1e9),
+  };
+}
+
+/** Nanoseconds the process's main thread has waited on a run queue (second field of schedstat); NaN where unreadable. */
+function runQueueWaitNs(pid: number): number {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
