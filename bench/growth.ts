@@ -93,6 +93,11 @@ export function takeGrowthFlags(argv: string[]): { params: GrowthParams; rest: s
 export interface GrowthStep {
   /** Messages the fill has stored (the burst's and the measured user's conversations' come on top). */
   messages: number;
+  /**
+   * Every message in the file when the step's burst began: the fill's, the reader's conversations'
+   * and all earlier bursts' (each step's two bursts add some 100,000 at 16,000 acks/s).
+   */
+  rowsBefore: number;
   /** Messages in the measured conversation when its pages were read. */
   hotMessages: number;
   userConversations: number;
@@ -195,7 +200,7 @@ export async function runGrowth(params: GrowthParams, resultsDir: string, stamp:
         const step = { ...(await measure(server, params, cast, filler, expectedUnread, fillSec, file)), startSec };
         steps.push(step);
         console.log(
-          `  ${target.toLocaleString('en-US').padStart(11)} msgs  fill ${fmt(fillSec, 1)} s, start ${fmt(startSec, 1)} s  ${fmt(step.acksPerSec)} acks/s (${fmt(step.serverCpuUsPerAck)} us/ack, ${fmt(step.serverRunWaitShare * 100)}% waiting for a core)  ` +
+          `  ${target.toLocaleString('en-US').padStart(11)} msgs (${step.rowsBefore.toLocaleString('en-US')} in all)  fill ${fmt(fillSec, 1)} s, start ${fmt(startSec, 1)} s  ${fmt(step.acksPerSec)} acks/s (${fmt(step.serverCpuUsPerAck)} us/ack, ${fmt(step.serverRunWaitShare * 100)}% waiting for a core)  ` +
             `newest/middle/after p50 ${fmt(step.newestPageMs.p50, 2)}/${fmt(step.middlePageMs.p50, 2)}/${fmt(step.afterSeqPageMs.p50, 2)} ms  ` +
             `list(${step.userConversations}) p50 ${fmt(step.conversationListMs.p50, 2)} ms  unread ${step.hotUnread}/${step.hotUnreadExpected}, ${step.unreadMismatches} wrong  ${fmt(step.databaseMb)} MB`,
         );
@@ -324,6 +329,7 @@ async function measure(
   file: string,
 ): Promise<Omit<GrowthStep, 'startSec'>> {
   let errors = 0;
+  const rowsBefore = filler.stored + filler.readerConversations.length + filler.burstAcked;
   // Two bursts, the better one counts: another process taking the cores for a second should not
   // decide a step's figure. Both store their messages.
   const bursts = [await burst(server, params, cast), await burst(server, params, cast)];
@@ -382,6 +388,7 @@ async function measure(
   unreadMismatches += Math.abs(page.length - (expectedUnread.size + 1));
   return {
     messages: filler.stored,
+    rowsBefore,
     hotMessages,
     userConversations: page.length,
     fillSec,
