@@ -9,6 +9,7 @@ interface Series {
   name: string;
   color: string;
   pick: (s: GrowthStep) => number;
+  dashed?: boolean;
 }
 
 const LATENCY: Series[] = [
@@ -16,6 +17,7 @@ const LATENCY: Series[] = [
   { name: 'middle page p50', color: '#ff7f0e', pick: (s) => s.middlePageMs.p50 },
   { name: 'afterSeq page p50', color: '#2ca02c', pick: (s) => s.afterSeqPageMs.p50 },
   { name: 'conversation list p50', color: '#d62728', pick: (s) => s.conversationListMs.p50 },
+  { name: 'control (users/info) p50', color: '#7f7f7f', pick: (s) => s.controlMs.p50, dashed: true },
 ];
 const THROUGHPUT: Series[] = [{ name: 'append acks/s', color: '#9467bd', pick: (s) => s.acksPerSec }];
 
@@ -71,14 +73,15 @@ function panel(steps: readonly GrowthStep[], series: readonly Series[], title: s
   out.push(`<rect x="${dx + M.left}" y="${M.top}" width="${W - M.left - M.right}" height="${H - M.top - M.bottom}" fill="none" stroke="#999"/>`);
   series.forEach((s, i) => {
     const points = steps.filter((step) => Number.isFinite(s.pick(step))).map((step) => `${xOf(step.messages).toFixed(1)},${yOf(s.pick(step)).toFixed(1)}`);
-    out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${points.join(' ')}"/>`);
+    const dash = s.dashed ? ' stroke-dasharray="5 3"' : '';
+    out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} points="${points.join(' ')}"/>`);
     for (const p of points) {
       const [x, y] = p.split(',');
       out.push(`<circle cx="${x}" cy="${y}" r="3" fill="${s.color}"/>`);
     }
     const lx = dx + M.left + (i % 2) * 190;
-    const ly = H - (i < 2 ? 20 : 6);
-    out.push(`<line x1="${lx}" x2="${lx + 16}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"/>`);
+    const ly = H - 20 + Math.floor(i / 2) * 13;
+    out.push(`<line x1="${lx}" x2="${lx + 16}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`);
     out.push(`<text x="${lx + 20}" y="${ly}" font-size="11">${esc(s.name)}</text>`);
   });
   return out.join('\n');
@@ -87,7 +90,7 @@ function panel(steps: readonly GrowthStep[], series: readonly Series[], title: s
 /** The growth chart: request latency (ms) on the left, append throughput on the right. */
 export function growthChart(title: string, steps: readonly GrowthStep[]): string {
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W}" height="${H + 24}" viewBox="0 0 ${2 * W} ${H + 24}" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W}" height="${H + 40}" viewBox="0 0 ${2 * W} ${H + 40}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<g transform="translate(0 24)">`,
     panel(steps, LATENCY, 'Request latency, p50 of sequential requests', 'ms', 0),
