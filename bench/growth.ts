@@ -181,7 +181,7 @@ export async function runGrowth(params: GrowthParams, resultsDir: string, stamp:
   const steps: GrowthStep[] = [];
   const expectedUnread = new Map<string, number>();
   try {
-    // The first start creates the schema and the JWT secret; the two measured users come through the API.
+    // The first start creates the schema and the JWT secret; the three measured users come through the API.
     let server = await start(dataDir);
     let cast: Cast;
     try {
@@ -189,6 +189,7 @@ export async function runGrowth(params: GrowthParams, resultsDir: string, stamp:
     } finally {
       await server.stop();
     }
+    // Every conversation the reader's list should hold but the burst's; the hot one's count is the writer's fill.
     expectedUnread.set(cast.hotId, 0);
     if (cast.worldId) expectedUnread.set(cast.worldId, 0);
 

@@ -489,11 +489,18 @@ async function main(): Promise<void> {
     (report.scenarios as Record<string, unknown>)[scenario] = { title, runs: perTarget, median: { baseline: base, gochat: go }, rows, verdicts };
   }
   if (options.growth) {
-    const growth = await runGrowth(options.growth, RESULTS_DIR, new Date(started).toISOString().replace(/[:.]/g, '-'));
-    for (const v of growth.verdicts) console.log(`  ${v.pass ? 'PASS' : 'MISS'} ${v.bar}`);
-    console.log(`  chart: ${path.relative(process.cwd(), path.join(RESULTS_DIR, growth.chart))}`);
-    (report.scenarios as Record<string, unknown>).growth = growth;
-    allVerdicts.push(...growth.verdicts);
+    try {
+      const growth = await runGrowth(options.growth, RESULTS_DIR, new Date(started).toISOString().replace(/[:.]/g, '-'));
+      for (const v of growth.verdicts) console.log(`  ${v.pass ? 'PASS' : 'MISS'} ${v.bar}`);
+      console.log(`  chart: ${path.relative(process.cwd(), path.join(RESULTS_DIR, growth.chart))}`);
+      (report.scenarios as Record<string, unknown>).growth = growth;
+      allVerdicts.push(...growth.verdicts);
+    } catch (err) {
+      // Like a failed run: reported, and the other scenarios' figures are still written.
+      const message = err instanceof Error ? err.message : String(err);
+      console.log(`  growth FAILED: ${message}`);
+      allVerdicts.push({ bar: `growth failed: ${message.split('\n')[0]}`, pass: false });
+    }
   }
   if (attackSummaries.length > 0) {
     printAttackSummary(attackSummaries);
