@@ -13,6 +13,7 @@ import { cpuBetween, openFileLimits, sampleGroup, sampleProc, type GroupSample, 
 import { LOADGEN_MAIN, startCluster, startTarget, withFileLimit, type RunningCluster, type RunningServer } from './servers.js';
 import { fmt, medianOf } from './stats.js';
 import { ROOM_TITLES, roomBrief, roomRows } from './rooms.js';
+import { growthUsage, runGrowth, takeGrowthFlags, type GrowthParams } from './growth.js';
 import { attackRows, attackSummaryLine, printAttackSummary, printAttackTable, type AttackRow, type AttackSummary } from './attack-report.js';
 import { ATTACK_IDS, ROOM_IDS, isAttack, isRoom, type BenchParams, type Verdict, type CapacityId, type RoomId, type Job, type LoadResult, type RunFigures, type ScenarioId, type TargetKind, type ToLoadgen, type ToRunner } from './types.js';
 
@@ -133,6 +134,8 @@ interface Options {
   topologies: Topology[];
   params: BenchParams;
   profile: boolean;
+  /** `--scenarios growth` (its own module, never in the default set) and its flags. */
+  growth: GrowthParams | undefined;
 }
 
 function usage(): string {
@@ -144,12 +147,15 @@ function usage(): string {
     '  --topology     embedded (default: one process, SQLite), cluster (2 gateways, 2 logic, 1 task on PostgreSQL + Redis) or embedded,cluster',
     '  --temp-ids     v7 (default: the SDK\'s createTempId, time-ordered UUIDv7), uuid (random v4) or seq (<connection>-<n>)',
     ...Object.entries(FLAGS).map(([flag, { key, help }]) => `  ${flag.padEnd(20)} ${help} (default ${DEFAULTS[key]})`),
+    '  --scenarios growth: cost as the store fills (bench/growth.ts), with:',
+    ...growthUsage(),
   ];
   return lines.join('\n');
 }
 
-function parseArgs(argv: string[]): Options {
-  const options: Options = { scenarios: [...CAPACITY_IDS], runs: 3, targets: ['baseline', 'gochat'], topologies: ['embedded'], params: { ...DEFAULTS }, profile: false };
+function parseArgs(allArgs: string[]): Options {
+  const { params: growth, rest: argv } = takeGrowthFlags(allArgs);
+  const options: Options = { scenarios: [...CAPACITY_IDS], runs: 3, targets: ['baseline', 'gochat'], topologies: ['embedded'], params: { ...DEFAULTS }, profile: false, growth: undefined };
   if (argv.includes('--quick')) {
     Object.assign(options.params, QUICK);
     options.runs = 1;
@@ -175,6 +181,10 @@ function parseArgs(argv: string[]): Options {
           if (s === 'attack') return [...ATTACK_IDS];
           if (s === 'rooms') return [...ROOM_IDS];
           if (s === 'all') return [...CAPACITY_IDS, ...ROOM_IDS, ...ATTACK_IDS];
+          if (s === 'growth') {
+            options.growth = growth;
+            return [];
+          }
           if (!(s in TITLES)) throw new Error(`unknown scenario "${s}"`);
           return [s as ScenarioId];
         });
@@ -628,6 +638,20 @@ async function main(): Promise<void> {
     }
     allVerdicts.push(...verdicts, ...failures.splice(0));
     (report.scenarios as Record<string, unknown>)[scenario] = { title, runs: perTarget, median: { baseline: base, gochat: go, ...(clustered ? { cluster: clustered } : {}) }, rows, verdicts };
+  }
+  if (options.growth) {
+    try {
+      const growth = await runGrowth(options.growth, RESULTS_DIR, new Date(started).toISOString().replace(/[:.]/g, '-'));
+      for (const v of growth.verdicts) console.log(`  ${v.pass ? 'PASS' : 'MISS'} ${v.bar}`);
+      console.log(`  chart: ${path.relative(process.cwd(), path.join(RESULTS_DIR, growth.chart))}`);
+      (report.scenarios as Record<string, unknown>).growth = growth;
+      allVerdicts.push(...growth.verdicts);
+    } catch (err) {
+      // Like a failed run: reported, and the other scenarios' figures are still written.
+      const message = err instanceof Error ? err.message : String(err);
+      console.log(`  growth FAILED: ${message}`);
+      allVerdicts.push({ bar: `growth failed: ${message.split('\n')[0]}`, pass: false });
+    }
   }
   if (attackSummaries.length > 0) {
     printAttackSummary(attackSummaries);

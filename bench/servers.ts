@@ -94,10 +94,12 @@ export interface StartOptions {
   publicDefaults?: boolean;
   /** The open-file limit (soft and hard) to run under instead of `fds`; 0 or absent keeps the runner's. */
   openFileCap?: number;
+  /** GoChat's data directory, kept when the server stops (the growth scenario restarts on it); absent: a new temp dir, removed at stop. */
+  dataDir?: string;
 }
 
 export async function startTarget(kind: TargetKind, options: StartOptions): Promise<RunningServer> {
-  const dataDir = kind === 'gochat' ? fs.mkdtempSync(path.join(os.tmpdir(), 'gochat-bench-')) : '';
+  const dataDir = kind !== 'gochat' ? '' : (options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gochat-bench-')));
   const nodeArgs = kind === 'gochat' && options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   const script = [...nodeArgs, kind === 'gochat' ? GOCHAT_MAIN : BASELINE_MAIN];
   const { command, args } =
@@ -120,7 +122,7 @@ export async function startTarget(kind: TargetKind, options: StartOptions): Prom
       const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
       clearTimeout(killer);
-      if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      if (dataDir && !options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
