@@ -228,8 +228,15 @@ export const CONVERSATION_ORDER = 'ORDER BY c.updated_at DESC, c.id DESC';
  * the parameters are (userId, limit) or (userId, updatedAt, id, limit).
  */
 export function conversationPageSql(param: (n: number) => string, keyset: boolean): string {
-  const after = keyset ? ` AND (c.updated_at, c.id) < (${param(2)}, ${param(3)})` : '';
-  return `${CONVERSATION_SELECT} WHERE m.user_id = ${param(1)}${after} ${CONVERSATION_ORDER} LIMIT ${param(keyset ? 4 : 2)}`;
+  const after = keyset ? ` AND (pc.updated_at, pc.id) < (${param(2)}, ${param(3)})` : '';
+  // The page's ids first, then the details of those rows only. The order is the conversation's
+  // activity, which no index on the memberships serves, so the database sorts all of a member's
+  // conversations; sorting bare ids costs far less than sorting every row joined to its last
+  // message and peer (the growth bench: 6.9 -> 1.7 ms for a page of a member of 5,000).
+  const pageIds = `SELECT pc.id FROM conversation_members pm2 JOIN conversations pc ON pc.id = pm2.conversation_id
+                   WHERE pm2.user_id = ${param(1)}${after}
+                   ORDER BY pc.updated_at DESC, pc.id DESC LIMIT ${param(keyset ? 4 : 2)}`;
+  return `${CONVERSATION_SELECT} WHERE m.user_id = ${param(1)} AND c.id IN (${pageIds}) ${CONVERSATION_ORDER}`;
 }
 
 /** How many conversations a member has (the `total` of a list page); one index range on conversation_members_by_user. */
