@@ -6,7 +6,7 @@
  */
 
 /** A started resource and how to stop it. */
-export interface Resource {
+interface Resource {
   /** Names the resource when its stop fails. */
   readonly name: string;
   stop(): Promise<unknown> | unknown;
@@ -37,12 +37,6 @@ export class ResourceStack {
     const value = await start();
     this.started.push({ name, stop: () => stop(value) });
     return value;
-  }
-
-  /** Records a resource that is already running. */
-  push(resource: Resource): void {
-    this.refuseWhenStopping(resource.name);
-    this.started.push(resource);
   }
 
   /**

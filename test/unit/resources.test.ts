@@ -12,10 +12,10 @@ function recording() {
 }
 
 describe('ResourceStack', () => {
-  it('stops its resources last started first, added or pushed', async () => {
+  it('stops its resources last started first', async () => {
     const { stack, stopped, add } = recording();
     await add('store');
-    stack.push({ name: 'bus', stop: () => void stopped.push('bus') });
+    await add('bus');
     await add('edge');
     await stack.stop();
     assert.deepEqual(stopped, ['edge', 'bus', 'store']);
@@ -53,13 +53,14 @@ describe('ResourceStack', () => {
     const { stack, stopped, add } = recording();
     await add('store');
     const broken = new Error('socket hang up');
-    stack.push({
-      name: 'bus',
-      stop: () => {
+    await stack.add(
+      'bus',
+      () => 'bus',
+      () => {
         throw broken;
       },
-    });
-    stack.push({ name: 'queue', stop: () => Promise.reject(new Error('gone')) });
+    );
+    await stack.add('queue', () => 'queue', () => Promise.reject(new Error('gone')));
     await add('edge');
     const err = await stack.stop().then(
       () => assert.fail('stop resolved'),
@@ -109,7 +110,6 @@ describe('ResourceStack', () => {
     void stack.stop();
     let started = false;
     await assert.rejects(stack.add('late', () => void (started = true), () => {}), /cannot start late/);
-    assert.throws(() => stack.push({ name: 'pushed', stop: () => {} }), /cannot start pushed/);
     assert.equal(started, false);
   });
 });
