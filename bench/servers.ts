@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { createTestDatabase, deleteRedisKeys, type TestDatabase } from '../test/ports/services.js';
 import { openFileLimits, parentPid, postgresProcesses } from './proc.js';
 import type { TargetKind } from './types.js';
 
@@ -223,7 +224,6 @@ async function stopChild({ child, exited }: Child, graceMs: number): Promise<voi
  */
 export async function startCluster(options: { fds: number; profileDir?: string }): Promise<RunningCluster> {
   const tag = randomBytes(6).toString('hex');
-  const database = `gochat_bench_${tag}`;
   const redisPrefix = `gochat-bench-${tag}:`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gochat-bench-cluster-'));
   const children: Child[] = [];
@@ -233,33 +233,27 @@ export async function startCluster(options: { fds: number; profileDir?: string }
   const failed = new Promise<never>((_, reject) => (fail = reject));
   failed.catch(() => {});
 
-  const admin = new pg.Client({ connectionString: BENCH_PG_URL });
-  await admin.connect();
-  let created = false;
+  let db: TestDatabase | null = null;
   let stopped: Promise<void> | undefined;
   const cleanup = async () => {
     stopping = true;
     // Edges first, as a deploy drains: gateways, then task, then logic.
     for (const kind of ['gateway', 'task', 'logic']) await Promise.all(children.filter((c) => c.kind === kind).map((c) => stopChild(c, 15_000)));
     const errors: unknown[] = [];
-    if (created) await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch((err: unknown) => errors.push(err));
-    await admin.end().catch(() => {});
-    await deleteRedisKeys(redisPrefix).catch((err: unknown) => errors.push(err));
+    if (db) await Promise.resolve(db[Symbol.asyncDispose]()).catch((err: unknown) => errors.push(err));
+    await deleteRedisKeys(BENCH_REDIS_URL, redisPrefix).catch((err: unknown) => errors.push(err));
     fs.rmSync(dataDir, { recursive: true, force: true });
     if (errors.length > 0) throw new Error(`cluster cleanup: ${errors.map(String).join('; ')}`);
   };
 
   try {
-    const backendPid = (await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const postmasterPid = parentPid(backendPid);
-    await admin.query(`CREATE DATABASE ${database}`);
-    created = true;
+    const postmasterPid = await postmasterProcessId();
+    db = await createTestDatabase('gochat_bench_', BENCH_PG_URL);
+    const database = db.name;
     const redisPid = await redisProcessId();
-    const dbUrl = new URL(BENCH_PG_URL);
-    dbUrl.pathname = `/${database}`;
     const shared: Record<string, string> = {
       ...BENCH_SERVER_ENV,
-      GOCHAT_DATABASE_URL: dbUrl.toString(),
+      GOCHAT_DATABASE_URL: db.url,
       GOCHAT_REDIS_URL: BENCH_REDIS_URL,
       GOCHAT_REDIS_PREFIX: redisPrefix,
       GOCHAT_JWT_SECRET: randomBytes(48).toString('base64'),
@@ -316,6 +310,17 @@ export async function startCluster(options: { fds: number; profileDir?: string }
   }
 }
 
+/** The postmaster's pid: the parent of a backend, read while that backend's connection is open. */
+async function postmasterProcessId(): Promise<number> {
+  const admin = new pg.Client({ connectionString: BENCH_PG_URL });
+  await admin.connect();
+  try {
+    return parentPid((await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+  } finally {
+    await admin.end();
+  }
+}
+
 /** The redis-server's pid, from `INFO server`. */
 async function redisProcessId(): Promise<number> {
   const redis = new Redis(BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -330,18 +335,3 @@ async function redisProcessId(): Promise<number> {
   }
 }
 
-/** Deletes every key under `prefix` (the run's own, so other users of this Redis keep theirs). */
-async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = new Redis(BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}

@@ -59,25 +59,31 @@ export async function skipUnless(service: 'postgres' | 'redis'): Promise<string 
 
 export interface TestDatabase extends AsyncDisposable {
   url: string;
+  /** The database's name (in `url`). */
+  name: string;
 }
 
-/** A fresh database for one test run, dropped afterwards, so parallel runs never collide. */
-export async function createTestDatabase(prefix = 'gochat_test_'): Promise<TestDatabase> {
+/**
+ * A fresh database for one test (or bench) run, dropped afterwards, so parallel runs never
+ * collide. `adminUrl` names a role that may create databases.
+ */
+export async function createTestDatabase(prefix = 'gochat_test_', adminUrl = PG_ADMIN_URL): Promise<TestDatabase> {
   if (!/^[a-z0-9_]+$/.test(prefix)) throw new Error(`bad database prefix ${prefix}`);
   const name = `${prefix}${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
   }
-  const url = new URL(PG_ADMIN_URL);
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
+    name,
     async [Symbol.asyncDispose]() {
-      const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+      const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
       try {
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
