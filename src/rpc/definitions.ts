@@ -48,6 +48,12 @@ export function methodDefinition(service: ServiceName, method: string): grpc.Met
   return definition as grpc.MethodDefinition<object, object>;
 }
 
+/**
+ * Most sends in one SendMessages call. A gateway splits a larger turn into several calls, and
+ * logic refuses a bigger batch: the work one call can start is bounded.
+ */
+export const MAX_SENDS_PER_CALL = 256;
+
 /** Metadata entry proving a call comes from our own gateway (derived from the shared secret). */
 export const INTERNAL_KEY_HEADER = 'x-gochat-internal-key';
 
@@ -69,18 +75,42 @@ export function toStatus(error: AppError): Partial<grpc.StatusObject> {
   return { code: ERROR_CODES[error.code].grpc, details: error.message, metadata };
 }
 
+/** An AppError inside a response (one send of a batch): the SendError message of messages.proto. */
+export interface WireError {
+  code: string;
+  message: string;
+  detailsJson?: string;
+  retryAfter?: number;
+}
+
+export function toWireError(error: AppError): WireError {
+  const wire: WireError = { code: error.code, message: error.message };
+  if (error.details !== undefined) wire.detailsJson = JSON.stringify(error.details);
+  if (error.retryAfter !== undefined) wire.retryAfter = error.retryAfter;
+  return wire;
+}
+
+/** A SendError -> the AppError logic threw; a code this build does not know is an INTERNAL_ERROR. */
+export function fromWireError(wire: WireError): AppError {
+  if (!isErrorCode(wire.code)) return new AppError('INTERNAL_ERROR', undefined, undefined, { cause: new Error(`unknown error code from logic: ${wire.code}`) });
+  return new AppError(wire.code, wire.message, parseDetails(wire.detailsJson), wire.retryAfter !== undefined ? { retryAfter: wire.retryAfter } : undefined);
+}
+
+function parseDetails(raw: unknown): Record<string, unknown> | undefined {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    return JSON.parse(raw) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A failed call -> the AppError the server threw, or null when the failure is not from our server. */
 export function fromStatus(err: grpc.ServiceError): AppError | null {
   const code = err.metadata?.get('code')[0];
   if (!isErrorCode(code)) return null;
-  const rawDetails = err.metadata.get('details-json')[0];
+  const details = parseDetails(err.metadata.get('details-json')[0]);
   const rawRetry = err.metadata.get('retry-after')[0];
-  let details: Record<string, unknown> | undefined;
-  try {
-    details = typeof rawDetails === 'string' ? (JSON.parse(rawDetails) as Record<string, unknown>) : undefined;
-  } catch {
-    details = undefined;
-  }
   const retryAfter = typeof rawRetry === 'string' && /^\d+$/.test(rawRetry) ? Number(rawRetry) : undefined;
   return new AppError(code, err.details, details, retryAfter !== undefined ? { retryAfter } : undefined);
 }

@@ -5,10 +5,10 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { AppError, CLIENT_MESSAGE_TYPES, toAppError } from '../protocol/index.js';
-import type { HistoryQuery, ClientMessageType, SendMessagePayload } from '../protocol/index.js';
+import type { HistoryQuery, ClientMessageType, MessageAck, SendMessagePayload } from '../protocol/index.js';
 import type { ClientInfo, LogicApi, Session } from '../logic/api.js';
 import { unobserved, type OperationObserver } from '../ports/observer.js';
-import { INTERNAL_KEY_HEADER, sameKey, serviceDefinition, toStatus, type ServiceName } from './definitions.js';
+import { INTERNAL_KEY_HEADER, MAX_SENDS_PER_CALL, sameKey, serviceDefinition, toStatus, toWireError, type ServiceName } from './definitions.js';
 
 export interface RpcServerConfig {
   host: string;
@@ -22,7 +22,7 @@ export interface RpcServerConfig {
   observe?: OperationObserver;
 }
 
-/** The operation a send is reported as. */
+/** The operation a send is reported as, whether it came alone (SendMessage) or in a SendMessages batch. */
 export const SEND_MESSAGE_CALL = 'MessageService.SendMessage';
 /** The outcome of a call refused for a missing or wrong internal key. */
 export const UNAUTHENTICATED_CALL = 'UNAUTHENTICATED';
@@ -77,7 +77,42 @@ function historyQuery(q: ProtoHistoryQuery | null): HistoryQuery {
 
 type Handler = (request: never) => Promise<object>;
 
-function handlers(logic: LogicApi): Record<ServiceName, Record<string, Handler>> {
+interface ProtoSend extends WithSession {
+  conversationId: string;
+  content: string;
+  messageType?: string;
+  tempMessageId: string;
+  connId?: string;
+}
+
+function sendOne(logic: LogicApi, r: ProtoSend): Promise<MessageAck> {
+  const payload: SendMessagePayload = { conversationId: r.conversationId, content: r.content, tempMessageId: r.tempMessageId };
+  if (r.messageType !== undefined) {
+    // As the WebSocket frame schema: `system` messages are the server's own.
+    if (!(CLIENT_MESSAGE_TYPES as readonly string[]).includes(r.messageType)) {
+      throw new AppError('VALIDATION_ERROR', `messageType: must be one of ${CLIENT_MESSAGE_TYPES.join(', ')}`, { field: 'messageType' });
+    }
+    payload.messageType = r.messageType as ClientMessageType;
+  }
+  return logic.sendMessage(session(r), payload, r.connId);
+}
+
+function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger): Record<ServiceName, Record<string, Handler>> {
+  /** One send of a batch, answered on its own and reported as a SendMessage call would be. */
+  const sendInBatch = async (r: ProtoSend): Promise<object> => {
+    const started = performance.now();
+    try {
+      const ack = await sendOne(logic, r);
+      reportSend(SEND_MESSAGE_CALL, (performance.now() - started) / 1000, 'ok');
+      return { ack };
+    } catch (err) {
+      const error = toAppError(err);
+      if (error.code === 'INTERNAL_ERROR') log.error({ err: error.cause ?? err, method: SEND_MESSAGE_CALL }, 'rpc call failed');
+      reportSend(SEND_MESSAGE_CALL, (performance.now() - started) / 1000, error.code);
+      return { error: toWireError(error) };
+    }
+  };
+
   return {
     AuthService: {
       Register: (r: { username: string; password: string; client: { ip: string } | null }) =>
@@ -113,16 +148,10 @@ function handlers(logic: LogicApi): Record<ServiceName, Record<string, Handler>>
       MarkRead: (r: WithSession & { conversationId: string }) => logic.markRead(session(r), r.conversationId),
     },
     MessageService: {
-      SendMessage: (r: WithSession & { conversationId: string; content: string; messageType?: string; tempMessageId: string; connId?: string }) => {
-        const payload: SendMessagePayload = { conversationId: r.conversationId, content: r.content, tempMessageId: r.tempMessageId };
-        if (r.messageType !== undefined) {
-          // As the WebSocket frame schema: `system` messages are the server's own.
-          if (!(CLIENT_MESSAGE_TYPES as readonly string[]).includes(r.messageType)) {
-            throw new AppError('VALIDATION_ERROR', `messageType: must be one of ${CLIENT_MESSAGE_TYPES.join(', ')}`, { field: 'messageType' });
-          }
-          payload.messageType = r.messageType as ClientMessageType;
-        }
-        return logic.sendMessage(session(r), payload, r.connId);
+      SendMessage: (r: ProtoSend) => sendOne(logic, r),
+      SendMessages: async (r: { sends: ProtoSend[] }) => {
+        if (r.sends.length > MAX_SENDS_PER_CALL) throw new AppError('VALIDATION_ERROR', `sends: at most ${MAX_SENDS_PER_CALL} per call`, { field: 'sends' });
+        return { outcomes: await Promise.all(r.sends.map(sendInBatch)) };
       },
     },
     GroupService: {
@@ -143,7 +172,7 @@ export class RpcServer {
     private readonly log: RpcLogger,
   ) {
     this.observe = config.observe ?? unobserved;
-    for (const [service, methods] of Object.entries(handlers(logic)) as Array<[ServiceName, Record<string, Handler>]>) {
+    for (const [service, methods] of Object.entries(handlers(logic, this.observe, log)) as Array<[ServiceName, Record<string, Handler>]>) {
       const definition = serviceDefinition(service);
       // A method in the .proto without a handler would answer UNIMPLEMENTED at runtime: refuse to start.
       const missing = Object.keys(definition).filter((method) => !methods[method]);

@@ -12,7 +12,8 @@ import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { RpcServer } from '../../src/rpc/server.js';
 import { RpcLogicClient } from '../../src/rpc/client.js';
-import { internalKey } from '../../src/rpc/definitions.js';
+import * as grpc from '@grpc/grpc-js';
+import { internalKey, serviceDefinition } from '../../src/rpc/definitions.js';
 import { AppError } from '../../src/protocol/index.js';
 import { unlimitedLogicConfig } from '../helpers/logic-config.js';
 
@@ -199,6 +200,83 @@ describe('RpcServer observation', () => {
       caller.close();
       intruder.close();
       await observed.close();
+      await backend.close();
+    }
+  });
+});
+
+describe('Sends over gRPC', () => {
+  it('sends accepted in one turn travel in one SendMessages call, each answered on its own', async () => {
+    const backend = makeLogic();
+    const seen: Array<[string, string]> = [];
+    const server = new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY, observe: (method, _s, outcome) => seen.push([method, outcome]) }, backend.logic, quiet);
+    const bound = await server.start();
+    const api = new RpcLogicClient({ addrs: [`127.0.0.1:${bound}`], internalKey: KEY, timeoutMs: 5000 });
+    try {
+      await api.register({ username: 'batch_ann', password: 'correct horse' }, client);
+      await api.register({ username: 'batch_ben', password: 'correct horse' }, client);
+      const ann = await api.authenticate((await api.login({ username: 'batch_ann', password: 'correct horse' }, client)).token);
+      const ben = await api.authenticate((await api.login({ username: 'batch_ben', password: 'correct horse' }, client)).token);
+      const { conversation } = await api.openSingleConversation(ann, ben.userId);
+      const conversationId = conversation.conversationId;
+      seen.length = 0;
+      const outcomes = await Promise.allSettled([
+        api.sendMessage(ann, { conversationId, content: 'one', tempMessageId: 'b1' }),
+        api.sendMessage(ann, { conversationId, content: '   ', tempMessageId: 'b2' }),
+        api.sendMessage(ben, { conversationId, content: 'two', tempMessageId: 'b3' }),
+      ]);
+      assert.deepEqual(
+        outcomes.map((o) => (o.status === 'fulfilled' ? o.value.seqId : (o.reason as AppError).code)),
+        [1, 'VALIDATION_ERROR', 2],
+      );
+      // One call; each send reported as it finished, as a SendMessage call of its own would be.
+      assert.deepEqual(seen.filter(([method]) => method === 'MessageService.SendMessages'), [['MessageService.SendMessages', 'ok']]);
+      assert.deepEqual(seen.filter(([method]) => method === 'MessageService.SendMessage').map(([, outcome]) => outcome).sort(), ['VALIDATION_ERROR', 'ok', 'ok']);
+      const history = await api.getMessages(ben, conversationId, { kind: 'after', afterSeq: 0, size: 10 });
+      assert.deepEqual(history.messages.values.map((m) => m.content), ['one', 'two']);
+    } finally {
+      api.close();
+      await server.close();
+      await backend.close();
+    }
+  });
+
+  it('a logic instance without SendMessages (an older version) still gets every send, one call each', async () => {
+    const backend = makeLogic();
+    const full = new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY }, backend.logic, quiet);
+    const fullPort = await full.start();
+    const setup = new RpcLogicClient({ addrs: [`127.0.0.1:${fullPort}`], internalKey: KEY, timeoutMs: 5000 });
+    // The older instance: MessageService with SendMessage only, which forwards to the current server.
+    const older = new grpc.Server();
+    const sendMessage = serviceDefinition('MessageService').SendMessage!;
+    const forward = new grpc.Client(`127.0.0.1:${fullPort}`, grpc.credentials.createInsecure());
+    older.addService({ SendMessage: sendMessage }, {
+      SendMessage: (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) =>
+        forward.makeUnaryRequest(sendMessage.path, sendMessage.requestSerialize, sendMessage.responseDeserialize, call.request, call.metadata, callback),
+    });
+    const olderPort = await new Promise<number>((resolve, reject) =>
+      older.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const api = new RpcLogicClient({ addrs: [`127.0.0.1:${olderPort}`], internalKey: KEY, timeoutMs: 5000 });
+    try {
+      await setup.register({ username: 'old_ann', password: 'correct horse' }, client);
+      const ann = await setup.authenticate((await setup.login({ username: 'old_ann', password: 'correct horse' }, client)).token);
+      const { group } = await setup.createGroup(ann, { groupName: 'old', members: [] });
+      const { conversation } = await setup.createGroup(ann, { groupName: 'old 2', members: [] });
+      const firstId = (await setup.getGroup(ann, group.groupId)).group.conversationId;
+      const acks = await Promise.all([
+        api.sendMessage(ann, { conversationId: firstId, content: 'a', tempMessageId: 'o1' }),
+        api.sendMessage(ann, { conversationId: firstId, content: 'b', tempMessageId: 'o2' }),
+        api.sendMessage(ann, { conversationId: conversation.conversationId, content: 'c', tempMessageId: 'o3' }),
+      ]);
+      assert.deepEqual(acks.map((a) => [a.tempMessageId, a.seqId]), [['o1', 1], ['o2', 2], ['o3', 1]]);
+      await api.drain();
+    } finally {
+      api.close();
+      setup.close();
+      forward.close();
+      older.forceShutdown();
+      await full.close();
       await backend.close();
     }
   });
