@@ -98,6 +98,43 @@ describe('RedisBus routing and recovery', () => {
     }
   });
 
+  test('deliveries published in one turn reach each gateway as one PUBLISH, in order, each with its own recipients', async () => {
+    const c = cluster();
+    const watcher = new Redis(c.base.url);
+    try {
+      const [g1, g2] = [c.make('g1'), c.make('g2')];
+      const [in1, in2] = [new Inbox(), new Inbox()];
+      await Promise.all([g1.subscribe(in1.handler), g2.subscribe(in2.handler)]);
+      g1.userOnline('alice');
+      g2.userOnline('bob');
+      const payloads: string[] = [];
+      watcher.on('message', (_channel: string, payload: string) => payloads.push(payload));
+      await watcher.subscribe(`${c.base.keyPrefix}gw:g1`);
+      const logic = c.make('logic');
+      await eventually(async () => (await logic.route(delivery(['alice']))) === 1);
+      await eventually(async () => (await logic.route(delivery(['bob']))) === 1);
+      await eventually(async () => payloads.length >= 1);
+      payloads.length = 0;
+      // One commit's worth: published synchronously, as logic does after a commit.
+      const batch = [delivery(['alice', 'bob']), delivery(['bob']), delivery(['alice'])];
+      const routed = await Promise.all(batch.map((d) => logic.route(d)));
+      assert.deepEqual(routed, [2, 1, 1]);
+      const last = batch[2]!;
+      await in1.next((e) => isMessage(e, last.conversationId, last.seqId));
+      await in2.next((e) => isMessage(e, batch[1]!.conversationId, batch[1]!.seqId));
+      assert.equal(payloads.length, 1, 'g1 got the turn as one PUBLISH');
+      const published = JSON.parse(payloads[0]!) as MessageDelivery[];
+      assert.deepEqual(published.map((d) => [d.conversationId, d.recipients]), [
+        [batch[0]!.conversationId, ['alice']],
+        [batch[2]!.conversationId, ['alice']],
+      ]);
+      assert.deepEqual((in2.messages(batch[0]!.conversationId)[0] as MessageDelivery).recipients, ['bob']);
+    } finally {
+      watcher.disconnect();
+      await c.close();
+    }
+  });
+
   test('a broadcast is one publish to every gateway: no presence lookup, no fan-out stream', async () => {
     const c = cluster({ largeGroupThreshold: 0 });
     const redis = new Redis(REDIS_URL);
