@@ -166,7 +166,7 @@ function listeningLine(child: ChildProcess, exited: Promise<void>): Promise<{ po
 }
 
 /** Where the cluster bench finds PostgreSQL (a role that may create databases) and Redis. */
-const BENCH_PG_URL = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+export const BENCH_PG_URL = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const BENCH_REDIS_URL = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
 
 /** The GoChat roles the cluster runs, in the order they start, with how many of each. */
@@ -311,8 +311,8 @@ export async function startCluster(options: { fds: number; profileDir?: string }
 }
 
 /** The postmaster's pid: the parent of a backend, read while that backend's connection is open. */
-async function postmasterProcessId(): Promise<number> {
-  const admin = new pg.Client({ connectionString: BENCH_PG_URL });
+export async function postmasterProcessId(adminUrl = BENCH_PG_URL): Promise<number> {
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     return parentPid((await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
