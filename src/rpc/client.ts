@@ -5,11 +5,13 @@
  * retried on the next one, so a dead logic instance costs no failed request. Retrying is safe: sends are
  * idempotent by tempMessageId. A server-side AppError is rebuilt from the `code` metadata.
  *
- * Sends are batched: every send accepted in one event-loop turn for the same logic instance
- * travels in one SendMessages call (one HTTP/2 stream, one header block, one deadline), each
+ * Sends are batched and streamed: every send accepted in one event-loop turn for the same logic
+ * instance is one message on that instance's long-lived SendStream (`send-stream.ts`), each
  * answered on its own. A unary call per message cost the gateway and logic roles about 200 µs of
- * CPU each per message (docs/performance.md); the batch spreads that over everything sent in the
- * turn. A lone send still leaves in the turn it arrived, so batching adds no waiting of its own.
+ * CPU each per message (docs/performance.md). A lone send still leaves in the turn it arrived, so
+ * batching adds no waiting of its own. When a stream ends with sends unanswered (logic died or
+ * shut down), those go again as SendMessages calls, which fail over like any call; an instance
+ * without SendStream (older) gets SendMessages calls, and one without those SendMessage calls.
  */
 import * as grpc from '@grpc/grpc-js';
 import { AppError, MessageList } from '../protocol/index.js';
@@ -29,7 +31,8 @@ import type {
 } from '../protocol/index.js';
 import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, Session } from '../logic/api.js';
 import { unobserved, type OperationObserver } from '../ports/observer.js';
-import { fromStatus, fromWireError, INTERNAL_KEY_HEADER, MAX_SENDS_PER_CALL, methodDefinition, type ServiceName, type WireError } from './definitions.js';
+import { fromStatus, fromWireError, INTERNAL_KEY_HEADER, MAX_SENDS_PER_CALL, methodDefinition, type ServiceName } from './definitions.js';
+import { SendStream, type SendOutcome } from './send-stream.js';
 
 export interface RpcClientConfig {
   /** host:port of every logic instance. */
@@ -73,16 +76,24 @@ interface QueuedSend {
   reject: (err: unknown) => void;
 }
 
-interface SendOutcome {
-  ack?: MessageAck | null;
-  error?: WireError | null;
+/** A send's outcome -> its AppError, or null for an ack. */
+function outcomeError(outcome: SendOutcome): AppError | null {
+  if (outcome.ack) return null;
+  return outcome.error ? fromWireError(outcome.error) : NO_OUTCOME();
 }
+
+const NO_OUTCOME = () => new AppError('INTERNAL_ERROR', 'logic answered no outcome for a send');
 
 /** FNV-1a: a stable, cheap string hash for instance affinity. */
 function hash(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
   return h;
+}
+
+/** The index in GOCHAT_LOGIC_ADDR of the instance a conversation's sends go to while it is up. */
+export function sendInstanceOf(conversationId: string, instances: number): number {
+  return hash(`conversation:${conversationId}`) % instances;
 }
 
 export class RpcLogicClient implements LogicApi {
@@ -94,6 +105,11 @@ export class RpcLogicClient implements LogicApi {
   /** Sends accepted this turn, by the index of the logic instance their conversation hashes to. */
   private readonly queuedSends = new Map<number, QueuedSend[]>();
   private flushScheduled = false;
+  /** The send stream to each instance, by index, opened on first use. */
+  private readonly streams: Array<SendStream<QueuedSend> | undefined> = [];
+  /** Instances that do not serve SendStream (older versions): they get SendMessages calls. */
+  private readonly streamless = new Set<number>();
+  private closed = false;
 
   constructor(private readonly config: RpcClientConfig) {
     this.observe = config.observe ?? unobserved;
@@ -119,9 +135,14 @@ export class RpcLogicClient implements LogicApi {
   }
 
   private candidatesFrom(start: number): grpc.Client[] {
-    const ordered = this.clients.map((_, i) => this.clients[(start + i) % this.clients.length]!);
-    const failing = (c: grpc.Client) => c.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE;
-    return [...ordered.filter((c) => !failing(c)), ...ordered.filter(failing)];
+    return this.candidateIndexes(start).map((i) => this.clients[i]!);
+  }
+
+  /** Instance indexes from `start` on, those whose channel is failing last. */
+  private candidateIndexes(start: number): number[] {
+    const ordered = this.clients.map((_, i) => (start + i) % this.clients.length);
+    const failing = (i: number) => this.clients[i]!.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE;
+    return [...ordered.filter((i) => !failing(i)), ...ordered.filter(failing)];
   }
 
   private async call<Res>(service: ServiceName, method: string, request: object, affinity?: string): Promise<Res> {
@@ -158,16 +179,20 @@ export class RpcLogicClient implements LogicApi {
     }
   }
 
-  private unary<Res>(client: grpc.Client, definition: grpc.MethodDefinition<object, object>, request: object): Promise<Res> {
+  private metadata(): grpc.Metadata {
     const metadata = new grpc.Metadata();
     metadata.set(INTERNAL_KEY_HEADER, this.config.internalKey);
+    return metadata;
+  }
+
+  private unary<Res>(client: grpc.Client, definition: grpc.MethodDefinition<object, object>, request: object): Promise<Res> {
     return new Promise((resolve, reject) => {
       client.makeUnaryRequest(
         definition.path,
         definition.requestSerialize,
         definition.responseDeserialize,
         request,
-        metadata,
+        this.metadata(),
         { deadline: Date.now() + this.config.timeoutMs },
         (err, response) => (err ? reject(err) : resolve(response as Res)),
       );
@@ -263,7 +288,7 @@ export class RpcLogicClient implements LogicApi {
    */
   sendMessage(session: Session, payload: SendMessagePayload, connId?: string): Promise<MessageAck> {
     const request: QueuedSend['request'] = { session, ...payload, ...(connId !== undefined ? { connId } : {}) };
-    const primary = hash(`conversation:${payload.conversationId}`) % this.clients.length;
+    const primary = sendInstanceOf(payload.conversationId, this.clients.length);
     this.inFlight++;
     return new Promise<MessageAck>((resolve, reject) => {
       let queue = this.queuedSends.get(primary);
@@ -284,20 +309,46 @@ export class RpcLogicClient implements LogicApi {
       let bytes = 0;
       for (const send of queue) {
         if (batch.length > 0 && (batch.length === MAX_SENDS_PER_CALL || bytes + send.bytes > MAX_BATCH_BYTES)) {
-          void this.sendBatch(primary, batch);
+          this.sendBatch(primary, batch);
           batch = [];
           bytes = 0;
         }
         batch.push(send);
         bytes += send.bytes;
       }
-      void this.sendBatch(primary, batch);
+      this.sendBatch(primary, batch);
     }
     this.queuedSends.clear();
   }
 
+  /**
+   * A batch goes on the send stream of the first healthy instance from its primary. Instances
+   * that answered the stream UNIMPLEMENTED (older than this gateway) get SendMessages calls.
+   */
+  private sendBatch(primary: number, batch: QueuedSend[]): void {
+    const instance = this.candidateIndexes(primary)[0]!;
+    if (this.streamless.has(instance)) return void this.sendBatchUnary(primary, batch);
+    let stream = this.streams[instance];
+    if (!stream) {
+      stream = new SendStream<QueuedSend>(this.clients[instance]!, () => this.metadata(), this.config.timeoutMs, {
+        outcome: (send, outcome) => this.finish(send, outcomeError(outcome), outcome.ack ?? null),
+        broken: (sends, code) => {
+          if (code === grpc.status.UNIMPLEMENTED) this.streamless.add(instance);
+          // Unanswered: maybe stored, maybe never read. Sent again by unary calls, which fail over.
+          void this.sendBatchUnary(primary, sends);
+        },
+      });
+      this.streams[instance] = stream;
+    }
+    stream.write(batch);
+  }
+
   /** One SendMessages call, failing over like any call; each send settles with its own outcome. */
-  private async sendBatch(primary: number, batch: readonly QueuedSend[]): Promise<void> {
+  private async sendBatchUnary(primary: number, batch: readonly QueuedSend[]): Promise<void> {
+    if (this.closed) {
+      for (const send of batch) this.finish(send, new AppError('SERVICE_UNAVAILABLE', 'The gateway is shutting down'), null);
+      return;
+    }
     const started = performance.now();
     const definition = methodDefinition('MessageService', 'SendMessages');
     let failure: AppError | null = null;
@@ -322,12 +373,16 @@ export class RpcLogicClient implements LogicApi {
     this.observe(SEND_MESSAGES, (performance.now() - started) / 1000, failure ? failure.code : 'ok');
     batch.forEach((send, i) => {
       const outcome = outcomes?.[i];
-      const error = failure ?? (outcome?.ack ? null : outcome?.error ? fromWireError(outcome.error) : new AppError('INTERNAL_ERROR', 'logic answered no outcome for a send'));
-      this.observe(SEND_MESSAGE, (performance.now() - send.started) / 1000, error ? error.code : 'ok');
-      if (error) send.reject(error);
-      else send.resolve(outcome!.ack!);
-      this.settled();
+      this.finish(send, failure ?? (outcome ? outcomeError(outcome) : NO_OUTCOME()), outcome?.ack ?? null);
     });
+  }
+
+  /** Settles one send: reported as a SendMessage call, then resolved with its ack or rejected. */
+  private finish(send: QueuedSend, error: AppError | null, ack: MessageAck | null): void {
+    this.observe(SEND_MESSAGE, (performance.now() - send.started) / 1000, error ? error.code : 'ok');
+    if (error) send.reject(error);
+    else send.resolve(ack!);
+    this.settled();
   }
 
   private sendOneByOne(batch: readonly QueuedSend[]): void {
@@ -351,6 +406,8 @@ export class RpcLogicClient implements LogicApi {
   }
 
   close(): void {
+    this.closed = true;
+    for (const stream of this.streams) stream?.close();
     for (const client of this.clients) client.close();
   }
 }

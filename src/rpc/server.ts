@@ -9,6 +9,8 @@ import type { HistoryQuery, ClientMessageType, MessageAck, SendMessagePayload } 
 import type { ClientInfo, LogicApi, Session } from '../logic/api.js';
 import { unobserved, type OperationObserver } from '../ports/observer.js';
 import { INTERNAL_KEY_HEADER, MAX_SENDS_PER_CALL, sameKey, serviceDefinition, toStatus, toWireError, type ServiceName } from './definitions.js';
+import type { SendOutcome } from './send-stream.js';
+import { ServedSendStream } from './serve-send-stream.js';
 
 export interface RpcServerConfig {
   host: string;
@@ -97,9 +99,9 @@ function sendOne(logic: LogicApi, r: ProtoSend): Promise<MessageAck> {
   return logic.sendMessage(session(r), payload, r.connId);
 }
 
-function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger): Record<ServiceName, Record<string, Handler>> {
-  /** One send of a batch, answered on its own and reported as a SendMessage call would be. */
-  const sendInBatch = async (r: ProtoSend): Promise<object> => {
+/** One send of a batch or stream, answered on its own (never rejects) and reported as a SendMessage call would be. */
+function batchedSend(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger): (r: ProtoSend) => Promise<SendOutcome> {
+  return async (r) => {
     const started = performance.now();
     try {
       const ack = await sendOne(logic, r);
@@ -112,6 +114,10 @@ function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger
       return { error: toWireError(error) };
     }
   };
+}
+
+function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger): Record<ServiceName, Record<string, Handler>> {
+  const sendInBatch = batchedSend(logic, reportSend, log);
 
   return {
     AuthService: {
@@ -162,9 +168,16 @@ function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger
   };
 }
 
+/** The operation an ended send stream is reported as (seconds: how long it was open). */
+export const SEND_STREAM_CALL = 'MessageService.SendStream';
+/** Unanswered sends one stream may hold before logic stops reading it. */
+const MAX_STREAM_IN_FLIGHT = 4 * MAX_SENDS_PER_CALL;
+
 export class RpcServer {
   private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
   private readonly observe: OperationObserver;
+  private readonly streams = new Set<ServedSendStream<ProtoSend>>();
+  private readonly answerSend: (r: ProtoSend) => Promise<SendOutcome>;
 
   constructor(
     private readonly config: RpcServerConfig,
@@ -172,15 +185,36 @@ export class RpcServer {
     private readonly log: RpcLogger,
   ) {
     this.observe = config.observe ?? unobserved;
+    this.answerSend = batchedSend(logic, this.observe, log);
     for (const [service, methods] of Object.entries(handlers(logic, this.observe, log)) as Array<[ServiceName, Record<string, Handler>]>) {
       const definition = serviceDefinition(service);
-      // A method in the .proto without a handler would answer UNIMPLEMENTED at runtime: refuse to start.
-      const missing = Object.keys(definition).filter((method) => !methods[method]);
-      if (missing.length > 0) throw new Error(`no handler for ${missing.map((m) => `${service}.${m}`).join(', ')}`);
       const implementation: grpc.UntypedServiceImplementation = {};
       for (const [method, handler] of Object.entries(methods)) implementation[method] = this.unary(`${service}.${method}`, handler);
+      if (service === 'MessageService') {
+        const sendStream: grpc.handleBidiStreamingCall<never, object> = (call) => this.sendStream(call);
+        implementation.SendStream = sendStream;
+      }
+      // A method in the .proto without a handler would answer UNIMPLEMENTED at runtime: refuse to start.
+      const missing = Object.keys(definition).filter((method) => !implementation[method]);
+      if (missing.length > 0) throw new Error(`no handler for ${missing.map((m) => `${service}.${m}`).join(', ')}`);
       this.server.addService(definition, implementation);
     }
+  }
+
+  private sendStream(call: grpc.ServerDuplexStream<never, object>): void {
+    const started = performance.now();
+    const key = call.metadata.get(INTERNAL_KEY_HEADER)[0];
+    if (typeof key !== 'string' || !sameKey(key, this.config.internalKey)) {
+      this.observe(SEND_STREAM_CALL, 0, UNAUTHENTICATED_CALL);
+      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'Internal key required' });
+      return;
+    }
+    const stream = new ServedSendStream<ProtoSend>(call, this.answerSend, { maxInFlight: MAX_STREAM_IN_FLIGHT, maxPerBatch: MAX_SENDS_PER_CALL });
+    this.streams.add(stream);
+    void stream.done.then(() => {
+      this.streams.delete(stream);
+      this.observe(SEND_STREAM_CALL, (performance.now() - started) / 1000, 'ok');
+    });
   }
 
   private unary(name: string, handler: Handler): grpc.handleUnaryCall<object, object> {
@@ -223,8 +257,12 @@ export class RpcServer {
     });
   }
 
-  /** Finishes in-flight calls (up to `graceMs`), then stops. */
-  close(graceMs = 5_000): Promise<void> {
+  /** Finishes in-flight calls (up to `graceMs`), send streams first, then stops. */
+  async close(graceMs = 5_000): Promise<void> {
+    const started = Date.now();
+    // Long-lived streams would hold tryShutdown open: end each once the sends it read are answered.
+    await Promise.race([Promise.all([...this.streams].map((stream) => stream.drain())), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    graceMs = Math.max(0, graceMs - (Date.now() - started));
     return new Promise((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();

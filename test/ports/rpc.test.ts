@@ -10,12 +10,13 @@ import { Logic } from '../../src/logic/logic.js';
 import type { LogicApi, Session } from '../../src/logic/api.js';
 import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
-import { RpcServer } from '../../src/rpc/server.js';
-import { RpcLogicClient } from '../../src/rpc/client.js';
+import { RpcServer, SEND_STREAM_CALL } from '../../src/rpc/server.js';
+import { RpcLogicClient, sendInstanceOf } from '../../src/rpc/client.js';
 import * as grpc from '@grpc/grpc-js';
 import { internalKey, serviceDefinition } from '../../src/rpc/definitions.js';
 import { AppError } from '../../src/protocol/index.js';
 import { unlimitedLogicConfig } from '../helpers/logic-config.js';
+import { eventually } from './services.js';
 
 const quiet = { warn: () => {}, error: () => {}, info: () => {} };
 const KEY = internalKey('test-secret');
@@ -206,19 +207,23 @@ describe('RpcServer observation', () => {
 });
 
 describe('Sends over gRPC', () => {
-  it('sends accepted in one turn travel in one SendMessages call, each answered on its own', async () => {
+  async function twoUsersAndConversation(api: LogicApi, prefix: string) {
+    await api.register({ username: `${prefix}_ann`, password: 'correct horse' }, client);
+    await api.register({ username: `${prefix}_ben`, password: 'correct horse' }, client);
+    const ann = await api.authenticate((await api.login({ username: `${prefix}_ann`, password: 'correct horse' }, client)).token);
+    const ben = await api.authenticate((await api.login({ username: `${prefix}_ben`, password: 'correct horse' }, client)).token);
+    const { conversation } = await api.openSingleConversation(ann, ben.userId);
+    return { ann, ben, conversationId: conversation.conversationId };
+  }
+
+  it('sends go over one long-lived stream, each answered on its own, and are reported as SendMessage calls', async () => {
     const backend = makeLogic();
     const seen: Array<[string, string]> = [];
     const server = new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY, observe: (method, _s, outcome) => seen.push([method, outcome]) }, backend.logic, quiet);
     const bound = await server.start();
     const api = new RpcLogicClient({ addrs: [`127.0.0.1:${bound}`], internalKey: KEY, timeoutMs: 5000 });
     try {
-      await api.register({ username: 'batch_ann', password: 'correct horse' }, client);
-      await api.register({ username: 'batch_ben', password: 'correct horse' }, client);
-      const ann = await api.authenticate((await api.login({ username: 'batch_ann', password: 'correct horse' }, client)).token);
-      const ben = await api.authenticate((await api.login({ username: 'batch_ben', password: 'correct horse' }, client)).token);
-      const { conversation } = await api.openSingleConversation(ann, ben.userId);
-      const conversationId = conversation.conversationId;
+      const { ann, ben, conversationId } = await twoUsersAndConversation(api, 'stream');
       seen.length = 0;
       const outcomes = await Promise.allSettled([
         api.sendMessage(ann, { conversationId, content: 'one', tempMessageId: 'b1' }),
@@ -229,14 +234,126 @@ describe('Sends over gRPC', () => {
         outcomes.map((o) => (o.status === 'fulfilled' ? o.value.seqId : (o.reason as AppError).code)),
         [1, 'VALIDATION_ERROR', 2],
       );
-      // One call; each send reported as it finished, as a SendMessage call of its own would be.
-      assert.deepEqual(seen.filter(([method]) => method === 'MessageService.SendMessages'), [['MessageService.SendMessages', 'ok']]);
-      assert.deepEqual(seen.filter(([method]) => method === 'MessageService.SendMessage').map(([, outcome]) => outcome).sort(), ['VALIDATION_ERROR', 'ok', 'ok']);
+      assert.equal((await api.sendMessage(ann, { conversationId, content: 'three', tempMessageId: 'b4' })).seqId, 3);
       const history = await api.getMessages(ben, conversationId, { kind: 'after', afterSeq: 0, size: 10 });
-      assert.deepEqual(history.messages.values.map((m) => m.content), ['one', 'two']);
+      assert.deepEqual(history.messages.values.map((m) => m.content), ['one', 'two', 'three']);
+      api.close();
+      await eventually(async () => seen.some(([method]) => method === SEND_STREAM_CALL));
+      // Each send reported as it finished, as a SendMessage call of its own would be; one stream, no unary sends.
+      assert.deepEqual(seen.filter(([method]) => method.startsWith('MessageService.')).map(([method, outcome]) => `${method} ${outcome}`).sort(), [
+        'MessageService.SendMessage VALIDATION_ERROR',
+        'MessageService.SendMessage ok',
+        'MessageService.SendMessage ok',
+        'MessageService.SendMessage ok',
+        'MessageService.SendStream ok',
+      ]);
     } finally {
       api.close();
       await server.close();
+      await backend.close();
+    }
+  });
+
+  it('a turn\'s sends are one stream message, and outcomes are matched by id in any order', async () => {
+    // A logic instance that records each stream message and answers a batch in reverse order.
+    const batches: Array<Array<{ id: number; send: { tempMessageId: string } }>> = [];
+    const fake = new grpc.Server();
+    fake.addService(serviceDefinition('MessageService'), {
+      SendStream: (call: grpc.ServerDuplexStream<{ sends: Array<{ id: number; send: { tempMessageId: string } }> }, object>) => {
+        call.on('data', ({ sends }) => {
+          batches.push(sends);
+          const outcomes = [...sends].reverse().map(({ id, send }) => ({
+            id,
+            outcome: { ack: { tempMessageId: send.tempMessageId, messageId: `m-${send.tempMessageId}`, conversationId: '7', seqId: id, sendTime: '2026-01-01T00:00:00.000Z' } },
+          }));
+          call.write({ outcomes });
+        });
+        call.on('end', () => call.end());
+      },
+    });
+    const fakePort = await new Promise<number>((resolve, reject) =>
+      fake.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const api = new RpcLogicClient({ addrs: [`127.0.0.1:${fakePort}`], internalKey: KEY, timeoutMs: 5000 });
+    const session: Session = { userId: '1', username: 'ann', isGuest: false, jti: 'j', expiresAt: Date.now() + 60_000 };
+    try {
+      const acks = await Promise.all(['x1', 'x2', 'x3'].map((tempMessageId) => api.sendMessage(session, { conversationId: '7', content: 'hi', tempMessageId })));
+      assert.deepEqual(acks.map((a) => a.messageId), ['m-x1', 'm-x2', 'm-x3']);
+      const later = await api.sendMessage(session, { conversationId: '7', content: 'hi', tempMessageId: 'x4' });
+      assert.equal(later.messageId, 'm-x4');
+      assert.deepEqual(batches.map((b) => b.map((s) => s.send.tempMessageId)), [['x1', 'x2', 'x3'], ['x4']]);
+      assert.equal(new Set(batches.flat().map((s) => s.id)).size, 4, 'ids are unique on the stream');
+    } finally {
+      api.close();
+      fake.forceShutdown();
+    }
+  });
+
+  it('sends left unanswered when a stream breaks are sent again to a live instance', async () => {
+    // The conversation's own instance reads the batch and dies without answering.
+    const backend = makeLogic();
+    const live = new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY }, backend.logic, quiet);
+    const livePort = await live.start();
+    const setup = new RpcLogicClient({ addrs: [`127.0.0.1:${livePort}`], internalKey: KEY, timeoutMs: 5000 });
+    let read = 0;
+    const dying = new grpc.Server();
+    dying.addService(serviceDefinition('MessageService'), {
+      SendStream: (call: grpc.ServerDuplexStream<object, object>) => {
+        call.on('data', () => {
+          read++;
+          dying.forceShutdown();
+        });
+      },
+    });
+    const dyingPort = await new Promise<number>((resolve, reject) =>
+      dying.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    try {
+      const { ann, conversationId } = await twoUsersAndConversation(setup, 'broken');
+      const addrs = sendInstanceOf(conversationId, 2) === 0 ? [`127.0.0.1:${dyingPort}`, `127.0.0.1:${livePort}`] : [`127.0.0.1:${livePort}`, `127.0.0.1:${dyingPort}`];
+      const api = new RpcLogicClient({ addrs, internalKey: KEY, timeoutMs: 5000 });
+      try {
+        const acks = await Promise.all([1, 2, 3].map((i) => api.sendMessage(ann, { conversationId, content: `m${i}`, tempMessageId: `k${i}` })));
+        assert.equal(read, 1, 'the dying instance read the batch');
+        assert.deepEqual(acks.map((a) => a.seqId), [1, 2, 3]);
+      } finally {
+        api.close();
+      }
+    } finally {
+      setup.close();
+      dying.forceShutdown();
+      await live.close();
+      await backend.close();
+    }
+  });
+
+  it('logic shutting down ends its send streams: every send is answered once, by it or by the other instance', async () => {
+    const backend = makeLogic();
+    const [first, second] = [
+      new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY }, backend.logic, quiet),
+      new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY }, backend.logic, quiet),
+    ];
+    const ports = [await first.start(), await second.start()];
+    const setup = new RpcLogicClient({ addrs: [`127.0.0.1:${ports[1]}`], internalKey: KEY, timeoutMs: 5000 });
+    try {
+      const { ann, conversationId } = await twoUsersAndConversation(setup, 'drain');
+      // The conversation's own instance is `first`.
+      const addrs = sendInstanceOf(conversationId, 2) === 0 ? [`127.0.0.1:${ports[0]}`, `127.0.0.1:${ports[1]}`] : [`127.0.0.1:${ports[1]}`, `127.0.0.1:${ports[0]}`];
+      const api = new RpcLogicClient({ addrs, internalKey: KEY, timeoutMs: 5000 });
+      try {
+        assert.equal((await api.sendMessage(ann, { conversationId, content: 'before', tempMessageId: 'd0' })).seqId, 1);
+        const inFlight = [1, 2].map((i) => api.sendMessage(ann, { conversationId, content: `during ${i}`, tempMessageId: `d${i}` }));
+        const closed = first.close();
+        const after = api.sendMessage(ann, { conversationId, content: 'after', tempMessageId: 'd3' });
+        assert.deepEqual((await Promise.all([...inFlight, after])).map((a) => a.seqId), [2, 3, 4]);
+        await closed;
+        assert.equal((await api.sendMessage(ann, { conversationId, content: 'later', tempMessageId: 'd4' })).seqId, 5);
+      } finally {
+        api.close();
+      }
+    } finally {
+      setup.close();
+      await second.close();
       await backend.close();
     }
   });
