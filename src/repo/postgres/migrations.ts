@@ -90,4 +90,19 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   UPDATE users SET last_active_at = created_at;
   CREATE INDEX guests_by_activity ON users (last_active_at) WHERE is_guest;
   `,
+
+  // version 4: the check of the one-statement append (postgres-dialect.ts, appendInOne). It fails
+  // the statement, undoing all of it, when the insert skipped a row (a resend), so the store
+  // appends that batch again the long way instead of leaving a gap in the seqIds.
+  `
+  CREATE OR REPLACE FUNCTION gochat_append_complete(inserted BIGINT, expected BIGINT) RETURNS BOOLEAN
+  LANGUAGE plpgsql VOLATILE AS $$
+  BEGIN
+    IF inserted <> expected THEN
+      RAISE EXCEPTION 'append inserted % of % rows', inserted, expected USING ERRCODE = 'GC001';
+    END IF;
+    RETURN TRUE;
+  END
+  $$;
+  `,
 ];

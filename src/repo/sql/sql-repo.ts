@@ -48,7 +48,7 @@ import {
 import { sql, type SqlDriver, type Step } from './driver.js';
 import { MessageList } from '../../protocol/index.js';
 import { encodeStoredMessageBody, withStoredEncoding } from '../../protocol/stored-encoding.js';
-import type { RowKey, SqlDialect, Statements } from './statements.js';
+import type { AppendInOne, RowKey, SqlDialect, Statements } from './statements.js';
 
 /** An integer column as either driver returns it. */
 type Int = number | string;
@@ -381,7 +381,68 @@ export class SqlRepo implements Repo {
 
   async appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
+    const inOne = this.dialect.appendInOne;
+    if (inOne !== null && !this.storesWire) {
+      const results = await this.appendAllNew(batch, inOne);
+      if (results !== null) return results;
+    }
     return this.driver.write(() => this.append(batch));
+  }
+
+  /**
+   * The common batch, every message new, in the dialect's one statement; null, with nothing
+   * changed, when it was not (a resend, a repeat within the batch, a missing conversation): the
+   * general algorithm then appends the batch. The results are the general algorithm's: its plan,
+   * made from the last_seq each conversation had before the batch, numbers the messages as the
+   * statement did (checked).
+   */
+  private async appendAllNew(batch: readonly NewMessage[], inOne: AppendInOne): Promise<AppendResult[] | null> {
+    const n = batch.length;
+    const keys = this.batchKeys(batch);
+    const columns: unknown[][] = [keys.conversationIds, keys.senderIds, [], [], [], [], []];
+    for (const m of batch) {
+      columns[2]!.push(m.senderName);
+      columns[3]!.push(m.tempMessageId);
+      columns[4]!.push(m.content);
+      columns[5]!.push(m.messageType);
+      columns[6]!.push(m.sendTime);
+    }
+    let rows: Array<[Int, Int]>;
+    try {
+      rows = await this.driver.writeOne(sql.arrays<[Int, Int]>(inOne.sql, [...columns, n]));
+    } catch (err) {
+      if (inOne.isIncomplete(err)) return null;
+      throw err;
+    }
+    if (rows.length !== n) return null;
+    const lastSeqs = new Map<RowKey, number>();
+    // A conversation's first message in the batch has its lowest seqId.
+    for (let i = 0; i < n; i++) {
+      const conversationId = keys.conversationIds[i]!;
+      if (!lastSeqs.has(conversationId)) lastSeqs.set(conversationId, Number(rows[i]![0]) - 1);
+    }
+    const plan = this.planAppend(batch, keys, lastSeqs, null);
+    const { results, freshMessages, wire } = plan;
+    for (let i = 0; i < n; i++) {
+      if (freshMessages[i]!.seqId !== Number(rows[i]![0])) throw new Error('appendMessages: the one-statement append numbered a message otherwise');
+      results[i] = { duplicate: false, message: withStoredEncoding({ messageId: String(rows[i]![1]), ...freshMessages[i]! }, wire[i]!) };
+    }
+    return results as AppendResult[];
+  }
+
+  private batchKeys(batch: readonly NewMessage[]): BatchKeys {
+    const n = batch.length;
+    const keys: BatchKeys = { conversationIds: new Array<RowKey>(n), senderIds: new Array<RowKey>(n) };
+    for (let i = 0; i < n; i++) {
+      const m = batch[i]!;
+      const conversationId = this.key(m.conversationId);
+      if (conversationId === null) throw new AppError('CONVERSATION_NOT_FOUND');
+      const senderId = this.key(m.senderId);
+      if (senderId === null) throw new Error('appendMessages: senderId is not a user id');
+      keys.conversationIds[i] = conversationId;
+      keys.senderIds[i] = senderId;
+    }
+    return keys;
   }
 
   /**
@@ -399,17 +460,7 @@ export class SqlRepo implements Repo {
    */
   private *append(batch: readonly NewMessage[]): Step<AppendResult[]> {
     const s = this.s;
-    const n = batch.length;
-    const keys: BatchKeys = { conversationIds: new Array<RowKey>(n), senderIds: new Array<RowKey>(n) };
-    for (let i = 0; i < n; i++) {
-      const m = batch[i]!;
-      const conversationId = this.key(m.conversationId);
-      if (conversationId === null) throw new AppError('CONVERSATION_NOT_FOUND');
-      const senderId = this.key(m.senderId);
-      if (senderId === null) throw new Error('appendMessages: senderId is not a user id');
-      keys.conversationIds[i] = conversationId;
-      keys.senderIds[i] = senderId;
-    }
+    const keys = this.batchKeys(batch);
 
     const distinct = [...new Set(keys.conversationIds)];
     const locked = yield* sql.rowsEach<{ id: Int; last_seq: Int }>(s.lockConversations, [distinct]);

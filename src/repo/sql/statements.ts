@@ -130,4 +130,25 @@ export interface SqlDialect {
   flag(value: boolean): unknown;
   /** A unique-constraint violation: another writer stored the same key first. */
   isUniqueViolation(err: unknown): boolean;
+  /**
+   * Where a round trip costs more than a statement (a database over the network), the append of
+   * a batch of new messages as one statement, without a transaction of its own; null where the
+   * general algorithm is as cheap (SQLite, in-process).
+   */
+  readonly appendInOne: AppendInOne | null;
+}
+
+/**
+ * The one-statement append. Parameters: the batch column by column (conversation ids, sender ids,
+ * sender names, temp ids, contents, types, send times) and its length. It locks the batch's
+ * conversations in id order, numbers each message last_seq + its rank in its conversation in
+ * batch order, inserts, and writes last_seq, updated_at and the senders' read pointers, exactly
+ * as `SqlRepo.append` would for a batch of new messages. It answers (seq_id, id) per message in
+ * batch order, and fails with `isIncomplete` true, having changed nothing, when a row was not
+ * inserted (a resend or a repeat within the batch): the store then runs the general algorithm.
+ * A batch naming a missing conversation answers fewer rows than it sent, also changing nothing.
+ */
+export interface AppendInOne {
+  readonly sql: string;
+  isIncomplete(err: unknown): boolean;
 }

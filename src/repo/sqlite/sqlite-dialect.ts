@@ -109,6 +109,8 @@ export const SQLITE_DIALECT: SqlDialect = {
   },
   flag: (value) => (value ? 1 : 0),
   isUniqueViolation: (err) => (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE',
+  // In-process: a statement costs no round trip, and the general append keeps the stored wire form.
+  appendInOne: null,
 };
 
 /** The readiness probe: a write that leaves nothing behind. */
