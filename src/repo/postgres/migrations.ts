@@ -78,7 +78,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE messages DROP CONSTRAINT messages_conversation_id_sender_id_temp_message_id_key;
   `,
 
-  // 4: accounts harden against a hostile internet, as in the SQLite schema: a random account_key
+  // version 3 (SQLite's 4): accounts harden against a hostile internet, as in the SQLite schema: a random account_key
   // carried in every token, the unique confusable skeleton of the name, and last_active_at for
   // guest expiry.
   `
@@ -104,5 +104,25 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     RETURN TRUE;
   END
   $$;
+  `,
+
+  // version 5: conversations that change (issue 13), as SQLite migration 6 (see there): the member
+  // set's version, the change counter and the compacted change rows, group description and
+  // disband time, the seq a membership joined at.
+  `
+  ALTER TABLE conversations ADD COLUMN members_seq BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE conversations ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE chat_groups ADD COLUMN description TEXT NOT NULL DEFAULT '';
+  ALTER TABLE chat_groups ADD COLUMN disbanded_at BIGINT;
+  ALTER TABLE conversation_members ADD COLUMN joined_seq BIGINT NOT NULL DEFAULT 0;
+  CREATE TABLE conversation_changes (
+    conversation_id BIGINT NOT NULL REFERENCES conversations (id),
+    kind            TEXT   NOT NULL,
+    item_key        TEXT   NOT NULL,
+    change_seq      BIGINT NOT NULL,
+    data            TEXT,
+    PRIMARY KEY (conversation_id, kind, item_key),
+    UNIQUE (conversation_id, change_seq)
+  );
   `,
 ];

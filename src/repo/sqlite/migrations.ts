@@ -125,4 +125,27 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE messages ADD COLUMN wire_format TEXT DEFAULT 'm1-9bbb61da';
   `,
+
+  // 6: conversations that change (issue 13). members_seq: the seqId of the system message that last
+  // changed a conversation's member set (0: as created); a send is stored only if the version its
+  // recipients were computed at is still this one, checked under the append's lock. change_seq: the
+  // gap-free counter of changes to things other than new messages, whose current values
+  // conversation_changes keeps one row per item (an item changed twice is one row: the compaction).
+  // Groups gain a description and a disband time; a membership remembers the seq it joined at.
+  `
+  ALTER TABLE conversations ADD COLUMN members_seq INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE conversations ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE chat_groups ADD COLUMN description TEXT NOT NULL DEFAULT '';
+  ALTER TABLE chat_groups ADD COLUMN disbanded_at INTEGER;
+  ALTER TABLE conversation_members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE conversation_changes (
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    kind            TEXT    NOT NULL,
+    item_key        TEXT    NOT NULL,
+    change_seq      INTEGER NOT NULL,
+    data            TEXT,
+    PRIMARY KEY (conversation_id, kind, item_key)
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX conversation_changes_by_seq ON conversation_changes (conversation_id, change_seq);
+  `,
 ];
