@@ -17,7 +17,7 @@ import type {
   SendMessagePayload,
   User,
 } from '../protocol/index.js';
-import type { AppendResult, Repo } from '../repo/index.js';
+import type { Repo, StoredAppend } from '../repo/index.js';
 import type { Bus, Delivery } from '../bus/index.js';
 import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, Session } from './api.js';
 import { MembershipCache } from './membership-cache.js';
@@ -103,7 +103,10 @@ export class Logic implements LogicApi {
       (userIds) => this.membership.worldMembersLeft(userIds),
       log,
     );
-    this.writer = new MessageWriter(repo, (sends, results) => this.publishCommitted(sends, results), { commitWindowMs: config.commitWindowMs });
+    this.writer = new MessageWriter(repo, (sends, results) => this.publishCommitted(sends, results), {
+      commitWindowMs: config.commitWindowMs,
+      revalidate: (sends) => this.revalidateSends(sends),
+    });
     this.sendsByUser = new RateLimiter(config.limits.sendPerUser);
     this.sendsByGuest = new RateLimiter(config.limits.sendPerGuest);
     this.sendBytesByUser = new RateLimiter(config.limits.sendBytesPerUser);
@@ -359,6 +362,8 @@ export class Logic implements LogicApi {
         content: payload.content,
         messageType: payload.messageType ?? 'text',
         sendTime: Date.now(),
+        // The store refuses the send if the member set changed after this check (revalidateSends).
+        membersSeq: membership.info.membersSeq,
       },
       recipients: membership.recipients,
     };
@@ -373,8 +378,25 @@ export class Logic implements LogicApi {
     };
   }
 
+  /**
+   * Sends the store found stale (their conversation's member set changed after they were checked,
+   * possibly through another logic instance): checked again against the member set as stored now,
+   * with its recipients. A sender no longer a member is refused.
+   */
+  private async revalidateSends(sends: readonly PendingSend[]): Promise<Array<PendingSend | Error>> {
+    for (const conversationId of new Set(sends.map((s) => s.message.conversationId))) this.membership.refresh(conversationId);
+    return Promise.all(
+      sends.map(async (send): Promise<PendingSend | Error> => {
+        const membership = await this.membership.forMember(send.message.conversationId, send.message.senderId);
+        if (!membership) return new AppError('CONVERSATION_NOT_FOUND');
+        if (!membership.isMember) return new AppError('NOT_CONVERSATION_MEMBER');
+        return { ...send, message: { ...send.message, membersSeq: membership.info.membersSeq }, recipients: membership.recipients };
+      }),
+    );
+  }
+
   /** Runs right after a batch commits, in seq order: each new message is serialized once and published. */
-  private publishCommitted(sends: readonly PendingSend[], results: readonly AppendResult[]): void {
+  private publishCommitted(sends: readonly PendingSend[], results: readonly StoredAppend[]): void {
     sends.forEach((send, i) => {
       const result = results[i];
       if (!result || result.duplicate) return; // a resend was delivered the first time

@@ -69,13 +69,19 @@ class WorldMembers {
   }
 }
 
+/** A load of one conversation in flight; `refresh` marks it outdated so its answer is not kept. */
+interface Load {
+  outdated: boolean;
+  entry: Promise<Entry | null>;
+}
+
 type Entry =
   | { info: ConversationInfo; members: ReadonlySet<string>; memberList: readonly string[] }
   | { info: ConversationInfo; world: WorldMembers };
 
 export class MembershipCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly loading = new Map<string, Promise<Entry | null>>();
+  private readonly loading = new Map<string, Load>();
   /** World membership checks in flight, by `conversationId\nuserId`, so a burst asks once. */
   private readonly checking = new Map<string, Promise<boolean>>();
   private readonly options: MembershipCacheOptions;
@@ -94,6 +100,18 @@ export class MembershipCache {
     if (!entry) return null;
     if ('members' in entry) return { info: entry.info, isMember: entry.members.has(userId), recipients: entry.memberList };
     return { info: entry.info, isMember: await this.isWorldMember(conversationId, entry.world, userId), recipients: 'all-connected' };
+  }
+
+  /**
+   * The store said this conversation's member set changed (a send found stale): forget the entry,
+   * and any load in flight, so the next check reads the member set as stored now. A load that
+   * started before this call does not put its answer back.
+   */
+  refresh(conversationId: string): void {
+    this.entries.delete(conversationId);
+    const load = this.loading.get(conversationId);
+    if (load) load.outdated = true;
+    this.loading.delete(conversationId);
   }
 
   /** `userId` joined the world room `conversationId` (through this process): remember that one id. */
@@ -131,24 +149,33 @@ export class MembershipCache {
   }
 
   private load(conversationId: string): Promise<Entry | null> {
-    let pending = this.loading.get(conversationId);
-    if (!pending) {
-      pending = this.fetch(conversationId).finally(() => this.loading.delete(conversationId));
-      this.loading.set(conversationId, pending);
+    let load = this.loading.get(conversationId);
+    if (!load) {
+      const started: Load = { outdated: false, entry: Promise.resolve(null) };
+      started.entry = this.fetch(conversationId, started).finally(() => {
+        if (this.loading.get(conversationId) === started) this.loading.delete(conversationId);
+      });
+      this.loading.set(conversationId, started);
+      load = started;
     }
-    return pending;
+    return load.entry;
   }
 
-  private async fetch(conversationId: string): Promise<Entry | null> {
+  private async fetch(conversationId: string, load: Load): Promise<Entry | null> {
     const info = await this.repo.getConversationInfo(conversationId);
     if (!info) return null;
     let entry: Entry;
     if (info.type === 'world') {
       entry = { info, world: new WorldMembers(this.options.maxWorldMembers) };
     } else {
+      // Two reads, which may straddle a change on PostgreSQL: harmless while nothing changes a
+      // member set. Group administration (issue 13) bumps membersSeq, and must then load the ids
+      // and the version in one statement, or the commit check could approve an older list.
       const memberList = await this.repo.getMemberIds(conversationId);
       entry = { info, members: new Set(memberList), memberList };
     }
+    // Refreshed while loading: answer this caller, but keep nothing that may predate the change.
+    if (load.outdated) return entry;
     if (this.entries.size >= this.options.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);

@@ -9,7 +9,8 @@
  * the store idle, or a trickle of fewer than two per window, is committed in the same turn: the
  * wait applies only when more sends are likely to arrive within it, and never exceeds it.
  */
-import type { AppendResult, NewMessage, Repo } from '../repo/index.js';
+import { AppError } from '../protocol/index.js';
+import type { AppendResult, NewMessage, Repo, StoredAppend } from '../repo/index.js';
 import type { Recipients } from './membership-cache.js';
 
 export interface PendingSend {
@@ -20,12 +21,24 @@ export interface PendingSend {
 }
 
 interface Queued extends PendingSend {
-  resolve: (result: AppendResult) => void;
+  resolve: (result: StoredAppend) => void;
   reject: (err: unknown) => void;
+  /** Times the store found this send's member set changed since it was checked. */
+  staleRounds?: number;
 }
 
-/** Called once per batch, after commit and before any sender is resolved. */
-export type CommitListener = (sends: readonly PendingSend[], results: readonly AppendResult[]) => void;
+/** Called once per batch, after commit and before any sender is resolved; stale sends are not in it. */
+export type CommitListener = (sends: readonly PendingSend[], results: readonly StoredAppend[]) => void;
+
+/**
+ * Checks sends again whose conversation's member set changed after they were checked: each comes
+ * back as the send to store (its recipients and `membersSeq` as of now) or the error to answer it
+ * with (the sender is no longer a member).
+ */
+export type Revalidate = (sends: readonly PendingSend[]) => Promise<Array<PendingSend | Error>>;
+
+/** A send found stale this many times in a row is answered SERVICE_UNAVAILABLE (retryable). */
+const MAX_STALE_ROUNDS = 3;
 
 export interface MessageWriterOptions {
   /** Most sends in one transaction. */
@@ -34,6 +47,8 @@ export interface MessageWriterOptions {
   commitWindowMs?: number;
   /** Monotonic milliseconds (tests drive it). */
   now?: () => number;
+  /** Sends the store found stale; without it they are answered SERVICE_UNAVAILABLE. */
+  revalidate?: Revalidate;
 }
 
 /** Weight of the newest batch in the smoothed arrival rate. */
@@ -48,6 +63,7 @@ export class MessageWriter {
   private readonly maxBatch: number;
   private readonly commitWindowMs: number;
   private readonly now: () => number;
+  private readonly revalidate: Revalidate | undefined;
   /** `now()` when the previous batch started. */
   private lastBatchAt = -Infinity;
   /** Smoothed sends per millisecond, measured batch to batch. */
@@ -61,9 +77,10 @@ export class MessageWriter {
     this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
     this.commitWindowMs = Math.max(0, options.commitWindowMs ?? 0);
     this.now = options.now ?? (() => performance.now());
+    this.revalidate = options.revalidate;
   }
 
-  submit(send: PendingSend): Promise<AppendResult> {
+  submit(send: PendingSend): Promise<StoredAppend> {
     return new Promise((resolve, reject) => {
       this.queue.push({ message: send.message, recipients: send.recipients, connId: send.connId, resolve, reject });
       if (!this.scheduled && !this.flushing) {
@@ -111,18 +128,21 @@ export class MessageWriter {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.maxBatch);
         this.noteBatch(batch.length);
+        const stale: Queued[] = [];
         try {
-          this.settle(batch, await this.repo.appendMessages(batch.map((q) => q.message)));
+          this.settle(batch, await this.repo.appendMessages(batch.map((q) => q.message)), stale);
         } catch {
           // One bad row must not fail its neighbours: retry them one by one.
           for (const send of batch) {
             try {
-              this.settle([send], await this.repo.appendMessages([send.message]));
+              this.settle([send], await this.repo.appendMessages([send.message]), stale);
             } catch (err) {
               send.reject(err);
             }
           }
         }
+        // Checked again, then stored before anything queued later: a sender's order holds.
+        if (stale.length > 0) this.queue.unshift(...(await this.recheck(stale)));
       }
     } finally {
       this.flushing = null;
@@ -130,11 +150,41 @@ export class MessageWriter {
     }
   }
 
-  private settle(batch: readonly Queued[], results: readonly AppendResult[]): void {
+  /** Publishes and resolves what was stored; collects the stale sends into `stale`. */
+  private settle(batch: readonly Queued[], results: readonly AppendResult[], stale: Queued[]): void {
+    const sends: Queued[] = [];
+    const stored: StoredAppend[] = [];
+    batch.forEach((send, i) => {
+      const result = results[i]!;
+      if (result.stale) stale.push(send);
+      else {
+        sends.push(send);
+        stored.push(result);
+      }
+    });
     try {
-      this.onCommitted(batch, results);
+      if (sends.length > 0) this.onCommitted(sends, stored);
     } finally {
-      batch.forEach((send, i) => send.resolve(results[i]!));
+      sends.forEach((send, i) => send.resolve(stored[i]!));
     }
+  }
+
+  /** The stale sends to queue again, in order; the refused ones are answered here. */
+  private async recheck(stale: readonly Queued[]): Promise<Queued[]> {
+    const again: Queued[] = [];
+    let checked: Array<PendingSend | Error>;
+    try {
+      checked = this.revalidate ? await this.revalidate(stale) : stale.map(() => new AppError('SERVICE_UNAVAILABLE'));
+    } catch (err) {
+      checked = stale.map(() => (err instanceof Error ? err : new AppError('INTERNAL_ERROR')));
+    }
+    stale.forEach((send, i) => {
+      const outcome = checked[i]!;
+      const rounds = (send.staleRounds ?? 0) + 1;
+      if (outcome instanceof Error) return send.reject(outcome);
+      if (rounds >= MAX_STALE_ROUNDS) return send.reject(new AppError('SERVICE_UNAVAILABLE', 'The conversation changed while sending; try again'));
+      again.push({ ...outcome, resolve: send.resolve, reject: send.reject, staleRounds: rounds });
+    });
+    return again;
   }
 }

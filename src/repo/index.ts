@@ -44,13 +44,30 @@ export interface NewMessage {
   messageType: MessageType;
   /** Milliseconds since the epoch. */
   sendTime: number;
+  /**
+   * The version of the conversation's member set (`ConversationInfo.membersSeq`) the sender's
+   * membership and the recipients were checked at. The store checks it under the append's lock
+   * and does not store the message when the member set has changed since. Absent: 0, as created.
+   */
+  membersSeq?: number;
 }
 
-export interface AppendResult {
+/** A message stored by this append, or already stored (a resend). */
+export interface StoredAppend {
   message: Message;
   /** True when this (sender, tempMessageId) was already stored: `message` is the original. */
   duplicate: boolean;
+  stale?: undefined;
 }
+
+/** A message not stored: its conversation's member set changed after it was checked. */
+export interface StaleAppend {
+  stale: true;
+  /** The member set's version now: check again at it. */
+  membersSeq: number;
+}
+
+export type AppendResult = StoredAppend | StaleAppend;
 
 
 export interface HistoryPage {
@@ -67,6 +84,8 @@ export interface ConversationInfo {
   type: Conversation['type'];
   memberCount: number;
   lastSeq: number;
+  /** The version of the member set: the seqId of the message that last changed it, 0 as created. */
+  membersSeq: number;
 }
 
 /** A position in a user's conversation list: the (updatedAt, conversationId) keyset the list is ordered by. */

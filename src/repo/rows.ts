@@ -58,6 +58,7 @@ export interface ConversationInfoRow {
   type: Conversation['type'];
   member_count: Int;
   last_seq: Int;
+  members_seq: Int;
 }
 
 /** A history row as an array: id, sender_id, sender_name, content, message_type, seq_id, send_time. */
@@ -131,6 +132,7 @@ export const toConversationInfo = (r: ConversationInfoRow): ConversationInfo => 
   type: r.type,
   memberCount: Number(r.member_count),
   lastSeq: Number(r.last_seq),
+  membersSeq: Number(r.members_seq),
 });
 
 /** A history row of `conversationId` (the caller's id: the query selects by it). */

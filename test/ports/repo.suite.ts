@@ -7,6 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError, encodeMessage, type Conversation, type HistoryQuery } from '../../src/protocol/index.js';
 import type { ConversationKey, NewMessage, Repo } from '../../src/repo/index.js';
+import { appendStored } from '../helpers/append.js';
 
 export interface RepoFixture {
   /** A fresh, empty store. */
@@ -153,7 +154,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const registered = await user();
       let worldId = '';
       for (const u of [idle, active, registered]) worldId = await repo.joinWorld(u.userId);
-      const [said] = await repo.appendMessages([{ ...message(worldId, idle.userId, 'before-expiry'), senderName: idle.username }]);
+      const [said] = await appendStored(repo, [{ ...message(worldId, idle.userId, 'before-expiry'), senderName: idle.username }]);
       await repo.touchGuest(active.userId, now + 60_000);
       const before = (await repo.getConversationInfo(worldId))!.memberCount;
 
@@ -230,7 +231,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const a = await user();
       const b = await user();
       const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
-      const results = await repo.appendMessages([
+      const results = await appendStored(repo, [
         message(conversationId, a.userId, 't1', 'one'),
         message(conversationId, b.userId, 't2', 'two'),
         message(conversationId, a.userId, 't3', 'three'),
@@ -251,7 +252,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const a = await user();
       const b = await user();
       const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
-      const [first, dupInBatch, otherSender] = await repo.appendMessages([
+      const [first, dupInBatch, otherSender] = await appendStored(repo, [
         message(conversationId, a.userId, 'same'),
         message(conversationId, a.userId, 'same', 'changed'),
         message(conversationId, b.userId, 'same'),
@@ -261,10 +262,34 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.equal(dupInBatch!.message.messageId, first!.message.messageId);
       assert.equal(dupInBatch!.message.content, 'hi');
       assert.equal(otherSender!.duplicate, false);
-      const [resend] = await repo.appendMessages([message(conversationId, a.userId, 'same')]);
+      const [resend] = await appendStored(repo, [message(conversationId, a.userId, 'same')]);
       assert.deepEqual([resend!.duplicate, resend!.message], [true, first!.message]);
       assert.equal(encodeMessage(resend!.message), encodeMessage(first!.message));
       assert.equal((await repo.getConversationInfo(conversationId))?.lastSeq, 2);
+    });
+
+    test('a send checked at another member-set version is not stored: it comes back stale with the version now', async () => {
+      const a = await user();
+      const b = await user();
+      const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
+      assert.equal((await repo.getConversationInfo(conversationId))?.membersSeq, 0);
+      const results = await repo.appendMessages([
+        message(conversationId, a.userId, 'v1', 'checked now'),
+        { ...message(conversationId, a.userId, 'v2', 'checked at a version that is gone'), membersSeq: 5 },
+        message(conversationId, b.userId, 'v3', 'checked now too'),
+      ]);
+      assert.deepEqual(
+        results.map((r) => (r.stale ? `stale at ${r.membersSeq}` : r.message.seqId)),
+        [1, 'stale at 0', 2],
+      );
+      const [alone] = await repo.appendMessages([{ ...message(conversationId, a.userId, 'v4'), membersSeq: 9 }]);
+      assert.deepEqual(alone, { stale: true, membersSeq: 0 });
+      const history = await repo.getMessages(conversationId, { kind: 'after', afterSeq: 0, size: 10 });
+      assert.deepEqual(history.messages.values.map((m) => m.content), ['checked now', 'checked now too']);
+      assert.equal((await repo.getConversationInfo(conversationId))?.lastSeq, 2);
+      // A stale send takes no key: checked again and sent, it is stored as new.
+      const [again] = await appendStored(repo, [message(conversationId, a.userId, 'v2', 'checked again')]);
+      assert.deepEqual([again!.duplicate, again!.message.seqId], [false, 3]);
     });
 
     test('a batch mixing resends of stored messages with new ones numbers only the new ones, with no gap', async () => {
@@ -273,8 +298,8 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const c = await user();
       const ab = (await repo.getOrCreateSingleConversation(a.userId, b.userId)).conversationId;
       const ac = (await repo.getOrCreateSingleConversation(a.userId, c.userId)).conversationId;
-      const [stored] = await repo.appendMessages([message(ab, a.userId, 'r1', 'first')]);
-      const results = await repo.appendMessages([
+      const [stored] = await appendStored(repo, [message(ab, a.userId, 'r1', 'first')]);
+      const results = await appendStored(repo, [
         message(ab, a.userId, 'n1', 'new one'),
         message(ab, a.userId, 'r1', 'resent, changed'),
         message(ac, a.userId, 'n2', 'elsewhere'),
@@ -301,7 +326,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
 
     test('appending to a missing conversation fails and stores nothing', async () => {
       const a = await user();
-      await assert.rejects(repo.appendMessages([message('999999999', a.userId, 't')]), (err: unknown) => err instanceof AppError && err.code === 'CONVERSATION_NOT_FOUND');
+      await assert.rejects(appendStored(repo, [message('999999999', a.userId, 't')]), (err: unknown) => err instanceof AppError && err.code === 'CONVERSATION_NOT_FOUND');
     });
 
     test('concurrent writers through separate handles get gap-free, unique seqIds', async () => {
@@ -312,12 +337,12 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       opened.push(other);
       const writers = [repo, other];
       const batches = Array.from({ length: 20 }, (_, i) =>
-        writers[i % 2]!.appendMessages(
+        appendStored(writers[i % 2]!, 
           Array.from({ length: 5 }, (_, j) => message(conversationId, i % 3 === 0 ? a.userId : b.userId, `w${i}-${j}`)),
         ),
       );
       // The same tempMessageId racing through both handles is still stored once.
-      const race = [repo, other].map((w) => w.appendMessages([message(conversationId, a.userId, 'race')]));
+      const race = [repo, other].map((w) => appendStored(w, [message(conversationId, a.userId, 'race')]));
       const results = (await Promise.all(batches)).flat();
       const [r1, r2] = (await Promise.all(race)).flat();
       assert.equal(r1!.message.messageId, r2!.message.messageId);
@@ -333,7 +358,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const a = await user();
       const b = await user();
       const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
-      await repo.appendMessages(Array.from({ length: 7 }, (_, i) => message(conversationId, a.userId, `h${i}`, `m${i + 1}`)));
+      await appendStored(repo, Array.from({ length: 7 }, (_, i) => message(conversationId, a.userId, `h${i}`, `m${i + 1}`)));
       const seqs = async (query: Parameters<Repo['getMessages']>[1]) => {
         const page = await repo.getMessages(conversationId, query);
         return { seqs: page.messages.values.map((m) => m.seqId), total: page.total, hasMore: page.hasMore };
@@ -355,7 +380,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const b = await user();
       const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
       const tricky = ['plain', 'quote " and \\ backslash', '</script><img onerror=x>', 'emoji 😀 and 中文', 'tab\tand\nnewline', 'u2028 \u2028 end'];
-      const results = await repo.appendMessages(tricky.map((content, i) => message(conversationId, i % 2 ? b.userId : a.userId, `json-${i}`, content)));
+      const results = await appendStored(repo, tricky.map((content, i) => message(conversationId, i % 2 ? b.userId : a.userId, `json-${i}`, content)));
       // The live frame's payload is the stored message, in the schema's shape.
       for (const r of results) assert.deepEqual(JSON.parse(encodeMessage(r.message)), r.message);
       const appended = results.map((r) => r.message);
@@ -383,7 +408,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const a = await user();
       const b = await user();
       const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
-      await repo.appendMessages([message(conversationId, a.userId, 'r1'), message(conversationId, a.userId, 'r2')]);
+      await appendStored(repo, [message(conversationId, a.userId, 'r1'), message(conversationId, a.userId, 'r2')]);
       assert.equal((await repo.getConversation(conversationId, b.userId))?.unreadCount, 2);
       assert.deepEqual(await repo.markRead(conversationId, b.userId), { conversationId, lastReadSeq: 2, unreadCount: 0 });
       assert.equal((await repo.getConversation(conversationId, b.userId))?.unreadCount, 0);
@@ -395,7 +420,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const c = await user();
       const ab = await repo.getOrCreateSingleConversation(a.userId, b.userId);
       const ac = await repo.getOrCreateSingleConversation(a.userId, c.userId);
-      await repo.appendMessages([{ ...message(ab.conversationId, b.userId, 'l1'), sendTime: Date.now() + 60_000 }]);
+      await appendStored(repo, [{ ...message(ab.conversationId, b.userId, 'l1'), sendTime: Date.now() + 60_000 }]);
       const list = await repo.listConversations(a.userId);
       assert.deepEqual(list.map((x) => x.conversationId), [ab.conversationId, ac.conversationId]);
       assert.equal(list[0]?.unreadCount, 1);
@@ -428,7 +453,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       }
       // Activity at a few shared instants: ties on updated_at are ordered by id, and a page may end inside a tie.
       const base = Date.now() + 3_600_000;
-      await repo.appendMessages(ids.map((id, i) => ({ ...message(id, a.userId, `busy-${i}`, `m${i}`), sendTime: base + (i % 3) * 1000 })));
+      await appendStored(repo, ids.map((id, i) => ({ ...message(id, a.userId, `busy-${i}`, `m${i}`), sendTime: base + (i % 3) * 1000 })));
       return { a, ids };
     }
 
@@ -449,7 +474,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const first = await repo.listConversationsPage(a.userId, { limit: 3, after: null });
       // A conversation not yet reached gets a message: it moves above the cursor.
       const moved = before[5]!;
-      await repo.appendMessages([{ ...message(moved.conversationId, a.userId, 'mover'), sendTime: Date.now() + 7_200_000 }]);
+      await appendStored(repo, [{ ...message(moved.conversationId, a.userId, 'mover'), sendTime: Date.now() + 7_200_000 }]);
       let after = keyOf(first.conversations.at(-1)!);
       const rest: Conversation[] = [];
       for (;;) {

@@ -18,6 +18,7 @@ import { PostgresRepo } from '../../src/repo/postgres/postgres-repo.js';
 import { SQLITE_MIGRATIONS } from '../../src/repo/sqlite/migrations.js';
 import { POSTGRES_MIGRATIONS } from '../../src/repo/postgres/migrations.js';
 import { createTestDatabase, skipUnless } from './services.js';
+import { appendStored } from '../helpers/append.js';
 
 /** Rows as schema 1 stored them: two users, one 1:1 conversation with three messages. */
 const SEED = {
@@ -48,12 +49,14 @@ async function assertUpgraded(repo: Repo): Promise<void> {
       ['43', 3, 'three'],
     ],
   );
-  const [resend, fresh] = await repo.appendMessages([
+  const [resend, fresh] = await appendStored(repo, [
     { conversationId: '7', senderId: '1', senderName: 'ann', tempMessageId: 'temp-b', content: 'two again', messageType: 'text', sendTime: Date.now() },
     { conversationId: '7', senderId: '1', senderName: 'ann', tempMessageId: 'temp-d', content: 'four', messageType: 'text', sendTime: Date.now() },
   ]);
   assert.deepEqual([resend!.duplicate, resend!.message.messageId, resend!.message.seqId], [true, '42', 2]);
   assert.deepEqual([fresh!.duplicate, fresh!.message.seqId], [false, 4]);
+  // Migration 6 (PostgreSQL 5): the member set is at its first version, nothing changed yet.
+  assert.deepEqual(await repo.getConversationInfo('7'), { conversationId: '7', type: 'single', memberCount: 2, lastSeq: 4, membersSeq: 0 });
   // Rows from before the stored wire form (migration 3) read the same as new ones, also mixed in a page.
   for (const query of [{ kind: 'page', page: 1, size: 2 }, { kind: 'page', page: 1, size: 50 }, { kind: 'after', afterSeq: 3, size: 50 }] as const) {
     const page = await repo.getMessages('7', query);

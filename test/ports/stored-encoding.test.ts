@@ -13,6 +13,7 @@ import { MessageSchema } from '../../src/protocol/schemas.js';
 import { encodingFormatOf, MESSAGE_ENCODING_FORMAT } from '../../src/protocol/stored-encoding.js';
 import { SQLITE_MIGRATIONS } from '../../src/repo/sqlite/migrations.js';
 import { Type } from '@sinclair/typebox';
+import { appendStored } from '../helpers/append.js';
 
 describe('stored message encodings (SQLite)', () => {
   it('a row stored in an older format is never served in its old shape', async () => {
@@ -25,7 +26,7 @@ describe('stored message encodings (SQLite)', () => {
       const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
       const send = (tempMessageId: string, content: string) =>
         ({ conversationId, senderId: a.userId, senderName: 'ann', tempMessageId, content, messageType: 'text', sendTime: Date.now() }) as const;
-      const [old, current] = await repo.appendMessages([send('t-old', 'old'), send('t-new', 'new')]);
+      const [old, current] = await appendStored(repo, [send('t-old', 'old'), send('t-new', 'new')]);
 
       // What an older schema version would have left: another format name and another shape.
       const raw = new Database(file);

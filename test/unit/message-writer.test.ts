@@ -2,7 +2,8 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
 import { MessageWriter, type PendingSend } from '../../src/logic/message-writer.js';
-import type { AppendResult, NewMessage } from '../../src/repo/index.js';
+import type { AppendResult, NewMessage, Repo, StoredAppend } from '../../src/repo/index.js';
+import { AppError } from '../../src/protocol/index.js';
 
 async function fixture() {
   const repo = new SqliteRepo({ file: ':memory:' });
@@ -50,13 +51,56 @@ describe('MessageWriter', () => {
 
   it('resolves a duplicate inside one batch to the original message', async () => {
     const { repo, message } = await fixture();
-    const committed: AppendResult[] = [];
+    const committed: StoredAppend[] = [];
     const writer = new MessageWriter(repo, (_sends: readonly PendingSend[], results) => committed.push(...results));
     const [first, again] = await Promise.all([writer.submit({ message: message('dup'), recipients: [] }), writer.submit({ message: message('dup'), recipients: [] })]);
     assert.equal(first.duplicate, false);
     assert.equal(again.duplicate, true);
     assert.equal(again.message.messageId, first.message.messageId);
     assert.equal(committed.filter((r) => !r.duplicate).length, 1);
+    await repo.close();
+  });
+
+  /** The store as if another process changed the member set to `version`: sends checked at another come back stale. */
+  function changedMembers(repo: Repo, version: { now: number }): Pick<Repo, 'appendMessages'> & Repo {
+    return Object.assign(Object.create(repo) as Repo, {
+      appendMessages: async (batch: readonly NewMessage[]): Promise<AppendResult[]> => {
+        const fresh = batch.filter((m) => (m.membersSeq ?? 0) === version.now);
+        const stored = await repo.appendMessages(fresh.map((m) => ({ ...m, membersSeq: 0 })));
+        return batch.map((m) => ((m.membersSeq ?? 0) === version.now ? stored.shift()! : { stale: true, membersSeq: version.now }));
+      },
+    });
+  }
+
+  it('stores a stale send after checking it again, before anything queued after it, and publishes it once', async () => {
+    const { repo, message } = await fixture();
+    const version = { now: 4 };
+    const checked: string[] = [];
+    const published: string[] = [];
+    const writer = new MessageWriter(changedMembers(repo, version), (sends) => published.push(...sends.map((s) => s.message.tempMessageId)), {
+      revalidate: async (sends) => sends.map((send) => (checked.push(send.message.tempMessageId), { ...send, message: { ...send.message, membersSeq: version.now } })),
+    });
+    const stale = [writer.submit({ message: message('a'), recipients: [] }), writer.submit({ message: message('b'), recipients: [] })];
+    const results = await Promise.all(stale);
+    const later = await writer.submit({ message: { ...message('c'), membersSeq: 4 }, recipients: [] });
+    assert.deepEqual(checked, ['a', 'b']);
+    assert.deepEqual(results.map((r) => r.message.seqId), [1, 2]);
+    assert.equal(later.message.seqId, 3);
+    assert.deepEqual(published, ['a', 'b', 'c']);
+    await repo.close();
+  });
+
+  it('answers a stale send whose sender is no longer a member with the refusal, and gives up after three stale rounds', async () => {
+    const { repo, message, conversationId } = await fixture();
+    const version = { now: 7 };
+    const writer = new MessageWriter(changedMembers(repo, version), () => {}, {
+      revalidate: async (sends) =>
+        sends.map((send) => (send.message.tempMessageId === 'gone' ? new AppError('NOT_CONVERSATION_MEMBER') : { ...send, message: { ...send.message, membersSeq: version.now - 1 } })),
+    });
+    const [gone, unlucky] = await Promise.allSettled([writer.submit({ message: message('gone'), recipients: [] }), writer.submit({ message: message('unlucky'), recipients: [] })]);
+    assert.equal(gone.status === 'rejected' && (gone.reason as AppError).code, 'NOT_CONVERSATION_MEMBER');
+    assert.equal(unlucky.status === 'rejected' && (unlucky.reason as AppError).code, 'SERVICE_UNAVAILABLE');
+    assert.equal((await repo.getConversationInfo(conversationId))?.lastSeq, 0, 'neither was stored');
     await repo.close();
   });
 

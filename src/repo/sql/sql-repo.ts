@@ -21,6 +21,7 @@ import type {
   NewMessage,
   NewUser,
   Repo,
+  StoredAppend,
   UserRecord,
 } from '../index.js';
 import { historyRange, pairKey, storedMessage, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
@@ -88,6 +89,12 @@ function skippedRows(plan: AppendPlan, ids: ReadonlyArray<number | string | null
   const skipped: number[] = [];
   for (let k = 0; k < ids.length; k++) if (ids[k] === null) skipped.push(plan.fresh[k]!);
   return skipped;
+}
+
+/** A conversation of an append batch as its locked row says: its last seqId and member-set version. */
+interface LockedConversation {
+  lastSeq: number;
+  membersSeq: number;
 }
 
 /** A conversation of an append batch: its seq counter and who sent what in it. */
@@ -399,13 +406,14 @@ export class SqlRepo implements Repo {
   private async appendAllNew(batch: readonly NewMessage[], inOne: AppendInOne): Promise<AppendResult[] | null> {
     const n = batch.length;
     const keys = this.batchKeys(batch);
-    const columns: unknown[][] = [keys.conversationIds, keys.senderIds, [], [], [], [], []];
+    const columns: unknown[][] = [keys.conversationIds, keys.senderIds, [], [], [], [], [], []];
     for (const m of batch) {
       columns[2]!.push(m.senderName);
       columns[3]!.push(m.tempMessageId);
       columns[4]!.push(m.content);
       columns[5]!.push(m.messageType);
       columns[6]!.push(m.sendTime);
+      columns[7]!.push(m.membersSeq ?? 0);
     }
     let rows: Array<[Int, Int]>;
     try {
@@ -415,13 +423,13 @@ export class SqlRepo implements Repo {
       throw err;
     }
     if (rows.length !== n) return null;
-    const lastSeqs = new Map<RowKey, number>();
-    // A conversation's first message in the batch has its lowest seqId.
+    const locked = new Map<RowKey, LockedConversation>();
+    // A conversation's first message in the batch has its lowest seqId; every send's version matched.
     for (let i = 0; i < n; i++) {
       const conversationId = keys.conversationIds[i]!;
-      if (!lastSeqs.has(conversationId)) lastSeqs.set(conversationId, Number(rows[i]![0]) - 1);
+      if (!locked.has(conversationId)) locked.set(conversationId, { lastSeq: Number(rows[i]![0]) - 1, membersSeq: batch[i]!.membersSeq ?? 0 });
     }
-    const plan = this.planAppend(batch, keys, lastSeqs, null);
+    const plan = this.planAppend(batch, keys, locked, null);
     const { results, freshMessages, wire } = plan;
     for (let i = 0; i < n; i++) {
       if (freshMessages[i]!.seqId !== Number(rows[i]![0])) throw new Error('appendMessages: the one-statement append numbered a message otherwise');
@@ -463,12 +471,12 @@ export class SqlRepo implements Repo {
     const keys = this.batchKeys(batch);
 
     const distinct = [...new Set(keys.conversationIds)];
-    const locked = yield* sql.rowsEach<{ id: Int; last_seq: Int }>(s.lockConversations, [distinct]);
-    if (locked.length !== distinct.length) throw new AppError('CONVERSATION_NOT_FOUND');
-    const lastSeqs = new Map<RowKey, number>();
-    for (const row of locked) lastSeqs.set(this.key(String(row.id))!, Number(row.last_seq));
+    const lockedRows = yield* sql.rowsEach<{ id: Int; last_seq: Int; members_seq: Int }>(s.lockConversations, [distinct]);
+    if (lockedRows.length !== distinct.length) throw new AppError('CONVERSATION_NOT_FOUND');
+    const locked = new Map<RowKey, LockedConversation>();
+    for (const row of lockedRows) locked.set(this.key(String(row.id))!, { lastSeq: Number(row.last_seq), membersSeq: Number(row.members_seq) });
 
-    let plan = this.planAppend(batch, keys, lastSeqs, null);
+    let plan = this.planAppend(batch, keys, locked, null);
     let ids = yield* sql.insertEach(s.insertMessages, plan.rowColumns);
     const skipped = skippedRows(plan, ids);
     if (skipped.length > 0) {
@@ -480,7 +488,7 @@ export class SqlRepo implements Repo {
         skipped.map((i) => batch[i]!.tempMessageId),
       ]);
       const stored = new Map(storedRows.map((r) => [messageKey(this.key(String(r.conversation_id))!, this.key(String(r.sender_id))!, r.temp_message_id), r]));
-      plan = this.planAppend(batch, keys, lastSeqs, stored);
+      plan = this.planAppend(batch, keys, locked, stored);
       ids = yield* sql.insertEach(s.insertMessages, plan.rowColumns);
       if (skippedRows(plan, ids).length > 0) throw new Error('appendMessages: a message key was stored by another writer under the lock');
     }
@@ -513,21 +521,23 @@ export class SqlRepo implements Repo {
     }
 
     for (let r = 0; r < plan.repeats.length; r += 2) {
-      const original = results[plan.repeats[r + 1]!]!;
+      const original = results[plan.repeats[r + 1]!] as StoredAppend;
       results[plan.repeats[r]!] = { message: original.message, duplicate: true };
     }
     return results as AppendResult[];
   }
 
   /**
-   * Step 2 of the append: which messages are new, their seqIds and rows. `stored` holds the
-   * batch's keys already stored, which resolve to the stored message, and makes repeats within the
-   * batch resolve to their first; null on the first attempt: assume every message is new.
+   * Step 2 of the append: which messages are new, their seqIds and rows. A send checked at a
+   * member-set version other than its locked conversation's is stale: not stored, not numbered,
+   * not even looked up as a resend. `stored` holds the batch's keys already stored, which resolve
+   * to the stored message, and makes repeats within the batch resolve to their first; null on the
+   * first attempt: assume every message is new.
    */
   private planAppend(
     batch: readonly NewMessage[],
     keys: BatchKeys,
-    lastSeqs: ReadonlyMap<RowKey, number>,
+    locked: ReadonlyMap<RowKey, LockedConversation>,
     stored: ReadonlyMap<string, StoredMessageRow> | null,
   ): AppendPlan {
     const n = batch.length;
@@ -552,6 +562,11 @@ export class SqlRepo implements Repo {
       const m = batch[i]!;
       const conversationId = conversationIds[i]!;
       const senderId = senderIds[i]!;
+      const { lastSeq, membersSeq } = locked.get(conversationId)!;
+      if ((m.membersSeq ?? 0) !== membersSeq) {
+        results[i] = { stale: true, membersSeq };
+        continue;
+      }
       if (firsts !== null) {
         const original = stored!.get(messageKey(conversationId, senderId, m.tempMessageId));
         if (original) {
@@ -566,7 +581,7 @@ export class SqlRepo implements Repo {
       }
       let conversation = conversations.get(conversationId);
       if (conversation === undefined) {
-        conversation = { lastSeq: lastSeqs.get(conversationId)!, updatedAt: 0, senders: new Map() };
+        conversation = { lastSeq, updatedAt: 0, senders: new Map() };
         conversations.set(conversationId, conversation);
       }
       const seqId = ++conversation.lastSeq;

@@ -84,7 +84,7 @@ export function sharedStatements(d: DialectSyntax) {
                    JOIN users u ON u.id = m.user_id
                    WHERE g.id = $1 ORDER BY m.joined_at, u.id`,
 
-    conversationInfo: 'SELECT id, type, member_count, last_seq FROM conversations WHERE id = $1',
+    conversationInfo: 'SELECT id, type, member_count, last_seq, members_seq FROM conversations WHERE id = $1',
     isMember: 'SELECT 1 AS member FROM conversation_members WHERE conversation_id = $1 AND user_id = $2',
     memberIds: 'SELECT user_id FROM conversation_members WHERE conversation_id = $1',
     listConversations: `${CONVERSATION_SELECT} WHERE m.user_id = $1 ${CONVERSATION_ORDER}`,
@@ -140,13 +140,16 @@ export interface SqlDialect {
 
 /**
  * The one-statement append. Parameters: the batch column by column (conversation ids, sender ids,
- * sender names, temp ids, contents, types, send times) and its length. It locks the batch's
+ * sender names, temp ids, contents, types, send times, the member-set versions the sends were
+ * checked at) and its length. It locks the batch's
  * conversations in id order, numbers each message last_seq + its rank in its conversation in
  * batch order, inserts, and writes last_seq, updated_at and the senders' read pointers, exactly
  * as `SqlRepo.append` would for a batch of new messages. It answers (seq_id, id) per message in
  * batch order, and fails with `isIncomplete` true, having changed nothing, when a row was not
- * inserted (a resend or a repeat within the batch): the store then runs the general algorithm.
- * A batch naming a missing conversation answers fewer rows than it sent, also changing nothing.
+ * inserted (a resend, a repeat within the batch, a send whose member set changed since it was
+ * checked): the store then runs the general algorithm. A batch none of whose sends could be
+ * planned (a missing conversation, every send stale) answers fewer rows than it sent, also
+ * changing nothing.
  */
 export interface AppendInOne {
   readonly sql: string;

@@ -81,7 +81,7 @@ const statements: Statements = {
   // Set statements run once per row here, each a single index probe or write.
   usersByIds: 'SELECT * FROM users WHERE id = $1',
   // BEGIN IMMEDIATE already holds the database's write lock: nothing to lock per row.
-  lockConversations: 'SELECT id, last_seq FROM conversations WHERE id = $1',
+  lockConversations: 'SELECT id, last_seq, members_seq FROM conversations WHERE id = $1',
   storedMessages: `SELECT id, conversation_id, seq_id, sender_id, sender_name, content, message_type, send_time, temp_message_id
                    FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND temp_message_id = $3`,
   insertMessages: `INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, wire, wire_format)
