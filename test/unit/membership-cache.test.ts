@@ -119,4 +119,24 @@ describe('MembershipCache', () => {
     assert.equal(counted.calls.get('getMemberIds'), 1);
     assert.equal(await cache.forMember('987654', members[0]!), null);
   });
+
+  it('refresh forgets a group entry and a load in flight: the next check reads the store again', async () => {
+    const owner = members[0]!;
+    const { conversationId } = await store.createGroup({ name: 'g', ownerId: owner, memberIds: [members[1]!] });
+    const first = await cache.forMember(conversationId, owner);
+    assert.deepEqual([first?.isMember, first?.info.membersSeq], [true, 0]);
+    assert.equal(counted.calls.get('getMemberIds'), 1);
+    await cache.forMember(conversationId, owner);
+    assert.equal(counted.calls.get('getMemberIds'), 1, 'cached');
+    cache.refresh(conversationId);
+    await cache.forMember(conversationId, owner);
+    assert.equal(counted.calls.get('getMemberIds'), 2, 'read again after refresh');
+    // A load in flight when refresh is called answers its caller but is not kept.
+    cache.refresh(conversationId);
+    const inFlight = cache.forMember(conversationId, owner);
+    cache.refresh(conversationId);
+    assert.equal((await inFlight)?.isMember, true);
+    await cache.forMember(conversationId, owner);
+    assert.equal(counted.calls.get('getMemberIds'), 4, 'the outdated load was not kept');
+  });
 });
