@@ -13,6 +13,7 @@ import type {
   HistoryQuery,
   MessageAck,
   MessageList,
+  MyGroup,
   Pagination,
   ReadResult,
   SendMessagePayload,
@@ -71,11 +72,18 @@ export interface LogicApi {
    */
   listConversationsPage(session: Session, query: ConversationPageQuery): Promise<ConversationPageResult>;
   openSingleConversation(session: Session, targetUserId: string): Promise<{ conversation: Conversation; created: boolean }>;
+  /**
+   * One conversation of any type as the list shows it to the caller. CONVERSATION_NOT_FOUND when it
+   * does not exist, NOT_CONVERSATION_MEMBER when the caller is not a member (checked in the store).
+   */
+  getConversation(session: Session, conversationId: string): Promise<Conversation>;
   getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult>;
   markRead(session: Session, conversationId: string): Promise<ReadResult>;
 
   createGroup(session: Session, input: { groupName: string; members: string[] }): Promise<{ group: Group; conversation: Conversation }>;
   getGroup(session: Session, groupId: string): Promise<{ group: Group; members: GroupMember[] }>;
+  /** The caller's groups with its role in each, newest activity first (a guest's too: it may be a member). */
+  listGroups(session: Session): Promise<MyGroup[]>;
 
   /**
    * Stores the message (group-committed) and resolves only once it is durable; delivery to

@@ -12,6 +12,7 @@ import type {
   GroupMember,
   HistoryQuery,
   MessageAck,
+  MyGroup,
   Pagination,
   ReadResult,
   SendMessagePayload,
@@ -294,6 +295,18 @@ export class Logic implements LogicApi {
     if (!membership) throw new AppError('CONVERSATION_NOT_FOUND');
     if (!membership.isMember) throw new AppError('NOT_CONVERSATION_MEMBER');
     return membership;
+  }
+
+  async getConversation(session: Session, conversationId: string): Promise<Conversation> {
+    // From the store, not the send path's cache: the answer is the member's row as it is now.
+    const conversation = await this.repo.getConversation(conversationId, session.userId);
+    if (conversation) return conversation;
+    if (!(await this.repo.getConversationInfo(conversationId))) throw new AppError('CONVERSATION_NOT_FOUND');
+    throw new AppError('NOT_CONVERSATION_MEMBER');
+  }
+
+  async listGroups(session: Session): Promise<MyGroup[]> {
+    return this.repo.listGroups(session.userId);
   }
 
   async getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult> {

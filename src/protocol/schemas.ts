@@ -61,6 +61,9 @@ export const GroupSchema = Type.Object({
   createdAt: IsoTime,
 });
 
+/** A group as `GET /api/groups` lists it: the group and the caller's role in it. */
+export const MyGroupSchema = Type.Composite([GroupSchema, Type.Object({ myRole: StringEnum<GroupRole>(GROUP_ROLES) })]);
+
 export const GroupMemberSchema = Type.Object({
   userId: Id,
   username: Type.String(),

@@ -13,6 +13,7 @@ import type {
   GroupMemberSchema,
   GroupSchema,
   MessageAckSchema,
+  MyGroupSchema,
   MessageSchema,
   PaginationSchema,
   ReadResultSchema,
@@ -30,6 +31,8 @@ export type Message = Static<typeof MessageSchema>;
 export type Conversation = Static<typeof ConversationSchema>;
 export type Group = Static<typeof GroupSchema>;
 export type GroupMember = Static<typeof GroupMemberSchema>;
+/** A group with the caller's role in it. */
+export type MyGroup = Static<typeof MyGroupSchema>;
 export type AuthResult = Static<typeof AuthResultSchema>;
 export type ReadResult = Static<typeof ReadResultSchema>;
 export type Pagination = Static<typeof PaginationSchema>;

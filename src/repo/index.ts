@@ -8,7 +8,7 @@
  * - (conversationId, senderId, tempMessageId) is stored at most once.
  * - A promise that resolves from `appendMessages` means the rows are durably committed.
  */
-import type { Conversation, Group, GroupMember, HistoryQuery, Message, MessageList, MessageType, ReadResult, User } from '../protocol/index.js';
+import type { Conversation, Group, GroupMember, HistoryQuery, Message, MessageList, MessageType, MyGroup, ReadResult, User } from '../protocol/index.js';
 
 export type { HistoryQuery };
 
@@ -158,6 +158,8 @@ export interface Repo {
   createGroup(group: NewGroup): Promise<{ groupId: string; conversationId: string }>;
   getGroup(groupId: string): Promise<Group | null>;
   getGroupMembers(groupId: string): Promise<GroupMember[]>;
+  /** The groups `userId` is a member of, with its role, newest activity first. */
+  listGroups(userId: string): Promise<MyGroup[]>;
 
   getConversationInfo(conversationId: string): Promise<ConversationInfo | null>;
   isMember(conversationId: string, userId: string): Promise<boolean>;

@@ -3,7 +3,7 @@
  * numbers and flags as 0/1; PostgreSQL returns BIGINT as strings and booleans as booleans: the
  * mappers accept either, so one conversion serves both.
  */
-import type { Conversation, Group, GroupMember, Message, MessageType, User } from '../protocol/index.js';
+import type { Conversation, Group, GroupMember, GroupRole, Message, MessageType, MyGroup, User } from '../protocol/index.js';
 import type { ConversationInfo, UserRecord } from './index.js';
 import { toIso } from './shared.js';
 
@@ -43,6 +43,10 @@ export interface GroupRow {
   owner_id: Int;
   created_at: Int;
   member_count: Int;
+}
+
+export interface MyGroupRow extends GroupRow {
+  role: GroupRole;
 }
 
 export interface GroupMemberRow {
@@ -118,6 +122,8 @@ export const toGroup = (r: GroupRow): Group => ({
   memberCount: Number(r.member_count),
   createdAt: toIso(Number(r.created_at)),
 });
+
+export const toMyGroup = (r: MyGroupRow): MyGroup => ({ ...toGroup(r), myRole: r.role });
 
 export const toGroupMember = (r: GroupMemberRow): GroupMember => ({
   userId: String(r.id),

@@ -24,6 +24,7 @@ import type {
   GroupMember,
   HistoryQuery,
   MessageAck,
+  MyGroup,
   Pagination,
   ReadResult,
   SendMessagePayload,
@@ -279,6 +280,15 @@ export class RpcLogicClient implements LogicApi {
 
   getGroup(session: Session, groupId: string): Promise<{ group: Group; members: GroupMember[] }> {
     return this.call('GroupService', 'GetGroup', { session, groupId });
+  }
+
+  async listGroups(session: Session): Promise<MyGroup[]> {
+    const { groups } = await this.call<{ groups: Array<{ group: Group; myRole: MyGroup['myRole'] }> }>('GroupService', 'ListGroups', { session });
+    return groups.map(({ group, myRole }) => ({ ...group, myRole }));
+  }
+
+  async getConversation(session: Session, conversationId: string): Promise<Conversation> {
+    return conversation(await this.call<Parameters<typeof conversation>[0]>('ConversationService', 'GetConversation', { session, conversationId }));
   }
 
   /**

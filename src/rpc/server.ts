@@ -147,6 +147,7 @@ function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger
         return { conversations, pagination: nextCursor === null ? rest : { ...rest, nextCursor } };
       },
       OpenSingleConversation: (r: WithSession & { targetUserId: string }) => logic.openSingleConversation(session(r), r.targetUserId),
+      GetConversation: (r: WithSession & { conversationId: string }) => logic.getConversation(session(r), r.conversationId),
       GetMessages: async (r: WithSession & { conversationId: string; query: ProtoHistoryQuery | null }) => {
         const { messages, pagination } = await logic.getMessages(session(r), r.conversationId, historyQuery(r.query));
         return { messagesJson: messages.encode(), messageCount: messages.length, pagination };
@@ -164,6 +165,7 @@ function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger
       CreateGroup: (r: WithSession & { groupName: string; members: string[] }) =>
         logic.createGroup(session(r), { groupName: r.groupName, members: r.members }),
       GetGroup: (r: WithSession & { groupId: string }) => logic.getGroup(session(r), r.groupId),
+      ListGroups: async (r: WithSession) => ({ groups: (await logic.listGroups(session(r))).map(({ myRole, ...group }) => ({ group, myRole })) }),
     },
   };
 }

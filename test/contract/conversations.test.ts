@@ -155,3 +155,38 @@ describe('unread counts and PUT /api/conversations/{id}/read', () => {
     assert.equal(missing.body.code, 'CONVERSATION_NOT_FOUND');
   });
 });
+
+describe('GET /api/conversations/{id}', () => {
+  it('answers each conversation type exactly as my conversation list shows it', async () => {
+    const ann = await api.user('one_ann');
+    const ben = await api.user('one_ben');
+    const single = (await api.post<Conversation>('/api/conversations', { targetUserId: ben.user.userId }, ann.token)).body.data;
+    const group = (await api.post<{ conversation: Conversation }>('/api/groups', { groupName: 'One', members: [ben.user.userId] }, ann.token)).body.data.conversation;
+    await send(ann.token, single.conversationId, ['hello']);
+    await send(ann.token, group.conversationId, ['hi all', 'again']);
+    const list = (await api.get<Conversation[]>('/api/conversations', ben.token)).body.data;
+    assert.ok(list.some((c) => c.type === 'world'), 'the world room is in the list');
+    for (const listed of list) {
+      const res = await api.get<Conversation>(`/api/conversations/${listed.conversationId}`, ben.token);
+      assert.equal(res.status, 200, listed.type);
+      assert.deepEqual(res.body.data, listed, listed.type);
+    }
+    const one = (await api.get<Conversation>(`/api/conversations/${group.conversationId}`, ben.token)).body.data;
+    assert.deepEqual([one.unreadCount, one.lastMessage?.content, one.groupId], [2, 'again', group.groupId]);
+  });
+
+  it('answers a non-member 403 NOT_CONVERSATION_MEMBER and an unknown id 404 CONVERSATION_NOT_FOUND', async () => {
+    const ann = await api.user('one_owner');
+    const ben = await api.user('one_peer');
+    const eve = await api.user('one_eve');
+    const single = (await api.post<Conversation>('/api/conversations', { targetUserId: ben.user.userId }, ann.token)).body.data;
+    const outsider = await api.get(`/api/conversations/${single.conversationId}`, eve.token);
+    assert.deepEqual([outsider.status, outsider.body.code], [403, 'NOT_CONVERSATION_MEMBER']);
+    for (const id of ['999999999', 'x', encodeURIComponent('../1')]) {
+      const missing = await api.get(`/api/conversations/${id}`, eve.token);
+      assert.deepEqual([missing.status, missing.body.code], [404, 'CONVERSATION_NOT_FOUND'], id);
+    }
+    const anonymous = await api.get(`/api/conversations/${single.conversationId}`);
+    assert.deepEqual([anonymous.status, anonymous.body.code], [401, 'UNAUTHORIZED']);
+  });
+});

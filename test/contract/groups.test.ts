@@ -116,3 +116,29 @@ describe('GET /api/groups/{groupId}', () => {
     }
   });
 });
+
+describe('GET /api/groups', () => {
+  it('lists the groups I am a member of with my role in each, newest activity first', async () => {
+    const owner = await api.user('mine_owner');
+    const bob = await api.user('mine_bob');
+    const first = (await api.post<Created>('/api/groups', { groupName: 'First', members: [bob.user.userId] }, owner.token)).body.data;
+    const second = (await api.post<Created>('/api/groups', { groupName: 'Second', members: [owner.user.userId] }, bob.token)).body.data;
+    await api.post<Created>('/api/groups', { groupName: 'Without bob', members: [] }, owner.token);
+    const res = await api.get<Array<Group & { myRole: string }>>('/api/groups', bob.token);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.data, [
+      { ...second.group, myRole: 'owner' },
+      { ...first.group, myRole: 'member' },
+    ]);
+    const mine = (await api.get<Array<Group & { myRole: string }>>('/api/groups', owner.token)).body.data;
+    assert.deepEqual(mine.map((g) => [g.name, g.myRole]), [['Without bob', 'owner'], ['Second', 'member'], ['First', 'owner']]);
+  });
+
+  it('is empty for a user in no group, and requires authentication', async () => {
+    const loner = await api.user('mine_loner');
+    const res = await api.get<Group[]>('/api/groups', loner.token);
+    assert.deepEqual([res.status, res.body.data], [200, []]);
+    const anonymous = await api.get('/api/groups');
+    assert.deepEqual([anonymous.status, anonymous.body.code], [401, 'UNAUTHORIZED']);
+  });
+});

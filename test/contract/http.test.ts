@@ -82,6 +82,10 @@ describe('operations endpoints', () => {
       ['/api/conversations/{conversationId}/read', 'put'],
       ['/api/groups', 'post'],
       ['/api/groups/{groupId}', 'get'],
+      // Extensions (docs/protocol.md, "Conversations and groups").
+      ['/api/users/by-username/{username}', 'get'],
+      ['/api/conversations/{conversationId}', 'get'],
+      ['/api/groups', 'get'],
     ];
     for (const [path, method] of expected) assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`);
     const register = doc.paths['/api/auth/register']!.post!.requestBody!.content['application/json']!.schema;

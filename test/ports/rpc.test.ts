@@ -124,6 +124,12 @@ describe('LogicApi over gRPC', () => {
     assert.equal(groupConversation.groupId, group.groupId);
     assert.ok(!('peer' in groupConversation));
     assert.deepEqual(await api.getGroup(b, group.groupId), await backend.logic.getGroup(b, group.groupId));
+    assert.deepEqual(await api.listGroups(b), await backend.logic.listGroups(b));
+    assert.deepEqual((await api.listGroups(b)).map((g) => g.myRole), ['member']);
+    for (const id of [conversation.conversationId, groupConversation.conversationId]) {
+      assert.deepEqual(await api.getConversation(b, id), await backend.logic.getConversation(b, id));
+    }
+    await assert.rejects(api.getConversation(b, '999999'), isCode('CONVERSATION_NOT_FOUND'));
     await assert.rejects(api.sendMessage(a, { conversationId: conversation.conversationId, content: ' ', tempMessageId: 't2' }), isCode('VALIDATION_ERROR'));
     const { token } = await api.login({ username: 'rpc_carol', password: 'correct horse' }, client);
     await api.logout(await api.authenticate(token));

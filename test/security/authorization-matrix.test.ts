@@ -174,6 +174,16 @@ describe('authorization matrix: every endpoint and WebSocket action × every kin
       },
     ));
 
+  it('GET /api/conversations/{id} of a 1:1: only its two members', () => row(membersOnly, (p) => http(p, 'GET', `/api/conversations/${singleId}`)));
+
+  it('GET /api/conversations/{id} of a group: only members', () => row(membersOnly, (p) => http(p, 'GET', `/api/conversations/${groupConversationId}`)));
+
+  it('GET /api/groups lists only the caller\'s groups, with its own role', () =>
+    row(anyUser, (p) => http(p, 'GET', '/api/groups'), (p, data) => {
+      const mine = (data as Array<{ conversationId: string; myRole: string }>).find((g) => g.conversationId === groupConversationId);
+      assert.equal(mine?.myRole, p === 'owner' ? 'owner' : p === 'member' ? 'member' : undefined, p);
+    }));
+
   it('GET /api/conversations/{id}/messages of a 1:1: only its two members', () =>
     row(membersOnly, (p) => http(p, 'GET', `/api/conversations/${singleId}/messages`)));
 

@@ -16,6 +16,7 @@ import {
   GroupMemberSchema,
   GroupParams,
   GroupSchema,
+  MyGroupSchema,
   GuestBody,
   LoginBody,
   MessageSchema,
@@ -183,6 +184,25 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
     },
   );
 
+  // Extension (the original design's): one conversation, as the caller's list shows it.
+  app.get(
+    '/api/conversations/:conversationId',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['conversations'],
+        summary: 'One conversation of any type, as my conversation list shows it',
+        security: secured,
+        params: ConversationParams,
+        response: { 200: envelope(ConversationSchema), ...errors },
+      },
+    },
+    async (req) => {
+      const { conversationId } = req.params as Static<typeof ConversationParams>;
+      return ok(await logic.getConversation(session(req), conversationId));
+    },
+  );
+
   app.get(
     '/api/conversations/:conversationId/messages',
     {
@@ -240,6 +260,21 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
       const result = await logic.createGroup(session(req), req.body as Static<typeof CreateGroupBody>);
       return reply.code(201).send(ok(result, 'Group created'));
     },
+  );
+
+  // Extension (the original design's): my groups and my role in each.
+  app.get(
+    '/api/groups',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['groups'],
+        summary: 'My groups, with my role in each, newest activity first',
+        security: secured,
+        response: { 200: envelope(Type.Array(MyGroupSchema)), ...errors },
+      },
+    },
+    async (req) => ok(await logic.listGroups(session(req))),
   );
 
   app.get(

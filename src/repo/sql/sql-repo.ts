@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../protocol/index.js';
-import type { Conversation, Group, GroupMember, Message, ReadResult, User } from '../../protocol/index.js';
+import type { Conversation, Group, GroupMember, Message, MyGroup, ReadResult, User } from '../../protocol/index.js';
 import { unobserved, type OperationObserver } from '../../ports/observer.js';
 import type {
   AccountAuth,
@@ -33,6 +33,7 @@ import {
   toConversationInfo,
   toGroup,
   toGroupMember,
+  toMyGroup,
   toHistoryMessage,
   toMessage,
   toUser,
@@ -41,6 +42,7 @@ import {
   type ConversationInfoRow,
   type ConversationRow,
   type GroupMemberRow,
+  type MyGroupRow,
   type GroupRow,
   type HistoryRow,
   type MessageRow,
@@ -333,6 +335,12 @@ export class SqlRepo implements Repo {
     const id = this.key(groupId);
     if (id === null) return [];
     return (await this.driver.read(() => sql.rows<GroupMemberRow>(this.s.groupMembers, [id]))).map(toGroupMember);
+  }
+
+  async listGroups(userId: string): Promise<MyGroup[]> {
+    const id = this.key(userId);
+    if (id === null) return [];
+    return (await this.driver.read(() => sql.rows<MyGroupRow>(this.s.myGroups, [id]))).map(toMyGroup);
   }
 
   async getConversationInfo(conversationId: string): Promise<ConversationInfo | null> {
@@ -671,6 +679,7 @@ const REPO_METHODS = Object.keys({
   createGroup: 0,
   getGroup: 0,
   getGroupMembers: 0,
+  listGroups: 0,
   getConversationInfo: 0,
   isMember: 0,
   getMemberIds: 0,

@@ -78,6 +78,12 @@ export function sharedStatements(d: DialectSyntax) {
     setGroupId: 'UPDATE conversations SET group_id = $1 WHERE id = $2',
     groupById: `SELECT g.id, g.conversation_id, g.name, g.owner_id, g.created_at, c.member_count
                 FROM chat_groups g JOIN conversations c ON c.id = g.conversation_id WHERE g.id = $1`,
+    // The caller's groups, newest activity first (the conversation list's order).
+    myGroups: `SELECT g.id, g.conversation_id, g.name, g.owner_id, g.created_at, c.member_count, m.role
+               FROM conversation_members m
+               JOIN chat_groups g ON g.conversation_id = m.conversation_id
+               JOIN conversations c ON c.id = g.conversation_id
+               WHERE m.user_id = $1 ORDER BY c.updated_at DESC, c.id DESC`,
     groupMembers: `SELECT u.id, u.username, u.avatar, m.role, m.joined_at
                    FROM chat_groups g
                    JOIN conversation_members m ON m.conversation_id = g.conversation_id
