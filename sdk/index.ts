@@ -42,6 +42,7 @@ export type {
   Message,
   MessageAck,
   MessageType,
+  MyGroup,
   Pagination,
   ReadResult,
   User,

@@ -13,6 +13,7 @@ import {
   type GroupMember,
   type Message,
   type MessageAck,
+  type MyGroup,
   type ClientMessageType,
   type Pagination,
   type ReadResult,
@@ -384,6 +385,19 @@ function toWsUrl(baseUrl: string): string {
   }
 
   /**
+   * One conversation of any type, as {@link conversations} lists it: NOT_CONVERSATION_MEMBER when
+   * you are not a member, CONVERSATION_NOT_FOUND when it does not exist.
+   *
+   * @example
+   * ```ts
+   * const { unreadCount, lastMessage } = await client.conversation(conversationId);
+   * ```
+   */
+  async conversation(conversationId: string): Promise<Conversation> {
+    return (await this.rest.request<Conversation>('GET', `/api/conversations/${encodeURIComponent(conversationId)}`)).data;
+  }
+
+  /**
    * A page of history, ascending by seqId. Default: the newest page.
    *
    * @example
@@ -442,6 +456,18 @@ function toWsUrl(baseUrl: string): string {
    */
   async getGroup(groupId: string): Promise<{ group: Group; members: GroupMember[] }> {
     return (await this.rest.request<{ group: Group; members: GroupMember[] }>('GET', `/api/groups/${encodeURIComponent(groupId)}`)).data;
+  }
+
+  /**
+   * My groups, with my role in each, newest activity first.
+   *
+   * @example
+   * ```ts
+   * const admin = (await client.groups()).filter((g) => g.myRole !== 'member');
+   * ```
+   */
+  async groups(): Promise<MyGroup[]> {
+    return (await this.rest.request<MyGroup[]>('GET', '/api/groups')).data;
   }
 
   // ---- WebSocket ----

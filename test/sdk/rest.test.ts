@@ -54,6 +54,7 @@ test('register, login, me, conversations, history, read marks and groups work th
   const bobsView = (await bob.conversations()).find((c) => c.conversationId === chat.conversationId);
   assert.equal(bobsView?.unreadCount, 3);
   assert.equal((await bob.markRead(chat.conversationId)).unreadCount, 0);
+  assert.deepEqual(await bob.conversation(chat.conversationId), { ...bobsView, unreadCount: 0, lastReadSeq: 3 });
 
   const { group, conversation } = await alice.createGroup('Team', [bob.user!.userId, carol.user!.userId]);
   assert.equal(conversation.type, 'group');
@@ -66,6 +67,8 @@ test('register, login, me, conversations, history, read marks and groups work th
       [carol.user!.username, 'member'],
     ].sort(),
   );
+  assert.deepEqual(await carol.groups(), [{ ...group, myRole: 'member' }]);
+  assert.deepEqual((await alice.groups()).map((g) => [g.groupId, g.myRole]), [[group.groupId, 'owner']]);
 
   await alice.logout();
   assert.equal(alice.token, null);
