@@ -238,6 +238,24 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
     await closeAll(alice, bob);
   });
 
+  test('a conversation someone starts with me is fetched on its own when its first message arrives', async () => {
+    const [alice, bob] = await signedUp('alice', 'bob');
+    await expectCount(bob.page.getByTestId('conversation'), 1); // the world room
+    // From here Bob's app cannot read its list again: only the one-conversation fetch can add it.
+    const isListPage = (url: URL) => url.pathname === '/api/conversations' && url.searchParams.has('limit');
+    await bob.page.route((url) => isListPage(url), (route) => route.abort());
+    const fetchedOne = bob.page.waitForRequest((request) => /^\/api\/conversations\/\d+$/.test(new URL(request.url()).pathname));
+    await startChatWith(alice, bob.username);
+    await send(alice, 'Hi Bob');
+    await fetchedOne;
+    const aliceInBobsList = conversationEntry(bob.page, alice.username);
+    await expectText(aliceInBobsList.getByTestId('conversation-last'), `${alice.username}: Hi Bob`);
+    await expectText(aliceInBobsList.getByTestId('unread-badge'), '1');
+    await send(alice, 'Still there?');
+    await expectText(aliceInBobsList.getByTestId('unread-badge'), '2');
+    await closeAll(alice, bob);
+  });
+
   test('a conversation list the server answered before a message arrived does not hide that message', async () => {
     const [alice, bob] = await signedUp('alice', 'bob');
     await startChatWith(alice, bob.username);

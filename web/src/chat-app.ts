@@ -28,6 +28,8 @@ export class ChatApp {
   private readonly shell: HTMLElement;
   private pane: ConversationPane | null = null;
   private refreshTimer: number | null = null;
+  /** Conversations we do not show yet, being fetched, with the newest seqId a live message had meanwhile. */
+  private readonly fetching = new Map<string, number>();
   private signingOut = false;
   private readonly me: User;
 
@@ -176,8 +178,8 @@ export class ChatApp {
   private onMessage(message: Message): void {
     const conversation = this.conversations.get(message.conversationId);
     if (!conversation) {
-      // A conversation someone just started with us: the list has its name and members.
-      this.scheduleRefresh();
+      // A conversation someone just started with us (or added us to): fetch that one.
+      this.fetchConversation(message.conversationId, message.seqId);
     } else {
       conversation.lastMessage = message;
       conversation.updatedAt = message.sendTime;
@@ -187,6 +189,31 @@ export class ChatApp {
       this.renderList();
     }
     if (this.pane?.conversationId === message.conversationId) this.pane.onMessage(message);
+  }
+
+  /**
+   * Fetches one conversation we do not show yet and adds it. A message that arrives while the
+   * answer is on its way may be newer than the answer: then it is fetched again, so the entry
+   * shows the newest message and counts it unread.
+   */
+  private fetchConversation(conversationId: string, seqId: number): void {
+    const pending = this.fetching.get(conversationId);
+    this.fetching.set(conversationId, Math.max(pending ?? 0, seqId));
+    if (pending !== undefined) return;
+    const fetchOnce = async (attempt: number): Promise<void> => {
+      const fetched = await this.client.conversation(conversationId);
+      // A live message is committed before it is sent: a read after it sees it (a few tries at most).
+      if ((fetched.lastMessage?.seqId ?? 0) < this.fetching.get(conversationId)! && attempt < 3) return fetchOnce(attempt + 1);
+      this.fetching.delete(conversationId);
+      this.merge([fetched]);
+      this.renderList();
+    };
+    fetchOnce(1).catch((err: unknown) => {
+      this.fetching.delete(conversationId);
+      this.onListError(err);
+      // Not ours to read after all (or the server could not answer): the list page says what is.
+      this.scheduleRefresh();
+    });
   }
 
   private renderList(): void {
