@@ -10,6 +10,7 @@ import type {
   ConversationPagination,
   Group,
   GroupMember,
+  GroupRole,
   HistoryQuery,
   MessageAck,
   MessageList,
@@ -19,6 +20,13 @@ import type {
   SendMessagePayload,
   User,
 } from '../protocol/index.js';
+
+/** A page of a group's members: 1-based `page`, `size` 1–100, optionally only one role. */
+export interface MembersQuery {
+  page: number;
+  size: number;
+  role?: GroupRole;
+}
 
 /** Who is calling, as proven by a verified, unrevoked token. */
 export interface Session {
@@ -82,6 +90,12 @@ export interface LogicApi {
 
   createGroup(session: Session, input: { groupName: string; members: string[] }): Promise<{ group: Group; conversation: Conversation }>;
   getGroup(session: Session, groupId: string): Promise<{ group: Group; members: GroupMember[] }>;
+  /**
+   * A page of a group conversation's members, in the order they joined; `role` filters. Checked
+   * in the store: CONVERSATION_NOT_FOUND, NOT_CONVERSATION_MEMBER, then NOT_GROUP_CONVERSATION for a
+   * 1:1 or the world room (whose member list is every user).
+   */
+  listMembers(session: Session, conversationId: string, query: MembersQuery): Promise<{ members: GroupMember[]; pagination: Pagination }>;
   /** The caller's groups with its role in each, newest activity first (a guest's too: it may be a member). */
   listGroups(session: Session): Promise<MyGroup[]>;
 

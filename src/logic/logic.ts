@@ -20,7 +20,7 @@ import type {
 } from '../protocol/index.js';
 import type { Repo, StoredAppend } from '../repo/index.js';
 import type { Bus, Delivery } from '../bus/index.js';
-import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, Session } from './api.js';
+import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, MembersQuery, Session } from './api.js';
 import { MembershipCache } from './membership-cache.js';
 import { GuestExpiry, type GuestExpiryConfig } from './guest-expiry.js';
 import { MessageWriter, type PendingSend } from './message-writer.js';
@@ -303,6 +303,19 @@ export class Logic implements LogicApi {
     if (conversation) return conversation;
     if (!(await this.repo.getConversationInfo(conversationId))) throw new AppError('CONVERSATION_NOT_FOUND');
     throw new AppError('NOT_CONVERSATION_MEMBER');
+  }
+
+  async listMembers(session: Session, conversationId: string, query: MembersQuery): Promise<{ members: GroupMember[]; pagination: Pagination }> {
+    if (!Number.isInteger(query.page) || query.page < 1) throw new AppError('VALIDATION_ERROR', 'page: must be an integer from 1', { field: 'page' });
+    if (!Number.isInteger(query.size) || query.size < 1 || query.size > LIMITS.pageSizeMax) {
+      throw new AppError('VALIDATION_ERROR', `size: must be an integer from 1 to ${LIMITS.pageSizeMax}`, { field: 'size' });
+    }
+    const info = await this.repo.getConversationInfo(conversationId);
+    if (!info) throw new AppError('CONVERSATION_NOT_FOUND');
+    if (!(await this.repo.isMember(conversationId, session.userId))) throw new AppError('NOT_CONVERSATION_MEMBER');
+    if (info.type !== 'group') throw new AppError('NOT_GROUP_CONVERSATION');
+    const { members, total } = await this.repo.listMembersPage(conversationId, query);
+    return { members, pagination: { page: query.page, size: query.size, total, hasMore: query.page * query.size < total } };
   }
 
   async listGroups(session: Session): Promise<MyGroup[]> {

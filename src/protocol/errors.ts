@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   USER_NOT_FOUND: { http: 404, grpc: 5, retryable: false, message: 'User not found' },
   CONVERSATION_NOT_FOUND: { http: 404, grpc: 5, retryable: false, message: 'Conversation not found' },
   GROUP_NOT_FOUND: { http: 404, grpc: 5, retryable: false, message: 'Group not found' },
+  NOT_GROUP_CONVERSATION: { http: 400, grpc: 9, retryable: false, message: 'Only a group conversation has this operation' },
   ROUTE_NOT_FOUND: { http: 404, grpc: 12, retryable: false, message: 'Route not found' },
   USERNAME_TAKEN: { http: 409, grpc: 6, retryable: false, message: 'Username is already taken' },
   REQUEST_TIMEOUT: { http: 408, grpc: 4, retryable: true, message: 'The request did not arrive in time' },

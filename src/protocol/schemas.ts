@@ -8,7 +8,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { CLIENT_MESSAGE_TYPES, CONVERSATION_TYPES, GROUP_ROLES, MESSAGE_TYPES, type ConversationType, type GroupRole, type MessageType } from './constants.js';
 
 /** A string enum documented as `{type: string, enum: [...]}` and typed as the union of its values. */
-const StringEnum = <T extends string>(values: readonly T[]) => Type.Unsafe<T>(Type.String({ enum: [...values] }));
+const StringEnum = <T extends string>(values: readonly T[], options: { description?: string } = {}) => Type.Unsafe<T>(Type.String({ ...options, enum: [...values] }));
 
 export const Id = Type.String({ minLength: 1, maxLength: 64, description: 'an opaque id' });
 const IsoTime = Type.String({ format: 'date-time' });
@@ -166,6 +166,15 @@ export const MessagesQuery = Type.Object(
     size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     afterSeq: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     beforeSeq: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+  },
+  { additionalProperties: false },
+);
+/** GET /api/conversations/{id}/members: a page of a group's members, optionally of one role. */
+export const MembersQuery = Type.Object(
+  {
+    page: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000, description: '1-based page, default 1' })),
+    size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'members per page, 1–100, default 50' })),
+    role: Type.Optional(StringEnum<GroupRole>(GROUP_ROLES, { description: 'only members with this role' })),
   },
   { additionalProperties: false },
 );

@@ -8,7 +8,7 @@
  * - (conversationId, senderId, tempMessageId) is stored at most once.
  * - A promise that resolves from `appendMessages` means the rows are durably committed.
  */
-import type { Conversation, Group, GroupMember, HistoryQuery, Message, MessageList, MessageType, MyGroup, ReadResult, User } from '../protocol/index.js';
+import type { Conversation, Group, GroupMember, GroupRole, HistoryQuery, Message, MessageList, MessageType, MyGroup, ReadResult, User } from '../protocol/index.js';
 
 export type { HistoryQuery };
 
@@ -88,6 +88,13 @@ export interface ConversationInfo {
   membersSeq: number;
 }
 
+export interface MembersPageQuery {
+  /** 1-based. */
+  page: number;
+  size: number;
+  role?: GroupRole;
+}
+
 /** A position in a user's conversation list: the (updatedAt, conversationId) keyset the list is ordered by. */
 export interface ConversationKey {
   /** The conversation's `updated_at`, milliseconds since the epoch. */
@@ -158,6 +165,8 @@ export interface Repo {
   createGroup(group: NewGroup): Promise<{ groupId: string; conversationId: string }>;
   getGroup(groupId: string): Promise<Group | null>;
   getGroupMembers(groupId: string): Promise<GroupMember[]>;
+  /** A page of a conversation's members in the order they joined (`role`: of that role only), and how many there are. */
+  listMembersPage(conversationId: string, query: MembersPageQuery): Promise<{ members: GroupMember[]; total: number }>;
   /** The groups `userId` is a member of, with its role, newest activity first. */
   listGroups(userId: string): Promise<MyGroup[]>;
 

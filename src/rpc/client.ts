@@ -30,7 +30,7 @@ import type {
   SendMessagePayload,
   User,
 } from '../protocol/index.js';
-import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, Session } from '../logic/api.js';
+import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, MembersQuery, Session } from '../logic/api.js';
 import { unobserved, type OperationObserver } from '../ports/observer.js';
 import { fromStatus, fromWireError, INTERNAL_KEY_HEADER, MAX_SENDS_PER_CALL, methodDefinition, type ServiceName } from './definitions.js';
 import { SendStream, type SendOutcome } from './send-stream.js';
@@ -285,6 +285,10 @@ export class RpcLogicClient implements LogicApi {
   async listGroups(session: Session): Promise<MyGroup[]> {
     const { groups } = await this.call<{ groups: Array<{ group: Group; myRole: MyGroup['myRole'] }> }>('GroupService', 'ListGroups', { session });
     return groups.map(({ group, myRole }) => ({ ...group, myRole }));
+  }
+
+  listMembers(session: Session, conversationId: string, query: MembersQuery): Promise<{ members: GroupMember[]; pagination: Pagination }> {
+    return this.call('ConversationService', 'ListMembers', { session, conversationId, ...query });
   }
 
   async getConversation(session: Session, conversationId: string): Promise<Conversation> {

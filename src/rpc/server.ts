@@ -4,8 +4,8 @@
  * Calls must carry the internal key derived from the shared secret: the port is for gateways only.
  */
 import * as grpc from '@grpc/grpc-js';
-import { AppError, CLIENT_MESSAGE_TYPES, toAppError } from '../protocol/index.js';
-import type { HistoryQuery, ClientMessageType, MessageAck, SendMessagePayload } from '../protocol/index.js';
+import { AppError, CLIENT_MESSAGE_TYPES, GROUP_ROLES, toAppError } from '../protocol/index.js';
+import type { HistoryQuery, ClientMessageType, GroupRole, MessageAck, SendMessagePayload } from '../protocol/index.js';
 import type { ClientInfo, LogicApi, Session } from '../logic/api.js';
 import { unobserved, type OperationObserver } from '../ports/observer.js';
 import { INTERNAL_KEY_HEADER, MAX_SENDS_PER_CALL, sameKey, serviceDefinition, toStatus, toWireError, type ServiceName } from './definitions.js';
@@ -148,6 +148,12 @@ function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger
       },
       OpenSingleConversation: (r: WithSession & { targetUserId: string }) => logic.openSingleConversation(session(r), r.targetUserId),
       GetConversation: (r: WithSession & { conversationId: string }) => logic.getConversation(session(r), r.conversationId),
+      ListMembers: (r: WithSession & { conversationId: string; page: number; size: number; role?: string }) => {
+        if (r.role !== undefined && !(GROUP_ROLES as readonly string[]).includes(r.role)) {
+          throw new AppError('VALIDATION_ERROR', `role: must be one of ${GROUP_ROLES.join(', ')}`, { field: 'role' });
+        }
+        return logic.listMembers(session(r), r.conversationId, { page: r.page, size: r.size, ...(r.role !== undefined ? { role: r.role as GroupRole } : {}) });
+      },
       GetMessages: async (r: WithSession & { conversationId: string; query: ProtoHistoryQuery | null }) => {
         const { messages, pagination } = await logic.getMessages(session(r), r.conversationId, historyQuery(r.query));
         return { messagesJson: messages.encode(), messageCount: messages.length, pagination };

@@ -142,3 +142,55 @@ describe('GET /api/groups', () => {
     assert.deepEqual([anonymous.status, anonymous.body.code], [401, 'UNAUTHORIZED']);
   });
 });
+
+describe('GET /api/conversations/{id}/members', () => {
+  async function groupOf(size: number) {
+    const owner = await api.user('roster_owner');
+    const others = [];
+    for (let i = 1; i < size; i++) others.push(await api.user(`roster_m${i}`));
+    const created = (await api.post<Created>('/api/groups', { groupName: 'Roster', members: others.map((o) => o.user.userId) }, owner.token)).body.data;
+    return { owner, others, conversationId: created.conversation.conversationId };
+  }
+
+  it('pages the members in the order they joined, with roles and the total', async () => {
+    const { owner, others, conversationId } = await groupOf(5);
+    const first = await api.get<GroupMember[]>(`/api/conversations/${conversationId}/members?size=2`, others[0]!.token);
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.body.pagination, { page: 1, size: 2, total: 5, hasMore: true });
+    const all: GroupMember[] = [];
+    for (let page = 1; page <= 3; page++) {
+      const res = await api.get<GroupMember[]>(`/api/conversations/${conversationId}/members?size=2&page=${page}`, owner.token);
+      all.push(...res.body.data);
+      assert.equal(res.body.pagination?.hasMore, page < 3);
+    }
+    assert.deepEqual(all.map((m) => m.userId).sort(), [owner.user.userId, ...others.map((o) => o.user.userId)].sort());
+    assert.equal(all.find((m) => m.userId === owner.user.userId)?.role, 'owner');
+    const whole = await api.get<GroupMember[]>(`/api/conversations/${conversationId}/members`, owner.token);
+    assert.deepEqual([whole.body.data.length, whole.body.pagination?.size], [5, 50]);
+    const owners = await api.get<GroupMember[]>(`/api/conversations/${conversationId}/members?role=owner`, owner.token);
+    assert.deepEqual([owners.body.data.map((m) => m.userId), owners.body.pagination?.total], [[owner.user.userId], 1]);
+  });
+
+  it('refuses a 1:1 and the world room with 400 NOT_GROUP_CONVERSATION, and outsiders and unknown ids as any read', async () => {
+    const { owner, conversationId } = await groupOf(2);
+    const peer = await api.user('roster_peer');
+    const single = (await api.post<Conversation>('/api/conversations', { targetUserId: peer.user.userId }, owner.token)).body.data;
+    const world = (await api.get<Conversation[]>('/api/conversations', owner.token)).body.data.find((c) => c.type === 'world')!;
+    for (const id of [single.conversationId, world.conversationId]) {
+      const res = await api.get(`/api/conversations/${id}/members`, owner.token);
+      assert.deepEqual([res.status, res.body.code], [400, 'NOT_GROUP_CONVERSATION'], id);
+    }
+    const outsider = await api.get(`/api/conversations/${conversationId}/members`, peer.token);
+    assert.deepEqual([outsider.status, outsider.body.code], [403, 'NOT_CONVERSATION_MEMBER']);
+    const missing = await api.get('/api/conversations/999999999/members', peer.token);
+    assert.deepEqual([missing.status, missing.body.code], [404, 'CONVERSATION_NOT_FOUND']);
+  });
+
+  for (const query of ['page=0', 'size=0', 'size=101', 'role=king', 'page=x', 'extra=1']) {
+    it(`refuses ${query} with 400 VALIDATION_ERROR`, async () => {
+      const { owner, conversationId } = await groupOf(2);
+      const res = await api.get(`/api/conversations/${conversationId}/members?${query}`, owner.token);
+      assert.deepEqual([res.status, res.body.code], [400, 'VALIDATION_ERROR']);
+    });
+  }
+});

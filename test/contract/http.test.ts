@@ -85,6 +85,7 @@ describe('operations endpoints', () => {
       // Extensions (docs/protocol.md, "Conversations and groups").
       ['/api/users/by-username/{username}', 'get'],
       ['/api/conversations/{conversationId}', 'get'],
+      ['/api/conversations/{conversationId}/members', 'get'],
       ['/api/groups', 'get'],
     ];
     for (const [path, method] of expected) assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`);

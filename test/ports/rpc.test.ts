@@ -130,6 +130,9 @@ describe('LogicApi over gRPC', () => {
       assert.deepEqual(await api.getConversation(b, id), await backend.logic.getConversation(b, id));
     }
     await assert.rejects(api.getConversation(b, '999999'), isCode('CONVERSATION_NOT_FOUND'));
+    const membersQuery = { page: 1, size: 1, role: 'member' as const };
+    assert.deepEqual(await api.listMembers(a, groupConversation.conversationId, membersQuery), await backend.logic.listMembers(a, groupConversation.conversationId, membersQuery));
+    await assert.rejects(api.listMembers(a, conversation.conversationId, { page: 1, size: 10 }), isCode('NOT_GROUP_CONVERSATION'));
     await assert.rejects(api.sendMessage(a, { conversationId: conversation.conversationId, content: ' ', tempMessageId: 't2' }), isCode('VALIDATION_ERROR'));
     const { token } = await api.login({ username: 'rpc_carol', password: 'correct horse' }, client);
     await api.logout(await api.authenticate(token));

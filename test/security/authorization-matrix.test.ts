@@ -178,6 +178,17 @@ describe('authorization matrix: every endpoint and WebSocket action × every kin
 
   it('GET /api/conversations/{id} of a group: only members', () => row(membersOnly, (p) => http(p, 'GET', `/api/conversations/${groupConversationId}`)));
 
+  it('GET /api/conversations/{id}/members of a group: only members', () =>
+    row(membersOnly, (p) => http(p, 'GET', `/api/conversations/${groupConversationId}/members`), (_p, data) => {
+      assert.deepEqual((data as Array<{ userId: string }>).map((m) => m.userId).sort(), [users.owner.user.userId, users.member.user.userId].sort());
+    }));
+
+  it('GET /api/conversations/{id}/members of a 1:1: refused to its members as not a group, to others as not theirs', () =>
+    row(
+      expect({ owner: denied('NOT_GROUP_CONVERSATION'), member: denied('NOT_GROUP_CONVERSATION'), nonMember: NOT_MEMBER, otherUser: NOT_MEMBER, guest: NOT_MEMBER }),
+      (p) => http(p, 'GET', `/api/conversations/${singleId}/members`),
+    ));
+
   it('GET /api/groups lists only the caller\'s groups, with its own role', () =>
     row(anyUser, (p) => http(p, 'GET', '/api/groups'), (p, data) => {
       const mine = (data as Array<{ conversationId: string; myRole: string }>).find((g) => g.conversationId === groupConversationId);

@@ -20,6 +20,7 @@ import {
   GuestBody,
   LoginBody,
   MessageSchema,
+  MembersQuery,
   MessagesQuery,
   ReadResultSchema,
   RegisterBody,
@@ -200,6 +201,33 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
     async (req) => {
       const { conversationId } = req.params as Static<typeof ConversationParams>;
       return ok(await logic.getConversation(session(req), conversationId));
+    },
+  );
+
+  // Extension (the original design's): a group's members, a page at a time.
+  app.get(
+    '/api/conversations/:conversationId/members',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['conversations'],
+        summary: "A page of a group conversation's members, in the order they joined; role filters",
+        description: 'Members only. A 1:1 or the world room: 400 NOT_GROUP_CONVERSATION (the world is every user: never listed).',
+        security: secured,
+        params: ConversationParams,
+        querystring: MembersQuery,
+        response: { 200: envelope(Type.Array(GroupMemberSchema), true), ...errors },
+      },
+    },
+    async (req) => {
+      const { conversationId } = req.params as Static<typeof ConversationParams>;
+      const { page, size, role } = req.query as Static<typeof MembersQuery>;
+      const result = await logic.listMembers(session(req), conversationId, {
+        page: page ?? 1,
+        size: size ?? LIMITS.pageSizeDefault,
+        ...(role !== undefined ? { role } : {}),
+      });
+      return { ...ok(result.members), pagination: result.pagination };
     },
   );
 

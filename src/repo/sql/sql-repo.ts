@@ -17,6 +17,7 @@ import type {
   ConversationListQuery,
   HistoryPage,
   HistoryQuery,
+  MembersPageQuery,
   NewGroup,
   NewMessage,
   NewUser,
@@ -335,6 +336,23 @@ export class SqlRepo implements Repo {
     const id = this.key(groupId);
     if (id === null) return [];
     return (await this.driver.read(() => sql.rows<GroupMemberRow>(this.s.groupMembers, [id]))).map(toGroupMember);
+  }
+
+  async listMembersPage(conversationId: string, query: MembersPageQuery): Promise<{ members: GroupMember[]; total: number }> {
+    const id = this.key(conversationId);
+    if (id === null) return { members: [], total: 0 };
+    const offset = (query.page - 1) * query.size;
+    const [rows, [total]] = await Promise.all([
+      this.driver.read(() =>
+        query.role === undefined
+          ? sql.rows<GroupMemberRow>(this.s.membersPage, [id, query.size, offset])
+          : sql.rows<GroupMemberRow>(this.s.membersPageOfRole, [id, query.size, offset, query.role]),
+      ),
+      this.driver.read(() =>
+        query.role === undefined ? sql.values<Int>(this.s.countMembers, [id]) : sql.values<Int>(this.s.countMembersOfRole, [id, query.role]),
+      ),
+    ]);
+    return { members: rows.map(toGroupMember), total: Number(total ?? 0) };
   }
 
   async listGroups(userId: string): Promise<MyGroup[]> {
@@ -680,6 +698,7 @@ const REPO_METHODS = Object.keys({
   getGroup: 0,
   getGroupMembers: 0,
   listGroups: 0,
+  listMembersPage: 0,
   getConversationInfo: 0,
   isMember: 0,
   getMemberIds: 0,

@@ -84,6 +84,15 @@ export function sharedStatements(d: DialectSyntax) {
                JOIN chat_groups g ON g.conversation_id = m.conversation_id
                JOIN conversations c ON c.id = g.conversation_id
                WHERE m.user_id = $1 ORDER BY c.updated_at DESC, c.id DESC`,
+    // A page of a conversation's members, in the order they joined; with a role, of that role only.
+    membersPage: `SELECT u.id, u.username, u.avatar, m.role, m.joined_at
+                  FROM conversation_members m JOIN users u ON u.id = m.user_id
+                  WHERE m.conversation_id = $1 ORDER BY m.joined_at, u.id LIMIT $2 OFFSET $3`,
+    membersPageOfRole: `SELECT u.id, u.username, u.avatar, m.role, m.joined_at
+                        FROM conversation_members m JOIN users u ON u.id = m.user_id
+                        WHERE m.conversation_id = $1 AND m.role = $4 ORDER BY m.joined_at, u.id LIMIT $2 OFFSET $3`,
+    countMembers: 'SELECT COUNT(*) FROM conversation_members WHERE conversation_id = $1',
+    countMembersOfRole: 'SELECT COUNT(*) FROM conversation_members WHERE conversation_id = $1 AND role = $2',
     groupMembers: `SELECT u.id, u.username, u.avatar, m.role, m.joined_at
                    FROM chat_groups g
                    JOIN conversation_members m ON m.conversation_id = g.conversation_id
