@@ -11,6 +11,7 @@ import {
   type ConversationPagination,
   type Group,
   type GroupMember,
+  type GroupRole,
   type Message,
   type MessageAck,
   type MyGroup,
@@ -456,6 +457,27 @@ function toWsUrl(baseUrl: string): string {
    */
   async getGroup(groupId: string): Promise<{ group: Group; members: GroupMember[] }> {
     return (await this.rest.request<{ group: Group; members: GroupMember[] }>('GET', `/api/groups/${encodeURIComponent(groupId)}`)).data;
+  }
+
+  /**
+   * A page of a group conversation's members, in the order they joined (default: page 1 of 50);
+   * `role` keeps one role. NOT_GROUP_CONVERSATION for a 1:1 or the world room.
+   *
+   * @example
+   * ```ts
+   * const { members, pagination } = await client.members(conversationId, { role: 'admin' });
+   * ```
+   */
+  async members(conversationId: string, query: { page?: number; size?: number; role?: GroupRole } = {}): Promise<{ members: GroupMember[]; pagination: Pagination }> {
+    const params = new URLSearchParams();
+    for (const key of ['page', 'size', 'role'] as const) {
+      const value = query[key];
+      if (value !== undefined) params.set(key, String(value));
+    }
+    const qs = params.toString();
+    const result = await this.rest.request<GroupMember[]>('GET', `/api/conversations/${encodeURIComponent(conversationId)}/members${qs ? `?${qs}` : ''}`);
+    const size = query.size ?? LIMITS.pageSizeDefault;
+    return { members: result.data, pagination: result.pagination ?? { page: query.page ?? 1, size, total: result.data.length, hasMore: false } };
   }
 
   /**

@@ -68,6 +68,9 @@ test('register, login, me, conversations, history, read marks and groups work th
     ].sort(),
   );
   assert.deepEqual(await carol.groups(), [{ ...group, myRole: 'member' }]);
+  const page = await carol.members(conversation.conversationId, { size: 2 });
+  assert.deepEqual([page.members.length, page.pagination.total, page.pagination.hasMore], [2, 3, true]);
+  assert.deepEqual((await carol.members(conversation.conversationId, { role: 'owner' })).members.map((m) => m.username), [aliceName]);
   assert.deepEqual((await alice.groups()).map((g) => [g.groupId, g.myRole]), [[group.groupId, 'owner']]);
 
   await alice.logout();
