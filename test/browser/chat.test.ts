@@ -163,6 +163,26 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
     await closeAll(ann, ben, cat);
   });
 
+  test('group info shows the owner first, then members a page at a time', async () => {
+    const [ann] = await signedUp('ann');
+    const api = new Api(srv.baseUrl);
+    const others = await Promise.all(Array.from({ length: 51 }, (_, i) => api.user(`crowd${i}`)));
+    const login = await api.post<{ token: string }>('/api/auth/login', { username: ann.username, password: PASSWORD });
+    const groupName = `Crowd ${Date.now()}`;
+    const created = await api.post('/api/groups', { groupName, members: others.map((o) => o.user.userId) }, login.body.data.token);
+    assert.equal(created.status, 201);
+    await ann.page.reload();
+    await openConversation(ann, groupName);
+    await ann.page.getByTestId('group-info').click();
+    const members = ann.page.getByTestId('group-member');
+    await expectCount(members, 51); // the owner and the first 50 members
+    assert.equal(await members.first().getAttribute('data-role'), 'owner');
+    await ann.page.getByTestId('group-members-more').click();
+    await expectCount(members, 52);
+    await expectCount(ann.page.locator('[data-testid="group-members-more"]:visible'), 0);
+    await closeAll(ann);
+  });
+
   test('markup in a message or a group name is shown as text and never runs', async () => {
     const [alice, bob] = await signedUp('alice', 'bob');
     const payload = '<img src=x onerror=alert(1)>';

@@ -1,5 +1,5 @@
 /** One open conversation: history with scroll-back, live messages, and sends that go pending → sent, or failed with retry. */
-import { createTempId, type Conversation, type GoChatClient, type Message, type MessageAck, type ReadResult, type User } from '../../sdk/index.js';
+import { createTempId, type Conversation, type GoChatClient, type GroupMember, type Message, type MessageAck, type ReadResult, type User } from '../../sdk/index.js';
 import { el, replaceChildren } from './dom.js';
 import { conversationTitle, describeError, formatTime } from './format.js';
 
@@ -23,6 +23,8 @@ export interface PaneEvents {
 }
 
 const PAGE_SIZE = 30;
+/** Members shown per page in the group info dialog. */
+const MEMBERS_PAGE_SIZE = 50;
 
 const memberCount = (n: number) => `${n} member${n === 1 ? '' : 's'}`;
 
@@ -271,26 +273,39 @@ export class ConversationPane {
     dialog.addEventListener('close', () => dialog.remove());
     document.body.append(dialog);
     dialog.showModal();
-    try {
-      const { group, members } = await this.client.getGroup(this.conversation.groupId!);
-      const order = { owner: 0, admin: 1, member: 2 } as const;
-      members.sort((a, b) => order[a.role] - order[b.role] || a.username.localeCompare(b.username));
-      replaceChildren(
-        body,
-        el('p', { class: 'subtitle' }, `${memberCount(group.memberCount)} · created ${formatTime(group.createdAt)}`),
-        el(
-          'ul',
-          { class: 'members', testid: 'group-members' },
-          ...members.map((m) =>
-            el(
-              'li',
-              { testid: 'group-member', dataset: { role: m.role } },
-              el('span', { class: 'member-name' }, m.username, m.userId === this.me.userId ? ' (you)' : ''),
-              el('span', { class: `role role-${m.role}`, testid: 'member-role' }, m.role),
-            ),
-          ),
-        ),
+    const conversationId = this.conversation.conversationId;
+    const list = el('ul', { class: 'members', testid: 'group-members' });
+    const more = el('button', { class: 'quiet', testid: 'group-members-more', attrs: { type: 'button' } }, 'Show more members');
+    more.hidden = true;
+    const row = (m: GroupMember) =>
+      el(
+        'li',
+        { testid: 'group-member', dataset: { role: m.role } },
+        el('span', { class: 'member-name' }, m.username, m.userId === this.me.userId ? ' (you)' : ''),
+        el('span', { class: `role role-${m.role}`, testid: 'member-role' }, m.role),
       );
+    // Owner and admins first, then members a page at a time: a group of thousands is never read whole.
+    let page = 0;
+    const loadMembers = async () => {
+      const next = await this.client.members(conversationId, { role: 'member', page: ++page, size: MEMBERS_PAGE_SIZE });
+      list.append(...next.members.map(row));
+      more.hidden = !next.pagination.hasMore;
+    };
+    more.addEventListener('click', () => {
+      more.disabled = true;
+      loadMembers()
+        .catch((err: unknown) => list.append(el('li', { class: 'form-error' }, describeError(err))))
+        .finally(() => (more.disabled = false));
+    });
+    try {
+      const [group, owners, admins] = await Promise.all([
+        this.client.conversation(conversationId),
+        this.client.members(conversationId, { role: 'owner' }),
+        this.client.members(conversationId, { role: 'admin', size: 100 }),
+      ]);
+      list.append(...[...owners.members, ...admins.members].map(row));
+      await loadMembers();
+      replaceChildren(body, el('p', { class: 'subtitle' }, memberCount(group.memberCount)), list, more);
     } catch (err) {
       replaceChildren(body, el('p', { class: 'form-error' }, describeError(err)));
     }
