@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './constants.js';
 export * from './types.js';
 export * from './codec.js';
+export * from './system-content.js';
