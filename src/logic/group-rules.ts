@@ -20,28 +20,13 @@
  * A change that changes nothing (adding members already in, the role someone has, the same name)
  * is a plan with no effect: the store writes nothing and no system message.
  */
-import { AppError, type GroupRole, type SystemContent, type UserRef } from '../protocol/index.js';
+import { AppError, type GroupRole, type UserRef } from '../protocol/index.js';
+import type { GroupChangePlan, GroupInfoPatch, GroupSnapshot } from '../repo/index.js';
 
-export interface GroupMemberState {
-  role: GroupRole;
-  isGuest: boolean;
-  username: string;
-}
-
-export interface GroupState {
-  /** Members now, by user id. */
-  members: ReadonlyMap<string, GroupMemberState>;
-  name: string;
-  avatar: string;
-  description: string;
-  maxMembers: number;
-}
-
-export interface GroupInfoPatch {
-  name?: string;
-  avatar?: string;
-  description?: string;
-}
+/** The group as the rules see it, and what they decide: the store's types (repo/index.ts). */
+export type GroupState = GroupSnapshot;
+export type GroupPlan = GroupChangePlan;
+export type GroupMemberState = GroupSnapshot['members'] extends ReadonlyMap<string, infer M> ? M : never;
 
 export type GroupOperation =
   | { kind: 'add-members'; users: ReadonlyArray<UserRef & { isGuest: boolean }> }
@@ -49,19 +34,6 @@ export type GroupOperation =
   | { kind: 'set-role'; userId: string; role: GroupRole }
   | { kind: 'update-info'; patch: GroupInfoPatch }
   | { kind: 'disband' };
-
-export interface GroupPlan {
-  added: UserRef[];
-  removed: string[];
-  /** Role changes of members who stay, the new owner's included. */
-  roles: Array<{ userId: string; role: GroupRole }>;
-  /** The new owner, on a transfer. */
-  ownerId?: string;
-  info?: GroupInfoPatch;
-  disband: boolean;
-  /** The system message's content; absent: nothing changes. */
-  event?: SystemContent;
-}
 
 const NOTHING: GroupPlan = { added: [], removed: [], roles: [], disband: false };
 

@@ -8,7 +8,7 @@
  * - (conversationId, senderId, tempMessageId) is stored at most once.
  * - A promise that resolves from `appendMessages` means the rows are durably committed.
  */
-import type { Conversation, Group, GroupMember, GroupRole, HistoryQuery, Message, MessageList, MessageType, MyGroup, ReadResult, User } from '../protocol/index.js';
+import type { Conversation, Group, GroupMember, GroupRole, HistoryQuery, Message, MessageList, MessageType, MyGroup, ReadResult, SystemContent, User, UserRef } from '../protocol/index.js';
 
 export type { HistoryQuery };
 
@@ -124,6 +124,68 @@ export interface NewGroup {
   memberIds: string[];
 }
 
+/** A group as a change sees it, read under the conversation's lock. */
+export interface GroupSnapshot {
+  /** Members now, by user id. */
+  members: ReadonlyMap<string, { role: GroupRole; isGuest: boolean; username: string }>;
+  name: string;
+  avatar: string;
+  description: string;
+  maxMembers: number;
+}
+
+export interface GroupInfoPatch {
+  name?: string;
+  avatar?: string;
+  description?: string;
+}
+
+/** What a group change does (logic/group-rules.ts decides it); no `event`: nothing changes. */
+export interface GroupChangePlan {
+  added: UserRef[];
+  removed: string[];
+  /** Role changes of members who stay, the new owner's included. */
+  roles: Array<{ userId: string; role: GroupRole }>;
+  /** The new owner, on a transfer. */
+  ownerId?: string;
+  info?: GroupInfoPatch;
+  disband: boolean;
+  /** The system message's content. */
+  event?: SystemContent;
+}
+
+export interface GroupChange {
+  conversationId: string;
+  actorId: string;
+  actorName: string;
+  maxMembers: number;
+  /** Milliseconds since the epoch: the system message's send time. */
+  sendTime: number;
+  /**
+   * Decides the change from the group as it is under the lock: a pure function (it may run again
+   * if the transaction is retried), or it throws the AppError to answer with, changing nothing.
+   */
+  decide(group: GroupSnapshot): GroupChangePlan;
+}
+
+/** A changed item of a conversation, at its latest value (null: gone), with the changeSeq of the change. */
+export type ChangeItem =
+  | { changeSeq: number; kind: 'group'; group: { name: string; avatar: string; description: string; ownerId: string; memberCount: number } | null }
+  | { changeSeq: number; kind: 'member'; userId: string; member: GroupMember | null };
+
+export interface GroupChangeResult {
+  /** The system message; null when the plan changed nothing. */
+  message: Message | null;
+  /** The member set's version after the change. */
+  membersSeq: number;
+  /** Members before and after (who hears of the change). */
+  recipients: string[];
+  added: string[];
+  removed: string[];
+  disbanded: boolean;
+  items: ChangeItem[];
+}
+
 export interface Repo {
   /**
    * Throws AppError USERNAME_TAKEN when the name exists case-insensitively or its skeleton is taken.
@@ -163,6 +225,16 @@ export interface Repo {
    */
   expireGuests(inactiveBefore: number, limit: number): Promise<string[]>;
   createGroup(group: NewGroup): Promise<{ groupId: string; conversationId: string }>;
+  /**
+   * One group administration change, in one transaction under the conversation's lock: reads the
+   * group, asks `decide`, applies the plan, appends its system message (the next seqId; the actor's
+   * read pointer moves past it, an added member's starts just before it), bumps `membersSeq` when
+   * the member set changed and `changeSeq` once per changed item (stored compacted, one row per
+   * item). CONVERSATION_NOT_FOUND, or NOT_GROUP_CONVERSATION for a 1:1 or the world.
+   */
+  changeGroup(change: GroupChange): Promise<GroupChangeResult>;
+  /** The items changed after `afterChange`, each once at its latest value, ascending by changeSeq; at most `limit`. */
+  getChanges(conversationId: string, afterChange: number, limit: number): Promise<ChangeItem[]>;
   getGroup(groupId: string): Promise<Group | null>;
   getGroupMembers(groupId: string): Promise<GroupMember[]>;
   /** A page of a conversation's members in the order they joined (`role`: of that role only), and how many there are. */

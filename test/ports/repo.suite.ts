@@ -6,8 +6,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError, encodeMessage, type Conversation, type HistoryQuery } from '../../src/protocol/index.js';
-import type { ConversationKey, NewMessage, Repo } from '../../src/repo/index.js';
+import type { ConversationKey, GroupChange, NewMessage, Repo } from '../../src/repo/index.js';
 import { appendStored } from '../helpers/append.js';
+import { decideGroupChange, type GroupOperation } from '../../src/logic/group-rules.js';
 
 export interface RepoFixture {
   /** A fresh, empty store. */
@@ -329,6 +330,102 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       await assert.rejects(appendStored(repo, [message('999999999', a.userId, 't')]), (err: unknown) => err instanceof AppError && err.code === 'CONVERSATION_NOT_FOUND');
     });
 
+    // ---- group administration (changeGroup): the rules are logic's, passed in as `decide` ----
+
+    const isCode = (code: string) => (err: unknown) => err instanceof AppError && err.code === code;
+    const groupWith = async (ownerId: string, memberIds: string[]) => (await repo.createGroup({ ownerId, name: 'Club', memberIds })).conversationId;
+    const change = (conversationId: string, actorId: string, operation: GroupOperation, maxMembers = 100): GroupChange => ({
+      conversationId,
+      actorId,
+      actorName: 'actor',
+      maxMembers,
+      sendTime: Date.now(),
+      decide: (group) => decideGroupChange(group, actorId, operation),
+    });
+
+    test('a group change appends its system message, versions the member set and records each item once', async () => {
+      const owner = await user('own');
+      const ben = await user('ben');
+      const cat = await user('cat');
+      const conversationId = await groupWith(owner.userId, [ben.userId]);
+      await appendStored(repo, [message(conversationId, ben.userId, 'before-add', 'hello')]);
+      const added = await repo.changeGroup(change(conversationId, owner.userId, { kind: 'add-members', users: [{ userId: cat.userId, username: cat.username, isGuest: false }] }));
+      assert.equal(added.message?.seqId, 2);
+      assert.equal(added.message?.messageType, 'system');
+      assert.deepEqual(JSON.parse(added.message!.content), { event: 'members-added', users: [{ userId: cat.userId, username: cat.username }] });
+      assert.deepEqual([added.membersSeq, added.added, added.recipients.sort()], [2, [cat.userId], [owner.userId, ben.userId, cat.userId].sort()]);
+      assert.deepEqual(added.items.map((i) => [i.changeSeq, i.kind]), [[1, 'member'], [2, 'group']]);
+      const info = await repo.getConversationInfo(conversationId);
+      assert.deepEqual([info?.lastSeq, info?.membersSeq, info?.memberCount], [2, 2, 3]);
+      // The added member has only its own system message unread; the actor none.
+      assert.deepEqual([(await repo.getConversation(conversationId, cat.userId))?.unreadCount, (await repo.getConversation(conversationId, owner.userId))?.unreadCount], [1, 0]);
+      // A send checked at the old version is stale; at the new one it is stored after the system message.
+      const [stale] = await repo.appendMessages([message(conversationId, ben.userId, 'old-view')]);
+      assert.deepEqual(stale, { stale: true, membersSeq: 2 });
+      const [fresh] = await appendStored(repo, [{ ...message(conversationId, ben.userId, 'new-view'), membersSeq: 2 }]);
+      assert.equal(fresh!.message.seqId, 3);
+      // Renamed twice: one group item, at its latest value; the change feed is compacted.
+      await repo.changeGroup(change(conversationId, owner.userId, { kind: 'update-info', patch: { name: 'Club II' } }));
+      const renamed = await repo.changeGroup(change(conversationId, owner.userId, { kind: 'update-info', patch: { name: 'Club III' } }));
+      assert.equal(renamed.membersSeq, 2, 'a rename does not change the member set');
+      const feed = await repo.getChanges(conversationId, 0, 10);
+      assert.deepEqual(feed.map((i) => [i.changeSeq, i.kind]), [[1, 'member'], [4, 'group']]);
+      assert.equal(feed[1]!.kind === 'group' && feed[1]!.group?.name, 'Club III');
+      assert.deepEqual(await repo.getChanges(conversationId, 1, 10), [feed[1]]);
+      assert.equal((await repo.getConversation(conversationId, ben.userId))?.name, 'Club III');
+    });
+
+    test('a change the rules refuse changes nothing, and a change that changes nothing writes nothing', async () => {
+      const owner = await user('own');
+      const ben = await user('ben');
+      const conversationId = await groupWith(owner.userId, [ben.userId]);
+      await assert.rejects(repo.changeGroup(change(conversationId, ben.userId, { kind: 'remove-member', userId: owner.userId })), isCode('FORBIDDEN'));
+      await assert.rejects(repo.changeGroup(change(conversationId, owner.userId, { kind: 'remove-member', userId: owner.userId })), isCode('OWNER_MUST_TRANSFER'));
+      const none = await repo.changeGroup(change(conversationId, owner.userId, { kind: 'set-role', userId: ben.userId, role: 'member' }));
+      assert.deepEqual([none.message, none.items], [null, []]);
+      assert.deepEqual([(await repo.getConversationInfo(conversationId))?.lastSeq, (await repo.getChanges(conversationId, 0, 10)).length], [0, 0]);
+      const single = (await repo.getOrCreateSingleConversation(owner.userId, ben.userId)).conversationId;
+      await assert.rejects(repo.changeGroup(change(single, owner.userId, { kind: 'update-info', patch: { name: 'x' } })), isCode('NOT_GROUP_CONVERSATION'));
+      await assert.rejects(repo.changeGroup(change('999999999', owner.userId, { kind: 'disband' })), isCode('CONVERSATION_NOT_FOUND'));
+    });
+
+    test('leaving, removal, a transfer and disbanding leave the group with one owner, then with nobody', async () => {
+      const owner = await user('own');
+      const ben = await user('ben');
+      const cat = await user('cat');
+      const conversationId = await groupWith(owner.userId, [ben.userId, cat.userId]);
+      const removed = await repo.changeGroup(change(conversationId, owner.userId, { kind: 'remove-member', userId: cat.userId }));
+      assert.deepEqual([removed.removed, removed.items.find((i) => i.kind === 'member')], [[cat.userId], { changeSeq: 1, kind: 'member', userId: cat.userId, member: null }]);
+      assert.equal(await repo.getConversation(conversationId, cat.userId), null, 'a removed member no longer has the conversation');
+      await repo.changeGroup(change(conversationId, owner.userId, { kind: 'set-role', userId: ben.userId, role: 'owner' }));
+      const roles = Object.fromEntries((await repo.listMembersPage(conversationId, { page: 1, size: 10 })).members.map((m) => [m.userId, m.role]));
+      assert.deepEqual(roles, { [owner.userId]: 'admin', [ben.userId]: 'owner' });
+      await repo.changeGroup(change(conversationId, owner.userId, { kind: 'remove-member', userId: owner.userId }));
+      const disbanded = await repo.changeGroup(change(conversationId, ben.userId, { kind: 'remove-member', userId: ben.userId }));
+      assert.deepEqual([disbanded.disbanded, disbanded.message && JSON.parse(disbanded.message.content)], [true, { event: 'group-disbanded' }]);
+      assert.deepEqual([(await repo.listMembersPage(conversationId, { page: 1, size: 10 })).total, await repo.listGroups(ben.userId)], [0, []]);
+      assert.equal((await repo.getConversationInfo(conversationId))?.lastSeq, 4, 'every change is in the timeline, gap-free');
+    });
+
+    test('two changes racing through separate handles end in one consistent group: one owner, one loser', async () => {
+      const owner = await user('own');
+      const ben = await user('ben');
+      const conversationId = await groupWith(owner.userId, [ben.userId]);
+      const other = await fixture!.openAgain();
+      opened.push(other);
+      const [transfer, leave] = await Promise.allSettled([
+        repo.changeGroup(change(conversationId, owner.userId, { kind: 'set-role', userId: ben.userId, role: 'owner' })),
+        other.changeGroup(change(conversationId, owner.userId, { kind: 'remove-member', userId: owner.userId })),
+      ]);
+      assert.equal(transfer.status, 'fulfilled');
+      const members = (await repo.listMembersPage(conversationId, { page: 1, size: 10 })).members;
+      assert.deepEqual(members.filter((m) => m.role === 'owner').map((m) => m.userId), [ben.userId]);
+      if (leave.status === 'rejected') assert.equal((leave.reason as AppError).code, 'OWNER_MUST_TRANSFER');
+      else assert.deepEqual(members.map((m) => m.userId), [ben.userId], 'the transfer came first, then the former owner left');
+      const info = await repo.getConversationInfo(conversationId);
+      assert.equal(info?.lastSeq, leave.status === 'fulfilled' ? 2 : 1);
+    });
+
     test('concurrent writers through separate handles get gap-free, unique seqIds', async () => {
       const a = await user();
       const b = await user();
@@ -337,7 +434,8 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       opened.push(other);
       const writers = [repo, other];
       const batches = Array.from({ length: 20 }, (_, i) =>
-        appendStored(writers[i % 2]!, 
+        appendStored(
+          writers[i % 2]!,
           Array.from({ length: 5 }, (_, j) => message(conversationId, i % 3 === 0 ? a.userId : b.userId, `w${i}-${j}`)),
         ),
       );

@@ -20,7 +20,7 @@ export interface PostgresDriverConfig {
 
 export const POSTGRES_DIALECT: SqlDialect = {
   statements: {
-    ...sharedStatements({ greatest: 'GREATEST', true: 'TRUE', forUpdateSkipLocked: ' FOR UPDATE SKIP LOCKED' }),
+    ...sharedStatements({ greatest: 'GREATEST', true: 'TRUE', forUpdateSkipLocked: ' FOR UPDATE SKIP LOCKED', forUpdateOfConversation: ' FOR UPDATE OF c' }),
     usersByIds: 'SELECT * FROM users WHERE id = ANY($1::bigint[])',
     // Locked in id order and held to COMMIT: other writers of these conversations wait, and two
     // batches never deadlock. FOR UPDATE re-reads a row another writer changed while we waited.

@@ -7,14 +7,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../protocol/index.js';
-import type { Conversation, Group, GroupMember, Message, MyGroup, ReadResult, User } from '../../protocol/index.js';
+import type { Conversation, Group, GroupMember, GroupRole, Message, MyGroup, ReadResult, User } from '../../protocol/index.js';
 import { unobserved, type OperationObserver } from '../../ports/observer.js';
 import type {
   AccountAuth,
   AppendResult,
+  ChangeItem,
   ConversationInfo,
   ConversationListPage,
   ConversationListQuery,
+  GroupChange,
+  GroupChangeResult,
+  GroupSnapshot,
   HistoryPage,
   HistoryQuery,
   MembersPageQuery,
@@ -26,6 +30,7 @@ import type {
   UserRecord,
 } from '../index.js';
 import { historyRange, pairKey, storedMessage, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { encodeSystemContent } from '../../protocol/system-content.js';
 import {
   flag,
   pageLimit,
@@ -56,6 +61,8 @@ import type { AppendInOne, RowKey, SqlDialect, Statements } from './statements.j
 
 /** An integer column as either driver returns it. */
 type Int = number | string;
+/** A boolean column as the driver returns it (SQLite 0/1, PostgreSQL true/false). */
+type Flag = number | boolean;
 
 type StoredMessageRow = MessageRow & { temp_message_id: string };
 
@@ -92,6 +99,17 @@ function skippedRows(plan: AppendPlan, ids: ReadonlyArray<number | string | null
   const skipped: number[] = [];
   for (let k = 0; k < ids.length; k++) if (ids[k] === null) skipped.push(plan.fresh[k]!);
   return skipped;
+}
+
+/** The conversation row a group change locks. */
+interface GroupLockRow {
+  type: string;
+  last_seq: Int;
+  members_seq: Int;
+  change_seq: Int;
+  member_count: Int;
+  name: string;
+  avatar: string;
 }
 
 /** A conversation of an append batch as its locked row says: its last seqId and member-set version. */
@@ -322,6 +340,106 @@ export class SqlRepo implements Repo {
         members.map(() => now),
       ]);
       return { groupId, conversationId };
+    });
+  }
+
+  async changeGroup(change: GroupChange): Promise<GroupChangeResult> {
+    const cid = this.key(change.conversationId);
+    if (cid === null) throw new AppError('CONVERSATION_NOT_FOUND');
+    const actor = this.key(change.actorId);
+    if (actor === null) throw new AppError('NOT_CONVERSATION_MEMBER');
+    return this.driver.write(() => this.applyGroupChange(cid, actor, change));
+  }
+
+  private *applyGroupChange(cid: RowKey, actor: RowKey, change: GroupChange): Step<GroupChangeResult> {
+    const s = this.s;
+    const row = yield* sql.row<GroupLockRow>(s.lockGroup, [cid]);
+    if (!row) throw new AppError('CONVERSATION_NOT_FOUND');
+    const groupRow = row.type === 'group' ? yield* sql.row<{ owner_id: Int; description: string }>(s.groupRowOf, [cid]) : undefined;
+    if (!groupRow) throw new AppError('NOT_GROUP_CONVERSATION');
+    const memberRows = yield* sql.rows<{ user_id: Int; role: GroupRole; is_guest: Flag; username: string }>(s.groupMemberStates, [cid]);
+    const members = new Map(memberRows.map((m) => [String(m.user_id), { role: m.role, isGuest: flag(m.is_guest), username: m.username }]));
+    const before = [...members.keys()];
+    const group: GroupSnapshot = { members, name: row.name, avatar: row.avatar, description: groupRow.description, maxMembers: change.maxMembers };
+    const plan = change.decide(group);
+    const membersSeq = Number(row.members_seq);
+    if (!plan.event) return { message: null, membersSeq, recipients: before, added: [], removed: [], disbanded: false, items: [] };
+
+    const seqId = Number(row.last_seq) + 1;
+    const now = change.sendTime;
+    // The system message, stored like any message (its key cannot meet a client's).
+    const newMessage: NewMessage = {
+      conversationId: change.conversationId,
+      senderId: change.actorId,
+      senderName: change.actorName,
+      tempMessageId: `sys:${randomBytes(12).toString('hex')}`,
+      content: encodeSystemContent(plan.event),
+      messageType: 'system',
+      sendTime: now,
+    };
+    const stored = storedMessage(newMessage, seqId);
+    const wire = encodeStoredMessageBody(stored);
+    const columns: unknown[][] = [[cid], [seqId], [actor], [newMessage.senderName], [newMessage.tempMessageId], [newMessage.content], ['system'], [now]];
+    if (this.storesWire) columns.push([wire]);
+    const [messageId] = yield* sql.insertEach(s.insertMessages, columns);
+    if (messageId === null || messageId === undefined) throw new Error('changeGroup: the system message was not stored');
+
+    const key = (userId: string) => this.key(userId)!;
+    for (const { userId } of plan.added) yield* sql.run(s.joinGroup, [cid, key(userId), now, seqId - 1, seqId]);
+    if (plan.disband) yield* sql.run(s.emptyGroup, [cid]);
+    else for (const userId of plan.removed) yield* sql.run(s.leaveGroup, [cid, key(userId)]);
+    for (const { userId, role } of plan.roles) yield* sql.run(s.setMemberRole, [cid, key(userId), role]);
+    if (!plan.disband) yield* sql.run(s.setReadPointer, [cid, actor, seqId]);
+
+    // What the group is now, and the items that changed, each taking the next changeSeq.
+    const after = new Set(before);
+    for (const userId of plan.removed) after.delete(userId);
+    if (plan.disband) after.clear();
+    for (const { userId } of plan.added) after.add(userId);
+    const ownerId = plan.ownerId ?? String(groupRow.owner_id);
+    const info = { name: plan.info?.name ?? row.name, avatar: plan.info?.avatar ?? row.avatar, description: plan.info?.description ?? groupRow.description };
+    if (!plan.disband) {
+      const owners = [...after].filter((userId) => (plan.roles.find((r) => r.userId === userId)?.role ?? members.get(userId)?.role ?? 'member') === 'owner');
+      if (owners.length !== 1 || owners[0] !== ownerId) throw new Error(`changeGroup: the plan leaves ${owners.length} owners`);
+    }
+    const memberSetChanged = plan.added.length > 0 || plan.removed.length > 0 || plan.disband;
+    const touched = [...new Set([...plan.added.map((u) => u.userId), ...plan.removed, ...plan.roles.map((r) => r.userId)])];
+    let changeSeq = Number(row.change_seq);
+    const items: ChangeItem[] = [];
+    for (const userId of touched) {
+      const view = after.has(userId) ? yield* sql.row<GroupMemberRow>(s.memberView, [cid, key(userId)]) : undefined;
+      const member = view ? toGroupMember(view) : null;
+      items.push({ changeSeq: ++changeSeq, kind: 'member', userId, member });
+      yield* sql.run(s.upsertChange, [cid, 'member', userId, changeSeq, member === null ? null : JSON.stringify(member)]);
+    }
+    const groupItem = plan.disband ? null : { ...info, ownerId, memberCount: after.size };
+    items.push({ changeSeq: ++changeSeq, kind: 'group', group: groupItem });
+    yield* sql.run(s.upsertChange, [cid, 'group', '', changeSeq, groupItem === null ? null : JSON.stringify(groupItem)]);
+
+    yield* sql.run(s.setGroupRow, [cid, this.key(ownerId), info.name, info.description, plan.disband ? now : null]);
+    const nextMembersSeq = memberSetChanged ? seqId : membersSeq;
+    yield* sql.run(s.setGroupConversation, [cid, seqId, now, nextMembersSeq, changeSeq, after.size, info.name, info.avatar]);
+    const message = withStoredEncoding({ messageId: String(messageId), ...stored }, wire);
+    return {
+      message,
+      membersSeq: nextMembersSeq,
+      recipients: [...new Set([...before, ...after])],
+      added: plan.added.map((u) => u.userId),
+      removed: plan.disband ? before : plan.removed,
+      disbanded: plan.disband,
+      items,
+    };
+  }
+
+  async getChanges(conversationId: string, afterChange: number, limit: number): Promise<ChangeItem[]> {
+    const id = this.key(conversationId);
+    if (id === null) return [];
+    const rows = await this.driver.read(() => sql.rows<{ change_seq: Int; kind: string; item_key: string; data: string | null }>(this.s.changesAfter, [id, afterChange, limit]));
+    return rows.map((r): ChangeItem => {
+      const changeSeq = Number(r.change_seq);
+      const data = r.data === null ? null : (JSON.parse(r.data) as unknown);
+      if (r.kind === 'member') return { changeSeq, kind: 'member', userId: r.item_key, member: data as GroupMember | null };
+      return { changeSeq, kind: 'group', group: data as Extract<ChangeItem, { kind: 'group' }>['group'] };
     });
   }
 
@@ -699,6 +817,8 @@ const REPO_METHODS = Object.keys({
   getGroupMembers: 0,
   listGroups: 0,
   listMembersPage: 0,
+  changeGroup: 0,
+  getChanges: 0,
   getConversationInfo: 0,
   isMember: 0,
   getMemberIds: 0,

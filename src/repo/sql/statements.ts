@@ -15,6 +15,8 @@ export interface DialectSyntax {
   true: string;
   /** Appended to a SELECT whose rows a transaction takes for itself, skipping rows another one holds ('' on SQLite, whose BEGIN IMMEDIATE already excludes other writers). */
   forUpdateSkipLocked: string;
+  /** Appended to a SELECT of `conversations c` joined to other tables, locking the conversation row to COMMIT ('' on SQLite). */
+  forUpdateOfConversation: string;
 }
 
 /** Statements over a set of rows, parameters given column by column (driver.ts `…Each`). */
@@ -78,6 +80,31 @@ export function sharedStatements(d: DialectSyntax) {
     setGroupId: 'UPDATE conversations SET group_id = $1 WHERE id = $2',
     groupById: `SELECT g.id, g.conversation_id, g.name, g.owner_id, g.created_at, c.member_count
                 FROM chat_groups g JOIN conversations c ON c.id = g.conversation_id WHERE g.id = $1`,
+    // ---- group administration (SqlRepo.changeGroup): one group, under its conversation's lock ----
+    // The lock first, the group's row after it: read in the same statement, a row a writer who held
+    // the lock changed would come from before that change (PostgreSQL re-reads only the locked row).
+    lockGroup: `SELECT c.type, c.last_seq, c.members_seq, c.change_seq, c.member_count, c.name, c.avatar
+                FROM conversations c WHERE c.id = $1${d.forUpdateOfConversation}`,
+    groupRowOf: 'SELECT owner_id, description FROM chat_groups WHERE conversation_id = $1',
+    groupMemberStates: `SELECT m.user_id, m.role, u.is_guest, u.username
+                        FROM conversation_members m JOIN users u ON u.id = m.user_id WHERE m.conversation_id = $1`,
+    // An added member starts with everything before its system message read.
+    joinGroup: `INSERT INTO conversation_members (conversation_id, user_id, role, joined_at, last_read_seq, joined_seq)
+                VALUES ($1, $2, 'member', $3, $4, $5) ON CONFLICT DO NOTHING`,
+    leaveGroup: 'DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2',
+    emptyGroup: 'DELETE FROM conversation_members WHERE conversation_id = $1',
+    setMemberRole: 'UPDATE conversation_members SET role = $3 WHERE conversation_id = $1 AND user_id = $2',
+    setReadPointer: `UPDATE conversation_members SET last_read_seq = ${d.greatest}(last_read_seq, $3) WHERE conversation_id = $1 AND user_id = $2`,
+    setGroupRow: 'UPDATE chat_groups SET owner_id = $2, name = $3, description = $4, disbanded_at = $5 WHERE conversation_id = $1',
+    setGroupConversation: `UPDATE conversations SET last_seq = $2, updated_at = $3, members_seq = $4, change_seq = $5, member_count = $6, name = $7, avatar = $8
+                           WHERE id = $1`,
+    memberView: `SELECT u.id, u.username, u.avatar, m.role, m.joined_at
+                 FROM conversation_members m JOIN users u ON u.id = m.user_id WHERE m.conversation_id = $1 AND m.user_id = $2`,
+    // An item's latest value replaces its row: the change feed is compacted as it is written.
+    upsertChange: `INSERT INTO conversation_changes (conversation_id, kind, item_key, change_seq, data) VALUES ($1, $2, $3, $4, $5)
+                   ON CONFLICT (conversation_id, kind, item_key) DO UPDATE SET change_seq = excluded.change_seq, data = excluded.data`,
+    changesAfter: `SELECT change_seq, kind, item_key, data FROM conversation_changes
+                   WHERE conversation_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3`,
     // The caller's groups, newest activity first (the conversation list's order).
     myGroups: `SELECT g.id, g.conversation_id, g.name, g.owner_id, g.created_at, c.member_count, m.role
                FROM conversation_members m

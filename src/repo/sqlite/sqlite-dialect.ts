@@ -77,7 +77,7 @@ function bind(prepared: Prepared, params: readonly unknown[]): readonly unknown[
 }
 
 const statements: Statements = {
-  ...sharedStatements({ greatest: 'MAX', true: '1', forUpdateSkipLocked: '' }),
+  ...sharedStatements({ greatest: 'MAX', true: '1', forUpdateSkipLocked: '', forUpdateOfConversation: '' }),
   // Set statements run once per row here, each a single index probe or write.
   usersByIds: 'SELECT * FROM users WHERE id = $1',
   // BEGIN IMMEDIATE already holds the database's write lock: nothing to lock per row.
