@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { AppError } from '../../protocol/index.js';
@@ -137,6 +138,10 @@ export class SqliteDriver implements SqlDriver {
   private writeError: string | null = null;
   /** Set when the start-up integrity check or a later statement found the file corrupt; sticky. */
   private integrityError: string | null = null;
+  /** The start-up integrity check has not answered yet. */
+  private integrityPending = false;
+  private integrityWorker: Worker | null = null;
+  private integrityVerdicts: MessagePort | null = null;
   private probedAt = 0;
 
   constructor(config: SqliteDriverConfig) {
@@ -153,12 +158,38 @@ export class SqliteDriver implements SqlDriver {
     this.commit = this.db.prepare('COMMIT');
     this.rollback = this.db.prepare('ROLLBACK');
     this.probeRead = this.db.prepare('SELECT 1');
-    if (config.integrityCheck !== false) {
-      // Cheaper than integrity_check (no index cross-checks), and enough to refuse readiness on a
-      // damaged file instead of answering ready while requests fail.
-      const verdict = this.db.pragma('quick_check(1)', { simple: true });
-      if (verdict !== 'ok') this.integrityError = `quick_check: ${String(verdict).slice(0, 200)}`;
-    }
+    if (config.integrityCheck !== false && config.file !== ':memory:') this.checkIntegrity(config.file);
+  }
+
+  /**
+   * PRAGMA quick_check in a worker thread: cheaper than integrity_check (no index cross-checks),
+   * enough to refuse readiness on a damaged file instead of answering ready while requests fail,
+   * and off the main thread, because it reads the whole file (seconds per GB) and the server
+   * should serve meanwhile. Not ready until it has answered "ok".
+   */
+  private checkIntegrity(file: string): void {
+    this.integrityPending = true;
+    // The verdict comes on a port of its own, which `ready()` can also read synchronously: a
+    // process busy with synchronous work would otherwise see the message only at its next turn.
+    const { port1: verdicts, port2 } = new MessageChannel();
+    const worker = new Worker(new URL('./integrity-worker.js', import.meta.url), { workerData: { file, verdicts: port2 }, transferList: [port2] });
+    this.integrityWorker = worker;
+    this.integrityVerdicts = verdicts;
+    verdicts.once('message', (verdict: unknown) => this.settleIntegrity(String(verdict)));
+    worker.once('error', (err: Error) => this.settleIntegrity(`the check failed: ${err.message}`));
+    worker.once('exit', (code) => {
+      const last = receiveMessageOnPort(verdicts);
+      this.settleIntegrity(last ? String(last.message) : `the check stopped (exit ${code})`);
+    });
+  }
+
+  private settleIntegrity(verdict: string): void {
+    if (!this.integrityPending) return;
+    this.integrityPending = false;
+    this.integrityWorker = null;
+    this.integrityVerdicts?.close();
+    this.integrityVerdicts = null;
+    if (verdict !== 'ok') this.integrityError ??= `quick_check: ${verdict.slice(0, 200)}`;
   }
 
   /** Applies pending migrations, each in its own transaction; `PRAGMA user_version` records the last. */
@@ -284,6 +315,12 @@ export class SqliteDriver implements SqlDriver {
 
   async ready(): Promise<void> {
     if (this.integrityError) throw new Error(`database failed its integrity check (${this.integrityError})`);
+    if (this.integrityPending && this.integrityVerdicts) {
+      const polled = receiveMessageOnPort(this.integrityVerdicts);
+      if (polled) this.settleIntegrity(String(polled.message));
+    }
+    if (this.integrityError) throw new Error(`database failed its integrity check (${this.integrityError})`);
+    if (this.integrityPending) throw new Error('database integrity check in progress');
     const now = Date.now();
     // A real write, at most once a second: readiness must notice a full disk before a client does.
     if (now - this.probedAt >= PROBE_INTERVAL_MS) {
@@ -299,6 +336,12 @@ export class SqliteDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
+    const checking = this.integrityWorker;
+    this.integrityWorker = null;
+    this.integrityPending = false;
+    this.integrityVerdicts?.close();
+    this.integrityVerdicts = null;
+    if (checking) await checking.terminate();
     if (this.db.open) this.db.close();
   }
 }
