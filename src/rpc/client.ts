@@ -77,6 +77,24 @@ interface QueuedSend {
   reject: (err: unknown) => void;
 }
 
+/** `sends` cut into batches of at most MAX_SENDS_PER_CALL sends and about MAX_BATCH_BYTES, in order. */
+function batches(sends: readonly QueuedSend[]): QueuedSend[][] {
+  const out: QueuedSend[][] = [];
+  let batch: QueuedSend[] = [];
+  let bytes = 0;
+  for (const send of sends) {
+    if (batch.length > 0 && (batch.length === MAX_SENDS_PER_CALL || bytes + send.bytes > MAX_BATCH_BYTES)) {
+      out.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(send);
+    bytes += send.bytes;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
+}
+
 /** A send's outcome -> its AppError, or null for an ack. */
 function outcomeError(outcome: SendOutcome): AppError | null {
   if (outcome.ack) return null;
@@ -318,21 +336,30 @@ export class RpcLogicClient implements LogicApi {
 
   private flushSends(): void {
     this.flushScheduled = false;
-    for (const [primary, queue] of this.queuedSends) {
-      let batch: QueuedSend[] = [];
-      let bytes = 0;
-      for (const send of queue) {
-        if (batch.length > 0 && (batch.length === MAX_SENDS_PER_CALL || bytes + send.bytes > MAX_BATCH_BYTES)) {
-          this.sendBatch(primary, batch);
-          batch = [];
-          bytes = 0;
-        }
-        batch.push(send);
-        bytes += send.bytes;
-      }
-      this.sendBatch(primary, batch);
-    }
+    const queued = [...this.queuedSends];
     this.queuedSends.clear();
+    for (const [primary, queue] of queued) for (const batch of batches(queue)) this.sendBatch(primary, batch);
+  }
+
+  /**
+   * Sends a stream left unanswered, again as SendMessages calls that fail over: each to its own
+   * conversation's instance first, in batches of the usual bounds (a draining instance can leave
+   * more than one call may carry), one call at a time.
+   */
+  private resend(sends: readonly QueuedSend[]): void {
+    const byPrimary = new Map<number, QueuedSend[]>();
+    for (const send of sends) {
+      const primary = sendInstanceOf(send.request.conversationId, this.clients.length);
+      let list = byPrimary.get(primary);
+      if (!list) byPrimary.set(primary, (list = []));
+      list.push(send);
+    }
+    // One call after the other per instance: a sender's messages keep the order they were sent in.
+    for (const [primary, list] of byPrimary) {
+      void (async () => {
+        for (const batch of batches(list)) await this.sendBatchUnary(primary, batch);
+      })();
+    }
   }
 
   /**
@@ -340,6 +367,7 @@ export class RpcLogicClient implements LogicApi {
    * that answered the stream UNIMPLEMENTED (older than this gateway) get SendMessages calls.
    */
   private sendBatch(primary: number, batch: QueuedSend[]): void {
+    if (this.closed) return void this.sendBatchUnary(primary, batch); // answers SERVICE_UNAVAILABLE
     const instance = this.candidateIndexes(primary)[0]!;
     if (this.streamless.has(instance)) return void this.sendBatchUnary(primary, batch);
     let stream = this.streams[instance];
@@ -349,12 +377,14 @@ export class RpcLogicClient implements LogicApi {
         broken: (sends, code) => {
           if (code === grpc.status.UNIMPLEMENTED) this.streamless.add(instance);
           // Unanswered: maybe stored, maybe never read. Sent again by unary calls, which fail over.
-          void this.sendBatchUnary(primary, sends);
+          this.resend(sends);
         },
       });
       this.streams[instance] = stream;
     }
-    stream.write(batch);
+    // A stream whose instance is not keeping up (it stops reading past its bound) holds no more:
+    // the overflow goes as calls of its own, which HTTP/2 flow control and deadlines bound.
+    if (!stream.write(batch)) void this.sendBatchUnary(primary, batch);
   }
 
   /** One SendMessages call, failing over like any call; each send settles with its own outcome. */

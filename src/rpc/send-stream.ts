@@ -20,6 +20,12 @@ export interface SendOutcome {
   error?: WireError | null;
 }
 
+/**
+ * Unanswered sends one stream holds at most: twice what logic reads before it stops reading a
+ * stream (serve-send-stream.ts), so a stream that is merely busy is not bypassed.
+ */
+export const MAX_PENDING = 2048;
+
 /** The outcome of a send whose deadline passed on the stream: as a unary call's DEADLINE_EXCEEDED. */
 export const TIMED_OUT: SendOutcome = { error: { code: 'SERVICE_UNAVAILABLE', message: 'Logic did not answer in time' } };
 
@@ -51,9 +57,18 @@ export class SendStream<T extends { request: object }> {
     private readonly events: SendStreamEvents<T>,
   ) {}
 
-  /** Writes one batch (at most MAX_SENDS_PER_CALL sends); each is answered through `events`. */
-  write(batch: readonly T[]): void {
-    if (this.closed) return this.events.broken([...batch], grpc.status.CANCELLED);
+  /**
+   * Writes one batch (at most MAX_SENDS_PER_CALL sends); each is answered through `events`. False,
+   * writing nothing, when the stream already holds MAX_PENDING unanswered sends: logic stops
+   * reading a stream past its own bound, and what the gateway keeps writing would only queue here,
+   * unbounded, and be read (and stored) long after its deadline answered it.
+   */
+  write(batch: readonly T[]): boolean {
+    if (this.closed) {
+      this.events.broken([...batch], grpc.status.CANCELLED);
+      return true;
+    }
+    if ((this.open?.pending.size ?? 0) + batch.length > MAX_PENDING) return false;
     const open = this.open ?? this.start();
     const record: BatchRecord = { left: batch.length, timer: setTimeout(() => this.expire(open, record), this.timeoutMs) };
     const sends = batch.map((send) => {
@@ -62,6 +77,7 @@ export class SendStream<T extends { request: object }> {
       return { id, send: send.request };
     });
     open.call.write({ sends });
+    return true;
   }
 
   /** Ends the call; sends still unanswered come back through `broken`. */

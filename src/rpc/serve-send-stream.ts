@@ -3,6 +3,8 @@
  * read is started at once; outcomes are written as they finish, one stream message per event-loop
  * turn. Work is bounded: past `maxInFlight` unanswered sends the stream is not read until half are
  * answered, so HTTP/2 flow control holds the gateway back instead of logic queueing without end.
+ * The gateway holds at most MAX_PENDING unanswered sends on a stream (send-stream.ts) and sends
+ * the rest as calls of their own, so neither end queues without bound.
  * Shutting down (`drain`) stops reading, answers every send already read, then ends the stream
  * with status OK; whatever the gateway wrote after that point it sends again elsewhere.
  */

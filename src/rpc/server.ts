@@ -185,6 +185,8 @@ export class RpcServer {
   private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
   private readonly observe: OperationObserver;
   private readonly streams = new Set<ServedSendStream<ProtoSend>>();
+  /** close() has begun: new send streams are refused. */
+  private closing = false;
   private readonly answerSend: (r: ProtoSend) => Promise<SendOutcome>;
 
   constructor(
@@ -211,6 +213,11 @@ export class RpcServer {
 
   private sendStream(call: grpc.ServerDuplexStream<never, object>): void {
     const started = performance.now();
+    if (this.closing) {
+      // Shutting down: a stream opened now would outlive the drain. The gateway sends elsewhere.
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'Logic is shutting down' });
+      return;
+    }
     const key = call.metadata.get(INTERNAL_KEY_HEADER)[0];
     if (typeof key !== 'string' || !sameKey(key, this.config.internalKey)) {
       this.observe(SEND_STREAM_CALL, 0, UNAUTHENTICATED_CALL);
@@ -267,6 +274,7 @@ export class RpcServer {
 
   /** Finishes in-flight calls (up to `graceMs`), send streams first, then stops. */
   async close(graceMs = 5_000): Promise<void> {
+    this.closing = true;
     const started = Date.now();
     // Long-lived streams would hold tryShutdown open: end each once the sends it read are answered.
     await Promise.race([Promise.all([...this.streams].map((stream) => stream.drain())), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);

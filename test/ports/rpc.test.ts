@@ -12,6 +12,7 @@ import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { RpcServer, SEND_STREAM_CALL } from '../../src/rpc/server.js';
 import { RpcLogicClient, sendInstanceOf } from '../../src/rpc/client.js';
+import { MAX_PENDING } from '../../src/rpc/send-stream.js';
 import * as grpc from '@grpc/grpc-js';
 import { internalKey, serviceDefinition } from '../../src/rpc/definitions.js';
 import { AppError } from '../../src/protocol/index.js';
@@ -333,6 +334,73 @@ describe('Sends over gRPC', () => {
       dying.forceShutdown();
       await live.close();
       await backend.close();
+    }
+  });
+
+  it('more unanswered sends than one call may carry, left by a broken stream, are all sent again', async () => {
+    const backend = makeLogic();
+    const live = new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY }, backend.logic, quiet);
+    const livePort = await live.start();
+    const setup = new RpcLogicClient({ addrs: [`127.0.0.1:${livePort}`], internalKey: KEY, timeoutMs: 5000 });
+    let batchesRead = 0;
+    const dying = new grpc.Server();
+    dying.addService(serviceDefinition('MessageService'), {
+      // Reads two batches (256 + 44 sends), answers none, and dies.
+      SendStream: (call: grpc.ServerDuplexStream<object, object>) => {
+        call.on('data', () => {
+          if (++batchesRead === 2) dying.forceShutdown();
+        });
+      },
+    });
+    const dyingPort = await new Promise<number>((resolve, reject) =>
+      dying.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    try {
+      const { ann, conversationId } = await twoUsersAndConversation(setup, 'many');
+      const addrs = sendInstanceOf(conversationId, 2) === 0 ? [`127.0.0.1:${dyingPort}`, `127.0.0.1:${livePort}`] : [`127.0.0.1:${livePort}`, `127.0.0.1:${dyingPort}`];
+      const api = new RpcLogicClient({ addrs, internalKey: KEY, timeoutMs: 5000 });
+      try {
+        const acks = await Promise.all(Array.from({ length: 300 }, (_, i) => api.sendMessage(ann, { conversationId, content: `m${i}`, tempMessageId: `many-${i}` })));
+        assert.equal(batchesRead, 2);
+        assert.deepEqual(acks.map((a) => a.seqId), Array.from({ length: 300 }, (_, i) => i + 1));
+      } finally {
+        api.close();
+      }
+    } finally {
+      setup.close();
+      dying.forceShutdown();
+      await live.close();
+      await backend.close();
+    }
+  });
+
+  it('a stream holding its most unanswered sends takes no more: the rest go as calls of their own', async () => {
+    const held: Array<{ id: number }> = [];
+    let unary = 0;
+    const ack = (send: { tempMessageId: string }) => ({ tempMessageId: send.tempMessageId, messageId: `m-${send.tempMessageId}`, conversationId: '7', seqId: 1, sendTime: '2026-01-01T00:00:00.000Z' });
+    const stuck = new grpc.Server();
+    stuck.addService(serviceDefinition('MessageService'), {
+      // An instance that reads its stream and never answers it, but answers calls.
+      SendStream: (call: grpc.ServerDuplexStream<{ sends: Array<{ id: number }> }, object>) => call.on('data', ({ sends }) => held.push(...sends)),
+      SendMessages: (call: grpc.ServerUnaryCall<{ sends: Array<{ tempMessageId: string }> }, object>, callback: grpc.sendUnaryData<object>) => {
+        unary += call.request.sends.length;
+        callback(null, { outcomes: call.request.sends.map((send) => ({ ack: ack(send) })) });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => stuck.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    const api = new RpcLogicClient({ addrs: [`127.0.0.1:${port}`], internalKey: KEY, timeoutMs: 60_000 });
+    const session: Session = { userId: '1', username: 'ann', isGuest: false, jti: 'j', expiresAt: Date.now() + 60_000 };
+    try {
+      const first = Array.from({ length: MAX_PENDING }, (_, i) => api.sendMessage(session, { conversationId: '7', content: 'hi', tempMessageId: `s${i}` }));
+      await eventually(async () => held.length === MAX_PENDING);
+      const overflow = await Promise.all(Array.from({ length: 10 }, (_, i) => api.sendMessage(session, { conversationId: '7', content: 'hi', tempMessageId: `o${i}` })));
+      assert.deepEqual([overflow.length, unary, held.length], [10, 10, MAX_PENDING]);
+      api.close();
+      const closed = await Promise.allSettled(first);
+      assert.ok(closed.every((r) => r.status === 'rejected' && (r.reason as AppError).code === 'SERVICE_UNAVAILABLE'));
+    } finally {
+      api.close();
+      stuck.forceShutdown();
     }
   });
 
