@@ -83,6 +83,8 @@ declare module 'ioredis' {
 }
 /** Most deliveries routed together (one presence lookup, one PUBLISH per gateway). */
 const ROUTE_BATCH = 256;
+/** About the most frame text routed together (UTF-16 units, as a bound on one PUBLISH). */
+const ROUTE_BATCH_BYTES = 1024 * 1024;
 
 interface PendingRoute {
   delivery: MessageDelivery;
@@ -100,6 +102,8 @@ export class RedisBus implements Bus, DeliveryRouter {
   private readonly observe: OperationObserver;
   /** Deliveries published this turn, routed together once the turn's synchronous work is done. */
   private pendingRoutes: PendingRoute[] = [];
+  /** The routing in progress: batches publish one after the other, in publish order. */
+  private routing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly config: RedisBusConfig,
@@ -170,16 +174,37 @@ export class RedisBus implements Bus, DeliveryRouter {
     });
   }
 
+  /**
+   * Routes what was published this turn, in batches of at most ROUTE_BATCH deliveries and about
+   * ROUTE_BATCH_BYTES of frames (one gateway parses each PUBLISH in one go), one batch at a time:
+   * a batch whose lookup takes several script calls must not let a later one publish first.
+   */
   private flushRoutes(): void {
     const pending = this.pendingRoutes;
     this.pendingRoutes = [];
-    for (let i = 0; i < pending.length; i += ROUTE_BATCH) {
-      const batch = pending.slice(i, i + ROUTE_BATCH);
-      this.routeBatch(batch.map((p) => p.delivery)).then(
-        (counts) => batch.forEach((p, j) => p.resolve(counts[j]!)),
-        (err: unknown) => batch.forEach((p) => p.reject(err)),
+    let batch: PendingRoute[] = [];
+    let bytes = 0;
+    const route = (routes: PendingRoute[]) => {
+      const run = this.routing.then(() => this.routeBatch(routes.map((p) => p.delivery)));
+      this.routing = run.then(
+        () => undefined,
+        () => undefined,
       );
+      run.then(
+        (counts) => routes.forEach((p, j) => p.resolve(counts[j]!)),
+        (err: unknown) => routes.forEach((p) => p.reject(err)),
+      );
+    };
+    for (const p of pending) {
+      if (batch.length > 0 && (batch.length === ROUTE_BATCH || bytes + p.delivery.frame.length > ROUTE_BATCH_BYTES)) {
+        route(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(p);
+      bytes += p.delivery.frame.length;
     }
+    if (batch.length > 0) route(batch);
   }
 
   /** One presence lookup for every recipient of the batch, then one PUBLISH per live gateway. */
