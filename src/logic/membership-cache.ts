@@ -1,8 +1,13 @@
 /**
  * Conversation members, cached for the send path.
  *
- * - `single` and `group` conversations: members never change after creation, so the member list
- *   is loaded once and cached until evicted; it is also the recipient list of every message.
+ * - `single` and `group` conversations: the member list is loaded once, with the member set's
+ *   version (`membersSeq`), and cached until evicted or refreshed; it is also the recipient list of
+ *   every message. Each send carries the version, and the store refuses a send whose member set
+ *   changed since (through any process): logic then `refresh`es the entry and checks it again.
+ *   Reads other than sends must ask the store once member sets change (group administration,
+ *   issue 13: its endpoints refresh the entry on the process that made the change; other
+ *   processes learn at their next send, or need an invalidation over the bus for their reads).
  * - the `world` room: everyone is a member, so its members are never loaded as a list (that was a
  *   full reload of every member id after each join). Its messages are broadcast to every connection
  *   (`recipients: 'all-connected'`), and membership is answered per user: a user seen as a member is

@@ -285,9 +285,10 @@ export class ConversationPane {
         el('span', { class: `role role-${m.role}`, testid: 'member-role' }, m.role),
       );
     // Owner and admins first, then members a page at a time: a group of thousands is never read whole.
-    let page = 0;
+    let loaded = 0;
     const loadMembers = async () => {
-      const next = await this.client.members(conversationId, { role: 'member', page: ++page, size: MEMBERS_PAGE_SIZE });
+      const next = await this.client.members(conversationId, { role: 'member', page: loaded + 1, size: MEMBERS_PAGE_SIZE });
+      loaded++; // only once the page arrived: a failed "Show more" asks for the same page again
       list.append(...next.members.map(row));
       more.hidden = !next.pagination.hasMore;
     };
