@@ -8,6 +8,7 @@ import net from 'node:net';
 import assert from 'node:assert/strict';
 import { Logic } from '../../src/logic/logic.js';
 import type { LogicApi, Session } from '../../src/logic/api.js';
+import type { MessageAck } from '../../src/protocol/index.js';
 import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { RpcServer, SEND_STREAM_CALL } from '../../src/rpc/server.js';
@@ -299,8 +300,12 @@ describe('Sends over gRPC', () => {
     }
   });
 
-  it('sends left unanswered when a stream breaks are sent again to a live instance', async () => {
-    // The conversation's own instance reads the batch and dies without answering.
+  /**
+   * A conversation whose own logic instance (`dying`) reads its send stream and dies after
+   * `batchesToRead` batches without answering any, beside a live instance; `body` sends through
+   * a client that knows both.
+   */
+  async function withDyingPrimary(batchesToRead: number, body: (send: (n: number, prefix: string) => Promise<MessageAck[]>, batchesRead: () => number) => Promise<void>) {
     const backend = makeLogic();
     const live = new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY }, backend.logic, quiet);
     const livePort = await live.start();
@@ -310,8 +315,7 @@ describe('Sends over gRPC', () => {
     dying.addService(serviceDefinition('MessageService'), {
       SendStream: (call: grpc.ServerDuplexStream<object, object>) => {
         call.on('data', () => {
-          read++;
-          dying.forceShutdown();
+          if (++read === batchesToRead) dying.forceShutdown();
         });
       },
     });
@@ -319,13 +323,13 @@ describe('Sends over gRPC', () => {
       dying.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
     try {
-      const { ann, conversationId } = await twoUsersAndConversation(setup, 'broken');
+      const { ann, conversationId } = await twoUsersAndConversation(setup, `dying${batchesToRead}`);
       const addrs = sendInstanceOf(conversationId, 2) === 0 ? [`127.0.0.1:${dyingPort}`, `127.0.0.1:${livePort}`] : [`127.0.0.1:${livePort}`, `127.0.0.1:${dyingPort}`];
       const api = new RpcLogicClient({ addrs, internalKey: KEY, timeoutMs: 5000 });
+      const send = (n: number, prefix: string) =>
+        Promise.all(Array.from({ length: n }, (_, i) => api.sendMessage(ann, { conversationId, content: `m${i}`, tempMessageId: `${prefix}-${i}` })));
       try {
-        const acks = await Promise.all([1, 2, 3].map((i) => api.sendMessage(ann, { conversationId, content: `m${i}`, tempMessageId: `k${i}` })));
-        assert.equal(read, 1, 'the dying instance read the batch');
-        assert.deepEqual(acks.map((a) => a.seqId), [1, 2, 3]);
+        await body(send, () => read);
       } finally {
         api.close();
       }
@@ -335,44 +339,22 @@ describe('Sends over gRPC', () => {
       await live.close();
       await backend.close();
     }
-  });
+  }
 
-  it('more unanswered sends than one call may carry, left by a broken stream, are all sent again', async () => {
-    const backend = makeLogic();
-    const live = new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY }, backend.logic, quiet);
-    const livePort = await live.start();
-    const setup = new RpcLogicClient({ addrs: [`127.0.0.1:${livePort}`], internalKey: KEY, timeoutMs: 5000 });
-    let batchesRead = 0;
-    const dying = new grpc.Server();
-    dying.addService(serviceDefinition('MessageService'), {
-      // Reads two batches (256 + 44 sends), answers none, and dies.
-      SendStream: (call: grpc.ServerDuplexStream<object, object>) => {
-        call.on('data', () => {
-          if (++batchesRead === 2) dying.forceShutdown();
-        });
-      },
-    });
-    const dyingPort = await new Promise<number>((resolve, reject) =>
-      dying.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
-    try {
-      const { ann, conversationId } = await twoUsersAndConversation(setup, 'many');
-      const addrs = sendInstanceOf(conversationId, 2) === 0 ? [`127.0.0.1:${dyingPort}`, `127.0.0.1:${livePort}`] : [`127.0.0.1:${livePort}`, `127.0.0.1:${dyingPort}`];
-      const api = new RpcLogicClient({ addrs, internalKey: KEY, timeoutMs: 5000 });
-      try {
-        const acks = await Promise.all(Array.from({ length: 300 }, (_, i) => api.sendMessage(ann, { conversationId, content: `m${i}`, tempMessageId: `many-${i}` })));
-        assert.equal(batchesRead, 2);
-        assert.deepEqual(acks.map((a) => a.seqId), Array.from({ length: 300 }, (_, i) => i + 1));
-      } finally {
-        api.close();
-      }
-    } finally {
-      setup.close();
-      dying.forceShutdown();
-      await live.close();
-      await backend.close();
-    }
-  });
+  it('sends left unanswered when a stream breaks are sent again to a live instance', () =>
+    withDyingPrimary(1, async (send, batchesRead) => {
+      const acks = await send(3, 'k');
+      assert.equal(batchesRead(), 1, 'the dying instance read the batch');
+      assert.deepEqual(acks.map((a) => a.seqId), [1, 2, 3]);
+    }));
+
+  it('more unanswered sends than one call may carry, left by a broken stream, are all sent again', () =>
+    // Two batches on the stream (256 + 44 sends), none answered.
+    withDyingPrimary(2, async (send, batchesRead) => {
+      const acks = await send(300, 'many');
+      assert.equal(batchesRead(), 2);
+      assert.deepEqual(acks.map((a) => a.seqId), Array.from({ length: 300 }, (_, i) => i + 1));
+    }));
 
   it('a stream holding its most unanswered sends takes no more: the rest go as calls of their own', async () => {
     const held: Array<{ id: number }> = [];
