@@ -21,12 +21,12 @@
  * is a plan with no effect: the store writes nothing and no system message.
  */
 import { AppError, type GroupRole, type UserRef } from '../protocol/index.js';
-import type { GroupChangePlan, GroupInfoPatch, GroupSnapshot } from '../repo/index.js';
+import type { GroupChangePlan, GroupInfoPatch, GroupMemberSnapshot, GroupSnapshot } from '../repo/index.js';
 
 /** The group as the rules see it, and what they decide: the store's types (repo/index.ts). */
 export type GroupState = GroupSnapshot;
 export type GroupPlan = GroupChangePlan;
-export type GroupMemberState = GroupSnapshot['members'] extends ReadonlyMap<string, infer M> ? M : never;
+export type GroupMemberState = GroupMemberSnapshot;
 
 export type GroupOperation =
   | { kind: 'add-members'; users: ReadonlyArray<UserRef & { isGuest: boolean }> }
@@ -114,13 +114,4 @@ export function decideGroupChange(group: GroupState, actorId: string, operation:
       return { ...NOTHING, removed: [...group.members.keys()], disband: true, event: { event: 'group-disbanded' } };
     }
   }
-}
-
-/** A group keeps exactly one owner: what the store checks before it commits a plan. */
-export function ownersAfter(group: GroupState, plan: GroupPlan): string[] {
-  const roles = new Map([...group.members].map(([userId, m]) => [userId, m.role]));
-  for (const userId of plan.removed) roles.delete(userId);
-  for (const { userId } of plan.added) roles.set(userId, 'member');
-  for (const { userId, role } of plan.roles) roles.set(userId, role);
-  return [...roles].filter(([, role]) => role === 'owner').map(([userId]) => userId);
 }

@@ -28,16 +28,6 @@ export type SystemContent =
 
 export type SystemEvent = SystemContent['event'];
 
-export const SYSTEM_EVENTS: readonly SystemEvent[] = [
-  'members-added',
-  'member-removed',
-  'member-left',
-  'role-changed',
-  'owner-transferred',
-  'group-updated',
-  'group-disbanded',
-];
-
 export function encodeSystemContent(content: SystemContent): string {
   return JSON.stringify(content);
 }

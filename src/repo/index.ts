@@ -125,9 +125,15 @@ export interface NewGroup {
 }
 
 /** A group as a change sees it, read under the conversation's lock. */
+export interface GroupMemberSnapshot {
+  role: GroupRole;
+  isGuest: boolean;
+  username: string;
+}
+
 export interface GroupSnapshot {
   /** Members now, by user id. */
-  members: ReadonlyMap<string, { role: GroupRole; isGuest: boolean; username: string }>;
+  members: ReadonlyMap<string, GroupMemberSnapshot>;
   name: string;
   avatar: string;
   description: string;

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { AppError, GROUP_ROLES, type GroupRole } from '../../src/protocol/index.js';
-import { decideGroupChange, ownersAfter, type GroupMemberState, type GroupOperation, type GroupPlan, type GroupState } from '../../src/logic/group-rules.js';
+import { decideGroupChange, type GroupMemberState, type GroupOperation, type GroupPlan, type GroupState } from '../../src/logic/group-rules.js';
 
 function group(members: Record<string, GroupRole | `${GroupRole}:guest`>, maxMembers = 10): GroupState {
   return {
@@ -104,6 +104,15 @@ describe('group rules: the role table', () => {
     assert.deepEqual(decideGroupChange(G(), 'o', { kind: 'disband' }).removed.sort(), ['a', 'a2', 'g', 'm', 'm2', 'o']);
   });
 });
+
+/** Who owns the group once `plan` is applied (the store checks the same before it commits). */
+function ownersAfter(group: GroupState, plan: GroupPlan): string[] {
+  const roles = new Map([...group.members].map(([userId, m]) => [userId, m.role]));
+  for (const userId of plan.removed) roles.delete(userId);
+  for (const { userId } of plan.added) roles.set(userId, 'member');
+  for (const { userId, role } of plan.roles) roles.set(userId, role);
+  return [...roles].filter(([, role]) => role === 'owner').map(([userId]) => userId);
+}
 
 describe('group rules: invariants (property)', () => {
   const ids = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
