@@ -14,6 +14,33 @@ export interface MessageDelivery {
   frame: string;
   /** The connection that sent it: it gets the ack instead. */
   excludeConnId?: string;
+  /**
+   * Frames that ride on this message (a group change's `conversation-added`, `conversation-update`,
+   * `conversation-removed`): written to the same connections in the same corked write, so every bus
+   * keeps them in the message's place in the conversation's order and none can overtake it.
+   * A delivery with frames attached is routed to the gateways directly, never through the fan-out queue
+   * (its recipients include members who just left, whom no member list read later would name).
+   */
+  attached?: readonly AttachedFrame[];
+}
+
+/** A frame written with a message: to every recipient, or only to `to`; before the message, or after it. */
+export interface AttachedFrame {
+  frame: string;
+  /** Only these recipients (absent: every recipient). */
+  to?: readonly string[];
+  /** Written before the message frame (a `conversation-added` must precede the conversation's first message). */
+  before?: true;
+}
+
+/**
+ * A frame for every open connection of `recipients` that belongs to no message (a conversation
+ * created elsewhere: `conversation-added`). Not ordered with messages.
+ */
+export interface FramesDelivery {
+  kind: 'frames';
+  recipients: readonly string[];
+  frame: string;
 }
 
 /**
@@ -48,7 +75,7 @@ export interface UserRevocationEvent {
   userIds: readonly string[];
 }
 
-export type BusEvent = Delivery | RevocationEvent | UserRevocationEvent;
+export type BusEvent = Delivery | FramesDelivery | RevocationEvent | UserRevocationEvent;
 export type BusHandler = (event: BusEvent) => void;
 
 export interface Bus {

@@ -21,7 +21,7 @@
  */
 import type { Redis, Result } from 'ioredis';
 import { unobserved, type OperationObserver } from '../ports/observer.js';
-import type { Bus, BusEvent, BusHandler, Delivery, MessageDelivery } from './index.js';
+import type { Bus, BusEvent, BusHandler, Delivery, FramesDelivery, MessageDelivery } from './index.js';
 import type { DeliveryRouter, FanoutPublisher } from './fanout-queue.js';
 import { DEFAULT_ORDERED_DELIVERY, OrderedDelivery, type OrderedDeliveryOptions } from './ordered-delivery.js';
 import { connectRedis, disconnectRedis, type RedisLogger } from './redis-connection.js';
@@ -87,7 +87,7 @@ const ROUTE_BATCH = 256;
 const ROUTE_BATCH_BYTES = 1024 * 1024;
 
 interface PendingRoute {
-  delivery: MessageDelivery;
+  delivery: MessageDelivery | FramesDelivery;
   resolve: (gatewaysPublished: number) => void;
   reject: (err: unknown) => void;
 }
@@ -139,7 +139,7 @@ export class RedisBus implements Bus, DeliveryRouter {
         await this.cmd.publish(this.key('revoke'), JSON.stringify(event));
       } else if (event.kind === 'broadcast') {
         await this.cmd.publish(this.key('broadcast'), JSON.stringify(event));
-      } else if (event.recipients.length > this.config.largeGroupThreshold) {
+      } else if (event.kind === 'message' && event.attached === undefined && event.recipients.length > this.config.largeGroupThreshold) {
         const { recipients: _recipients, ...delivery } = event;
         await this.fanout.enqueue(delivery);
       } else {
@@ -168,7 +168,7 @@ export class RedisBus implements Bus, DeliveryRouter {
   }
 
   /** Resolves with the number of gateways `delivery` was published to, once its batch is published. */
-  private routeToGateways(delivery: MessageDelivery): Promise<number> {
+  private routeToGateways(delivery: MessageDelivery | FramesDelivery): Promise<number> {
     return new Promise((resolve, reject) => {
       if (this.pendingRoutes.push({ delivery, resolve, reject }) === 1) queueMicrotask(() => this.flushRoutes());
     });
@@ -208,7 +208,7 @@ export class RedisBus implements Bus, DeliveryRouter {
   }
 
   /** One presence lookup for every recipient of the batch, then one PUBLISH per live gateway. */
-  private async routeBatch(deliveries: readonly MessageDelivery[]): Promise<number[]> {
+  private async routeBatch(deliveries: ReadonlyArray<MessageDelivery | FramesDelivery>): Promise<number[]> {
     const users = [...new Set(deliveries.flatMap((d) => d.recipients))];
     const gatewaysOf = new Map<string, string[]>();
     for (let i = 0; i < users.length; i += ROUTE_CHUNK) {
@@ -271,7 +271,10 @@ export class RedisBus implements Bus, DeliveryRouter {
       }
       if (Array.isArray(parsed)) {
         if (channel !== own) return;
-        for (const event of parsed) if (event?.kind === 'message') ordered.push(event);
+        for (const event of parsed) {
+          if (event?.kind === 'message') ordered.push(event);
+          else if (event?.kind === 'frames') handler(event);
+        }
         return;
       }
       const event = parsed;

@@ -50,6 +50,13 @@ export const ConversationSchema = Type.Object({
   peer: Type.Optional(UserSchema),
   /** Only on `group` conversations. */
   groupId: Type.Optional(Id),
+  /**
+   * The conversation's change cursor: the changeSeq of its latest change (0 until something changed).
+   * Gap-free per conversation; `GET /api/conversations/{id}/changes?afterChange=N` serves what followed N.
+   */
+  changeSeq: Type.Integer({ minimum: 0 }),
+  /** Only on `group` conversations: the caller's role in the group. */
+  myRole: Type.Optional(StringEnum<GroupRole>(GROUP_ROLES)),
 });
 
 export const GroupSchema = Type.Object({
@@ -59,6 +66,9 @@ export const GroupSchema = Type.Object({
   ownerId: Id,
   memberCount: Type.Integer(),
   createdAt: IsoTime,
+  /** `""` or an http(s) URL. */
+  avatar: Type.String(),
+  description: Type.String(),
 });
 
 /** A group as `GET /api/groups` lists it: the group and the caller's role in it. */
@@ -71,6 +81,25 @@ export const GroupMemberSchema = Type.Object({
   role: StringEnum<GroupRole>(GROUP_ROLES),
   joinedAt: IsoTime,
 });
+
+/** A group's shared information as the change cursor carries it (the `group` change item). */
+export const GroupInfoSchema = Type.Object({
+  name: Type.String(),
+  avatar: Type.String(),
+  description: Type.String(),
+  ownerId: Id,
+  memberCount: Type.Integer(),
+});
+
+/**
+ * One changed item of a conversation at its latest value, with the changeSeq of its latest change.
+ * `null` means gone: a disbanded group, a user who is no longer a member. Clients ignore kinds they
+ * do not know (later versions add more).
+ */
+export const ChangeItemSchema = Type.Union([
+  Type.Object({ changeSeq: Type.Integer(), kind: Type.Literal('group'), group: Type.Union([GroupInfoSchema, Type.Null()]) }),
+  Type.Object({ changeSeq: Type.Integer(), kind: Type.Literal('member'), userId: Id, member: Type.Union([GroupMemberSchema, Type.Null()]) }),
+]);
 
 export const AuthResultSchema = Type.Object({
   token: Type.String(),
@@ -149,15 +178,45 @@ export const LoginBody = Type.Object(
 );
 export const GuestBody = Type.Object({ guestName: Type.Optional(Username) }, { additionalProperties: false });
 export const CreateConversationBody = Type.Object({ targetUserId: Id }, { additionalProperties: false });
+/** One line of text: as a group's name at creation. */
+const GroupName = Type.String({ minLength: 1, maxLength: 64, pattern: '^\\P{Cc}*$' });
+/**
+ * `""` (none) or an http(s) URL: nothing else (no `javascript:`) can reach an `<img src>`.
+ * Stored as given; clients load it as an image only.
+ */
+const AvatarUrl = Type.String({ maxLength: 1024, pattern: '^(https?://\\S+)?$', description: '"" or an http(s) URL, at most 1024 characters' });
 export const CreateGroupBody = Type.Object(
   {
     // No control characters (newlines included): a name is one line of text in every client.
-    groupName: Type.String({ minLength: 1, maxLength: 64, pattern: '^\\P{Cc}*$' }),
+    groupName: GroupName,
     members: Type.Array(Id, { maxItems: 10_000 }),
   },
   { additionalProperties: false },
 );
 export const ConversationParams = Type.Object({ conversationId: Id });
+export const MemberParams = Type.Object({ conversationId: Id, userId: Id });
+/** PUT /api/conversations/{id}: what to change of a group's shared information (at least one field). */
+export const UpdateGroupBody = Type.Object(
+  {
+    name: Type.Optional(GroupName),
+    avatar: Type.Optional(AvatarUrl),
+    // Newlines and tabs allowed; other control characters are not.
+    description: Type.Optional(Type.String({ maxLength: 500, pattern: '^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F]*$', description: 'up to 500 characters; newlines allowed' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+/** POST /api/conversations/{id}/members: who to add (already-members are ignored). */
+export const AddMembersBody = Type.Object({ members: Type.Array(Id, { minItems: 1, maxItems: 100 }) }, { additionalProperties: false });
+/** PUT /api/conversations/{id}/members/{userId}: the member's new role; `owner` transfers ownership. */
+export const SetRoleBody = Type.Object({ role: StringEnum<GroupRole>(GROUP_ROLES) }, { additionalProperties: false });
+/** GET /api/conversations/{id}/changes: the items changed after `afterChange`, a page at a time. */
+export const ChangesQuery = Type.Object(
+  {
+    afterChange: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'the changeSeq the client has; items changed after it are served' }),
+    size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'items per page, 1–100, default 50' })),
+  },
+  { additionalProperties: false },
+);
 export const GroupParams = Type.Object({ groupId: Id });
 export const UsernameParams = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) });
 export const MessagesQuery = Type.Object(
@@ -225,10 +284,28 @@ export const ErrorFrameDataSchema = Type.Object({
   tempMessageId: Type.Optional(Type.String()),
 });
 
+/** `conversation-update`: items of a conversation changed; `fromChangeSeq` is the previous changeSeq + 1. */
+export const ConversationUpdateSchema = Type.Object({
+  conversationId: Id,
+  fromChangeSeq: Type.Integer(),
+  changeSeq: Type.Integer(),
+  items: Type.Array(ChangeItemSchema),
+});
+
+/** `conversation-removed`: the conversation is gone for this user; `seqId` is the system message that said so. */
+export const ConversationRemovedSchema = Type.Object({
+  conversationId: Id,
+  reason: StringEnum<'removed' | 'left' | 'disbanded'>(['removed', 'left', 'disbanded']),
+  seqId: Type.Integer(),
+});
+
 /** Frames the server sends. Clients must ignore types they do not know. */
 export const ServerFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('new-message'), data: MessageSchema }),
   Type.Object({ type: Type.Literal('message-ack'), data: MessageAckSchema }),
   Type.Object({ type: Type.Literal('pong') }),
   Type.Object({ type: Type.Literal('error'), data: ErrorFrameDataSchema }),
+  Type.Object({ type: Type.Literal('conversation-added'), data: ConversationSchema }),
+  Type.Object({ type: Type.Literal('conversation-update'), data: ConversationUpdateSchema }),
+  Type.Object({ type: Type.Literal('conversation-removed'), data: ConversationRemovedSchema }),
 ]);

@@ -5,6 +5,10 @@
 import type { Static } from '@sinclair/typebox';
 import type {
   AuthResultSchema,
+  ChangeItemSchema,
+  ConversationRemovedSchema,
+  ConversationUpdateSchema,
+  GroupInfoSchema,
   ClientFrameSchema,
   ConversationPaginationSchema,
   ConversationSchema,
@@ -33,6 +37,18 @@ export type Group = Static<typeof GroupSchema>;
 export type GroupMember = Static<typeof GroupMemberSchema>;
 /** A group with the caller's role in it. */
 export type MyGroup = Static<typeof MyGroupSchema>;
+/** A group's shared information, as the `group` change item carries it. */
+export type GroupInfo = Static<typeof GroupInfoSchema>;
+/** One changed item of a conversation at its latest value (`null`: gone). */
+export type ChangeItem = Static<typeof ChangeItemSchema>;
+export type ConversationUpdate = Static<typeof ConversationUpdateSchema>;
+export type ConversationRemoved = Static<typeof ConversationRemovedSchema>;
+/** What `PUT /api/conversations/{id}` may change. */
+export interface GroupInfoPatch {
+  name?: string;
+  avatar?: string;
+  description?: string;
+}
 export type AuthResult = Static<typeof AuthResultSchema>;
 export type ReadResult = Static<typeof ReadResultSchema>;
 export type Pagination = Static<typeof PaginationSchema>;

@@ -8,9 +8,9 @@
  * - (conversationId, senderId, tempMessageId) is stored at most once.
  * - A promise that resolves from `appendMessages` means the rows are durably committed.
  */
-import type { Conversation, Group, GroupMember, GroupRole, HistoryQuery, Message, MessageList, MessageType, MyGroup, ReadResult, SystemContent, User, UserRef } from '../protocol/index.js';
+import type { ChangeItem, Conversation, Group, GroupInfoPatch, GroupMember, GroupRole, HistoryQuery, Message, MessageList, MessageType, MyGroup, ReadResult, SystemContent, User, UserRef } from '../protocol/index.js';
 
-export type { HistoryQuery };
+export type { ChangeItem, GroupInfoPatch, HistoryQuery };
 
 export interface UserRecord extends User {
   passwordHash: string;
@@ -140,12 +140,6 @@ export interface GroupSnapshot {
   maxMembers: number;
 }
 
-export interface GroupInfoPatch {
-  name?: string;
-  avatar?: string;
-  description?: string;
-}
-
 /** What a group change does (logic/group-rules.ts decides it); no `event`: nothing changes. */
 export interface GroupChangePlan {
   added: UserRef[];
@@ -174,10 +168,11 @@ export interface GroupChange {
   decide(group: GroupSnapshot): GroupChangePlan;
 }
 
-/** A changed item of a conversation, at its latest value (null: gone), with the changeSeq of the change. */
-export type ChangeItem =
-  | { changeSeq: number; kind: 'group'; group: { name: string; avatar: string; description: string; ownerId: string; memberCount: number } | null }
-  | { changeSeq: number; kind: 'member'; userId: string; member: GroupMember | null };
+/** A page of a conversation's change feed, and how many items follow `afterChange` in all. */
+export interface ChangePage {
+  items: ChangeItem[];
+  total: number;
+}
 
 export interface GroupChangeResult {
   /** The system message; null when the plan changed nothing. */
@@ -240,7 +235,7 @@ export interface Repo {
    */
   changeGroup(change: GroupChange): Promise<GroupChangeResult>;
   /** The items changed after `afterChange`, each once at its latest value, ascending by changeSeq; at most `limit`. */
-  getChanges(conversationId: string, afterChange: number, limit: number): Promise<ChangeItem[]>;
+  getChanges(conversationId: string, afterChange: number, limit: number): Promise<ChangePage>;
   getGroup(groupId: string): Promise<Group | null>;
   getGroupMembers(groupId: string): Promise<GroupMember[]>;
   /** A page of a conversation's members in the order they joined (`role`: of that role only), and how many there are. */
@@ -250,6 +245,8 @@ export interface Repo {
 
   getConversationInfo(conversationId: string): Promise<ConversationInfo | null>;
   isMember(conversationId: string, userId: string): Promise<boolean>;
+  /** `userId` as a member of the conversation lists it, or null when not a member. */
+  getMember(conversationId: string, userId: string): Promise<GroupMember | null>;
   getMemberIds(conversationId: string): Promise<string[]>;
   /** One conversation as `userId` sees it (peer, last message, unread). */
   getConversation(conversationId: string, userId: string): Promise<Conversation | null>;

@@ -43,6 +43,8 @@ export interface GroupRow {
   owner_id: Int;
   created_at: Int;
   member_count: Int;
+  avatar: string;
+  description: string;
 }
 
 export interface MyGroupRow extends GroupRow {
@@ -88,7 +90,9 @@ export interface ConversationRow {
   last_seq: Int;
   updated_at: Int;
   group_id: Int | null;
+  change_seq: Int;
   last_read_seq: Int;
+  role: GroupMember['role'];
   lm_id: Int | null;
   lm_sender_id: Int | null;
   lm_sender_name: string | null;
@@ -121,6 +125,8 @@ export const toGroup = (r: GroupRow): Group => ({
   ownerId: String(r.owner_id),
   memberCount: Number(r.member_count),
   createdAt: toIso(Number(r.created_at)),
+  avatar: r.avatar,
+  description: r.description,
 });
 
 export const toMyGroup = (r: MyGroupRow): MyGroup => ({ ...toGroup(r), myRole: r.role });
@@ -192,6 +198,7 @@ export function toConversation(r: ConversationRow): Conversation {
     unreadCount: Math.max(0, lastSeq - lastReadSeq),
     lastReadSeq,
     updatedAt: toIso(Number(r.updated_at)),
+    changeSeq: Number(r.change_seq),
   };
   if (r.type === 'single' && r.peer_id !== null) {
     conversation.peer = {
@@ -204,7 +211,10 @@ export function toConversation(r: ConversationRow): Conversation {
     conversation.name = conversation.peer.username;
     conversation.avatar = conversation.peer.avatar;
   }
-  if (r.type === 'group' && r.group_id !== null) conversation.groupId = String(r.group_id);
+  if (r.type === 'group' && r.group_id !== null) {
+    conversation.groupId = String(r.group_id);
+    conversation.myRole = r.role;
+  }
   return conversation;
 }
 
@@ -213,8 +223,8 @@ export function toConversation(r: ConversationRow): Conversation {
  * Both dialects accept it; callers append their WHERE and ORDER BY with their placeholders.
  */
 export const CONVERSATION_SELECT = `
-  SELECT c.id, c.type, c.name, c.avatar, c.member_count, c.last_seq, c.updated_at, c.group_id,
-         m.last_read_seq,
+  SELECT c.id, c.type, c.name, c.avatar, c.member_count, c.last_seq, c.updated_at, c.group_id, c.change_seq,
+         m.last_read_seq, m.role,
          lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.sender_name AS lm_sender_name,
          lm.content AS lm_content, lm.message_type AS lm_type, lm.send_time AS lm_time,
          pu.id AS peer_id, pu.username AS peer_username, pu.avatar AS peer_avatar,

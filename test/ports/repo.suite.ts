@@ -208,7 +208,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const m2 = await user();
       const { groupId, conversationId } = await repo.createGroup({ ownerId: owner.userId, name: 'Team', memberIds: [m1.userId, m2.userId] });
       const group = await repo.getGroup(groupId);
-      assert.deepEqual({ ...group, createdAt: 'x' }, { groupId, conversationId, name: 'Team', ownerId: owner.userId, memberCount: 3, createdAt: 'x' });
+      assert.deepEqual({ ...group, createdAt: 'x' }, { groupId, conversationId, name: 'Team', ownerId: owner.userId, memberCount: 3, createdAt: 'x', avatar: '', description: '' });
       const members = await repo.getGroupMembers(groupId);
       assert.deepEqual(members.map((m) => m.role).sort(), ['member', 'member', 'owner']);
       assert.deepEqual((await repo.getMemberIds(conversationId)).sort(), [owner.userId, m1.userId, m2.userId].sort());
@@ -368,10 +368,10 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       await repo.changeGroup(change(conversationId, owner.userId, { kind: 'update-info', patch: { name: 'Club II' } }));
       const renamed = await repo.changeGroup(change(conversationId, owner.userId, { kind: 'update-info', patch: { name: 'Club III' } }));
       assert.equal(renamed.membersSeq, 2, 'a rename does not change the member set');
-      const feed = await repo.getChanges(conversationId, 0, 10);
+      const { items: feed } = await repo.getChanges(conversationId, 0, 10);
       assert.deepEqual(feed.map((i) => [i.changeSeq, i.kind]), [[1, 'member'], [4, 'group']]);
       assert.equal(feed[1]!.kind === 'group' && feed[1]!.group?.name, 'Club III');
-      assert.deepEqual(await repo.getChanges(conversationId, 1, 10), [feed[1]]);
+      assert.deepEqual(await repo.getChanges(conversationId, 1, 10), { items: [feed[1]], total: 1 });
       assert.equal((await repo.getConversation(conversationId, ben.userId))?.name, 'Club III');
     });
 
@@ -383,7 +383,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       await assert.rejects(repo.changeGroup(change(conversationId, owner.userId, { kind: 'remove-member', userId: owner.userId })), isCode('OWNER_MUST_TRANSFER'));
       const none = await repo.changeGroup(change(conversationId, owner.userId, { kind: 'set-role', userId: ben.userId, role: 'member' }));
       assert.deepEqual([none.message, none.items], [null, []]);
-      assert.deepEqual([(await repo.getConversationInfo(conversationId))?.lastSeq, (await repo.getChanges(conversationId, 0, 10)).length], [0, 0]);
+      assert.deepEqual([(await repo.getConversationInfo(conversationId))?.lastSeq, (await repo.getChanges(conversationId, 0, 10)).items.length], [0, 0]);
       const single = (await repo.getOrCreateSingleConversation(owner.userId, ben.userId)).conversationId;
       await assert.rejects(repo.changeGroup(change(single, owner.userId, { kind: 'update-info', patch: { name: 'x' } })), isCode('NOT_GROUP_CONVERSATION'));
       await assert.rejects(repo.changeGroup(change('999999999', owner.userId, { kind: 'disband' })), isCode('CONVERSATION_NOT_FOUND'));

@@ -222,6 +222,7 @@ export class FakeServer implements AsyncDisposable {
         name: 'bob',
         avatar: '',
         memberCount: 2,
+        changeSeq: 0,
         lastMessage: list.at(-1) ?? null,
         unreadCount: 0,
         lastReadSeq: 0,

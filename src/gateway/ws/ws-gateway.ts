@@ -6,7 +6,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import type { BroadcastDelivery, Bus, BusEvent, MessageDelivery } from '../../bus/index.js';
+import type { BroadcastDelivery, Bus, BusEvent, FramesDelivery, MessageDelivery } from '../../bus/index.js';
 import type { LogicApi, Session } from '../../logic/api.js';
 import { unobserved, type OperationObserver } from '../../ports/observer.js';
 import { AppError, CLOSE_CODES, toAppError, type ClientFrame } from '../../protocol/index.js';
@@ -227,8 +227,9 @@ export class WsGateway {
   }
 
   private onBusEvent(event: BusEvent): void {
-    if (event.kind === 'message') return this.deliver(event);
+    if (event.kind === 'message') return event.attached ? this.deliverWithFrames(event) : this.deliver(event);
     if (event.kind === 'broadcast') return this.deliverToAll(event);
+    if (event.kind === 'frames') return this.deliverFrames(event);
     if (event.kind === 'revoke-users') return this.closeUsers(event.userIds);
     for (const conn of this.byUser.get(event.userId) ?? []) {
       if (conn.session.jti === event.jti) conn.close(CLOSE_CODES.TOKEN_REVOKED, 'token revoked');
@@ -267,6 +268,32 @@ export class WsGateway {
       const wanted = new Set(recipients);
       for (const [userId, set] of this.byUser) if (wanted.has(userId)) sendTo(set);
     }
+  }
+
+  /**
+   * A message with frames riding on it (a group change): per local connection of a recipient, the
+   * `before` frames meant for it, the message, then the others, all in this turn's corked write.
+   * Rare (an administrator's action), so clarity over the fast path's tricks.
+   */
+  private deliverWithFrames(delivery: MessageDelivery): void {
+    const message = Buffer.from(delivery.frame);
+    const attached = (delivery.attached ?? []).map((a) => ({ frame: Buffer.from(a.frame), to: a.to ? new Set(a.to) : null, before: a.before === true }));
+    for (const userId of new Set(delivery.recipients)) {
+      const set = this.byUser.get(userId);
+      if (!set) continue;
+      const mine = attached.filter((a) => a.to === null || a.to.has(userId));
+      for (const conn of set) {
+        for (const a of mine) if (a.before) conn.sendRaw(a.frame);
+        if (conn.id !== delivery.excludeConnId) conn.sendRaw(message);
+        for (const a of mine) if (!a.before) conn.sendRaw(a.frame);
+      }
+    }
+  }
+
+  /** Frames of no message (a conversation created elsewhere) for the recipients' local connections. */
+  private deliverFrames(delivery: FramesDelivery): void {
+    const frame = Buffer.from(delivery.frame);
+    for (const userId of new Set(delivery.recipients)) for (const conn of this.byUser.get(userId) ?? []) conn.sendRaw(frame);
   }
 
   /** Closes sockets that went silent past the idle timeout or whose token expired. */

@@ -7,12 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../protocol/index.js';
-import type { Conversation, Group, GroupMember, GroupRole, Message, MyGroup, ReadResult, User } from '../../protocol/index.js';
+import type { Conversation, Group, GroupInfo, GroupMember, GroupRole, Message, MyGroup, ReadResult, User } from '../../protocol/index.js';
 import { unobserved, type OperationObserver } from '../../ports/observer.js';
 import type {
   AccountAuth,
   AppendResult,
   ChangeItem,
+  ChangePage,
   ConversationInfo,
   ConversationListPage,
   ConversationListQuery,
@@ -431,16 +432,22 @@ export class SqlRepo implements Repo {
     };
   }
 
-  async getChanges(conversationId: string, afterChange: number, limit: number): Promise<ChangeItem[]> {
+  async getChanges(conversationId: string, afterChange: number, limit: number): Promise<ChangePage> {
     const id = this.key(conversationId);
-    if (id === null) return [];
-    const rows = await this.driver.read(() => sql.rows<{ change_seq: Int; kind: string; item_key: string; data: string | null }>(this.s.changesAfter, [id, afterChange, limit]));
-    return rows.map((r): ChangeItem => {
+    if (id === null) return { items: [], total: 0 };
+    const s = this.s;
+    const [rows, count] = await this.driver.read(function* () {
+      const rows = yield* sql.rows<{ change_seq: Int; kind: string; item_key: string; data: string | null }>(s.changesAfter, [id, afterChange, limit]);
+      const count = yield* sql.row<{ total: Int }>(s.countChangesAfter, [id, afterChange]);
+      return [rows, count] as const;
+    });
+    const items = rows.map((r): ChangeItem => {
       const changeSeq = Number(r.change_seq);
       const data = r.data === null ? null : (JSON.parse(r.data) as unknown);
       if (r.kind === 'member') return { changeSeq, kind: 'member', userId: r.item_key, member: data as GroupMember | null };
-      return { changeSeq, kind: 'group', group: data as Extract<ChangeItem, { kind: 'group' }>['group'] };
+      return { changeSeq, kind: 'group', group: data as GroupInfo | null };
     });
+    return { items, total: Number(count?.total ?? 0) };
   }
 
   async getGroup(groupId: string): Promise<Group | null> {
@@ -490,6 +497,13 @@ export class SqlRepo implements Repo {
     const [cid, uid] = [this.key(conversationId), this.key(userId)];
     if (cid === null || uid === null) return false;
     return (await this.driver.read(() => sql.row(this.s.isMember, [cid, uid]))) !== undefined;
+  }
+
+  async getMember(conversationId: string, userId: string): Promise<GroupMember | null> {
+    const [cid, uid] = [this.key(conversationId), this.key(userId)];
+    if (cid === null || uid === null) return null;
+    const row = await this.driver.read(() => sql.row<GroupMemberRow>(this.s.memberView, [cid, uid]));
+    return row ? toGroupMember(row) : null;
   }
 
   async getMemberIds(conversationId: string): Promise<string[]> {
@@ -821,6 +835,7 @@ const REPO_METHODS = Object.keys({
   getChanges: 0,
   getConversationInfo: 0,
   isMember: 0,
+  getMember: 0,
   getMemberIds: 0,
   getConversation: 0,
   listConversations: 0,

@@ -78,8 +78,9 @@ export function sharedStatements(d: DialectSyntax) {
     bumpMemberCount: 'UPDATE conversations SET member_count = member_count + $1 WHERE id = $2',
     insertGroup: 'INSERT INTO chat_groups (conversation_id, name, owner_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id',
     setGroupId: 'UPDATE conversations SET group_id = $1 WHERE id = $2',
-    groupById: `SELECT g.id, g.conversation_id, g.name, g.owner_id, g.created_at, c.member_count
-                FROM chat_groups g JOIN conversations c ON c.id = g.conversation_id WHERE g.id = $1`,
+    // A disbanded group is gone (its rows and messages stay).
+    groupById: `SELECT g.id, g.conversation_id, g.name, g.owner_id, g.created_at, g.description, c.member_count, c.avatar
+                FROM chat_groups g JOIN conversations c ON c.id = g.conversation_id WHERE g.id = $1 AND g.disbanded_at IS NULL`,
     // ---- group administration (SqlRepo.changeGroup): one group, under its conversation's lock ----
     // The lock first, the group's row after it: read in the same statement, a row a writer who held
     // the lock changed would come from before that change (PostgreSQL re-reads only the locked row).
@@ -105,8 +106,9 @@ export function sharedStatements(d: DialectSyntax) {
                    ON CONFLICT (conversation_id, kind, item_key) DO UPDATE SET change_seq = excluded.change_seq, data = excluded.data`,
     changesAfter: `SELECT change_seq, kind, item_key, data FROM conversation_changes
                    WHERE conversation_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3`,
+    countChangesAfter: 'SELECT COUNT(*) AS total FROM conversation_changes WHERE conversation_id = $1 AND change_seq > $2',
     // The caller's groups, newest activity first (the conversation list's order).
-    myGroups: `SELECT g.id, g.conversation_id, g.name, g.owner_id, g.created_at, c.member_count, m.role
+    myGroups: `SELECT g.id, g.conversation_id, g.name, g.owner_id, g.created_at, g.description, c.member_count, c.avatar, m.role
                FROM conversation_members m
                JOIN chat_groups g ON g.conversation_id = m.conversation_id
                JOIN conversations c ON c.id = g.conversation_id
