@@ -320,6 +320,13 @@ export const SETTINGS = {
     }),
     guestPerIp: rate({ env: 'GOCHAT_RATE_GUEST_PER_IP', limit: 10, windowMs: 600_000, section: 'logic', doc: 'guests created from one address per window' }),
     groupsPerUser: rate({ env: 'GOCHAT_RATE_GROUPS_PER_USER', limit: 5, windowMs: 900_000, section: 'logic', doc: 'groups one user may create per window' }),
+    membersAddedPerUser: rate({
+      env: 'GOCHAT_RATE_MEMBERS_ADDED_PER_USER',
+      limit: 200,
+      windowMs: 900_000,
+      section: 'logic',
+      doc: 'users one user may ask to add to existing groups per window (each id counts)',
+    }),
     lookupsPerUser: rate({
       env: 'GOCHAT_RATE_LOOKUPS_PER_USER',
       limit: 20,

@@ -5,10 +5,12 @@
  */
 import type {
   AuthResult,
+  ChangeItem,
   Conversation,
   ConversationPageQuery,
   ConversationPagination,
   Group,
+  GroupInfoPatch,
   GroupMember,
   GroupRole,
   HistoryQuery,
@@ -98,6 +100,27 @@ export interface LogicApi {
   listMembers(session: Session, conversationId: string, query: MembersQuery): Promise<{ members: GroupMember[]; pagination: Pagination }>;
   /** The caller's groups with its role in each, newest activity first (a guest's too: it may be a member). */
   listGroups(session: Session): Promise<MyGroup[]>;
+
+  // Group administration (docs/protocol.md "Group administration"). Each checks, in this order:
+  // CONVERSATION_NOT_FOUND, NOT_CONVERSATION_MEMBER, NOT_GROUP_CONVERSATION, the caller's role
+  // (FORBIDDEN with details.requiredRole), then the target; all again inside the write, under the
+  // conversation's lock. A change that changes something appends one `system` message.
+
+  /** Adds registered or guest users (already-members ignored); answers those added. USER_NOT_FOUND (details.userIds), GROUP_FULL (details.maxMembers). */
+  addMembers(session: Session, conversationId: string, userIds: readonly string[]): Promise<GroupMember[]>;
+  /** Removes a member; the caller's own id leaves. MEMBER_NOT_FOUND, OWNER_MUST_TRANSFER (the owner leaving others behind). */
+  removeMember(session: Session, conversationId: string, userId: string): Promise<void>;
+  /** Sets a member's role; `owner` transfers ownership (the caller becomes admin). Answers the member after. */
+  setMemberRole(session: Session, conversationId: string, userId: string, role: GroupRole): Promise<GroupMember>;
+  /** Renames the group or sets its avatar or description; answers the conversation as the caller sees it after. */
+  updateGroup(session: Session, conversationId: string, patch: GroupInfoPatch): Promise<Conversation>;
+  /** Disbands the group (owner only): every member loses it. */
+  disbandGroup(session: Session, conversationId: string): Promise<void>;
+  /**
+   * The conversation's items changed after `afterChange`, each once at its latest value, ascending by
+   * changeSeq, at most `size` (1–100). `pagination.total` counts the items after `afterChange`.
+   */
+  getChanges(session: Session, conversationId: string, afterChange: number, size: number): Promise<{ items: ChangeItem[]; pagination: Pagination }>;
 
   /**
    * Stores the message (group-committed) and resolves only once it is durable; delivery to

@@ -6,10 +6,13 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { AppError, encodeServerFrame, LIMITS } from '../protocol/index.js';
 import type {
   AuthResult,
+  ChangeItem,
   Conversation,
   ConversationPageQuery,
   Group,
+  GroupInfoPatch,
   GroupMember,
+  GroupRole,
   HistoryQuery,
   MessageAck,
   MyGroup,
@@ -18,8 +21,9 @@ import type {
   SendMessagePayload,
   User,
 } from '../protocol/index.js';
-import type { Repo, StoredAppend } from '../repo/index.js';
-import type { Bus, Delivery } from '../bus/index.js';
+import type { GroupChangeResult, Repo, StoredAppend } from '../repo/index.js';
+import type { AttachedFrame, Bus, Delivery } from '../bus/index.js';
+import { decideGroupChange, type GroupOperation } from './group-rules.js';
 import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, MembersQuery, Session } from './api.js';
 import { MembershipCache } from './membership-cache.js';
 import { GuestExpiry, type GuestExpiryConfig } from './guest-expiry.js';
@@ -53,6 +57,7 @@ export interface LogicConfig {
     registerPerIp: RateRule;
     guestPerIp: RateRule;
     groupsPerUser: RateRule;
+    membersAddedPerUser: RateRule;
     lookupsPerUser: RateRule;
     lookupsPerGuest: RateRule;
   };
@@ -83,6 +88,7 @@ export class Logic implements LogicApi {
   private readonly registerByIp: RateLimiter;
   private readonly guestByIp: RateLimiter;
   private readonly groupsByUser: RateLimiter;
+  private readonly membersAddedByUser: RateLimiter;
   private readonly lookupsByUser: RateLimiter;
   private readonly lookupsByGuest: RateLimiter;
   private readonly registerKdf: KdfGate;
@@ -117,6 +123,7 @@ export class Logic implements LogicApi {
     this.registerByIp = new RateLimiter(config.limits.registerPerIp);
     this.guestByIp = new RateLimiter(config.limits.guestPerIp);
     this.groupsByUser = new RateLimiter(config.limits.groupsPerUser);
+    this.membersAddedByUser = new RateLimiter(config.limits.membersAddedPerUser);
     this.lookupsByUser = new RateLimiter(config.limits.lookupsPerUser);
     this.lookupsByGuest = new RateLimiter(config.limits.lookupsPerGuest);
     this.registerKdf = new KdfGate(config.kdf.register, 'registrations');
@@ -286,6 +293,12 @@ export class Logic implements LogicApi {
     const { conversationId, created } = await this.repo.getOrCreateSingleConversation(session.userId, target.userId);
     const conversation = await this.repo.getConversation(conversationId, session.userId);
     if (!conversation) throw new AppError('INTERNAL_ERROR');
+    if (created) {
+      // Both people's devices learn of it now, each with its own view (the peer is the other one).
+      await this.announceConversation([session.userId], conversation);
+      const theirs = await this.repo.getConversation(conversationId, target.userId);
+      if (theirs && target.userId !== session.userId) await this.announceConversation([target.userId], theirs);
+    }
     return { conversation, created };
   }
 
@@ -322,14 +335,27 @@ export class Logic implements LogicApi {
     return this.repo.listGroups(session.userId);
   }
 
+  /**
+   * The send path's cache answers for 1:1s and the world; a group's member set changes, and another
+   * logic instance may have changed it, so a read of a group asks the store (one key probe): a
+   * removed member reads nothing new, whichever instance it asks.
+   */
+  private async requireReader(conversationId: string, userId: string): Promise<void> {
+    const membership = await this.requireMember(conversationId, userId);
+    if (membership.info.type === 'group' && !(await this.repo.isMember(conversationId, userId))) {
+      this.membership.refresh(conversationId);
+      throw new AppError('NOT_CONVERSATION_MEMBER');
+    }
+  }
+
   async getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult> {
-    await this.requireMember(conversationId, session.userId);
+    await this.requireReader(conversationId, session.userId);
     const page = await this.repo.getMessages(conversationId, query);
     return { messages: page.messages, pagination: pagination(query, page) };
   }
 
   async markRead(session: Session, conversationId: string): Promise<ReadResult> {
-    await this.requireMember(conversationId, session.userId);
+    await this.requireReader(conversationId, session.userId);
     return this.repo.markRead(conversationId, session.userId);
   }
 
@@ -357,6 +383,11 @@ export class Logic implements LogicApi {
       this.repo.getConversation(conversationId, session.userId),
     ]);
     if (!group || !conversation) throw new AppError('INTERNAL_ERROR');
+    // Every member's devices learn of it now: the owner's view, and the one all other members share.
+    await this.announceConversation([session.userId], conversation);
+    const [firstMember] = memberIds;
+    const theirs = firstMember === undefined ? null : await this.repo.getConversation(conversationId, firstMember);
+    if (theirs) await this.announceConversation(memberIds, theirs);
     return { group, conversation };
   }
 
@@ -367,6 +398,161 @@ export class Logic implements LogicApi {
       throw new AppError('GROUP_NOT_FOUND');
     }
     return { group, members: await this.repo.getGroupMembers(groupId) };
+  }
+
+
+  /** `conversation-added` to every open connection of `userIds` (a conversation created elsewhere). */
+  private async announceConversation(userIds: readonly string[], conversation: Conversation): Promise<void> {
+    const frame = encodeServerFrame({ type: 'conversation-added', data: conversation });
+    await this.bus
+      .publish({ kind: 'frames', recipients: userIds, frame })
+      .catch((err: unknown) => this.log.error({ err, conversationId: conversation.conversationId }, 'conversation-added publish failed'));
+  }
+
+  // ---- group administration ----
+
+  /**
+   * The checks every group operation makes before it writes, with reads only (so a stranger's call
+   * never takes the store's write lock): the conversation exists, the caller is a member, it is a
+   * group. The write checks all of it again under the conversation's lock (`decideGroupChange`).
+   */
+  private async requireGroupMember(conversationId: string, userId: string): Promise<void> {
+    const info = await this.repo.getConversationInfo(conversationId);
+    if (!info) throw new AppError('CONVERSATION_NOT_FOUND');
+    if (!(await this.repo.isMember(conversationId, userId))) throw new AppError('NOT_CONVERSATION_MEMBER');
+    if (info.type !== 'group') throw new AppError('NOT_GROUP_CONVERSATION');
+  }
+
+  /**
+   * One group change: decided and applied in one store transaction, run in this process's commit
+   * order (the writer's queue), then published with the frames that ride on its system message.
+   * Each change is a timeline message, so it counts against the caller's send allowance.
+   */
+  private async changeGroup(session: Session, conversationId: string, operation: GroupOperation): Promise<GroupChangeResult> {
+    await this.requireGroupMember(conversationId, session.userId);
+    (session.isGuest ? this.sendsByGuest : this.sendsByUser).hit(session.userId);
+    return this.writer.submitChange(async () => {
+      const result = await this.repo.changeGroup({
+        conversationId,
+        actorId: session.userId,
+        actorName: session.username,
+        maxMembers: this.config.maxGroupMembers,
+        sendTime: Date.now(),
+        decide: (group) => decideGroupChange(group, session.userId, operation),
+      });
+      // This process's sends see the new member set at once; other processes learn it at their next commit.
+      if (result.message) this.membership.refresh(conversationId);
+      await this.publishGroupChange(result);
+      return result;
+    });
+  }
+
+  /**
+   * The system message to everyone before and after the change, with: `conversation-added` (before
+   * it) to the added, `conversation-update` to all, `conversation-removed` (after it) to those who
+   * lost the conversation. Published before the caller is answered, like a message before its ack.
+   */
+  private async publishGroupChange(result: GroupChangeResult): Promise<void> {
+    const { message } = result;
+    if (!message) return;
+    const attached: AttachedFrame[] = [];
+    const [firstAdded] = result.added;
+    if (firstAdded !== undefined) {
+      // Every added member sees the same row (its role, its read pointer just before this message).
+      const view = await this.repo.getConversation(message.conversationId, firstAdded);
+      if (view) attached.push({ frame: encodeServerFrame({ type: 'conversation-added', data: view }), to: result.added, before: true });
+    }
+    const [first] = result.items;
+    const last = result.items.at(-1);
+    if (first && last) {
+      attached.push({
+        frame: encodeServerFrame({
+          type: 'conversation-update',
+          data: { conversationId: message.conversationId, fromChangeSeq: first.changeSeq, changeSeq: last.changeSeq, items: result.items },
+        }),
+      });
+    }
+    if (result.removed.length > 0) {
+      const reason = result.disbanded ? 'disbanded' : result.removed.length === 1 && result.removed[0] === message.senderId ? 'left' : 'removed';
+      attached.push({
+        frame: encodeServerFrame({ type: 'conversation-removed', data: { conversationId: message.conversationId, reason, seqId: message.seqId } }),
+        to: result.removed,
+      });
+    }
+    const delivery: Delivery = {
+      kind: 'message',
+      conversationId: message.conversationId,
+      seqId: message.seqId,
+      recipients: result.recipients,
+      frame: encodeServerFrame({ type: 'new-message', data: message }),
+      attached,
+    };
+    await this.bus.publish(delivery).catch((err: unknown) => this.log.error({ err, conversationId: message.conversationId }, 'delivery publish failed'));
+  }
+
+  async addMembers(session: Session, conversationId: string, userIds: readonly string[]): Promise<GroupMember[]> {
+    const ids = [...new Set(userIds)];
+    if (ids.length === 0 || ids.length > LIMITS.pageSizeMax) {
+      throw new AppError('VALIDATION_ERROR', `members: from 1 to ${LIMITS.pageSizeMax} user ids`, { field: 'members' });
+    }
+    await this.requireGroupMember(conversationId, session.userId);
+    const users = await this.repo.getUsers(ids);
+    const found = new Set(users.map((u) => u.userId));
+    const missing = ids.filter((id) => !found.has(id));
+    if (missing.length > 0) throw new AppError('USER_NOT_FOUND', `Unknown user ids: ${missing.join(', ')}`, { userIds: missing });
+    // Adding strangers is how spam enters: bounded per caller, counted per user asked for.
+    this.membersAddedByUser.hit(session.userId, Date.now(), ids.length);
+    const result = await this.changeGroup(session, conversationId, {
+      kind: 'add-members',
+      users: users.map((u) => ({ userId: u.userId, username: u.username, isGuest: u.isGuest })),
+    });
+    const added = new Set(result.added);
+    return result.items.flatMap((item) => (item.kind === 'member' && item.member && added.has(item.userId) ? [item.member] : []));
+  }
+
+  async removeMember(session: Session, conversationId: string, userId: string): Promise<void> {
+    await this.changeGroup(session, conversationId, { kind: 'remove-member', userId });
+  }
+
+  async setMemberRole(session: Session, conversationId: string, userId: string, role: GroupRole): Promise<GroupMember> {
+    const result = await this.changeGroup(session, conversationId, { kind: 'set-role', userId, role });
+    const item = result.items.find((i): i is Extract<ChangeItem, { kind: 'member' }> => i.kind === 'member' && i.userId === userId);
+    const member = item?.member ?? (await this.repo.getMember(conversationId, userId));
+    if (!member) throw new AppError('MEMBER_NOT_FOUND');
+    return member;
+  }
+
+  async updateGroup(session: Session, conversationId: string, patch: GroupInfoPatch): Promise<Conversation> {
+    const clean: GroupInfoPatch = {};
+    if (patch.name !== undefined) {
+      const name = patch.name.trim();
+      if (name.length === 0) throw new AppError('VALIDATION_ERROR', 'name: must not be blank', { field: 'name' });
+      clean.name = name;
+    }
+    if (patch.avatar !== undefined) clean.avatar = patch.avatar;
+    if (patch.description !== undefined) clean.description = patch.description;
+    if (Object.keys(clean).length === 0) throw new AppError('VALIDATION_ERROR', 'at least one of name, avatar, description', { field: 'name' });
+    await this.changeGroup(session, conversationId, { kind: 'update-info', patch: clean });
+    return this.getConversation(session, conversationId);
+  }
+
+  async disbandGroup(session: Session, conversationId: string): Promise<void> {
+    await this.changeGroup(session, conversationId, { kind: 'disband' });
+  }
+
+  async getChanges(session: Session, conversationId: string, afterChange: number, size: number): Promise<{ items: ChangeItem[]; pagination: Pagination }> {
+    if (!Number.isSafeInteger(afterChange) || afterChange < 0) throw new AppError('VALIDATION_ERROR', 'afterChange: must be an integer from 0', { field: 'afterChange' });
+    if (!Number.isInteger(size) || size < 1 || size > LIMITS.pageSizeMax) {
+      throw new AppError('VALIDATION_ERROR', `size: must be an integer from 1 to ${LIMITS.pageSizeMax}`, { field: 'size' });
+    }
+    const info = await this.repo.getConversationInfo(conversationId);
+    if (!info) throw new AppError('CONVERSATION_NOT_FOUND');
+    // In the store, not the cache: a removed member's device must not read what changed after.
+    if (info.type === 'world' ? !(await this.membership.forMember(conversationId, session.userId))?.isMember : !(await this.repo.isMember(conversationId, session.userId))) {
+      throw new AppError('NOT_CONVERSATION_MEMBER');
+    }
+    const { items, total } = await this.repo.getChanges(conversationId, afterChange, size);
+    return { items, pagination: { page: 1, size, total, hasMore: items.length < total } };
   }
 
   // ---- messages ----

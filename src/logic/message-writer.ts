@@ -27,6 +27,19 @@ interface Queued extends PendingSend {
   staleRounds?: number;
 }
 
+/**
+ * A change committed on its own (a group administration operation), run between batches: it commits
+ * and publishes inside `run`, so within one process commit order is publish order for changes and
+ * messages alike (an in-process bus has no reordering stage to repair it).
+ */
+interface QueuedChange {
+  change: () => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+const isChange = (entry: Queued | QueuedChange): entry is QueuedChange => 'change' in entry;
+
 /** Called once per batch, after commit and before any sender is resolved; stale sends are not in it. */
 export type CommitListener = (sends: readonly PendingSend[], results: readonly StoredAppend[]) => void;
 
@@ -57,7 +70,7 @@ const RATE_SMOOTHING = 0.25;
 const PACING_MIN_EXPECTED_SENDS = 2;
 
 export class MessageWriter {
-  private queue: Queued[] = [];
+  private queue: Array<Queued | QueuedChange> = [];
   private scheduled = false;
   private flushing: Promise<void> | null = null;
   private readonly maxBatch: number;
@@ -83,13 +96,27 @@ export class MessageWriter {
   submit(send: PendingSend): Promise<StoredAppend> {
     return new Promise((resolve, reject) => {
       this.queue.push({ message: send.message, recipients: send.recipients, connId: send.connId, resolve, reject });
-      if (!this.scheduled && !this.flushing) {
-        this.scheduled = true;
-        const wait = this.pacingDelayMs();
-        if (wait > 0) setTimeout(() => void this.flush(), wait);
-        else setImmediate(() => void this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  /**
+   * Runs `change` (which commits and publishes) alone, after the sends queued before it and before
+   * those queued after: its place in this process's commit order is its place in the publish order.
+   */
+  submitChange<T>(change: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ change, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    const wait = this.pacingDelayMs();
+    if (wait > 0) setTimeout(() => void this.flush(), wait);
+    else setImmediate(() => void this.flush());
   }
 
   /** How long the batch now forming should wait for company (0: commit at the end of this turn). */
@@ -126,7 +153,13 @@ export class MessageWriter {
     this.flushing = new Promise((resolve) => (done = resolve));
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatch);
+        const head = this.queue[0]!;
+        if (isChange(head)) {
+          this.queue.shift();
+          await head.change().then(head.resolve, head.reject);
+          continue;
+        }
+        const batch = this.takeSends();
         this.noteBatch(batch.length);
         const stale: Queued[] = [];
         try {
@@ -148,6 +181,13 @@ export class MessageWriter {
       this.flushing = null;
       done();
     }
+  }
+
+  /** The sends at the head of the queue, up to the first change and at most `maxBatch`. */
+  private takeSends(): Queued[] {
+    let n = 0;
+    while (n < this.queue.length && n < this.maxBatch && !isChange(this.queue[n]!)) n++;
+    return this.queue.splice(0, n) as Queued[];
   }
 
   /** Publishes and resolves what was stored; collects the stale sends into `stale`. */

@@ -17,11 +17,14 @@ import * as grpc from '@grpc/grpc-js';
 import { AppError, MessageList } from '../protocol/index.js';
 import type {
   AuthResult,
+  ChangeItem,
   Conversation,
   ConversationPageQuery,
   ConversationPagination,
   Group,
+  GroupInfoPatch,
   GroupMember,
+  GroupRole,
   HistoryQuery,
   MessageAck,
   MyGroup,
@@ -51,11 +54,12 @@ export interface RpcClientConfig {
 }
 
 /** Proto decoding fills absent message fields with null and adds oneof markers: back to the wire shape. */
-function conversation(raw: Conversation & { peer: User | null; _groupId?: string }): Conversation {
-  const { peer, groupId, _groupId: _marker, ...rest } = raw;
+function conversation(raw: Conversation & { peer: User | null; _groupId?: string; _myRole?: string }): Conversation {
+  const { peer, groupId, myRole, _groupId: _marker, _myRole: _roleMarker, ...rest } = raw;
   const out: Conversation = { ...rest, lastMessage: rest.lastMessage ?? null };
   if (peer) out.peer = peer;
   if (groupId !== undefined) out.groupId = groupId;
+  if (myRole !== undefined) out.myRole = myRole;
   return out;
 }
 
@@ -311,6 +315,32 @@ export class RpcLogicClient implements LogicApi {
 
   async getConversation(session: Session, conversationId: string): Promise<Conversation> {
     return conversation(await this.call<Parameters<typeof conversation>[0]>('ConversationService', 'GetConversation', { session, conversationId }));
+  }
+
+  async addMembers(session: Session, conversationId: string, userIds: readonly string[]): Promise<GroupMember[]> {
+    const { members } = await this.call<{ members: GroupMember[] }>('ConversationService', 'AddMembers', { session, conversationId, userIds });
+    return members;
+  }
+
+  async removeMember(session: Session, conversationId: string, userId: string): Promise<void> {
+    await this.call('ConversationService', 'RemoveMember', { session, conversationId, userId });
+  }
+
+  setMemberRole(session: Session, conversationId: string, userId: string, role: GroupRole): Promise<GroupMember> {
+    return this.call('ConversationService', 'SetMemberRole', { session, conversationId, userId, role });
+  }
+
+  async updateGroup(session: Session, conversationId: string, patch: GroupInfoPatch): Promise<Conversation> {
+    return conversation(await this.call<Parameters<typeof conversation>[0]>('ConversationService', 'UpdateConversation', { session, conversationId, ...patch }));
+  }
+
+  async disbandGroup(session: Session, conversationId: string): Promise<void> {
+    await this.call('ConversationService', 'DeleteConversation', { session, conversationId });
+  }
+
+  async getChanges(session: Session, conversationId: string, afterChange: number, size: number): Promise<{ items: ChangeItem[]; pagination: Pagination }> {
+    const page = await this.call<{ itemsJson: string; pagination: Pagination }>('ConversationService', 'GetChanges', { session, conversationId, afterChange, size });
+    return { items: JSON.parse(page.itemsJson) as ChangeItem[], pagination: page.pagination };
   }
 
   /**

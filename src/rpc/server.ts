@@ -159,6 +159,27 @@ function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger
         return { messagesJson: messages.encode(), messageCount: messages.length, pagination };
       },
       MarkRead: (r: WithSession & { conversationId: string }) => logic.markRead(session(r), r.conversationId),
+      UpdateConversation: (r: WithSession & { conversationId: string; name?: string; avatar?: string; description?: string }) =>
+        logic.updateGroup(session(r), r.conversationId, {
+          ...(r.name !== undefined ? { name: r.name } : {}),
+          ...(r.avatar !== undefined ? { avatar: r.avatar } : {}),
+          ...(r.description !== undefined ? { description: r.description } : {}),
+        }),
+      DeleteConversation: async (r: WithSession & { conversationId: string }) => (await logic.disbandGroup(session(r), r.conversationId), {}),
+      AddMembers: async (r: WithSession & { conversationId: string; userIds: string[] }) => ({
+        members: await logic.addMembers(session(r), r.conversationId, r.userIds),
+      }),
+      RemoveMember: async (r: WithSession & { conversationId: string; userId: string }) => (await logic.removeMember(session(r), r.conversationId, r.userId), {}),
+      SetMemberRole: (r: WithSession & { conversationId: string; userId: string; role: string }) => {
+        if (!(GROUP_ROLES as readonly string[]).includes(r.role)) {
+          throw new AppError('VALIDATION_ERROR', `role: must be one of ${GROUP_ROLES.join(', ')}`, { field: 'role' });
+        }
+        return logic.setMemberRole(session(r), r.conversationId, r.userId, r.role as GroupRole);
+      },
+      GetChanges: async (r: WithSession & { conversationId: string; afterChange: number; size: number }) => {
+        const { items, pagination } = await logic.getChanges(session(r), r.conversationId, r.afterChange, r.size);
+        return { itemsJson: JSON.stringify(items), pagination };
+      },
     },
     MessageService: {
       SendMessage: (r: ProtoSend) => sendOne(logic, r),

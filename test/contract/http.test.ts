@@ -86,6 +86,12 @@ describe('operations endpoints', () => {
       ['/api/users/by-username/{username}', 'get'],
       ['/api/conversations/{conversationId}', 'get'],
       ['/api/conversations/{conversationId}/members', 'get'],
+      ['/api/conversations/{conversationId}/members', 'post'],
+      ['/api/conversations/{conversationId}/members/{userId}', 'delete'],
+      ['/api/conversations/{conversationId}/members/{userId}', 'put'],
+      ['/api/conversations/{conversationId}', 'put'],
+      ['/api/conversations/{conversationId}', 'delete'],
+      ['/api/conversations/{conversationId}/changes', 'get'],
       ['/api/groups', 'get'],
     ];
     for (const [path, method] of expected) assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`);

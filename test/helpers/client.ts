@@ -46,6 +46,10 @@ export class Api {
     return this.request<T>('PUT', path, { body, ...(token ? { token } : {}) });
   }
 
+  del<T = unknown>(path: string, token?: string) {
+    return this.request<T>('DELETE', path, token ? { token } : {});
+  }
+
   /** Registers and logs in a fresh user with a unique name. */
   async user(prefix = 'user'): Promise<AuthResult> {
     const username = uniqueName(prefix);

@@ -26,6 +26,7 @@ export function unlimitedLogicConfig(overrides: Partial<LogicConfig> = {}): Logi
       registerPerIp: unlimited,
       guestPerIp: unlimited,
       groupsPerUser: unlimited,
+      membersAddedPerUser: unlimited,
       lookupsPerUser: unlimited,
       lookupsPerGuest: unlimited,
     },

@@ -4,7 +4,10 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { LogicApi, Session } from '../../logic/api.js';
 import { AppError, encodeSuccessEnvelope, LIMITS, type HistoryQuery } from '../../protocol/index.js';
 import {
+  AddMembersBody,
   AuthResultSchema,
+  ChangeItemSchema,
+  ChangesQuery,
   ConversationListEnvelope,
   ConversationParams,
   ConversationSchema,
@@ -20,10 +23,13 @@ import {
   GuestBody,
   LoginBody,
   MessageSchema,
+  MemberParams,
   MembersQuery,
   MessagesQuery,
   ReadResultSchema,
   RegisterBody,
+  SetRoleBody,
+  UpdateGroupBody,
   UserSchema,
   UsernameParams,
 } from '../../protocol/schemas.js';
@@ -228,6 +234,130 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
         ...(role !== undefined ? { role } : {}),
       });
       return { ...ok(result.members), pagination: result.pagination };
+    },
+  );
+
+  // ---- group administration (extensions, the original design's paths: docs/protocol.md) ----
+
+  app.put(
+    '/api/conversations/:conversationId',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['conversations'],
+        summary: "Rename a group or set its avatar or description (owner or admin)",
+        description: 'Appends a `group-updated` system message. A change to nothing new writes nothing. 1:1 and world: 400 NOT_GROUP_CONVERSATION.',
+        security: secured,
+        params: ConversationParams,
+        body: UpdateGroupBody,
+        response: { 200: envelope(ConversationSchema), ...errors },
+      },
+    },
+    async (req) => {
+      const { conversationId } = req.params as Static<typeof ConversationParams>;
+      return ok(await logic.updateGroup(session(req), conversationId, req.body as Static<typeof UpdateGroupBody>), 'Group updated');
+    },
+  );
+
+  app.delete(
+    '/api/conversations/:conversationId',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['conversations'],
+        summary: 'Disband a group (owner): every member loses it',
+        security: secured,
+        params: ConversationParams,
+        response: { 200: envelope(Type.Null()), ...errors },
+      },
+    },
+    async (req) => {
+      const { conversationId } = req.params as Static<typeof ConversationParams>;
+      await logic.disbandGroup(session(req), conversationId);
+      return ok(null, 'Group disbanded');
+    },
+  );
+
+  app.post(
+    '/api/conversations/:conversationId/members',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['conversations'],
+        summary: 'Add members to a group (owner or admin); answers those actually added',
+        description: 'Already-members are ignored; when nobody is new nothing is written. All or none: 409 GROUP_FULL past the member cap, 404 USER_NOT_FOUND (details.userIds) for unknown ids.',
+        security: secured,
+        params: ConversationParams,
+        body: AddMembersBody,
+        response: { 200: envelope(Type.Array(GroupMemberSchema)), ...errors },
+      },
+    },
+    async (req) => {
+      const { conversationId } = req.params as Static<typeof ConversationParams>;
+      const { members } = req.body as Static<typeof AddMembersBody>;
+      return ok(await logic.addMembers(session(req), conversationId, members), 'Members added');
+    },
+  );
+
+  app.delete(
+    '/api/conversations/:conversationId/members/:userId',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['conversations'],
+        summary: 'Remove a member (owner or admin), or leave (your own id)',
+        description: 'The owner leaves only as the last member (the group is then disbanded): otherwise 409 OWNER_MUST_TRANSFER.',
+        security: secured,
+        params: MemberParams,
+        response: { 200: envelope(Type.Null()), ...errors },
+      },
+    },
+    async (req) => {
+      const { conversationId, userId } = req.params as Static<typeof MemberParams>;
+      await logic.removeMember(session(req), conversationId, userId);
+      return ok(null, userId === session(req).userId ? 'Left the group' : 'Member removed');
+    },
+  );
+
+  app.put(
+    '/api/conversations/:conversationId/members/:userId',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['conversations'],
+        summary: "Change a member's role (owner); role owner transfers ownership and makes you an admin",
+        security: secured,
+        params: MemberParams,
+        body: SetRoleBody,
+        response: { 200: envelope(GroupMemberSchema), ...errors },
+      },
+    },
+    async (req) => {
+      const { conversationId, userId } = req.params as Static<typeof MemberParams>;
+      const { role } = req.body as Static<typeof SetRoleBody>;
+      return ok(await logic.setMemberRole(session(req), conversationId, userId, role), 'Role changed');
+    },
+  );
+
+  app.get(
+    '/api/conversations/:conversationId/changes',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['conversations'],
+        summary: 'The change cursor: every item changed after afterChange, once, at its latest value',
+        description: 'Ascending changeSeq. The next page starts after the last item\'s changeSeq; when hasMore is false that is the conversation\'s changeSeq.',
+        security: secured,
+        params: ConversationParams,
+        querystring: ChangesQuery,
+        response: { 200: envelope(Type.Array(ChangeItemSchema), true), ...errors },
+      },
+    },
+    async (req) => {
+      const { conversationId } = req.params as Static<typeof ConversationParams>;
+      const { afterChange, size } = req.query as Static<typeof ChangesQuery>;
+      const result = await logic.getChanges(session(req), conversationId, afterChange, size ?? LIMITS.pageSizeDefault);
+      return { ...ok(result.items), pagination: result.pagination };
     },
   );
 
