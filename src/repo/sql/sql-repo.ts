@@ -413,9 +413,13 @@ export class SqlRepo implements Repo {
       items.push({ changeSeq: ++changeSeq, kind: 'member', userId, member });
       yield* sql.run(s.upsertChange, [cid, 'member', userId, changeSeq, member === null ? null : JSON.stringify(member)]);
     }
-    const groupItem = plan.disband ? null : { ...info, ownerId, memberCount: after.size };
-    items.push({ changeSeq: ++changeSeq, kind: 'group', group: groupItem });
-    yield* sql.run(s.upsertChange, [cid, 'group', '', changeSeq, groupItem === null ? null : JSON.stringify(groupItem)]);
+    // The group item changes with its name, avatar, description, owner or member count; a role change
+    // of someone who stays touches only that member's item.
+    if (memberSetChanged || plan.ownerId !== undefined || plan.info !== undefined) {
+      const groupItem = plan.disband ? null : { ...info, ownerId, memberCount: after.size };
+      items.push({ changeSeq: ++changeSeq, kind: 'group', group: groupItem });
+      yield* sql.run(s.upsertChange, [cid, 'group', '', changeSeq, groupItem === null ? null : JSON.stringify(groupItem)]);
+    }
 
     yield* sql.run(s.setGroupRow, [cid, this.key(ownerId), info.name, info.description, plan.disband ? now : null]);
     const nextMembersSeq = memberSetChanged ? seqId : membersSeq;
