@@ -30,13 +30,19 @@ export { Sequencer } from './lib/sequencer.js';
 export type { FetchLike } from './lib/rest.js';
 export type { IncomingFrame, WebSocketFactory, WebSocketLike } from './lib/socket.js';
 export { ERROR_CODES, CLOSE_CODES, LIMITS } from '../src/protocol/index.js';
+export { parseSystemContent } from '../src/protocol/index.js';
 export type {
   AuthResult,
+  ChangeItem,
   Conversation,
+  ConversationRemoved,
+  ConversationUpdate,
   ConversationPagination,
   ConversationType,
   ErrorCode,
   Group,
+  GroupInfo,
+  GroupInfoPatch,
   GroupMember,
   GroupRole,
   Message,
@@ -45,5 +51,7 @@ export type {
   MyGroup,
   Pagination,
   ReadResult,
+  SystemContent,
   User,
+  UserRef,
 } from '../src/protocol/index.js';

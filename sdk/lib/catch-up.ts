@@ -79,6 +79,19 @@ export class CatchUp {
     this.sequencer.push(message);
   }
 
+  /**
+   * A conversation that appeared for us (added to a group, opened elsewhere): follow it from
+   * `lastReadSeq`, so what came before we were in it is history, not missed messages.
+   */
+  follow(conversationId: string, fromSeq: number): void {
+    if (!this.sequencer.isTracked(conversationId)) this.sequencer.track(conversationId, fromSeq);
+  }
+
+  /** A conversation that is gone for us (removed, left, disbanded): stop following it. */
+  unfollow(conversationId: string): void {
+    this.sequencer.untrack(conversationId);
+  }
+
   /** A send of ours was stored at `seqId`, but its message cannot be rebuilt here: fetch it if it is ahead. */
   storedAt(conversationId: string, seqId: number): void {
     const last = this.sequencer.lastSeq(conversationId);
@@ -103,6 +116,9 @@ export class CatchUp {
     }
     if (generation !== this.generation) return { kind: 'stale' };
     const fills: Array<Promise<void>> = [];
+    // A conversation we lost while away (removed from a group) is not followed any more.
+    const listed = new Set(list.map((c) => c.conversationId));
+    for (const id of this.sequencer.conversations()) if (!listed.has(id)) this.sequencer.untrack(id);
     for (const conversation of list) {
       const newest = conversation.lastMessage?.seqId ?? 0;
       const id = conversation.conversationId;

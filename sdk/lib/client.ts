@@ -7,9 +7,13 @@
 import {
   LIMITS,
   type AuthResult,
+  type ChangeItem,
   type Conversation,
   type ConversationPagination,
+  type ConversationRemoved,
+  type ConversationUpdate,
   type Group,
+  type GroupInfoPatch,
   type GroupMember,
   type GroupRole,
   type Message,
@@ -46,6 +50,16 @@ export interface GoChatEvents {
   synced: { conversations: number };
   /** Every frame the server sent, including types this SDK does not know (read receipts, presence…). */
   frame: IncomingFrame;
+  /** A conversation appeared for you: a group you were added to or created elsewhere, a 1:1 someone opened with you. */
+  'conversation-added': Conversation;
+  /**
+   * Items of a conversation changed (its name, avatar, members, roles): each at its latest value.
+   * `fromChangeSeq` is one past the conversation's previous `changeSeq`: a larger one means frames
+   * were missed, fetch `changes(conversationId, previous)`.
+   */
+  'conversation-changed': ConversationUpdate;
+  /** A conversation is gone for you (removed, left, disbanded); its messages stop arriving. */
+  'conversation-removed': ConversationRemoved;
 }
 
 export interface GoChatClientOptions {
@@ -492,6 +506,115 @@ function toWsUrl(baseUrl: string): string {
     return (await this.rest.request<MyGroup[]>('GET', '/api/groups')).data;
   }
 
+  private conversationPath(conversationId: string, rest = ''): string {
+    return `/api/conversations/${encodeURIComponent(conversationId)}${rest}`;
+  }
+
+  /**
+   * Adds users to a group (owner or admin); answers those actually added (already-members are ignored).
+   * GROUP_FULL past the member cap, USER_NOT_FOUND for unknown ids: then nobody is added.
+   *
+   * @example
+   * ```ts
+   * const added = await client.addMembers(conversationId, [dan.userId]);
+   * ```
+   */
+  async addMembers(conversationId: string, userIds: string[]): Promise<GroupMember[]> {
+    return (await this.rest.request<GroupMember[]>('POST', this.conversationPath(conversationId, '/members'), { members: userIds })).data;
+  }
+
+  /**
+   * Removes a member (owner or admin: an admin removes plain members only).
+   *
+   * @example
+   * ```ts
+   * await client.removeMember(conversationId, spammer.userId);
+   * ```
+   */
+  async removeMember(conversationId: string, userId: string): Promise<void> {
+    await this.rest.request<null>('DELETE', this.conversationPath(conversationId, `/members/${encodeURIComponent(userId)}`));
+  }
+
+  /**
+   * Leaves a group. The owner must transfer ownership first (OWNER_MUST_TRANSFER), unless it is the
+   * last member: then the group is disbanded.
+   *
+   * @example
+   * ```ts
+   * await client.leave(conversationId);
+   * ```
+   */
+  async leave(conversationId: string): Promise<void> {
+    const me = this.userValue;
+    if (!me) throw new GoChatError('UNAUTHORIZED', 'Not logged in');
+    await this.removeMember(conversationId, me.userId);
+  }
+
+  /**
+   * Makes a member an admin or a plain member again (owner only); answers the member after.
+   *
+   * @example
+   * ```ts
+   * await client.setRole(conversationId, bob.userId, 'admin');
+   * ```
+   */
+  async setRole(conversationId: string, userId: string, role: GroupRole): Promise<GroupMember> {
+    return (await this.rest.request<GroupMember>('PUT', this.conversationPath(conversationId, `/members/${encodeURIComponent(userId)}`), { role })).data;
+  }
+
+  /**
+   * Makes another member the owner (owner only); you become an admin.
+   *
+   * @example
+   * ```ts
+   * await client.transferOwnership(conversationId, bob.userId);
+   * ```
+   */
+  transferOwnership(conversationId: string, userId: string): Promise<GroupMember> {
+    return this.setRole(conversationId, userId, 'owner');
+  }
+
+  /**
+   * Renames a group or sets its avatar (`""` or an http(s) URL) or description (owner or admin);
+   * answers the conversation after.
+   *
+   * @example
+   * ```ts
+   * await client.updateGroup(conversationId, { name: 'Book club II' });
+   * ```
+   */
+  async updateGroup(conversationId: string, patch: GroupInfoPatch): Promise<Conversation> {
+    return (await this.rest.request<Conversation>('PUT', this.conversationPath(conversationId), patch)).data;
+  }
+
+  /**
+   * Disbands a group (owner only): every member loses it.
+   *
+   * @example
+   * ```ts
+   * await client.disbandGroup(conversationId);
+   * ```
+   */
+  async disbandGroup(conversationId: string): Promise<void> {
+    await this.rest.request<null>('DELETE', this.conversationPath(conversationId));
+  }
+
+  /**
+   * The change cursor: items of a conversation changed after `afterChange`, each once at its latest
+   * value, ascending by `changeSeq` (default 50 per page). Catch up with it after missing frames.
+   *
+   * @example
+   * ```ts
+   * let cursor = known.changeSeq;
+   * for (let page; (page = await client.changes(id, cursor)).items.length > 0; cursor = page.items.at(-1)!.changeSeq) apply(page.items);
+   * ```
+   */
+  async changes(conversationId: string, afterChange: number, size?: number): Promise<{ items: ChangeItem[]; pagination: Pagination }> {
+    const qs = `?afterChange=${afterChange}${size !== undefined ? `&size=${size}` : ''}`;
+    const result = await this.rest.request<ChangeItem[]>('GET', this.conversationPath(conversationId, `/changes${qs}`));
+    return { items: result.data, pagination: result.pagination ?? { page: 1, size: size ?? LIMITS.pageSizeDefault, total: result.data.length, hasMore: false } };
+  }
+
   // ---- WebSocket ----
 
   /**
@@ -625,6 +748,19 @@ function toWsUrl(baseUrl: string): string {
         return this.onAck(frame.data as MessageAck);
       case 'error':
         return this.onErrorFrame(frame.data as { message: string; code: string; tempMessageId?: string });
+      case 'conversation-added': {
+        const conversation = frame.data as Conversation;
+        // Added to a group: what came before is history (the one unread is the "added you" line).
+        this.catchUp?.follow(conversation.conversationId, conversation.lastReadSeq);
+        return this.emit('conversation-added', conversation);
+      }
+      case 'conversation-update':
+        return this.emit('conversation-changed', frame.data as ConversationUpdate);
+      case 'conversation-removed': {
+        const removed = frame.data as ConversationRemoved;
+        this.catchUp?.unfollow(removed.conversationId);
+        return this.emit('conversation-removed', removed);
+      }
       default:
         return; // pong and types this version does not know
     }

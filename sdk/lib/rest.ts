@@ -38,7 +38,7 @@ export interface RestResult<T> {
 export class RestClient {
   constructor(private readonly options: RestOptions) {}
 
-  async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<RestResult<T>> {
+  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<RestResult<T>> {
     const fetchImpl = this.options.fetch ?? (globalThis.fetch as unknown as FetchLike | undefined);
     if (!fetchImpl) throw new GoChatError('NETWORK_ERROR', 'No fetch implementation: pass options.fetch');
     const headers: Record<string, string> = { accept: 'application/json' };
