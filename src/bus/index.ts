@@ -15,6 +15,12 @@ export interface MessageDelivery {
   /** The connection that sent it: it gets the ack instead. */
   excludeConnId?: string;
   /**
+   * The version of the member set the commit checked `recipients` against (a group's members_seq).
+   * A reader that computes recipients later (the fan-out worker) uses it to name exactly the
+   * members of that version.
+   */
+  membersSeq?: number;
+  /**
    * Frames that ride on this message (a group change's `conversation-added`, `conversation-update`,
    * `conversation-removed`): written to the same connections in the same corked write, so every bus
    * keeps them in the message's place in the conversation's order and none can overtake it.

@@ -484,6 +484,7 @@ export class Logic implements LogicApi {
       conversationId: message.conversationId,
       seqId: message.seqId,
       recipients: result.recipients,
+      membersSeq: result.membersSeq,
       frame: encodeServerFrame({ type: 'new-message', data: message }),
       attached,
     };
@@ -622,7 +623,9 @@ export class Logic implements LogicApi {
       };
       // The world room: one broadcast to every connection, no member list.
       const delivery: Delivery =
-        send.recipients === 'all-connected' ? { kind: 'broadcast', ...common } : { kind: 'message', recipients: send.recipients, ...common };
+        send.recipients === 'all-connected'
+          ? { kind: 'broadcast', ...common }
+          : { kind: 'message', recipients: send.recipients, membersSeq: send.message.membersSeq ?? 0, ...common };
       this.bus.publish(delivery).catch((err: unknown) => this.log.error({ err, conversationId: message.conversationId }, 'delivery publish failed'));
     });
   }

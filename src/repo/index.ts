@@ -248,6 +248,17 @@ export interface Repo {
   /** `userId` as a member of the conversation lists it, or null when not a member. */
   getMember(conversationId: string, userId: string): Promise<GroupMember | null>;
   getMemberIds(conversationId: string): Promise<string[]>;
+  /**
+   * The member set and its version (`membersSeq`) read together in one statement, so the ids are
+   * exactly the set that version names; null when the conversation does not exist.
+   */
+  getMembersAt(conversationId: string): Promise<{ membersSeq: number; ids: string[] } | null>;
+  /**
+   * The system messages with seqIds in (afterSeq, toSeq], ascending: what changed a member set
+   * after a message, for a reader that must know who the members were when it was committed.
+   * At most `limit`.
+   */
+  systemMessagesBetween(conversationId: string, afterSeq: number, toSeq: number, limit: number): Promise<Array<{ seqId: number; senderId: string; content: string }>>;
   /** One conversation as `userId` sees it (peer, last message, unread). */
   getConversation(conversationId: string, userId: string): Promise<Conversation | null>;
   /** Every conversation of `userId`, newest activity first, in one query. */

@@ -278,7 +278,11 @@ describe('RedisBus routing and recovery', () => {
       await gateway.subscribe(inbox.handler);
       gateway.userOnline('m1');
       const logic = c.make('logic');
-      const members = { getMemberIds: async () => ['m1', 'm2', 'm3'] };
+      const members = {
+        getMemberIds: async () => ['m1', 'm2', 'm3'],
+        getMembersAt: async () => ({ membersSeq: 0, ids: ['m1', 'm2', 'm3'] }),
+        systemMessagesBetween: async () => [],
+      };
       const queue = c.queue();
       await queue.ensureGroup();
       const conversationId = `big-${Date.now()}`;

@@ -375,6 +375,31 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.equal((await repo.getConversation(conversationId, ben.userId))?.name, 'Club III');
     });
 
+    test('getMembersAt reads a member set with its version; systemMessagesBetween names the changes after a message', async () => {
+      const owner = await user('own');
+      const ben = await user('ben');
+      const cat = await user('cat');
+      const conversationId = await groupWith(owner.userId, [ben.userId]);
+      const at0 = (await repo.getMembersAt(conversationId))!;
+      assert.deepEqual([at0.membersSeq, at0.ids.sort()], [0, [owner.userId, ben.userId].sort()]);
+      const [hello] = await appendStored(repo, [message(conversationId, ben.userId, 'hello')]);
+      await repo.changeGroup(change(conversationId, owner.userId, { kind: 'add-members', users: [{ userId: cat.userId, username: cat.username, isGuest: false }] }));
+      await appendStored(repo, [{ ...message(conversationId, cat.userId, 'hi'), membersSeq: 2 }]);
+      await repo.changeGroup(change(conversationId, owner.userId, { kind: 'remove-member', userId: ben.userId }));
+      const at4 = (await repo.getMembersAt(conversationId))!;
+      assert.deepEqual([at4.membersSeq, at4.ids.sort()], [4, [owner.userId, cat.userId].sort()]);
+      const between = await repo.systemMessagesBetween(conversationId, hello!.message.seqId, at4.membersSeq, 10);
+      assert.deepEqual(
+        between.map((m) => [m.seqId, m.senderId, JSON.parse(m.content).event]),
+        [
+          [2, owner.userId, 'members-added'],
+          [4, owner.userId, 'member-removed'],
+        ],
+      );
+      assert.deepEqual(await repo.systemMessagesBetween(conversationId, 4, 4, 10), []);
+      assert.equal(await repo.getMembersAt('999999999'), null);
+    });
+
     test('a change the rules refuse changes nothing, and a change that changes nothing writes nothing', async () => {
       const owner = await user('own');
       const ben = await user('ben');

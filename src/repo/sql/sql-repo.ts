@@ -510,6 +510,24 @@ export class SqlRepo implements Repo {
     return row ? toGroupMember(row) : null;
   }
 
+  async getMembersAt(conversationId: string): Promise<{ membersSeq: number; ids: string[] } | null> {
+    const id = this.key(conversationId);
+    if (id === null) return null;
+    const rows = await this.driver.read(() => sql.rows<{ members_seq: Int; user_id: Int | null }>(this.s.membersAt, [id]));
+    const [first] = rows;
+    if (!first) return null;
+    return { membersSeq: Number(first.members_seq), ids: rows.flatMap((r) => (r.user_id === null ? [] : [String(r.user_id)])) };
+  }
+
+  async systemMessagesBetween(conversationId: string, afterSeq: number, toSeq: number, limit: number): Promise<Array<{ seqId: number; senderId: string; content: string }>> {
+    const id = this.key(conversationId);
+    if (id === null || toSeq <= afterSeq) return [];
+    const rows = await this.driver.read(() =>
+      sql.rows<{ seq_id: Int; sender_id: Int; content: string }>(this.s.systemMessagesBetween, [id, afterSeq, toSeq, limit]),
+    );
+    return rows.map((r) => ({ seqId: Number(r.seq_id), senderId: String(r.sender_id), content: r.content }));
+  }
+
   async getMemberIds(conversationId: string): Promise<string[]> {
     const id = this.key(conversationId);
     if (id === null) return [];
@@ -841,6 +859,8 @@ const REPO_METHODS = Object.keys({
   isMember: 0,
   getMember: 0,
   getMemberIds: 0,
+  getMembersAt: 0,
+  systemMessagesBetween: 0,
   getConversation: 0,
   listConversations: 0,
   listConversationsPage: 0,

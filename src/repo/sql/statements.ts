@@ -104,6 +104,12 @@ export function sharedStatements(d: DialectSyntax) {
     // An item's latest value replaces its row: the change feed is compacted as it is written.
     upsertChange: `INSERT INTO conversation_changes (conversation_id, kind, item_key, change_seq, data) VALUES ($1, $2, $3, $4, $5)
                    ON CONFLICT (conversation_id, kind, item_key) DO UPDATE SET change_seq = excluded.change_seq, data = excluded.data`,
+    // One statement: the version and the ids it names cannot come from two different commits.
+    membersAt: `SELECT c.members_seq, m.user_id FROM conversations c
+                LEFT JOIN conversation_members m ON m.conversation_id = c.id WHERE c.id = $1`,
+    systemMessagesBetween: `SELECT seq_id, sender_id, content FROM messages
+                            WHERE conversation_id = $1 AND seq_id > $2 AND seq_id <= $3 AND message_type = 'system'
+                            ORDER BY seq_id LIMIT $4`,
     changesAfter: `SELECT change_seq, kind, item_key, data FROM conversation_changes
                    WHERE conversation_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3`,
     countChangesAfter: 'SELECT COUNT(*) AS total FROM conversation_changes WHERE conversation_id = $1 AND change_seq > $2',
