@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AuthResult, Conversation, Message } from '../../src/protocol/index.js';
+import type { AuthResult, Conversation, Group, Message } from '../../src/protocol/index.js';
 import { CLOSE_CODES } from '../../src/protocol/index.js';
 import { Api, WsClient, uniqueName } from '../helpers/client.js';
 import { isEmbeddedTarget, startTarget, type Target } from '../security/target.js';
@@ -147,6 +147,8 @@ describe('message, socket, frame and group-size limits', () => {
         GOCHAT_RATE_WS_FRAMES: '50',
         GOCHAT_RATE_WS_FRAMES_WINDOW_MS: '60000',
         GOCHAT_MAX_GROUP_MEMBERS: '3',
+        // Below the send limit: group changes are timeline messages and count as sends too.
+        GOCHAT_RATE_MEMBERS_ADDED_PER_USER: '3',
       },
     });
     api = new Api(target.baseUrl);
@@ -232,5 +234,30 @@ describe('message, socket, frame and group-size limits', () => {
     assert.equal((await api.get<Conversation[]>('/api/conversations', alice.token)).body.data.length, before);
     const fits = await api.post('/api/groups', { groupName: 'just right', members: [bob.user.userId, carol.user.userId] }, alice.token);
     assert.equal(fits.status, 201);
+  });
+
+  it('refuses adding members past the cap with 409 GROUP_FULL naming it, and adds nobody', async () => {
+    const [owner, ben, cal, dan] = await Promise.all([api.user('own'), api.user('ben'), api.user('cal'), api.user('dan')]);
+    const created = await api.post<{ group: Group }>('/api/groups', { groupName: 'almost full', members: [ben.user.userId] }, owner.token);
+    const conversationId = created.body.data.group.conversationId;
+    const full = await api.post(`/api/conversations/${conversationId}/members`, { members: [cal.user.userId, dan.user.userId] }, owner.token);
+    assert.equal(full.status, 409);
+    assert.equal(full.body.code, 'GROUP_FULL');
+    assert.match(full.body.message, /3/);
+    assert.equal((await api.get<Conversation>(`/api/conversations/${conversationId}`, owner.token)).body.data.memberCount, 2);
+    const fits = await api.post(`/api/conversations/${conversationId}/members`, { members: [cal.user.userId] }, owner.token);
+    assert.equal(fits.status, 200);
+  });
+
+  it('limits the users one caller may ask to add with RATE_LIMITED, counting every id asked for', async () => {
+    const [owner, ben] = await Promise.all([api.user('own'), api.user('ben')]);
+    const created = await api.post<{ group: Group }>('/api/groups', { groupName: 'spam guard', members: [] }, owner.token);
+    const path = `/api/conversations/${created.body.data.group.conversationId}/members`;
+    const codes: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await api.post(path, { members: [ben.user.userId] }, owner.token);
+      codes.push(res.status === 200 ? 'ok' : String(res.body.code));
+    }
+    assert.deepEqual(codes, ['ok', 'ok', 'ok', 'RATE_LIMITED']);
   });
 });
