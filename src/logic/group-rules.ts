@@ -64,6 +64,8 @@ export function decideGroupChange(group: GroupState, actorId: string, operation:
       return { ...NOTHING, added: users, event: { event: 'members-added', users } };
     }
     case 'remove-member': {
+      // The caller's role before the target's existence: a plain member learns nothing of who is in.
+      if (operation.userId !== actorId && !ADMINS.has(actor.role)) throw forbidden('admin', 'remove members');
       const target = group.members.get(operation.userId);
       if (!target) throw new AppError('MEMBER_NOT_FOUND');
       if (operation.userId === actorId) {

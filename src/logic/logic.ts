@@ -304,8 +304,15 @@ export class Logic implements LogicApi {
 
   /** Throws CONVERSATION_NOT_FOUND or NOT_CONVERSATION_MEMBER unless `userId` may use the conversation. */
   private async requireMember(conversationId: string, userId: string) {
-    const membership = await this.membership.forMember(conversationId, userId);
+    let membership = await this.membership.forMember(conversationId, userId);
     if (!membership) throw new AppError('CONVERSATION_NOT_FOUND');
+    if (!membership.isMember && membership.info.type === 'group' && (await this.repo.isMember(conversationId, userId))) {
+      // Added through another logic process since this cache loaded the group: its sends would
+      // never reach the commit's version check, so nothing else would correct the cache.
+      this.membership.refresh(conversationId);
+      membership = await this.membership.forMember(conversationId, userId);
+      if (!membership) throw new AppError('CONVERSATION_NOT_FOUND');
+    }
     if (!membership.isMember) throw new AppError('NOT_CONVERSATION_MEMBER');
     return membership;
   }
@@ -393,8 +400,9 @@ export class Logic implements LogicApi {
 
   async getGroup(session: Session, groupId: string): Promise<{ group: Group; members: GroupMember[] }> {
     const group = await this.repo.getGroup(groupId);
-    // A non-member is not told whether the group exists.
-    if (!group || !(await this.membership.forMember(group.conversationId, session.userId))?.isMember) {
+    // A non-member is not told whether the group exists. Asked of the store: members change, and
+    // another logic process may have changed them.
+    if (!group || !(await this.repo.isMember(group.conversationId, session.userId))) {
       throw new AppError('GROUP_NOT_FOUND');
     }
     return { group, members: await this.repo.getGroupMembers(groupId) };
@@ -497,6 +505,9 @@ export class Logic implements LogicApi {
       throw new AppError('VALIDATION_ERROR', `members: from 1 to ${LIMITS.pageSizeMax} user ids`, { field: 'members' });
     }
     await this.requireGroupMember(conversationId, session.userId);
+    // The role first (checked again under the lock): a plain member learns nothing of which ids exist.
+    const me = await this.repo.getMember(conversationId, session.userId);
+    if (me?.role === 'member') throw new AppError('FORBIDDEN', 'Only the owner or an admin may add members', { requiredRole: 'admin' });
     const users = await this.repo.getUsers(ids);
     const found = new Set(users.map((u) => u.userId));
     const missing = ids.filter((id) => !found.has(id));

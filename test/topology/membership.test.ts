@@ -90,3 +90,27 @@ for (const size of ['small', 'large'] as const) {
     }
   });
 }
+
+it('a member added through one logic instance can send and read through the other at once', async (t) => {
+  if (skip) return t.skip(skip);
+  try {
+    const [ann, cal, dan] = await Promise.all([viaA.user('ann'), viaA.user('cal'), viaA.user('dan')]);
+    const created = await viaA.post<{ group: Group }>('/api/groups', { groupName: 'Grow', members: [cal.user.userId] }, ann.token);
+    const conversationId = created.body.data.group.conversationId;
+    const [calOnB, danOnB] = await Promise.all([connect(1, cal), connect(1, dan)]);
+    // Logic B loads the group without Dan.
+    calOnB.sendMessage(conversationId, 'warm', 'warm');
+    await calOnB.nextOfType('message-ack');
+    const added = await viaA.post(`/api/conversations/${conversationId}/members`, { members: [dan.user.userId] }, ann.token);
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    danOnB.sendMessage(conversationId, 'hello from dan', 'dan-1');
+    const answer = await danOnB.next((f) => f.type === 'message-ack' || f.type === 'error');
+    assert.equal(answer.type, 'message-ack', JSON.stringify(answer));
+    const viaB = new Api(cluster.gateways[1]!.baseUrl);
+    const history = await viaB.get<Message[]>(`/api/conversations/${conversationId}/messages`, dan.token);
+    assert.equal(history.status, 200, JSON.stringify(history.body));
+  } catch (err) {
+    t.diagnostic(cluster.dump());
+    throw err;
+  }
+});
