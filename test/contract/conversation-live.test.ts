@@ -3,7 +3,7 @@
  * socket gets for a group change, in which order, and that a removed member's sockets stop
  * receiving the conversation at once.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { Api, WsClient } from '../helpers/client.js';
@@ -12,15 +12,20 @@ import type { AuthResult, Conversation, ConversationRemoved, ConversationUpdate,
 let server: TestServer;
 let api: Api;
 const sockets: WsClient[] = [];
+/** Registered once (logins are rate limited per address on a shared server); each test makes its own conversations. */
+let ann: AuthResult;
+let ben: AuthResult;
+let cal: AuthResult;
 
 before(async () => {
   server = await startServer();
   api = new Api(server.baseUrl);
+  [ann, ben, cal] = await Promise.all([api.user('ann'), api.user('ben'), api.user('cal')]);
 });
-after(async () => {
-  for (const s of sockets) s.close();
-  await server.stop();
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.close();
 });
+after(async () => server.stop());
 
 async function connect(who: AuthResult): Promise<WsClient> {
   const ws = await WsClient.connect(server.wsUrl, who.token);
@@ -53,28 +58,27 @@ async function group(owner: AuthResult, others: AuthResult[]): Promise<string> {
 
 describe('live conversation frames', () => {
   it('tells every member of a new group, on every socket, with conversation-added', async () => {
-    const [ann, ben] = await Promise.all([api.user('ann'), api.user('ben')]);
     const [annWs, benWs1, benWs2] = await Promise.all([connect(ann), connect(ben), connect(ben)]);
     const conversationId = await group(ann, [ben]);
-    const mine = await annWs.next<{ type: string; data: Conversation }>((f) => f.type === 'conversation-added');
+    const mine = await annWs.next<{ type: string; data: Conversation }>((f) => f.type === 'conversation-added' && (f as { data: Conversation }).data.conversationId === conversationId);
     assert.deepEqual([mine.data.conversationId, mine.data.myRole, mine.data.memberCount], [conversationId, 'owner', 2]);
     for (const ws of [benWs1, benWs2]) {
-      const theirs = await ws.next<{ type: string; data: Conversation }>((f) => f.type === 'conversation-added');
+      const theirs = await ws.next<{ type: string; data: Conversation }>((f) => f.type === 'conversation-added' && (f as { data: Conversation }).data.conversationId === conversationId);
       assert.deepEqual([theirs.data.conversationId, theirs.data.myRole], [conversationId, 'member']);
     }
   });
 
   it('tells the peer of a new 1:1 with conversation-added naming the opener as peer', async () => {
-    const [ann, ben] = await Promise.all([api.user('ann'), api.user('ben')]);
-    const benWs = await connect(ben);
-    const opened = await api.post<Conversation>('/api/conversations', { targetUserId: ben.user.userId }, ann.token);
-    const added = await benWs.next<{ type: string; data: Conversation }>((f) => f.type === 'conversation-added');
+    // A pair that never talked: a new 1:1.
+    const [dan, eve] = await Promise.all([api.user('dan'), api.user('eve')]);
+    const eveWs = await connect(eve);
+    const opened = await api.post<Conversation>('/api/conversations', { targetUserId: eve.user.userId }, dan.token);
+    const added = await eveWs.next<{ type: string; data: Conversation }>((f) => f.type === 'conversation-added');
     assert.equal(added.data.conversationId, opened.body.data.conversationId);
-    assert.equal(added.data.peer?.userId, ann.user.userId);
+    assert.equal(added.data.peer?.userId, dan.user.userId);
   });
 
   it('gives an added member conversation-added, then the system message, then conversation-update', async () => {
-    const [ann, ben, cal] = await Promise.all([api.user('ann'), api.user('ben'), api.user('cal')]);
     const conversationId = await group(ann, [ben]);
     const [benWs, calWs] = await Promise.all([connect(ben), connect(cal)]);
     await api.post(`/api/conversations/${conversationId}/members`, { members: [cal.user.userId] }, ann.token);
@@ -94,7 +98,6 @@ describe('live conversation frames', () => {
   });
 
   it('numbers conversation-update frames without gaps: each starts one after the previous ended', async () => {
-    const [ann, ben] = await Promise.all([api.user('ann'), api.user('ben')]);
     const conversationId = await group(ann, [ben]);
     const benWs = await connect(ben);
     for (const name of ['one', 'two', 'three']) await api.put(`/api/conversations/${conversationId}`, { name }, ann.token);
@@ -110,7 +113,6 @@ describe('live conversation frames', () => {
   });
 
   it('gives a removed member the system message, the update, then conversation-removed, and nothing after', async () => {
-    const [ann, ben, cal] = await Promise.all([api.user('ann'), api.user('ben'), api.user('cal')]);
     const conversationId = await group(ann, [ben, cal]);
     const [annWs, benWs, calWs] = await Promise.all([connect(ann), connect(ben), connect(cal)]);
     await api.del(`/api/conversations/${conversationId}/members/${ben.user.userId}`, ann.token);
@@ -133,7 +135,6 @@ describe('live conversation frames', () => {
   });
 
   it('says left when a member leaves and disbanded to everyone when the owner disbands', async () => {
-    const [ann, ben, cal] = await Promise.all([api.user('ann'), api.user('ben'), api.user('cal')]);
     const conversationId = await group(ann, [ben, cal]);
     const [benWs, calWs] = await Promise.all([connect(ben), connect(cal)]);
     await api.del(`/api/conversations/${conversationId}/members/${ben.user.userId}`, ben.token);
@@ -146,7 +147,6 @@ describe('live conversation frames', () => {
   });
 
   it("refuses a removed member's send with NOT_CONVERSATION_MEMBER", async () => {
-    const [ann, ben] = await Promise.all([api.user('ann'), api.user('ben')]);
     const conversationId = await group(ann, [ben]);
     const benWs = await connect(ben);
     benWs.sendMessage(conversationId, 'before', 't-before');

@@ -10,10 +10,14 @@ import { parseSystemContent, type AuthResult, type ChangeItem, type Conversation
 
 let server: TestServer;
 let api: Api;
+/** The people of every test, registered once: each test makes its own group of them (logins are rate limited per address on a shared server). */
+let people: Omit<Crew, 'conversationId' | 'groupId'>;
 
 before(async () => {
   server = await startServer();
   api = new Api(server.baseUrl);
+  const [owner, admin, member, outsider] = await Promise.all([api.user('own'), api.user('adm'), api.user('mem'), api.user('out')]);
+  people = { owner, admin, member, outsider };
 });
 after(async () => server.stop());
 
@@ -26,9 +30,9 @@ interface Crew {
   groupId: string;
 }
 
-/** A group of an owner, an admin and a member, and a registered user outside it. */
+/** A fresh group of an owner, an admin and a member, and a registered user outside it. */
 async function crew(): Promise<Crew> {
-  const [owner, admin, member, outsider] = await Promise.all([api.user('own'), api.user('adm'), api.user('mem'), api.user('out')]);
+  const { owner, admin, member, outsider } = people;
   const created = await api.post<{ group: Group; conversation: Conversation }>('/api/groups', { groupName: 'Crew', members: [admin.user.userId, member.user.userId] }, owner.token);
   assert.equal(created.status, 201);
   const { conversationId, groupId } = created.body.data.group;
@@ -345,7 +349,7 @@ describe('who may ask at all', () => {
   });
 
   it('refuses every membership operation on a 1:1 and the world room with 400 NOT_GROUP_CONVERSATION', async () => {
-    const [ann, ben, cal] = await Promise.all([api.user('ann'), api.user('ben'), api.user('cal')]);
+    const { owner: ann, member: ben, outsider: cal } = people;
     const single = (await api.post<Conversation>('/api/conversations', { targetUserId: ben.user.userId }, ann.token)).body.data.conversationId;
     const world = (await api.get<Conversation[]>('/api/conversations', ann.token)).body.data.find((c) => c.type === 'world')?.conversationId;
     for (const c of [single, world].filter((x): x is string => x !== undefined)) {
