@@ -259,7 +259,21 @@ describe('the web app in Chromium', { skip: skip ?? false }, () => {
   });
 
   test('a conversation someone starts with me is fetched on its own when its first message arrives', async () => {
-    const [alice, bob] = await signedUp('alice', 'bob');
+    const [alice] = await signedUp('alice');
+    const bob = await person();
+    // The conversation-added frame that would announce it is lost (as over a reconnect): the first
+    // message is then the first Bob hears of the conversation.
+    await bob.page.routeWebSocket(
+      (url) => url.pathname === '/ws',
+      (ws) => {
+        const server = ws.connectToServer();
+        server.onMessage((message) => {
+          if (typeof message === 'string' && (JSON.parse(message) as { type?: string }).type === 'conversation-added') return;
+          ws.send(message);
+        });
+      },
+    );
+    await register(bob, 'bob');
     await expectCount(bob.page.getByTestId('conversation'), 1); // the world room
     // From here Bob's app cannot read its list again: only the one-conversation fetch can add it.
     const isListPage = (url: URL) => url.pathname === '/api/conversations' && url.searchParams.has('limit');

@@ -1,8 +1,19 @@
 /** The signed-in app: conversation list (live), the open conversation, and the dialogs. */
-import { GoChatError, type ConnectionState, type Conversation, type GoChatClient, type Message, type User } from '../../sdk/index.js';
+import {
+  GoChatError,
+  type ConnectionState,
+  type Conversation,
+  type ConversationRemoved,
+  type ConversationUpdate,
+  type GoChatClient,
+  type Message,
+  type User,
+} from '../../sdk/index.js';
 import { ConversationPane } from './conversation-pane.js';
+import { formDialog } from './dialogs.js';
 import { el, replaceChildren } from './dom.js';
-import { conversationTitle, describeError, formatTime } from './format.js';
+import { conversationTitle, formatTime, messagePreview } from './format.js';
+import { resolveUser, splitNames } from './users.js';
 
 const STATE_TEXT: Record<ConnectionState, string> = {
   idle: 'Offline',
@@ -10,6 +21,15 @@ const STATE_TEXT: Record<ConnectionState, string> = {
   connected: 'Online',
   reconnecting: 'Reconnecting…',
 };
+
+/** What the pane says when its conversation is gone. */
+const GONE_NOTICE: Record<ConversationRemoved['reason'], string> = {
+  removed: 'You were removed from this group',
+  left: 'You left the group',
+  disbanded: 'This group was disbanded',
+};
+
+const EMPTY_PANE_TEXT = 'Pick a conversation, or start a new one.';
 
 /** Conversations per page of the list: the first page on start, the next ones on scroll or "Load more". */
 const LIST_PAGE_SIZE = 50;
@@ -30,6 +50,11 @@ export class ChatApp {
   private refreshTimer: number | null = null;
   /** Conversations we do not show yet, being fetched, with the newest seqId a live message had meanwhile. */
   private readonly fetching = new Map<string, number>();
+  /**
+   * Conversations gone for us (removed, left, disbanded), with the seqId of the message that said so:
+   * a list page read before that is not allowed to bring them back; being added again is.
+   */
+  private readonly gone = new Map<string, number>();
   private signingOut = false;
   private readonly me: User;
 
@@ -46,6 +71,9 @@ export class ChatApp {
     replaceChildren(this.root, this.shell);
     this.client.on('state', (state) => this.showState(state));
     this.client.on('message', (message) => this.onMessage(message));
+    this.client.on('conversation-added', (conversation) => this.onAdded(conversation));
+    this.client.on('conversation-changed', (update) => this.onChanged(update));
+    this.client.on('conversation-removed', (removed) => this.onRemoved(removed.conversationId, removed.reason, removed.seqId));
     // After each (re)connect the server's unread counts and last messages are the truth.
     this.client.on('synced', () => this.scheduleRefresh());
     this.client.on('error', (err) => {
@@ -78,7 +106,7 @@ export class ChatApp {
       this.me.isGuest ? null : el('button', { testid: 'new-group', attrs: { type: 'button' }, on: { click: () => this.openNewGroup() } }, 'New group'),
       el('button', { class: 'quiet', testid: 'logout', attrs: { type: 'button' }, on: { click: () => void this.signOut() } }, 'Log out'),
     );
-    this.paneHost.append(el('p', { class: 'empty-pane' }, 'Pick a conversation, or start a new one.'));
+    this.paneHost.append(el('p', { class: 'empty-pane' }, EMPTY_PANE_TEXT));
     return el(
       'div',
       { class: 'chat-app', testid: 'chat-app' },
@@ -155,10 +183,20 @@ export class ChatApp {
   /** Pages are merged by id: a conversation can meet us on two pages (it moved up between reads). */
   private merge(list: readonly Conversation[]): void {
     for (const c of list) {
+      const goneAt = this.gone.get(c.conversationId);
+      if (goneAt !== undefined) {
+        // Read before we lost it, or we are back in it (a message after the one that removed us).
+        if ((c.lastMessage?.seqId ?? 0) <= goneAt) continue;
+        this.gone.delete(c.conversationId);
+      }
       const known = this.conversations.get(c.conversationId);
       // A list fetched before a live message arrived is older than what we show: keep ours. The fetched
       // entry may have no last message at all (the conversation was empty when the server answered).
-      if (known?.lastMessage && (!c.lastMessage || known.lastMessage.seqId > c.lastMessage.seqId)) continue;
+      if (known?.lastMessage && (!c.lastMessage || known.lastMessage.seqId > c.lastMessage.seqId)) {
+        // Its name, members and my role may still be newer than ours: they have their own cursor.
+        if (c.changeSeq > known.changeSeq) adoptInfo(known, c);
+        continue;
+      }
       this.conversations.set(c.conversationId, c);
     }
   }
@@ -176,11 +214,16 @@ export class ChatApp {
   }
 
   private onMessage(message: Message): void {
+    // The line that removed us may come after the removal: nothing more to show of it. Being added
+    // back comes with a conversation-added first.
+    if (this.gone.has(message.conversationId)) return;
     const conversation = this.conversations.get(message.conversationId);
     if (!conversation) {
       // A conversation someone just started with us (or added us to): fetch that one.
       this.fetchConversation(message.conversationId, message.seqId);
-    } else {
+    } else if (message.seqId > (conversation.lastMessage?.seqId ?? 0)) {
+      // Only a message newer than the entry's counts: a conversation we were just added to arrives
+      // with its "added you" line already as last message and unread.
       conversation.lastMessage = message;
       conversation.updatedAt = message.sendTime;
       const mine = message.senderId === this.me.userId;
@@ -189,6 +232,52 @@ export class ChatApp {
       this.renderList();
     }
     if (this.pane?.conversationId === message.conversationId) this.pane.onMessage(message);
+  }
+
+  /** A conversation appeared for us (a 1:1 started, a group we were added to): show it now, before any message. */
+  private onAdded(conversation: Conversation): void {
+    this.gone.delete(conversation.conversationId);
+    this.merge([conversation]);
+    this.renderList();
+  }
+
+  /** A group's name, member count or my role changed: apply the changed items, or read it anew after a gap. */
+  private onChanged(update: ConversationUpdate): void {
+    const c = this.conversations.get(update.conversationId);
+    if (!c || update.changeSeq <= c.changeSeq) return;
+    if (update.fromChangeSeq > c.changeSeq + 1) {
+      // Frames were missed (a reconnect): the conversation as it is now says all of it.
+      this.client.conversation(update.conversationId).then(
+        (fresh) => {
+          const known = this.conversations.get(update.conversationId);
+          if (!known || fresh.changeSeq <= known.changeSeq) return;
+          adoptInfo(known, fresh);
+          this.renderList();
+        },
+        () => undefined, // gone for us: its conversation-removed says so
+      );
+      return;
+    }
+    for (const item of update.items) {
+      if (item.kind === 'group' && item.group) {
+        c.name = item.group.name;
+        c.avatar = item.group.avatar;
+        c.memberCount = item.group.memberCount;
+      } else if (item.kind === 'member' && item.userId === this.me.userId && item.member) {
+        c.myRole = item.member.role;
+      }
+    }
+    c.changeSeq = update.changeSeq;
+    this.renderList();
+  }
+
+  /** A conversation is gone for us: its entry goes, and an open pane on it says why. */
+  private onRemoved(conversationId: string, reason: ConversationRemoved['reason'], seqId: number): void {
+    const known = this.conversations.get(conversationId);
+    this.gone.set(conversationId, Math.max(this.gone.get(conversationId) ?? 0, seqId, known?.lastMessage?.seqId ?? 0));
+    this.conversations.delete(conversationId);
+    if (this.pane?.conversationId === conversationId) this.closePane(GONE_NOTICE[reason]);
+    else this.renderList();
   }
 
   /**
@@ -222,7 +311,7 @@ export class ChatApp {
       this.list,
       ...items.map((c) => {
         const last = c.lastMessage;
-        const preview = last ? `${last.senderId === this.me.userId ? 'You' : last.senderName}: ${last.content}` : 'No messages yet';
+        const preview = last ? messagePreview(last, this.me.userId) : 'No messages yet';
         return el(
           'li',
           {},
@@ -255,6 +344,9 @@ export class ChatApp {
             ),
           ),
     );
+    // The open pane shows the entry as it is now (renamed, members added, my role changed).
+    const open = this.pane && this.conversations.get(this.pane.conversationId);
+    if (open) this.pane!.update(open);
   }
 
   private async open(conversationId: string): Promise<void> {
@@ -270,6 +362,8 @@ export class ChatApp {
         c.lastReadSeq = read.lastReadSeq;
         this.renderList();
       },
+      // The server also says so (conversation-removed); whichever comes first closes the pane.
+      gone: (reason) => this.onRemoved(conversationId, reason, 0),
     });
     replaceChildren(this.paneHost, this.pane.element);
     this.shell.classList.add('pane-open');
@@ -278,11 +372,24 @@ export class ChatApp {
     await this.pane.load();
   }
 
-  private closePane(): void {
+  /** Closes the open conversation; with a notice, the pane says why (on a phone it stays until Back). */
+  private closePane(notice?: string): void {
     this.pane?.dispose();
     this.pane = null;
-    this.shell.classList.remove('pane-open');
-    replaceChildren(this.paneHost, el('p', { class: 'empty-pane' }, 'Pick a conversation, or start a new one.'));
+    if (notice) {
+      replaceChildren(
+        this.paneHost,
+        el(
+          'div',
+          { class: 'empty-pane pane-notice' },
+          el('p', { class: 'notice', testid: 'pane-notice', attrs: { role: 'status' } }, notice),
+          el('button', { class: 'quiet to-list', testid: 'notice-back', attrs: { type: 'button' }, on: { click: () => this.closePane() } }, 'Back to conversations'),
+        ),
+      );
+    } else {
+      this.shell.classList.remove('pane-open');
+      replaceChildren(this.paneHost, el('p', { class: 'empty-pane' }, EMPTY_PANE_TEXT));
+    }
     this.renderList();
   }
 
@@ -294,22 +401,17 @@ export class ChatApp {
 
   // ---- dialogs ----
 
-  /** A username first (people know names); a numeric id when no one has that name. */
-  private async resolveUser(input: string): Promise<string> {
-    try {
-      return (await this.client.findUser(input)).userId;
-    } catch (err) {
-      if (err instanceof GoChatError && err.code === 'USER_NOT_FOUND' && /^\d+$/.test(input)) return input;
-      throw err;
-    }
-  }
-
   private openNewChat(): void {
     const input = el('input', { testid: 'new-chat-user', attrs: { required: '', maxlength: '64', placeholder: 'username or user id', 'aria-label': 'Username or user id' } });
-    this.dialog('Start a chat', 'new-chat-dialog', [el('label', {}, 'With', input)], 'Start chat', async () => {
-      const target = input.value.trim();
-      const userId = await this.resolveUser(target);
-      await this.openAndShow(await this.client.openConversation(userId));
+    formDialog({
+      title: 'Start a chat',
+      testid: 'new-chat-dialog',
+      fields: [el('label', {}, 'With', input)],
+      action: 'Start chat',
+      submit: async () => {
+        const userId = await resolveUser(this.client, input.value.trim());
+        await this.openAndShow(await this.client.openConversation(userId));
+      },
     });
     input.focus();
   }
@@ -320,47 +422,27 @@ export class ChatApp {
       testid: 'new-group-members',
       attrs: { rows: '3', placeholder: 'usernames or ids, separated by commas or spaces', 'aria-label': 'Members' },
     });
-    this.dialog('New group', 'new-group-dialog', [el('label', {}, 'Name', name), el('label', {}, 'Members', members)], 'Create group', async () => {
-      const wanted = members.value.split(/[\s,]+/).filter(Boolean);
-      const ids = await Promise.all(wanted.map((m) => this.resolveUser(m)));
-      const { conversation } = await this.client.createGroup(name.value.trim(), ids);
-      await this.openAndShow(conversation);
+    formDialog({
+      title: 'New group',
+      testid: 'new-group-dialog',
+      fields: [el('label', {}, 'Name', name), el('label', {}, 'Members', members)],
+      action: 'Create group',
+      submit: async () => {
+        const ids = await Promise.all(splitNames(members.value).map((m) => resolveUser(this.client, m)));
+        const { conversation } = await this.client.createGroup(name.value.trim(), ids);
+        await this.openAndShow(conversation);
+      },
     });
     name.focus();
   }
+}
 
-  /** A modal form; `submit` errors are shown in it, success closes it. */
-  private dialog(title: string, testid: string, fields: HTMLElement[], action: string, submit: () => Promise<void>): void {
-    const error = el('p', { class: 'form-error', testid: 'dialog-error', attrs: { role: 'alert' } });
-    const ok = el('button', { testid: 'dialog-submit', attrs: { type: 'submit' } }, action);
-    const dialog = el('dialog', { class: 'dialog', testid });
-    const close = () => {
-      dialog.close();
-      dialog.remove();
-    };
-    const form = el(
-      'form',
-      {
-        on: {
-          submit: (event) => {
-            event.preventDefault();
-            ok.disabled = true;
-            error.textContent = '';
-            submit().then(close, (err: unknown) => {
-              error.textContent = describeError(err);
-              ok.disabled = false;
-            });
-          },
-        },
-      },
-      el('h2', {}, title),
-      ...fields,
-      error,
-      el('div', { class: 'dialog-actions' }, el('button', { class: 'quiet', attrs: { type: 'button' }, on: { click: close } }, 'Cancel'), ok),
-    );
-    dialog.append(form);
-    dialog.addEventListener('close', () => dialog.remove());
-    document.body.append(dialog);
-    dialog.showModal();
-  }
+/** Takes a conversation's shared information (name, members, my role) from a newer read of it. */
+function adoptInfo(target: Conversation, from: Conversation): void {
+  target.name = from.name;
+  target.avatar = from.avatar;
+  target.memberCount = from.memberCount;
+  target.changeSeq = from.changeSeq;
+  if (from.myRole) target.myRole = from.myRole;
+  if (from.peer) target.peer = from.peer;
 }

@@ -1,7 +1,8 @@
 /** One open conversation: history with scroll-back, live messages, and sends that go pending → sent, or failed with retry. */
-import { createTempId, type Conversation, type GoChatClient, type GroupMember, type Message, type MessageAck, type ReadResult, type User } from '../../sdk/index.js';
-import { el, replaceChildren } from './dom.js';
-import { conversationTitle, describeError, formatTime } from './format.js';
+import { createTempId, type Conversation, type GoChatClient, type Message, type MessageAck, type ReadResult, type User } from '../../sdk/index.js';
+import { el } from './dom.js';
+import { conversationTitle, describeError, describeSystemMessage, formatTime, memberCount } from './format.js';
+import { GroupInfo } from './group-info.js';
 
 type Status = 'received' | 'pending' | 'sent' | 'failed';
 
@@ -13,6 +14,8 @@ interface Item {
   content: string;
   sendTime: string;
   status: Status;
+  /** A server-authored line (someone joined, the group was renamed): shown centred, not as a bubble. */
+  system: boolean;
   tempMessageId?: string;
   error?: string;
 }
@@ -20,13 +23,11 @@ interface Item {
 export interface PaneEvents {
   back(): void;
   markedRead(read: ReadResult): void;
+  /** The user left or disbanded this group from its info dialog. */
+  gone(reason: 'left' | 'disbanded'): void;
 }
 
 const PAGE_SIZE = 30;
-/** Members shown per page in the group info dialog. */
-const MEMBERS_PAGE_SIZE = 50;
-
-const memberCount = (n: number) => `${n} member${n === 1 ? '' : 's'}`;
 
 export class ConversationPane {
   readonly element: HTMLElement;
@@ -43,10 +44,14 @@ export class ConversationPane {
   private readTimer: number | null = null;
   private disposed = false;
   private readonly offAck: () => void;
+  private readonly title: HTMLElement;
+  private readonly subtitle: HTMLElement;
+  private info: GroupInfo | null = null;
+  private shownChangeSeq = 0;
 
   constructor(
     private readonly client: GoChatClient,
-    private readonly conversation: Conversation,
+    private conversation: Conversation,
     private readonly me: User,
     private readonly events: PaneEvents,
   ) {
@@ -80,6 +85,8 @@ export class ConversationPane {
       this.input,
       el('button', { testid: 'composer-send', attrs: { type: 'submit' } }, 'Send'),
     );
+    this.title = el('h2', { testid: 'conversation-title' });
+    this.subtitle = el('span', { class: 'subtitle', testid: 'conversation-subtitle' });
     const header = el(
       'header',
       { class: 'pane-head' },
@@ -87,14 +94,15 @@ export class ConversationPane {
       el(
         'div',
         { class: 'pane-title' },
-        el('h2', { testid: 'conversation-title' }, conversationTitle(conversation)),
-        el('span', { class: 'subtitle' }, conversation.type === 'single' ? 'direct message' : memberCount(conversation.memberCount)),
+        this.title,
+        this.subtitle,
       ),
       conversation.type === 'group' && conversation.groupId
-        ? el('button', { class: 'quiet', testid: 'group-info', attrs: { type: 'button' }, on: { click: () => void this.showGroupInfo() } }, 'Info')
+        ? el('button', { class: 'quiet', testid: 'group-info', attrs: { type: 'button' }, on: { click: () => this.showGroupInfo() } }, 'Info')
         : null,
     );
     this.element = el('div', { class: 'conversation-view', dataset: { conversationId: conversation.conversationId } }, header, this.scroller, composer);
+    this.showHeader();
     // The ack comes just before the message it stands for: turn the pending bubble into the stored one first.
     this.offAck = client.on('ack', (ack) => this.onAck(ack));
     document.addEventListener('visibilitychange', this.onVisible);
@@ -104,8 +112,26 @@ export class ConversationPane {
     return this.conversation.conversationId;
   }
 
+  /** The conversation's name, members or my role changed: show it, in the info dialog too. */
+  update(conversation: Conversation): void {
+    // The list changes its entry in place: compare with the changeSeq shown, not with the entry.
+    const changed = conversation.changeSeq !== this.shownChangeSeq;
+    this.conversation = conversation;
+    this.showHeader();
+    if (changed && this.info?.isOpen) this.info.changed(conversation.changeSeq);
+  }
+
+  private showHeader(): void {
+    const c = this.conversation;
+    this.shownChangeSeq = c.changeSeq;
+    this.title.textContent = conversationTitle(c);
+    this.subtitle.textContent = c.type === 'single' ? 'direct message' : memberCount(c.memberCount);
+  }
+
   dispose(): void {
     this.disposed = true;
+    this.info?.close();
+    this.info = null;
     this.offAck();
     document.removeEventListener('visibilitychange', this.onVisible);
     if (this.readTimer !== null) window.clearTimeout(this.readTimer);
@@ -147,6 +173,7 @@ export class ConversationPane {
       content: m.content,
       sendTime: m.sendTime,
       status: m.senderId === this.me.userId ? 'sent' : 'received',
+      system: m.messageType === 'system',
     });
   }
 
@@ -195,6 +222,7 @@ export class ConversationPane {
       content,
       sendTime: new Date().toISOString(),
       status: 'pending',
+      system: false,
       tempMessageId,
     };
     this.outgoing.set(tempMessageId, item);
@@ -258,58 +286,10 @@ export class ConversationPane {
 
   // ---- group info ----
 
-  private async showGroupInfo(): Promise<void> {
-    const dialog = el('dialog', { class: 'dialog', testid: 'group-info-dialog' });
-    const body = el('div', {}, el('p', {}, 'Loading…'));
-    dialog.append(
-      el(
-        'form',
-        { attrs: { method: 'dialog' } },
-        el('h2', {}, conversationTitle(this.conversation)),
-        body,
-        el('div', { class: 'dialog-actions' }, el('button', { testid: 'dialog-close' }, 'Close')),
-      ),
-    );
-    dialog.addEventListener('close', () => dialog.remove());
-    document.body.append(dialog);
-    dialog.showModal();
-    const conversationId = this.conversation.conversationId;
-    const list = el('ul', { class: 'members', testid: 'group-members' });
-    const more = el('button', { class: 'quiet', testid: 'group-members-more', attrs: { type: 'button' } }, 'Show more members');
-    more.hidden = true;
-    const row = (m: GroupMember) =>
-      el(
-        'li',
-        { testid: 'group-member', dataset: { role: m.role } },
-        el('span', { class: 'member-name' }, m.username, m.userId === this.me.userId ? ' (you)' : ''),
-        el('span', { class: `role role-${m.role}`, testid: 'member-role' }, m.role),
-      );
-    // Owner and admins first, then members a page at a time: a group of thousands is never read whole.
-    let loaded = 0;
-    const loadMembers = async () => {
-      const next = await this.client.members(conversationId, { role: 'member', page: loaded + 1, size: MEMBERS_PAGE_SIZE });
-      loaded++; // only once the page arrived: a failed "Show more" asks for the same page again
-      list.append(...next.members.map(row));
-      more.hidden = !next.pagination.hasMore;
-    };
-    more.addEventListener('click', () => {
-      more.disabled = true;
-      loadMembers()
-        .catch((err: unknown) => list.append(el('li', { class: 'form-error' }, describeError(err))))
-        .finally(() => (more.disabled = false));
-    });
-    try {
-      const [group, owners, admins] = await Promise.all([
-        this.client.conversation(conversationId),
-        this.client.members(conversationId, { role: 'owner' }),
-        this.client.members(conversationId, { role: 'admin', size: 100 }),
-      ]);
-      list.append(...[...owners.members, ...admins.members].map(row));
-      await loadMembers();
-      replaceChildren(body, el('p', { class: 'subtitle' }, memberCount(group.memberCount)), list, more);
-    } catch (err) {
-      replaceChildren(body, el('p', { class: 'form-error' }, describeError(err)));
-    }
+  private showGroupInfo(): void {
+    this.info?.close();
+    this.info = new GroupInfo(this.client, this.conversation, this.me, { gone: (reason) => this.events.gone(reason) });
+    this.info.open();
   }
 
   // ---- rendering ----
@@ -341,6 +321,14 @@ export class ConversationPane {
   }
 
   private build(item: Item): HTMLElement {
+    if (item.system) {
+      // Text only: names and group names are user data.
+      return el(
+        'li',
+        { class: 'system system-message', testid: 'system-message', dataset: { seq: String(item.seqId) }, attrs: { title: formatTime(item.sendTime) } },
+        describeSystemMessage(item, this.me.userId),
+      );
+    }
     const mine = item.senderId === this.me.userId;
     const showSender = !mine && this.conversation.type !== 'single';
     const status =
