@@ -467,7 +467,12 @@ export class Logic implements LogicApi {
     const [firstAdded] = result.added;
     if (firstAdded !== undefined) {
       // Every added member sees the same row (its role, its read pointer just before this message).
-      const view = await this.repo.getConversation(message.conversationId, firstAdded);
+      // The change is committed: a failed read costs the added their conversation-added frame (the
+      // list they fetch shows it), never the caller its answer.
+      const view = await this.repo.getConversation(message.conversationId, firstAdded).catch((err: unknown) => {
+        this.log.warn({ err, conversationId: message.conversationId }, 'conversation view for the added members failed');
+        return null;
+      });
       if (view) attached.push({ frame: encodeServerFrame({ type: 'conversation-added', data: view }), to: result.added, before: true });
     }
     const [first] = result.items;
@@ -496,7 +501,9 @@ export class Logic implements LogicApi {
       frame: encodeServerFrame({ type: 'new-message', data: message }),
       attached,
     };
-    await this.bus.publish(delivery).catch((err: unknown) => this.log.error({ err, conversationId: message.conversationId }, 'delivery publish failed'));
+    // Not awaited, like a batch's publishes: the bus takes it in call order, and the writer's queue
+    // must not wait on the bus's network.
+    this.bus.publish(delivery).catch((err: unknown) => this.log.error({ err, conversationId: message.conversationId }, 'delivery publish failed'));
   }
 
   async addMembers(session: Session, conversationId: string, userIds: readonly string[]): Promise<GroupMember[]> {
@@ -508,12 +515,13 @@ export class Logic implements LogicApi {
     // The role first (checked again under the lock): a plain member learns nothing of which ids exist.
     const me = await this.repo.getMember(conversationId, session.userId);
     if (me?.role === 'member') throw new AppError('FORBIDDEN', 'Only the owner or an admin may add members', { requiredRole: 'admin' });
+    // Adding strangers is how spam enters, and the answer tells which ids exist: bounded per caller,
+    // counted per user asked for, before any is looked up.
+    this.membersAddedByUser.hit(session.userId, Date.now(), ids.length);
     const users = await this.repo.getUsers(ids);
     const found = new Set(users.map((u) => u.userId));
     const missing = ids.filter((id) => !found.has(id));
     if (missing.length > 0) throw new AppError('USER_NOT_FOUND', `Unknown user ids: ${missing.join(', ')}`, { userIds: missing });
-    // Adding strangers is how spam enters: bounded per caller, counted per user asked for.
-    this.membersAddedByUser.hit(session.userId, Date.now(), ids.length);
     const result = await this.changeGroup(session, conversationId, {
       kind: 'add-members',
       users: users.map((u) => ({ userId: u.userId, username: u.username, isGuest: u.isGuest })),
