@@ -44,6 +44,8 @@ export type SyncOutcome = { kind: 'synced'; conversations: number } | { kind: 'f
  */
 export class CatchUp {
   private readonly sequencer: Sequencer;
+  /** Conversations followed or unfollowed by frames while the current sync's list request is in flight. */
+  private changedDuringSync: Set<string> | null = null;
   /** Set once a sync has taken the conversations' positions; after that, an unknown conversation is new. */
   private baselineTaken = false;
   /** Bumped by every sync and by reset(), so an overtaken sync changes nothing. */
@@ -84,11 +86,13 @@ export class CatchUp {
    * `lastReadSeq`, so what came before we were in it is history, not missed messages.
    */
   follow(conversationId: string, fromSeq: number): void {
+    this.changedDuringSync?.add(conversationId);
     if (!this.sequencer.isTracked(conversationId)) this.sequencer.track(conversationId, fromSeq);
   }
 
   /** A conversation that is gone for us (removed, left, disbanded): stop following it. */
   unfollow(conversationId: string): void {
+    this.changedDuringSync?.add(conversationId);
     this.sequencer.untrack(conversationId);
   }
 
@@ -106,6 +110,10 @@ export class CatchUp {
   async sync(isCurrent: () => boolean): Promise<SyncOutcome> {
     const generation = ++this.generation;
     this.held ??= [];
+    // Frames that follow or unfollow a conversation while the list is fetched are newer than the list.
+    const changed = new Set<string>();
+    this.changedDuringSync = changed;
+    const trackedBefore = new Set(this.sequencer.conversations());
     let list: Conversation[];
     try {
       list = await this.options.source.conversations();
@@ -117,12 +125,16 @@ export class CatchUp {
     if (generation !== this.generation) return { kind: 'stale' };
     const fills: Array<Promise<void>> = [];
     // A conversation we lost while away (removed from a group) is not followed any more.
+    if (this.changedDuringSync === changed) this.changedDuringSync = null;
     const listed = new Set(list.map((c) => c.conversationId));
-    for (const id of this.sequencer.conversations()) if (!listed.has(id)) this.sequencer.untrack(id);
+    for (const id of trackedBefore) if (!listed.has(id) && !changed.has(id)) this.sequencer.untrack(id);
     for (const conversation of list) {
       const newest = conversation.lastMessage?.seqId ?? 0;
       const id = conversation.conversationId;
-      if (!this.sequencer.isTracked(id)) this.sequencer.track(id, this.baselineTaken ? 0 : newest);
+      if (changed.has(id) && !this.sequencer.isTracked(id)) continue; // left while the list was in flight
+      // New since the last sync (a group we were added to, a 1:1 opened with us): what we have not
+      // read is what we missed; what came before our read pointer is history.
+      if (!this.sequencer.isTracked(id)) this.sequencer.track(id, this.baselineTaken ? conversation.lastReadSeq : newest);
       if (newest > (this.sequencer.lastSeq(id) ?? newest)) fills.push(this.fill(id));
     }
     this.baselineTaken = true;
