@@ -8,7 +8,8 @@ import net from 'node:net';
 import assert from 'node:assert/strict';
 import { Logic } from '../../src/logic/logic.js';
 import type { LogicApi, Session } from '../../src/logic/api.js';
-import type { MessageAck } from '../../src/protocol/index.js';
+import type { LogicConfig } from '../../src/logic/logic.js';
+import type { ChangeItem, MessageAck } from '../../src/protocol/index.js';
 import { SqliteRepo } from '../../src/repo/sqlite/sqlite-repo.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { RpcServer, SEND_STREAM_CALL } from '../../src/rpc/server.js';
@@ -24,11 +25,11 @@ const quiet = { warn: () => {}, error: () => {}, info: () => {} };
 const KEY = internalKey('test-secret');
 const client = { ip: '127.0.0.1' };
 
-function makeLogic(): { logic: Logic; close: () => Promise<void> } {
+function makeLogic(overrides: Partial<LogicConfig> = {}): { logic: Logic; close: () => Promise<void> } {
   const repo = new SqliteRepo({ file: ':memory:' });
   const bus = new MemoryBus();
   const logic = new Logic(
-    unlimitedLogicConfig({ maxGroupMembers: 100, commitWindowMs: 2 }),
+    unlimitedLogicConfig({ maxGroupMembers: 100, commitWindowMs: 2, ...overrides }),
     repo,
     bus,
     quiet,
@@ -37,6 +38,26 @@ function makeLogic(): { logic: Logic; close: () => Promise<void> } {
 }
 
 const isCode = (code: string) => (err: unknown) => err instanceof AppError && err.code === code;
+
+/** What a call was refused with: its AppError's code, message and details. */
+async function refusal(call: Promise<unknown>): Promise<{ code: string; message: string; details: unknown }> {
+  try {
+    await call;
+  } catch (err) {
+    assert.ok(err instanceof AppError, `not an AppError: ${String(err)}`);
+    return { code: err.code, message: err.message, details: err.details };
+  }
+  return assert.fail('the call was not refused');
+}
+
+/** The call over gRPC is refused exactly as the same call in-process: code, message and details. */
+async function sameRefusal(viaRpc: () => Promise<unknown>, inProcess: () => Promise<unknown>, expected: { code: string; details?: unknown }): Promise<void> {
+  const remote = await refusal(viaRpc());
+  const local = await refusal(inProcess());
+  assert.deepEqual(remote, local);
+  assert.equal(remote.code, expected.code);
+  if ('details' in expected) assert.deepEqual(remote.details, expected.details);
+}
 
 /**
  * The address of a logic instance that is down: every connection is hung up at once. The port stays
@@ -162,6 +183,164 @@ describe('LogicApi over gRPC', () => {
     await assert.rejects(api.listConversationsPage(owner, { limit: 0 }), isCode('VALIDATION_ERROR'));
   });
 
+  it('group administration calls match the in-process results: roles, info, members, the change cursor, disband', async () => {
+    const [owner, admin, member, extra] = [await signIn('rpc_g_owner'), await signIn('rpc_g_admin'), await signIn('rpc_g_member'), await signIn('rpc_g_extra')];
+    const { group, conversation: created } = await api.createGroup(owner, { groupName: 'admin team', members: [admin.userId, member.userId] });
+    assert.deepEqual([group.avatar, group.description], ['', '']);
+    assert.deepEqual([created.changeSeq, created.myRole], [0, 'owner']);
+    const c = group.conversationId;
+    const membersNow = async () => (await backend.logic.listMembers(owner, c, { page: 1, size: 100 })).members;
+
+    // SetMemberRole: the member as it is now; the same role again answers it unchanged.
+    const promoted = await api.setMemberRole(owner, c, admin.userId, 'admin');
+    assert.equal(promoted.role, 'admin');
+    assert.deepEqual(promoted, (await membersNow()).find((m) => m.userId === admin.userId));
+    assert.deepEqual(await api.setMemberRole(owner, c, admin.userId, 'admin'), promoted);
+
+    // Conversation.changeSeq and myRole, each member's own view, one or in the list.
+    for (const [who, role] of [
+      [owner, 'owner'],
+      [admin, 'admin'],
+      [member, 'member'],
+    ] as const) {
+      const viaRpc = await api.getConversation(who, c);
+      assert.deepEqual(viaRpc, await backend.logic.getConversation(who, c));
+      assert.deepEqual([viaRpc.myRole, viaRpc.changeSeq], [role, 1]);
+      assert.deepEqual(await api.listConversations(who), await backend.logic.listConversations(who));
+    }
+
+    // UpdateConversation: every field, then one (the absent ones stay as they are), then an empty avatar.
+    const patch = { name: 'admin team II', avatar: 'https://example.com/a.png', description: 'Line one\nline two' };
+    const updated = await api.updateGroup(admin, c, patch);
+    assert.deepEqual(updated, await backend.logic.getConversation(admin, c));
+    assert.deepEqual([updated.name, updated.avatar, updated.myRole], [patch.name, patch.avatar, 'admin']);
+    const described = await api.updateGroup(owner, c, { description: 'just this' });
+    assert.deepEqual([described.name, described.avatar, described.changeSeq], [patch.name, patch.avatar, updated.changeSeq + 1]);
+    assert.equal((await api.updateGroup(owner, c, { avatar: '' })).avatar, '');
+    const info = await api.getGroup(member, group.groupId);
+    assert.deepEqual(info, await backend.logic.getGroup(member, group.groupId));
+    assert.deepEqual([info.group.name, info.group.avatar, info.group.description], [patch.name, '', 'just this']);
+    assert.deepEqual(await api.listGroups(member), await backend.logic.listGroups(member));
+    assert.deepEqual((await api.listGroups(member)).map((g) => [g.avatar, g.description, g.myRole]), [['', 'just this', 'member']]);
+
+    // AddMembers: those actually added; nobody new is an empty list.
+    const added = await api.addMembers(admin, c, [extra.userId, member.userId]);
+    assert.deepEqual(added.map((m) => [m.userId, m.role]), [[extra.userId, 'member']]);
+    assert.deepEqual(added, (await membersNow()).filter((m) => m.userId === extra.userId));
+    assert.deepEqual(await api.addMembers(admin, c, [member.userId]), []);
+    assert.equal((await api.getConversation(extra, c)).myRole, 'member');
+
+    // RemoveMember: the removed reads nothing more; the change feed keeps a tombstone.
+    assert.equal(await api.removeMember(admin, c, extra.userId), undefined);
+    await assert.rejects(api.getConversation(extra, c), isCode('NOT_CONVERSATION_MEMBER'));
+    await assert.rejects(api.getChanges(extra, c, 0, 10), isCode('NOT_CONVERSATION_MEMBER'));
+
+    // GetChanges: whole, a page at a time, and after the latest.
+    const all = await api.getChanges(member, c, 0, 100);
+    assert.deepEqual(all, await backend.logic.getChanges(member, c, 0, 100));
+    const tombstone = all.items.find((i): i is Extract<ChangeItem, { kind: 'member' }> => i.kind === 'member' && i.userId === extra.userId);
+    assert.equal(tombstone?.member, null);
+    const groupItem = all.items.find((i): i is Extract<ChangeItem, { kind: 'group' }> => i.kind === 'group');
+    assert.deepEqual(groupItem?.group, { name: patch.name, avatar: '', description: 'just this', ownerId: owner.userId, memberCount: 3 });
+    const latest = (await api.getConversation(member, c)).changeSeq;
+    assert.equal(all.items.at(-1)?.changeSeq, latest);
+    const firstPage = await api.getChanges(member, c, 0, 1);
+    assert.deepEqual(firstPage, await backend.logic.getChanges(member, c, 0, 1));
+    assert.deepEqual([firstPage.items.length, firstPage.pagination.hasMore], [1, true]);
+    assert.deepEqual(await api.getChanges(member, c, latest, 10), { items: [], pagination: { page: 1, size: 10, total: 0, hasMore: false } });
+
+    // Transfer: the old owner is an admin, and may then leave; the new owner disbands.
+    const transferred = await api.setMemberRole(owner, c, member.userId, 'owner');
+    assert.deepEqual(transferred, (await membersNow()).find((m) => m.userId === member.userId));
+    assert.equal(transferred.role, 'owner');
+    assert.equal((await api.getConversation(owner, c)).myRole, 'admin');
+    assert.equal((await api.getGroup(member, group.groupId)).group.ownerId, member.userId);
+    assert.equal(await api.removeMember(owner, c, owner.userId), undefined);
+    await assert.rejects(api.getConversation(owner, c), isCode('NOT_CONVERSATION_MEMBER'));
+    assert.equal(await api.disbandGroup(member, c), undefined);
+    for (const who of [admin, member]) await assert.rejects(api.getConversation(who, c), isCode('NOT_CONVERSATION_MEMBER'));
+    await assert.rejects(api.getGroup(member, group.groupId), isCode('GROUP_NOT_FOUND'));
+
+    // A 1:1 has a change cursor and no role; its feed matches too.
+    const { conversation: single } = await api.openSingleConversation(owner, admin.userId);
+    assert.equal(single.changeSeq, 0);
+    assert.ok(!('myRole' in single));
+    assert.deepEqual(await api.getConversation(owner, single.conversationId), await backend.logic.getConversation(owner, single.conversationId));
+    assert.deepEqual(await api.getChanges(owner, single.conversationId, 0, 10), await backend.logic.getChanges(owner, single.conversationId, 0, 10));
+  });
+
+  it('group administration refusals arrive as the same AppError: code, message and details', async () => {
+    const [owner, admin, member, outsider] = [await signIn('rpc_r_owner'), await signIn('rpc_r_admin'), await signIn('rpc_r_member'), await signIn('rpc_r_out')];
+    const guest = await api.authenticate((await api.guest({ guestName: 'rpc_r_guest' }, client)).token);
+    const { group } = await api.createGroup(owner, { groupName: 'refusals', members: [admin.userId, member.userId, guest.userId] });
+    const c = group.conversationId;
+    await api.setMemberRole(owner, c, admin.userId, 'admin');
+    const { conversation: single } = await api.openSingleConversation(owner, member.userId);
+    const before = await api.getConversation(owner, c);
+    const { logic } = backend;
+
+    await sameRefusal(() => api.addMembers(owner, c, [outsider.userId, '99999999', '99999998']), () => logic.addMembers(owner, c, [outsider.userId, '99999999', '99999998']), {
+      code: 'USER_NOT_FOUND',
+      details: { userIds: ['99999999', '99999998'] },
+    });
+    await sameRefusal(() => api.addMembers(member, c, [outsider.userId]), () => logic.addMembers(member, c, [outsider.userId]), { code: 'FORBIDDEN', details: { requiredRole: 'admin' } });
+    await sameRefusal(() => api.updateGroup(member, c, { name: 'mine' }), () => logic.updateGroup(member, c, { name: 'mine' }), { code: 'FORBIDDEN', details: { requiredRole: 'admin' } });
+    await sameRefusal(() => api.disbandGroup(admin, c), () => logic.disbandGroup(admin, c), { code: 'FORBIDDEN', details: { requiredRole: 'owner' } });
+    await sameRefusal(() => api.removeMember(admin, c, owner.userId), () => logic.removeMember(admin, c, owner.userId), { code: 'FORBIDDEN', details: { requiredRole: 'owner' } });
+    await sameRefusal(() => api.setMemberRole(admin, c, member.userId, 'admin'), () => logic.setMemberRole(admin, c, member.userId, 'admin'), {
+      code: 'FORBIDDEN',
+      details: { requiredRole: 'owner' },
+    });
+    await sameRefusal(() => api.setMemberRole(owner, c, guest.userId, 'admin'), () => logic.setMemberRole(owner, c, guest.userId, 'admin'), {
+      code: 'FORBIDDEN',
+      details: { requiredRole: 'member' },
+    });
+    await sameRefusal(() => api.removeMember(owner, c, owner.userId), () => logic.removeMember(owner, c, owner.userId), { code: 'OWNER_MUST_TRANSFER' });
+    await sameRefusal(() => api.setMemberRole(owner, c, owner.userId, 'member'), () => logic.setMemberRole(owner, c, owner.userId, 'member'), { code: 'OWNER_MUST_TRANSFER' });
+    await sameRefusal(() => api.removeMember(owner, c, outsider.userId), () => logic.removeMember(owner, c, outsider.userId), { code: 'MEMBER_NOT_FOUND' });
+    await sameRefusal(() => api.addMembers(outsider, c, [outsider.userId]), () => logic.addMembers(outsider, c, [outsider.userId]), { code: 'NOT_CONVERSATION_MEMBER' });
+    await sameRefusal(() => api.getChanges(outsider, c, 0, 10), () => logic.getChanges(outsider, c, 0, 10), { code: 'NOT_CONVERSATION_MEMBER' });
+    await sameRefusal(() => api.updateGroup(owner, single.conversationId, { name: 'x' }), () => logic.updateGroup(owner, single.conversationId, { name: 'x' }), { code: 'NOT_GROUP_CONVERSATION' });
+    await sameRefusal(() => api.disbandGroup(owner, single.conversationId), () => logic.disbandGroup(owner, single.conversationId), { code: 'NOT_GROUP_CONVERSATION' });
+    await sameRefusal(() => api.getChanges(owner, '999999', 0, 10), () => logic.getChanges(owner, '999999', 0, 10), { code: 'CONVERSATION_NOT_FOUND' });
+    await sameRefusal(() => api.getChanges(owner, c, -1, 10), () => logic.getChanges(owner, c, -1, 10), { code: 'VALIDATION_ERROR', details: { field: 'afterChange' } });
+    await sameRefusal(() => api.getChanges(owner, c, 0, 101), () => logic.getChanges(owner, c, 0, 101), { code: 'VALIDATION_ERROR', details: { field: 'size' } });
+    await sameRefusal(() => api.updateGroup(owner, c, { name: '   ' }), () => logic.updateGroup(owner, c, { name: '   ' }), { code: 'VALIDATION_ERROR', details: { field: 'name' } });
+    await sameRefusal(() => api.updateGroup(owner, c, {}), () => logic.updateGroup(owner, c, {}), { code: 'VALIDATION_ERROR', details: { field: 'name' } });
+    await sameRefusal(() => api.addMembers(owner, c, []), () => logic.addMembers(owner, c, []), { code: 'VALIDATION_ERROR', details: { field: 'members' } });
+    // A role the protocol does not have is refused at the gRPC edge (HTTP's schema refuses it before logic).
+    await assert.rejects(api.setMemberRole(owner, c, member.userId, 'king' as never), (err: unknown) => {
+      assert.ok(err instanceof AppError);
+      assert.deepEqual([err.code, err.details], ['VALIDATION_ERROR', { field: 'role' }]);
+      return true;
+    });
+    // None of it changed the group.
+    assert.deepEqual(await api.getConversation(owner, c), before);
+  });
+
+  it('GROUP_FULL arrives with details.maxMembers, and nobody is added', async () => {
+    const small = makeLogic({ maxGroupMembers: 3 });
+    const smallServer = new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY }, small.logic, quiet);
+    const smallApi = new RpcLogicClient({ addrs: [`127.0.0.1:${await smallServer.start()}`], internalKey: KEY, timeoutMs: 5000 });
+    try {
+      const names = ['full_owner', 'full_a', 'full_b', 'full_c'];
+      for (const username of names) await smallApi.register({ username, password: 'correct horse' }, client);
+      const [owner, a, b, c] = await Promise.all(names.map(async (username) => smallApi.authenticate((await smallApi.login({ username, password: 'correct horse' }, client)).token)));
+      const { group } = await smallApi.createGroup(owner!, { groupName: 'small', members: [a!.userId] });
+      const ids = [b!.userId, c!.userId];
+      await sameRefusal(() => smallApi.addMembers(owner!, group.conversationId, ids), () => small.logic.addMembers(owner!, group.conversationId, ids), {
+        code: 'GROUP_FULL',
+        details: { maxMembers: 3 },
+      });
+      assert.equal((await smallApi.getConversation(owner!, group.conversationId)).memberCount, 2);
+      assert.deepEqual((await smallApi.addMembers(owner!, group.conversationId, [b!.userId])).map((m) => m.userId), [b!.userId]);
+    } finally {
+      smallApi.close();
+      await smallServer.close();
+      await small.close();
+    }
+  });
+
   it('a caller without the internal key is refused', async () => {
     const intruder = new RpcLogicClient({ addrs: [`127.0.0.1:${port}`], internalKey: internalKey('other-secret'), timeoutMs: 5000 });
     try {
@@ -183,6 +362,57 @@ describe('LogicApi over gRPC', () => {
       balanced.close();
       none.close();
       await dead.close();
+    }
+  });
+});
+
+describe('Two logic instances over one store', () => {
+  // Each instance caches member sets for its send path; reads must still ask the store, or an
+  // instance that did not make the change would keep answering the removed member.
+  it('a member removed through one instance is refused its reads by the other', async () => {
+    const repo = new SqliteRepo({ file: ':memory:' });
+    const bus = new MemoryBus();
+    const logics = [0, 1].map(() => new Logic(unlimitedLogicConfig(), repo, bus, quiet));
+    const servers = logics.map((logic) => new RpcServer({ host: '127.0.0.1', port: 0, internalKey: KEY }, logic, quiet));
+    const ports = await Promise.all(servers.map((s) => s.start()));
+    const [first, second] = ports.map((p) => new RpcLogicClient({ addrs: [`127.0.0.1:${p}`], internalKey: KEY, timeoutMs: 5000 }));
+    try {
+      for (const username of ['two_owner', 'two_member']) await first!.register({ username, password: 'correct horse' }, client);
+      const [owner, member] = await Promise.all(
+        ['two_owner', 'two_member'].map(async (username) => first!.authenticate((await first!.login({ username, password: 'correct horse' }, client)).token)),
+      );
+      const { group } = await first!.createGroup(owner!, { groupName: 'two', members: [member!.userId] });
+      // Both instances have answered the member (and cached the member set).
+      for (const api of [first!, second!]) assert.equal((await api.getGroup(member!, group.groupId)).members.length, 2);
+      const c = group.conversationId;
+      await first!.removeMember(owner!, c, member!.userId);
+      for (const [name, api] of [
+        ['first', first!],
+        ['second', second!],
+      ] as const) {
+        await assert.rejects(api.getGroup(member!, group.groupId), isCode('GROUP_NOT_FOUND'), name);
+        for (const read of [
+          () => api.getConversation(member!, c),
+          () => api.getMessages(member!, c, { kind: 'page', page: 1, size: 10 }),
+          () => api.listMembers(member!, c, { page: 1, size: 10 }),
+          () => api.getChanges(member!, c, 0, 10),
+          () => api.markRead(member!, c),
+          () => api.sendMessage(member!, { conversationId: c, content: 'still here?', tempMessageId: `gone-${name}` }),
+        ]) {
+          await assert.rejects(read(), isCode('NOT_CONVERSATION_MEMBER'), name);
+        }
+      }
+      // Added again through the first, the member is found by the second, whose cache said otherwise.
+      await first!.addMembers(owner!, c, [member!.userId]);
+      assert.equal((await second!.sendMessage(member!, { conversationId: c, content: 'back', tempMessageId: 'back' })).conversationId, c);
+      assert.equal((await second!.getGroup(member!, group.groupId)).members.length, 2);
+    } finally {
+      first!.close();
+      second!.close();
+      await Promise.all(servers.map((s) => s.close()));
+      for (const logic of logics) await logic.drain();
+      await bus.close();
+      await repo.close();
     }
   });
 });
