@@ -393,10 +393,15 @@ export class ChatApp {
     this.renderList();
   }
 
+  /**
+   * Shows a conversation just created or opened from a dialog. Resolves once its pane is shown, not
+   * once its history is loaded: the dialog closes then, and a modal dialog still open while the pane
+   * loads would swallow what the user already types into it (the page behind a modal is inert).
+   */
   private async openAndShow(conversation: Conversation): Promise<void> {
     this.conversations.set(conversation.conversationId, this.conversations.get(conversation.conversationId) ?? conversation);
     this.renderList();
-    await this.open(conversation.conversationId);
+    void this.open(conversation.conversationId);
   }
 
   // ---- dialogs ----
