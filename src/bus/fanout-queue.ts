@@ -8,8 +8,13 @@
  */
 import type { MessageDelivery } from './index.js';
 
-/** A committed message of a large conversation, without recipients: the worker looks them up. */
-export type FanoutDelivery = Omit<MessageDelivery, 'recipients'>;
+/**
+ * A committed message of a large conversation, without recipients: the worker looks them up.
+ * A group change's system message (with frames attached) carries its recipients: they include
+ * members it removed, whom no member list read later names. It still takes the queue, so it
+ * stays in order with the conversation's other messages.
+ */
+export type FanoutDelivery = Omit<MessageDelivery, 'recipients'> & { recipients?: readonly string[] };
 
 /** A queued delivery as a worker reads it. */
 export interface FanoutEntry {

@@ -24,8 +24,9 @@ export interface MessageDelivery {
    * Frames that ride on this message (a group change's `conversation-added`, `conversation-update`,
    * `conversation-removed`): written to the same connections in the same corked write, so every bus
    * keeps them in the message's place in the conversation's order and none can overtake it.
-   * A delivery with frames attached is routed to the gateways directly, never through the fan-out queue
-   * (its recipients include members who just left, whom no member list read later would name).
+   * In a large group such a delivery takes the fan-out queue like the group's other messages, with
+   * its recipients named in the entry (they include members who just left, whom no member list read
+   * later would name).
    */
   attached?: readonly AttachedFrame[];
 }

@@ -139,9 +139,15 @@ export class RedisBus implements Bus, DeliveryRouter {
         await this.cmd.publish(this.key('revoke'), JSON.stringify(event));
       } else if (event.kind === 'broadcast') {
         await this.cmd.publish(this.key('broadcast'), JSON.stringify(event));
-      } else if (event.kind === 'message' && event.attached === undefined && event.recipients.length > this.config.largeGroupThreshold) {
-        const { recipients: _recipients, ...delivery } = event;
-        await this.fanout.enqueue(delivery);
+      } else if (event.kind === 'message' && event.recipients.length > this.config.largeGroupThreshold) {
+        // A large group's messages all take the queue, a change's too (with its recipients named):
+        // one path keeps them in order; a change routed directly would overtake the messages
+        // queued before it, and a gateway would drop those as late once it released the change.
+        if (event.attached !== undefined) await this.fanout.enqueue(event);
+        else {
+          const { recipients: _recipients, ...delivery } = event;
+          await this.fanout.enqueue(delivery);
+        }
       } else {
         await this.routeToGateways(event);
       }

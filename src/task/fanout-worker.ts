@@ -115,7 +115,9 @@ export class FanoutWorker {
     for (const entry of entries) {
       const { delivery } = entry;
       if (delivery.conversationId) {
-        const recipients = delivery.membersSeq === undefined ? await this.membersOf(delivery.conversationId) : await this.membersAtVersion(delivery, delivery.membersSeq);
+        const recipients =
+          delivery.recipients ??
+          (delivery.membersSeq === undefined ? await this.membersOf(delivery.conversationId) : await this.membersAtVersion(delivery, delivery.membersSeq));
         const routed = await this.router.route({ ...delivery, recipients });
         this.observe('routed', routed);
       }

@@ -270,6 +270,43 @@ describe('RedisBus routing and recovery', () => {
     }
   });
 
+  test("a large group's change takes the stream too, with its recipients named: a removed member gets it", async () => {
+    const c = cluster({ largeGroupThreshold: 2 });
+    try {
+      const gateway = c.make('g-change');
+      const inbox = new Inbox();
+      await gateway.subscribe(inbox.handler);
+      gateway.userOnline('removed');
+      gateway.userOnline('m1');
+      // The member list names only those left; the change must still reach the one removed.
+      const members = { getMemberIds: async () => ['m1', 'm2', 'm3'], getMembersAt: async () => ({ membersSeq: 9, ids: ['m1', 'm2', 'm3'] }), systemMessagesBetween: async () => [] };
+      const queue = c.queue();
+      await queue.ensureGroup();
+      const conversationId = `big-change-${Date.now()}`;
+      const logic = c.make('logic-change');
+      await logic.publish({ ...delivery(['m1', 'm2', 'm3', 'removed'], 1, conversationId), membersSeq: 0 });
+      const change: MessageDelivery = {
+        ...delivery(['m1', 'm2', 'm3', 'removed'], 2, conversationId),
+        membersSeq: 9,
+        attached: [{ frame: '{"type":"conversation-removed"}', to: ['removed'] }],
+      };
+      await logic.publish(change);
+      assert.equal(await queue.pending(), 0, 'nothing read yet');
+      const worker = new FanoutWorker({ consumer: 'change-worker', batchSize: 10, blockMs: 100, claimIdleMs: 60_000, memberCacheMs: 1000 }, c.queue(), c.make('task-change'), members, quiet);
+      await worker.start();
+      try {
+        const got = (await inbox.next((e) => e.kind === 'message' && e.conversationId === conversationId && e.seqId === 2, 10_000)) as MessageDelivery;
+        assert.deepEqual([...got.recipients].sort(), ['m1', 'removed']);
+        assert.deepEqual(got.attached, change.attached);
+        assert.deepEqual(inbox.messages(conversationId).map((d) => d.seqId), [1, 2]);
+      } finally {
+        await worker.stop();
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
   test('large conversations go through the stream; a dead worker\'s entries are taken over', async () => {
     const c = cluster({ largeGroupThreshold: 2 });
     try {

@@ -91,6 +91,38 @@ export function busSuite(name: string, makeFixture: () => Promise<BusFixture | s
       assert.ok(got.recipients.includes('alice'));
     });
 
+    test('frames attached to a message reach the gateway with it, untouched and in order', async (f) => {
+      const gateway = await f.gateway('g-att');
+      const inbox = new Inbox();
+      await gateway.subscribe(inbox.handler);
+      gateway.userOnline('amy');
+      const attached = [
+        { frame: '{"type":"conversation-added"}', to: ['amy'], before: true as const },
+        { frame: '{"type":"conversation-update"}' },
+      ];
+      const sent: MessageDelivery = { ...delivery(['amy', 'gone-user']), membersSeq: 7, attached };
+      await (await f.publisher()).publish(sent);
+      const got = (await inbox.next((e) => e.kind === 'message' && e.conversationId === sent.conversationId)) as MessageDelivery;
+      assert.deepEqual([got.frame, got.membersSeq, got.attached], [sent.frame, 7, attached]);
+    });
+
+    test('a frames delivery reaches the gateway holding its recipient, and no other', async (f) => {
+      const [holding, other] = [await f.gateway('g-fr1'), await f.gateway('g-fr2')];
+      const [atHolding, atOther] = [new Inbox(), new Inbox()];
+      await holding.subscribe(atHolding.handler);
+      await other.subscribe(atOther.handler);
+      holding.userOnline('fred');
+      other.userOnline('gina');
+      const frame = `{"type":"conversation-added","data":{"conversationId":"fr${Date.now()}"}}`;
+      await (await f.publisher()).publish({ kind: 'frames', recipients: ['fred'], frame });
+      assert.deepEqual(await atHolding.next((e) => e.kind === 'frames' && e.frame === frame), { kind: 'frames', recipients: ['fred'], frame });
+      // A marker for gina only, published after: had the frames gone to her gateway too, it would have come first.
+      const marker = `{"type":"conversation-added","data":{"conversationId":"mk${Date.now()}"}}`;
+      await (await f.publisher()).publish({ kind: 'frames', recipients: ['gina'], frame: marker });
+      await atOther.next((e) => e.kind === 'frames' && e.frame === marker);
+      if (holding !== other) assert.ok(!atOther.events.some((e) => e.kind === 'frames' && e.frame === frame));
+    });
+
     test('a revocation reaches the subscribed gateway', async (f) => {
       const gateway = await f.gateway('g-b');
       const inbox = new Inbox();
