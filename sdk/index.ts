@@ -36,6 +36,8 @@ export type {
   ChangeItem,
   Conversation,
   ConversationRemoved,
+  ConversationSettings,
+  ConversationSettingsChanged,
   ConversationUpdate,
   ConversationPagination,
   ConversationType,

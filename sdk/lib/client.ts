@@ -11,6 +11,8 @@ import {
   type Conversation,
   type ConversationPagination,
   type ConversationRemoved,
+  type ConversationSettings,
+  type ConversationSettingsChanged,
   type ConversationUpdate,
   type Group,
   type GroupInfoPatch,
@@ -60,6 +62,8 @@ export interface GoChatEvents {
   'conversation-changed': ConversationUpdate;
   /** A conversation is gone for you (removed, left, disbanded); its messages stop arriving. */
   'conversation-removed': ConversationRemoved;
+  /** You changed your own settings of a conversation (mute, pin, hide), on this device or another. */
+  'conversation-settings': ConversationSettingsChanged;
 }
 
 export interface GoChatClientOptions {
@@ -229,7 +233,8 @@ function toWsUrl(baseUrl: string): string {
         ? null
         : new CatchUp({
             source: {
-              conversations: () => this.conversations(),
+              // Hidden ones too: a hidden conversation is still followed, and shows again at its next message.
+              conversations: () => this.conversations({ includeHidden: true }),
               messagesAfter: (conversationId, afterSeq, size) => this.messages(conversationId, { afterSeq, size }),
             },
             emit: (message) => this.emit('message', message),
@@ -348,8 +353,22 @@ function toWsUrl(baseUrl: string): string {
    * for (const c of await client.conversations()) console.log(c.name, c.unreadCount);
    * ```
    */
-  async conversations(): Promise<Conversation[]> {
-    return (await this.rest.request<Conversation[]>('GET', '/api/conversations')).data;
+  async conversations(options: { includeHidden?: boolean } = {}): Promise<Conversation[]> {
+    return (await this.rest.request<Conversation[]>('GET', `/api/conversations${options.includeHidden ? '?includeHidden=true' : ''}`)).data;
+  }
+
+  /**
+   * Changes my own settings of a conversation: `muted` (delivered and counted, but do not alert),
+   * `pinned` (listed first), `hidden` (left out of the list until its next message). All my devices
+   * get a `conversation-settings` event; answers the conversation after.
+   *
+   * @example
+   * ```ts
+   * await client.updateSettings(conversationId, { muted: true, pinned: true });
+   * ```
+   */
+  async updateSettings(conversationId: string, settings: Partial<ConversationSettings>): Promise<Conversation> {
+    return (await this.rest.request<Conversation>('PUT', this.conversationPath(conversationId, '/settings'), settings)).data;
   }
 
   /**
@@ -756,6 +775,8 @@ function toWsUrl(baseUrl: string): string {
       }
       case 'conversation-update':
         return this.emit('conversation-changed', frame.data as ConversationUpdate);
+      case 'conversation-settings':
+        return this.emit('conversation-settings', frame.data as ConversationSettingsChanged);
       case 'conversation-removed': {
         const removed = frame.data as ConversationRemoved;
         this.catchUp?.unfollow(removed.conversationId);

@@ -8,6 +8,7 @@ import type {
   ChangeItem,
   Conversation,
   ConversationPageQuery,
+  ConversationSettings,
   ConversationPagination,
   Group,
   GroupInfoPatch,
@@ -75,7 +76,7 @@ export interface LogicApi {
   findUserByUsername(session: Session, username: string): Promise<User>;
 
   /** Every conversation, newest activity first (the contract's unpaged list). */
-  listConversations(session: Session): Promise<Conversation[]>;
+  listConversations(session: Session, options?: { includeHidden?: boolean }): Promise<Conversation[]>;
   /**
    * The same list a page at a time (extension, docs/protocol.md): `limit` 1–100, `cursor` a
    * `nextCursor` of an earlier page. VALIDATION_ERROR naming `limit` or `cursor` when malformed.
@@ -121,6 +122,12 @@ export interface LogicApi {
    * changeSeq, at most `size` (1–100). `pagination.total` counts the items after `afterChange`.
    */
   getChanges(session: Session, conversationId: string, afterChange: number, size: number): Promise<{ items: ChangeItem[]; pagination: Pagination }>;
+
+  /**
+   * Changes the caller's own settings of a conversation of any type (muted, pinned, hidden) and
+   * tells all of the caller's devices (`conversation-settings`); answers the conversation after.
+   */
+  updateSettings(session: Session, conversationId: string, patch: Partial<ConversationSettings>): Promise<Conversation>;
 
   /**
    * Stores the message (group-committed) and resolves only once it is durable; delivery to

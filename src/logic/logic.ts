@@ -9,6 +9,7 @@ import type {
   ChangeItem,
   Conversation,
   ConversationPageQuery,
+  ConversationSettings,
   Group,
   GroupInfoPatch,
   GroupMember,
@@ -256,8 +257,31 @@ export class Logic implements LogicApi {
 
   // ---- conversations ----
 
-  listConversations(session: Session): Promise<Conversation[]> {
-    return this.repo.listConversations(session.userId);
+  listConversations(session: Session, options: { includeHidden?: boolean } = {}): Promise<Conversation[]> {
+    return this.repo.listConversations(session.userId, options);
+  }
+
+  async updateSettings(session: Session, conversationId: string, patch: Partial<ConversationSettings>): Promise<Conversation> {
+    if (patch.muted === undefined && patch.pinned === undefined && patch.hidden === undefined) {
+      throw new AppError('VALIDATION_ERROR', 'at least one of muted, pinned, hidden', { field: 'muted' });
+    }
+    // Checked in the store for every type (a removed member has no settings to change).
+    const change = {
+      ...(patch.muted !== undefined ? { muted: patch.muted } : {}),
+      ...(patch.pinned !== undefined ? { pinnedAt: patch.pinned ? Date.now() : null } : {}),
+      ...(patch.hidden !== undefined ? { hidden: patch.hidden } : {}),
+    };
+    if (!(await this.repo.updateSettings(conversationId, session.userId, change))) {
+      if (!(await this.repo.getConversationInfo(conversationId))) throw new AppError('CONVERSATION_NOT_FOUND');
+      throw new AppError('NOT_CONVERSATION_MEMBER');
+    }
+    const conversation = await this.getConversation(session, conversationId);
+    // Settings are the user's own: only its devices hear of them.
+    const frame = encodeServerFrame({ type: 'conversation-settings', data: { conversationId, settings: conversation.settings } });
+    this.bus
+      .publish({ kind: 'frames', recipients: [session.userId], frame })
+      .catch((err: unknown) => this.log.error({ err, conversationId }, 'conversation-settings publish failed'));
+    return conversation;
   }
 
   async listConversationsPage(session: Session, query: ConversationPageQuery): Promise<ConversationPageResult> {
@@ -274,7 +298,7 @@ export class Logic implements LogicApi {
         ? encodeConversationCursor({
             page: Math.min(number + 1, MAX_CURSOR_PAGE),
             // updatedAt is the row's millisecond instant in ISO form: Date.parse gives it back exactly.
-            after: { updatedAt: Date.parse(last.updatedAt), conversationId: last.conversationId },
+            after: { pinned: last.settings.pinned, updatedAt: Date.parse(last.updatedAt), conversationId: last.conversationId },
           })
         : null;
     return {

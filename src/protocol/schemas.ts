@@ -35,6 +35,17 @@ export const MessageSchema = Type.Object({
   sendTime: IsoTime,
 });
 
+/**
+ * A member's own settings of a conversation; nobody else sees them. `muted`: still delivered and
+ * counted unread, but the member's clients do not alert; `pinned`: listed before the others;
+ * `hidden` (archived): left out of the conversation list until a later message arrives.
+ */
+export const ConversationSettingsSchema = Type.Object({
+  muted: Type.Boolean(),
+  pinned: Type.Boolean(),
+  hidden: Type.Boolean(),
+});
+
 /** A conversation as one member sees it: `unreadCount` and `lastReadSeq` are that member's. */
 export const ConversationSchema = Type.Object({
   conversationId: Id,
@@ -57,6 +68,8 @@ export const ConversationSchema = Type.Object({
   changeSeq: Type.Integer({ minimum: 0 }),
   /** Only on `group` conversations: the caller's role in the group. */
   myRole: Type.Optional(StringEnum<GroupRole>(GROUP_ROLES)),
+  /** The caller's own settings of it. */
+  settings: ConversationSettingsSchema,
 });
 
 export const GroupSchema = Type.Object({
@@ -205,6 +218,11 @@ export const UpdateGroupBody = Type.Object(
   },
   { additionalProperties: false, minProperties: 1 },
 );
+/** PUT /api/conversations/{id}/settings: the caller's own settings to change (at least one). */
+export const UpdateSettingsBody = Type.Object(
+  { muted: Type.Optional(Type.Boolean()), pinned: Type.Optional(Type.Boolean()), hidden: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false, minProperties: 1 },
+);
 /** POST /api/conversations/{id}/members: who to add (already-members are ignored). */
 export const AddMembersBody = Type.Object({ members: Type.Array(Id, { minItems: 1, maxItems: 100 }) }, { additionalProperties: false });
 /** PUT /api/conversations/{id}/members/{userId}: the member's new role; `owner` transfers ownership. */
@@ -247,6 +265,9 @@ export const ConversationsQuery = Type.Object({
   ),
   cursor: Type.Optional(
     Type.String({ minLength: 1, maxLength: 96, pattern: '^[A-Za-z0-9_-]+$', description: 'pagination.nextCursor of the previous page, passed as is (opaque)' }),
+  ),
+  includeHidden: Type.Optional(
+    Type.Boolean({ description: 'also the conversations the caller hid (settings.hidden): a client that syncs every conversation asks for them; the whole list only' }),
   ),
 });
 
@@ -299,6 +320,9 @@ export const ConversationRemovedSchema = Type.Object({
   seqId: Type.Integer(),
 });
 
+/** `conversation-settings`: the user changed its own settings of a conversation (on any of its devices). */
+export const ConversationSettingsFrameSchema = Type.Object({ conversationId: Id, settings: ConversationSettingsSchema });
+
 /** Frames the server sends. Clients must ignore types they do not know. */
 export const ServerFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('new-message'), data: MessageSchema }),
@@ -308,4 +332,5 @@ export const ServerFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('conversation-added'), data: ConversationSchema }),
   Type.Object({ type: Type.Literal('conversation-update'), data: ConversationUpdateSchema }),
   Type.Object({ type: Type.Literal('conversation-removed'), data: ConversationRemovedSchema }),
+  Type.Object({ type: Type.Literal('conversation-settings'), data: ConversationSettingsFrameSchema }),
 ]);

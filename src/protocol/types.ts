@@ -7,6 +7,8 @@ import type {
   AuthResultSchema,
   ChangeItemSchema,
   ConversationRemovedSchema,
+  ConversationSettingsFrameSchema,
+  ConversationSettingsSchema,
   ConversationUpdateSchema,
   GroupInfoSchema,
   ClientFrameSchema,
@@ -43,6 +45,9 @@ export type GroupInfo = Static<typeof GroupInfoSchema>;
 export type ChangeItem = Static<typeof ChangeItemSchema>;
 export type ConversationUpdate = Static<typeof ConversationUpdateSchema>;
 export type ConversationRemoved = Static<typeof ConversationRemovedSchema>;
+/** A member's own settings of a conversation (muted, pinned, hidden). */
+export type ConversationSettings = Static<typeof ConversationSettingsSchema>;
+export type ConversationSettingsChanged = Static<typeof ConversationSettingsFrameSchema>;
 /** What `PUT /api/conversations/{id}` may change. */
 export interface GroupInfoPatch {
   name?: string;

@@ -97,9 +97,18 @@ export interface MembersPageQuery {
 
 /** A position in a user's conversation list: the (updatedAt, conversationId) keyset the list is ordered by. */
 export interface ConversationKey {
+  /** The member pinned it: pinned conversations come first. */
+  pinned: boolean;
   /** The conversation's `updated_at`, milliseconds since the epoch. */
   updatedAt: number;
   conversationId: string;
+}
+
+/** What to change of a member's own settings: pinnedAt null unpins, hidden hides at the newest message. */
+export interface SettingsChange {
+  muted?: boolean;
+  pinnedAt?: number | null;
+  hidden?: boolean;
 }
 
 export interface ConversationListQuery {
@@ -261,8 +270,13 @@ export interface Repo {
   systemMessagesBetween(conversationId: string, afterSeq: number, toSeq: number, limit: number): Promise<Array<{ seqId: number; senderId: string; content: string }>>;
   /** One conversation as `userId` sees it (peer, last message, unread). */
   getConversation(conversationId: string, userId: string): Promise<Conversation | null>;
-  /** Every conversation of `userId`, newest activity first, in one query. */
-  listConversations(userId: string): Promise<Conversation[]>;
+  /**
+   * Every conversation of `userId`, pinned first, then newest activity first, in one query; those
+   * it hid (and no message came since) only with `includeHidden`.
+   */
+  listConversations(userId: string, options?: { includeHidden?: boolean }): Promise<Conversation[]>;
+  /** Changes the member's own settings of the conversation; false when it is not a member. */
+  updateSettings(conversationId: string, userId: string, change: SettingsChange): Promise<boolean>;
   /**
    * A page of the same list in the same order: at most `limit` conversations strictly after
    * `after` (a keyset, not an OFFSET, so a conversation moving to the top cannot shift the others).

@@ -93,6 +93,9 @@ export interface ConversationRow {
   change_seq: Int;
   last_read_seq: Int;
   role: GroupMember['role'];
+  muted: Flag;
+  pinned_at: Int | null;
+  hidden_seq: Int | null;
   lm_id: Int | null;
   lm_sender_id: Int | null;
   lm_sender_name: string | null;
@@ -199,6 +202,12 @@ export function toConversation(r: ConversationRow): Conversation {
     lastReadSeq,
     updatedAt: toIso(Number(r.updated_at)),
     changeSeq: Number(r.change_seq),
+    settings: {
+      muted: flag(r.muted),
+      pinned: r.pinned_at !== null,
+      // Hidden until a message after the one it was hidden at.
+      hidden: r.hidden_seq !== null && lastSeq <= Number(r.hidden_seq),
+    },
   };
   if (r.type === 'single' && r.peer_id !== null) {
     conversation.peer = {
@@ -224,7 +233,7 @@ export function toConversation(r: ConversationRow): Conversation {
  */
 export const CONVERSATION_SELECT = `
   SELECT c.id, c.type, c.name, c.avatar, c.member_count, c.last_seq, c.updated_at, c.group_id, c.change_seq,
-         m.last_read_seq, m.role,
+         m.last_read_seq, m.role, m.muted, m.pinned_at, m.hidden_seq,
          lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.sender_name AS lm_sender_name,
          lm.content AS lm_content, lm.message_type AS lm_type, lm.send_time AS lm_time,
          pu.id AS peer_id, pu.username AS peer_username, pu.avatar AS peer_avatar,
@@ -236,30 +245,38 @@ export const CONVERSATION_SELECT = `
          ON c.type = 'single' AND pm.conversation_id = c.id AND pm.user_id <> m.user_id
   LEFT JOIN users pu ON pu.id = pm.user_id`;
 
-/** The conversation list's order: newest activity first, ties broken by id, so every position is unique. */
-export const CONVERSATION_ORDER = 'ORDER BY c.updated_at DESC, c.id DESC';
+/**
+ * The conversation list's order: the member's pinned conversations first, then newest activity
+ * first, ties broken by id, so every position is unique.
+ */
+export const CONVERSATION_ORDER = 'ORDER BY CASE WHEN m.pinned_at IS NULL THEN 0 ELSE 1 END DESC, c.updated_at DESC, c.id DESC';
+
+/** A membership the member hid is left out while no message came after the one it was hidden at. */
+export const NOT_HIDDEN = (m: string, c: string) => `(${m}.hidden_seq IS NULL OR ${c}.last_seq > ${m}.hidden_seq)`;
 
 /**
- * One page of a member's conversation list in `CONVERSATION_ORDER`. With `keyset`, only rows strictly
+ * One page of a member's conversation list in `CONVERSATION_ORDER`, hidden ones left out. With `keyset`, only rows strictly
  * after the position (updated_at, id) — a row-value comparison both dialects support, matching the
  * order exactly. `param(n)` spells the n-th placeholder (`$n` in both dialects: the SQLite driver binds them);
- * the parameters are (userId, limit) or (userId, updatedAt, id, limit).
+ * the parameters are (userId, limit) or (userId, pinned 0|1, updatedAt, id, limit).
  */
 export function conversationPageSql(param: (n: number) => string, keyset: boolean): string {
-  const after = keyset ? ` AND (pc.updated_at, pc.id) < (${param(2)}, ${param(3)})` : '';
+  const pinned = 'CASE WHEN pm2.pinned_at IS NULL THEN 0 ELSE 1 END';
+  const after = keyset ? ` AND (${pinned}, pc.updated_at, pc.id) < (${param(2)}, ${param(3)}, ${param(4)})` : '';
   // The page's ids first, then the details of those rows only. The order is the conversation's
   // activity, which no index on the memberships serves, so the database sorts all of a member's
   // conversations; sorting bare ids costs far less than sorting every row joined to its last
   // message and peer (the growth bench: 6.9 -> 1.7 ms for a page of a member of 5,000).
   const pageIds = `SELECT pc.id FROM conversation_members pm2 JOIN conversations pc ON pc.id = pm2.conversation_id
-                   WHERE pm2.user_id = ${param(1)}${after}
-                   ORDER BY pc.updated_at DESC, pc.id DESC LIMIT ${param(keyset ? 4 : 2)}`;
+                   WHERE pm2.user_id = ${param(1)} AND ${NOT_HIDDEN('pm2', 'pc')}${after}
+                   ORDER BY ${pinned} DESC, pc.updated_at DESC, pc.id DESC LIMIT ${param(keyset ? 5 : 2)}`;
   return `${CONVERSATION_SELECT} WHERE m.user_id = ${param(1)} AND c.id IN (${pageIds}) ${CONVERSATION_ORDER}`;
 }
 
-/** How many conversations a member has (the `total` of a list page); one index range on conversation_members_by_user. */
+/** How many conversations a member lists (the `total` of a list page): its memberships, hidden ones left out. */
 export const conversationCountSql = (param: (n: number) => string): string =>
-  `SELECT COUNT(*) AS total FROM conversation_members WHERE user_id = ${param(1)}`;
+  `SELECT COUNT(*) AS total FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
+   WHERE m.user_id = ${param(1)} AND ${NOT_HIDDEN('m', 'c')}`;
 
 /** The page size a repo serves, whatever it is asked: 1–100 (logic validates; this only bounds the query). */
 export const pageLimit = (limit: number): number => Math.min(100, Math.max(1, Math.floor(limit) || 1));

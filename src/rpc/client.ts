@@ -21,6 +21,7 @@ import type {
   Conversation,
   ConversationPageQuery,
   ConversationPagination,
+  ConversationSettings,
   Group,
   GroupInfoPatch,
   GroupMember,
@@ -257,9 +258,10 @@ export class RpcLogicClient implements LogicApi {
     return this.call('UserService', 'FindUserByUsername', { session, username });
   }
 
-  async listConversations(session: Session): Promise<Conversation[]> {
+  async listConversations(session: Session, options: { includeHidden?: boolean } = {}): Promise<Conversation[]> {
     const { conversations } = await this.call<{ conversations: Array<Parameters<typeof conversation>[0]> }>('ConversationService', 'ListConversations', {
       session,
+      includeHidden: options.includeHidden === true,
     });
     return conversations.map(conversation);
   }
@@ -343,6 +345,10 @@ export class RpcLogicClient implements LogicApi {
 
   async disbandGroup(session: Session, conversationId: string): Promise<void> {
     await this.call('ConversationService', 'DeleteConversation', { session, conversationId }, changeAffinity(conversationId));
+  }
+
+  async updateSettings(session: Session, conversationId: string, patch: Partial<ConversationSettings>): Promise<Conversation> {
+    return conversation(await this.call<Parameters<typeof conversation>[0]>('ConversationService', 'UpdateSettings', { session, conversationId, ...patch }));
   }
 
   async getChanges(session: Session, conversationId: string, afterChange: number, size: number): Promise<{ items: ChangeItem[]; pagination: Pagination }> {

@@ -136,7 +136,9 @@ function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger
       Ready: async () => (await logic.ready(), {}),
     },
     ConversationService: {
-      ListConversations: async (r: WithSession) => ({ conversations: await logic.listConversations(session(r)) }),
+      ListConversations: async (r: WithSession & { includeHidden: boolean }) => ({
+        conversations: await logic.listConversations(session(r), { includeHidden: r.includeHidden }),
+      }),
       ListConversationsPage: async (r: WithSession & { limit: number; cursor?: string }) => {
         const { conversations, pagination } = await logic.listConversationsPage(session(r), {
           limit: r.limit,
@@ -176,6 +178,12 @@ function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger
         }
         return logic.setMemberRole(session(r), r.conversationId, r.userId, r.role as GroupRole);
       },
+      UpdateSettings: (r: WithSession & { conversationId: string; muted?: boolean; pinned?: boolean; hidden?: boolean }) =>
+        logic.updateSettings(session(r), r.conversationId, {
+          ...(r.muted !== undefined ? { muted: r.muted } : {}),
+          ...(r.pinned !== undefined ? { pinned: r.pinned } : {}),
+          ...(r.hidden !== undefined ? { hidden: r.hidden } : {}),
+        }),
       GetChanges: async (r: WithSession & { conversationId: string; afterChange: number; size: number }) => {
         const { items, pagination } = await logic.getChanges(session(r), r.conversationId, r.afterChange, r.size);
         return { itemsJson: JSON.stringify(items), pagination };

@@ -197,7 +197,7 @@ describe('GET /api/conversations pages', () => {
       paths: Record<string, { get?: { parameters?: Array<{ name: string; in: string }>; responses: Record<string, unknown> } }>;
     };
     const get = doc.paths['/api/conversations']?.get;
-    assert.deepEqual(get?.parameters?.filter((p) => p.in === 'query').map((p) => p.name).sort(), ['cursor', 'limit']);
+    assert.deepEqual(get?.parameters?.filter((p) => p.in === 'query').map((p) => p.name).sort(), ['cursor', 'includeHidden', 'limit']);
     assert.match(JSON.stringify(get?.responses['200']), /nextCursor/);
   });
 });

@@ -551,7 +551,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
     });
 
     /** The position a page ends at, as logic builds its cursor from the last conversation. */
-    const keyOf = (c: Conversation): ConversationKey => ({ updatedAt: Date.parse(c.updatedAt), conversationId: c.conversationId });
+    const keyOf = (c: Conversation): ConversationKey => ({ pinned: c.settings.pinned, updatedAt: Date.parse(c.updatedAt), conversationId: c.conversationId });
 
     /** Every page of `userId`'s list with `limit`, in order. */
     async function walk(userId: string, limit: number) {
@@ -625,7 +625,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
 
     test('listConversationsPage past the last conversation is empty', async () => {
       const { a } = await busyUser(2);
-      const page = await repo.listConversationsPage(a.userId, { limit: 10, after: { updatedAt: 0, conversationId: '1' } });
+      const page = await repo.listConversationsPage(a.userId, { limit: 10, after: { pinned: false, updatedAt: 0, conversationId: '1' } });
       assert.deepEqual(page, { conversations: [], total: 2, hasMore: false });
     });
 

@@ -223,6 +223,7 @@ export class FakeServer implements AsyncDisposable {
         avatar: '',
         memberCount: 2,
         changeSeq: 0,
+        settings: { muted: false, pinned: false, hidden: false },
         lastMessage: list.at(-1) ?? null,
         unreadCount: 0,
         lastReadSeq: 0,

@@ -9,9 +9,9 @@ const b64 = (text: string) => Buffer.from(text, 'latin1').toString('base64url');
 describe('conversation cursor', () => {
   it('decodes what it encodes', () => {
     for (const cursor of [
-      { page: 2, after: { updatedAt: 0, conversationId: '1' } },
-      { page: 9_999_999, after: { updatedAt: Number.MAX_SAFE_INTEGER, conversationId: '999999999999999999' } },
-      { page: 17, after: { updatedAt: 1_767_225_600_123, conversationId: '42' } },
+      { page: 2, after: { pinned: false, updatedAt: 0, conversationId: '1' } },
+      { page: 9_999_999, after: { pinned: true, updatedAt: Number.MAX_SAFE_INTEGER, conversationId: '999999999999999999' } },
+      { page: 17, after: { pinned: false, updatedAt: 1_767_225_600_123, conversationId: '42' } },
     ]) {
       const text = encodeConversationCursor(cursor);
       assert.match(text, /^[A-Za-z0-9_-]+$/);
@@ -19,15 +19,21 @@ describe('conversation cursor', () => {
     }
   });
 
+  it('still reads a v1 cursor (made before pinning) as a position among the unpinned', () => {
+    assert.deepEqual(decodeConversationCursor(b64('v1:3:1767225600000:42')), { page: 3, after: { pinned: false, updatedAt: 1_767_225_600_000, conversationId: '42' } });
+  });
+
   it('refuses anything it did not make, naming cursor', () => {
-    const good = encodeConversationCursor({ page: 3, after: { updatedAt: 1_767_225_600_000, conversationId: '42' } });
+    const good = encodeConversationCursor({ page: 3, after: { pinned: true, updatedAt: 1_767_225_600_000, conversationId: '42' } });
     const bad = [
       '',
       'not a cursor',
       good + '=',
       `${good}A`,
       'x'.repeat(200),
-      b64('v2:3:1767225600000:42'),
+      b64('v2:3:1767225600000:42'), // no pinned field
+      b64('v2:3:2:1767225600000:42'),
+      b64('v3:3:0:1767225600000:42'),
       b64('v1:1:1767225600000:42'), // page 1 has no cursor
       b64('v1:0:1767225600000:42'),
       b64('v1:03:1767225600000:42'),
@@ -44,7 +50,7 @@ describe('conversation cursor', () => {
   });
 
   it('has one spelling: base64url with stray trailing bits is refused', () => {
-    const good = encodeConversationCursor({ page: 2, after: { updatedAt: 5, conversationId: '7' } });
+    const good = encodeConversationCursor({ page: 2, after: { pinned: false, updatedAt: 5, conversationId: '7' } });
     // The last character of unpadded base64 carries unused low bits; flipping them decodes to the same bytes.
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
     const last = alphabet.indexOf(good.at(-1)!);

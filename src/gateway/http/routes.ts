@@ -30,6 +30,7 @@ import {
   RegisterBody,
   SetRoleBody,
   UpdateGroupBody,
+  UpdateSettingsBody,
   UserSchema,
   UsernameParams,
 } from '../../protocol/schemas.js';
@@ -151,19 +152,20 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
       preHandler: authenticate,
       schema: {
         tags: ['conversations'],
-        summary: 'My conversations, newest activity first: all of them, or a page with limit and cursor',
+        summary: 'My conversations, pinned first, then newest activity first: all of them, or a page with limit and cursor',
         description:
           'Without limit and cursor: every conversation, no pagination (the contract). With limit (and cursor, the previous ' +
           "page's pagination.nextCursor): at most limit conversations, and pagination {page, size, total, hasMore, nextCursor}. " +
-          'Keyset paging: a conversation that did not change during the walk is on exactly one page; see docs/protocol.md.',
+          'Keyset paging: a conversation that did not change during the walk is on exactly one page; see docs/protocol.md. ' +
+          'Conversations I hid (settings.hidden) are left out until their next message; includeHidden=true (whole list only) keeps them.',
         security: secured,
         querystring: ConversationsQuery,
         response: { 200: ConversationListEnvelope, ...errors },
       },
     },
     async (req) => {
-      const { limit, cursor } = req.query as Static<typeof ConversationsQuery>;
-      if (limit === undefined && cursor === undefined) return ok(await logic.listConversations(session(req)));
+      const { limit, cursor, includeHidden } = req.query as Static<typeof ConversationsQuery>;
+      if (limit === undefined && cursor === undefined) return ok(await logic.listConversations(session(req), { includeHidden: includeHidden === true }));
       const page = await logic.listConversationsPage(session(req), {
         limit: limit ?? LIMITS.pageSizeDefault,
         ...(cursor !== undefined ? { cursor } : {}),
@@ -336,6 +338,28 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
       const { conversationId, userId } = req.params as Static<typeof MemberParams>;
       const { role } = req.body as Static<typeof SetRoleBody>;
       return ok(await logic.setMemberRole(session(req), conversationId, userId, role), 'Role changed');
+    },
+  );
+
+  app.put(
+    '/api/conversations/:conversationId/settings',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['conversations'],
+        summary: 'My own settings of a conversation: mute, pin, hide (archive)',
+        description:
+          'Any conversation I am a member of. muted: still delivered and counted unread, my clients do not alert; pinned: listed first; ' +
+          'hidden: left out of my list until its next message. All my devices get conversation-settings. Nobody else sees them.',
+        security: secured,
+        params: ConversationParams,
+        body: UpdateSettingsBody,
+        response: { 200: envelope(ConversationSchema), ...errors },
+      },
+    },
+    async (req) => {
+      const { conversationId } = req.params as Static<typeof ConversationParams>;
+      return ok(await logic.updateSettings(session(req), conversationId, req.body as Static<typeof UpdateSettingsBody>), 'Settings saved');
     },
   );
 

@@ -125,4 +125,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     UNIQUE (conversation_id, change_seq)
   );
   `,
+
+  // version 6: a member's own settings of a conversation, as SQLite migration 7 (see there).
+  `
+  ALTER TABLE conversation_members ADD COLUMN muted BOOLEAN NOT NULL DEFAULT false;
+  ALTER TABLE conversation_members ADD COLUMN pinned_at BIGINT;
+  ALTER TABLE conversation_members ADD COLUMN hidden_seq BIGINT;
+  `,
 ];

@@ -27,6 +27,7 @@ import type {
   NewMessage,
   NewUser,
   Repo,
+  SettingsChange,
   StoredAppend,
   UserRecord,
 } from '../index.js';
@@ -541,10 +542,26 @@ export class SqlRepo implements Repo {
     return row ? toConversation(row) : null;
   }
 
-  async listConversations(userId: string): Promise<Conversation[]> {
+  async listConversations(userId: string, options: { includeHidden?: boolean } = {}): Promise<Conversation[]> {
     const uid = this.key(userId);
     if (uid === null) return [];
-    return (await this.driver.read(() => sql.rows<ConversationRow>(this.s.listConversations, [uid]))).map(toConversation);
+    const statement = options.includeHidden ? this.s.listAllConversations : this.s.listConversations;
+    return (await this.driver.read(() => sql.rows<ConversationRow>(statement, [uid]))).map(toConversation);
+  }
+
+  async updateSettings(conversationId: string, userId: string, change: SettingsChange): Promise<boolean> {
+    const [cid, uid] = [this.key(conversationId), this.key(userId)];
+    if (cid === null || uid === null) return false;
+    const s = this.s;
+    const flagOf = (value: boolean) => this.dialect.flag(value);
+    return this.driver.write(function* () {
+      const member = yield* sql.row(s.isMember, [cid, uid]);
+      if (!member) return false;
+      if (change.muted !== undefined) yield* sql.run(s.setMuted, [cid, uid, flagOf(change.muted)]);
+      if (change.pinnedAt !== undefined) yield* sql.run(s.setPinnedAt, [cid, uid, change.pinnedAt]);
+      if (change.hidden !== undefined) yield* sql.run(change.hidden ? s.hideAtLastSeq : s.unhide, [cid, uid]);
+      return true;
+    });
   }
 
   async listConversationsPage(userId: string, query: ConversationListQuery): Promise<ConversationListPage> {
@@ -559,7 +576,7 @@ export class SqlRepo implements Repo {
       this.driver.read(() =>
         after === null
           ? sql.rows<ConversationRow>(this.s.conversationsFirstPage, [uid, limit + 1])
-          : sql.rows<ConversationRow>(this.s.conversationsPageAfter, [uid, after.updatedAt, this.key(after.conversationId) ?? '0', limit + 1]),
+          : sql.rows<ConversationRow>(this.s.conversationsPageAfter, [uid, after.pinned ? 1 : 0, after.updatedAt, this.key(after.conversationId) ?? '0', limit + 1]),
       ),
       this.driver.read(() => sql.values<Int>(this.s.countConversations, [uid])),
     ]);
@@ -864,6 +881,7 @@ const REPO_METHODS = Object.keys({
   getConversation: 0,
   listConversations: 0,
   listConversationsPage: 0,
+  updateSettings: 0,
   appendMessages: 0,
   getMessages: 0,
   markRead: 0,

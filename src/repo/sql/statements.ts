@@ -5,7 +5,7 @@
  * shape — one unnest over array parameters on PostgreSQL, a per-row statement on SQLite — and each
  * dialect module spells them out.
  */
-import { CONVERSATION_ORDER, CONVERSATION_SELECT, conversationCountSql, conversationPageSql } from '../rows.js';
+import { CONVERSATION_ORDER, CONVERSATION_SELECT, conversationCountSql, conversationPageSql, NOT_HIDDEN } from '../rows.js';
 
 /** The tokens in which the shared statements differ. */
 export interface DialectSyntax {
@@ -137,7 +137,15 @@ export function sharedStatements(d: DialectSyntax) {
     conversationInfo: 'SELECT id, type, member_count, last_seq, members_seq FROM conversations WHERE id = $1',
     isMember: 'SELECT 1 AS member FROM conversation_members WHERE conversation_id = $1 AND user_id = $2',
     memberIds: 'SELECT user_id FROM conversation_members WHERE conversation_id = $1',
-    listConversations: `${CONVERSATION_SELECT} WHERE m.user_id = $1 ${CONVERSATION_ORDER}`,
+    listConversations: `${CONVERSATION_SELECT} WHERE m.user_id = $1 AND ${NOT_HIDDEN('m', 'c')} ${CONVERSATION_ORDER}`,
+    listAllConversations: `${CONVERSATION_SELECT} WHERE m.user_id = $1 ${CONVERSATION_ORDER}`,
+    // A member's own settings: each changed on its own (a request names one to three of them).
+    setMuted: 'UPDATE conversation_members SET muted = $3 WHERE conversation_id = $1 AND user_id = $2',
+    setPinnedAt: 'UPDATE conversation_members SET pinned_at = $3 WHERE conversation_id = $1 AND user_id = $2',
+    // Hidden at the conversation's newest message: the next one lists it again.
+    hideAtLastSeq: `UPDATE conversation_members SET hidden_seq = (SELECT last_seq FROM conversations WHERE id = $1)
+                    WHERE conversation_id = $1 AND user_id = $2`,
+    unhide: 'UPDATE conversation_members SET hidden_seq = NULL WHERE conversation_id = $1 AND user_id = $2',
     conversationsFirstPage: conversationPageSql(param, false),
     conversationsPageAfter: conversationPageSql(param, true),
     countConversations: conversationCountSql(param),

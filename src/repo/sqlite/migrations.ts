@@ -148,4 +148,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE UNIQUE INDEX conversation_changes_by_seq ON conversation_changes (conversation_id, change_seq);
   `,
+
+  // 7: a member's own settings of a conversation (issue 13): muted (delivered, counted, but the
+  // member's clients do not alert), pinned (the time it was pinned: pinned conversations list first)
+  // and hidden (the seqId it was hidden at: listed again once a later message arrives).
+  `
+  ALTER TABLE conversation_members ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE conversation_members ADD COLUMN pinned_at INTEGER;
+  ALTER TABLE conversation_members ADD COLUMN hidden_seq INTEGER;
+  `,
 ];
