@@ -567,6 +567,25 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
     }
 
     /** A user in `count` conversations (1:1 and groups), several of them last active in the same millisecond. */
+    test('settings: pinned list first, hidden left out until a later message, only for the member', async () => {
+      const { a, ids } = await busyUser(4);
+      const stranger = await user('str');
+      assert.equal(await repo.updateSettings(ids[0]!, stranger.userId, { muted: true }), false);
+      assert.equal(await repo.updateSettings(ids[2]!, a.userId, { pinnedAt: 1, muted: true }), true);
+      assert.equal(await repo.updateSettings(ids[1]!, a.userId, { hidden: true }), true);
+      const listed = await repo.listConversations(a.userId);
+      assert.equal(listed[0]?.conversationId, ids[2]);
+      assert.deepEqual(listed[0]?.settings, { muted: true, pinned: true, hidden: false });
+      assert.ok(!listed.some((c) => c.conversationId === ids[1]));
+      assert.equal((await repo.listConversations(a.userId, { includeHidden: true })).find((c) => c.conversationId === ids[1])?.settings.hidden, true);
+      const page = await repo.listConversationsPage(a.userId, { limit: 10, after: null });
+      assert.deepEqual([page.conversations.map((c) => c.conversationId), page.total], [listed.map((c) => c.conversationId), listed.length]);
+      await appendStored(repo, [message(ids[1]!, a.userId, 'wake', 'wake')]);
+      assert.ok((await repo.listConversations(a.userId)).some((c) => c.conversationId === ids[1] && !c.settings.hidden));
+      assert.equal(await repo.updateSettings(ids[2]!, a.userId, { pinnedAt: null }), true);
+      assert.equal((await repo.getConversation(ids[2]!, a.userId))?.settings.pinned, false);
+    });
+
     async function busyUser(count: number) {
       const a = await user('busy');
       const ids: string[] = [];
