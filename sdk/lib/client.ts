@@ -29,6 +29,7 @@ import {
 } from '../../src/protocol/index.js';
 import type { BackoffOptions } from './backoff.js';
 import { CatchUp } from './catch-up.js';
+import { ConversationSync } from './conversation-sync.js';
 import { Connection, type ConnectionState } from './connection.js';
 import { LOCAL_CLOSE_CODES } from './disconnect.js';
 import { Emitter } from './emitter.js';
@@ -91,6 +92,13 @@ export interface GoChatClientOptions {
   maxOutbox?: number;
   /** Track conversations and fetch what was missed on reconnect. Default true; false emits live frames only. */
   catchUp?: boolean;
+  /**
+   * Keep the conversation list (and, with `members`, each group's members) equal to the server's:
+   * read with {@link GoChatClient.knownConversations} and {@link GoChatClient.knownMembers}; kept by
+   * the live conversation frames and, after every reconnect, the list and the change cursor
+   * (docs/protocol.md). Default off.
+   */
+  keepConversations?: boolean | { members: boolean };
 }
 
 export interface SendOptions {
@@ -187,6 +195,10 @@ function toWsUrl(baseUrl: string): string {
   private readonly outbox: Outbox;
   /** Null with `catchUp: false`: live frames are emitted as they come. */
   private readonly catchUp: CatchUp | null;
+  /** Null unless `keepConversations`. */
+  private readonly conversationSync: ConversationSync | null;
+  /** The list the last catch-up read (conversation sync starts from it rather than read it again). */
+  private lastList: Conversation[] | null = null;
   private tokenValue: string | null;
   private userValue: User | null = null;
   /** The socket whose catch-up has finished; `connect()` resolves at once while it is the current one. */
@@ -234,13 +246,55 @@ function toWsUrl(baseUrl: string): string {
         : new CatchUp({
             source: {
               // Hidden ones too: a hidden conversation is still followed, and shows again at its next message.
-              conversations: () => this.conversations({ includeHidden: true }),
+              conversations: async () => (this.lastList = await this.conversations({ includeHidden: true })),
               messagesAfter: (conversationId, afterSeq, size) => this.messages(conversationId, { afterSeq, size }),
             },
-            emit: (message) => this.emit('message', message),
+            emit: (message) => {
+              this.conversationSync?.message(message);
+              this.emit('message', message);
+            },
             report: (err) => this.emit('error', err),
             active: () => this.tokenValue !== null,
           });
+    const keep = options.keepConversations;
+    this.conversationSync = keep
+      ? new ConversationSync({
+          source: {
+            conversations: () => this.conversations({ includeHidden: true }),
+            conversation: (id) => this.conversation(id),
+            members: (id, query) => this.members(id, query),
+            changes: (id, after, size) => this.changes(id, after, size),
+          },
+          members: typeof keep === 'object' && keep.members,
+          me: () => this.userValue?.userId ?? null,
+          report: (err) => this.emit('error', err instanceof GoChatError ? err : new GoChatError('NETWORK_ERROR', 'Conversation sync failed', { cause: err })),
+        })
+      : null;
+  }
+
+  /**
+   * With `keepConversations`: my conversations as the client knows them (pinned first, then newest
+   * activity), equal to the server's once `synced` and kept so by live frames.
+   *
+   * @example
+   * ```ts
+   * client.on('synced', () => render(client.knownConversations()));
+   * ```
+   */
+  knownConversations(): Conversation[] {
+    return this.conversationSync?.conversations() ?? [];
+  }
+
+  /**
+   * With `keepConversations: { members: true }`: a group's members as the client knows them.
+   *
+   * @example
+   * ```ts
+   * const admins = client.knownMembers(conversationId)?.filter((m) => m.role !== 'member');
+   * ```
+   */
+  knownMembers(conversationId: string): GroupMember[] | undefined {
+    return this.conversationSync?.members(conversationId);
   }
 
   /** The current bearer token, or null when logged out. Store it to resume with `options.token`. */
@@ -714,16 +768,34 @@ function toWsUrl(baseUrl: string): string {
   private onOpen(socket: FrameSocket): void {
     this.outbox.flush();
     if (!this.catchUp) {
-      this.syncedSocket = socket;
-      this.connection.ready(socket);
-      return this.settleConnect(null);
+      const done = () => {
+        this.syncedSocket = socket;
+        this.connection.ready(socket);
+        this.settleConnect(null);
+      };
+      if (!this.conversationSync) return done();
+      void this.conversationSync.refresh().then(done, (err: unknown) => {
+        this.emit('error', err instanceof GoChatError ? err : new GoChatError('NETWORK_ERROR', 'Conversation sync failed', { cause: err }));
+        this.connection.drop(socket, LOCAL_CLOSE_CODES.CATCH_UP_FAILED, 'catch-up failed');
+      });
+      return;
     }
-    void this.catchUp.sync(() => this.connection.socket === socket).then((outcome) => {
+    void this.catchUp.sync(() => this.connection.socket === socket).then(async (outcome) => {
       if (outcome.kind === 'stale') return;
       if (outcome.kind === 'failed') {
         this.emit('error', outcome.error);
         // Try again with a fresh connection rather than run with unknown positions.
         return this.connection.drop(socket, LOCAL_CLOSE_CODES.CATCH_UP_FAILED, 'catch-up failed');
+      }
+      if (this.conversationSync) {
+        try {
+          // The list the catch-up just read, after the socket opened: frames since then are applied live.
+          await this.conversationSync.refresh(this.lastList ?? undefined);
+        } catch (err) {
+          this.emit('error', err instanceof GoChatError ? err : new GoChatError('NETWORK_ERROR', 'Conversation sync failed', { cause: err }));
+          return this.connection.drop(socket, LOCAL_CLOSE_CODES.CATCH_UP_FAILED, 'catch-up failed');
+        }
+        if (this.connection.socket !== socket) return;
       }
       this.syncedSocket = socket;
       this.connection.ready(socket);
@@ -754,6 +826,8 @@ function toWsUrl(baseUrl: string): string {
     this.outbox.close(reason);
     this.settleConnect(reason);
     this.catchUp?.reset();
+    this.conversationSync?.clear();
+    this.lastList = null;
     this.tokenValue = null;
     this.userValue = null;
   }
@@ -769,17 +843,21 @@ function toWsUrl(baseUrl: string): string {
         return this.onErrorFrame(frame.data as { message: string; code: string; tempMessageId?: string });
       case 'conversation-added': {
         const conversation = frame.data as Conversation;
+        this.conversationSync?.added(conversation);
         // Added to a group: what came before is history (the one unread is the "added you" line).
         this.catchUp?.follow(conversation.conversationId, conversation.lastReadSeq);
         return this.emit('conversation-added', conversation);
       }
       case 'conversation-update':
+        this.conversationSync?.update(frame.data as ConversationUpdate);
         return this.emit('conversation-changed', frame.data as ConversationUpdate);
       case 'conversation-settings':
+        this.conversationSync?.settings(frame.data as ConversationSettingsChanged);
         return this.emit('conversation-settings', frame.data as ConversationSettingsChanged);
       case 'conversation-removed': {
         const removed = frame.data as ConversationRemoved;
         this.catchUp?.unfollow(removed.conversationId);
+        this.conversationSync?.removed(removed.conversationId);
         return this.emit('conversation-removed', removed);
       }
       default:
@@ -817,6 +895,9 @@ function toWsUrl(baseUrl: string): string {
 
   private onLive(message: Message): void {
     if (this.catchUp) this.catchUp.live(message);
-    else this.emit('message', message);
+    else {
+      this.conversationSync?.message(message);
+      this.emit('message', message);
+    }
   }
 }

@@ -3,7 +3,7 @@ import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GoChatError, parseSystemContent, type Conversation, type ConversationRemoved, type ConversationUpdate } from '../../sdk/index.js';
 import { startServer } from '../helpers/server.js';
-import { disconnectClients, newClient, recordMessages, signUp, until } from './sdk-helpers.js';
+import { disconnectClients, newClient, PASSWORD, recordMessages, signUp, until } from './sdk-helpers.js';
 
 afterEach(disconnectClients);
 
@@ -58,4 +58,25 @@ test('an owner administers a group through the SDK; the other members get typed 
   assert.equal((await ben.conversation(id)).memberCount, 1);
   await ben.disbandGroup(id);
   assert.ok(!(await ben.groups()).some((g) => g.conversationId === id));
+});
+
+test('settings through the SDK reach every device of the user, and the kept list follows them', async () => {
+  await using srv = await startServer();
+  const [phone, laptop, friend] = [newClient(srv.baseUrl, { keepConversations: true }), newClient(srv.baseUrl), newClient(srv.baseUrl)];
+  await signUp(phone, 'ann');
+  await laptop.login(phone.user!.username, PASSWORD);
+  await signUp(friend, 'ben');
+  const chat = await phone.openConversation(friend.user!.userId);
+  await Promise.all([phone.connect(), laptop.connect()]);
+  const heard: Array<{ conversationId: string; settings: { muted: boolean; pinned: boolean; hidden: boolean } }> = [];
+  laptop.on('conversation-settings', (s) => heard.push(s));
+  const after = await phone.updateSettings(chat.conversationId, { pinned: true, muted: true });
+  assert.deepEqual(after.settings, { muted: true, pinned: true, hidden: false });
+  await until(laptop, () => heard.length === 1, () => 'the laptop heard nothing');
+  assert.deepEqual(heard[0], { conversationId: chat.conversationId, settings: { muted: true, pinned: true, hidden: false } });
+  await until(phone, () => phone.knownConversations()[0]?.settings.pinned === true, () => JSON.stringify(phone.knownConversations()));
+  assert.equal(phone.knownConversations()[0]?.conversationId, chat.conversationId, 'pinned first');
+  await phone.updateSettings(chat.conversationId, { hidden: true });
+  assert.ok(!(await laptop.conversations()).some((c) => c.conversationId === chat.conversationId));
+  assert.ok((await laptop.conversations({ includeHidden: true })).some((c) => c.conversationId === chat.conversationId));
 });

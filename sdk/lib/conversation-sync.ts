@@ -1,0 +1,184 @@
+/**
+ * The conversations a client knows, kept equal to the server's (docs/protocol.md "The change
+ * cursor", client algorithm): the list as the server last answered it, corrected live by
+ * `conversation-added`, `conversation-update`, `conversation-removed` and `conversation-settings`,
+ * and, with `members`, each group's member list.
+ *
+ * On every (re)connect the list is read again (hidden ones included): an unknown conversation is
+ * added (its members paged, then the changes since the changeSeq the page was read at applied over
+ * them); one gone from the list is dropped; a known group whose changeSeq moved on gets the changed
+ * items after its local changeSeq. Live, an update that starts right after the local changeSeq is
+ * applied, an older one ignored, and one after a gap fetches what was missed. Nothing is capped by
+ * time: the server's change feed is compacted and has no end.
+ */
+import type { ChangeItem, Conversation, ConversationSettingsChanged, ConversationUpdate, GroupMember, Message, Pagination } from '../../src/protocol/index.js';
+
+export interface ConversationSyncSource {
+  conversations(): Promise<Conversation[]>;
+  conversation(conversationId: string): Promise<Conversation>;
+  members(conversationId: string, query: { page: number; size: number }): Promise<{ members: GroupMember[]; pagination: Pagination }>;
+  changes(conversationId: string, afterChange: number, size: number): Promise<{ items: ChangeItem[]; pagination: Pagination }>;
+}
+
+export interface ConversationSyncOptions {
+  source: ConversationSyncSource;
+  /** Keep each group's member list too. */
+  members: boolean;
+  /** The logged-in user's id (its own member item carries its role). */
+  me: () => string | null;
+  /** A fetch failed; the next reconnect's refresh repairs it. */
+  report: (err: unknown) => void;
+}
+
+const PAGE = 100;
+
+export class ConversationSync {
+  private readonly known = new Map<string, Conversation>();
+  private readonly memberLists = new Map<string, Map<string, GroupMember>>();
+  /** One catch-up of changes at a time per conversation. */
+  private readonly fetching = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: ConversationSyncOptions) {}
+
+  /** The conversations as last known, pinned first, then newest activity first (the server's order). */
+  conversations(): Conversation[] {
+    return [...this.known.values()].sort(
+      (a, b) => Number(b.settings.pinned) - Number(a.settings.pinned) || (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0) || (Number(b.conversationId) - Number(a.conversationId)),
+    );
+  }
+
+  conversation(conversationId: string): Conversation | undefined {
+    return this.known.get(conversationId);
+  }
+
+  /** A group's members as last known, in the order they joined; undefined when not kept. */
+  members(conversationId: string): GroupMember[] | undefined {
+    const list = this.memberLists.get(conversationId);
+    return list ? [...list.values()] : undefined;
+  }
+
+  clear(): void {
+    this.known.clear();
+    this.memberLists.clear();
+  }
+
+  /** After a (re)connect: the server's list, read after the socket opened, is the truth for what it shows. */
+  async refresh(list?: Conversation[]): Promise<void> {
+    const fresh = list ?? (await this.options.source.conversations());
+    const listed = new Set(fresh.map((c) => c.conversationId));
+    for (const id of [...this.known.keys()]) if (!listed.has(id)) this.forget(id);
+    await Promise.all(
+      fresh.map(async (row) => {
+        const local = this.known.get(row.conversationId);
+        this.known.set(row.conversationId, row);
+        if (!this.keepsMembers(row)) return;
+        if (!local || !this.memberLists.has(row.conversationId)) return this.loadMembers(row);
+        if (row.changeSeq > local.changeSeq) await this.catchUpChanges(row.conversationId, local.changeSeq);
+      }),
+    );
+  }
+
+  added(conversation: Conversation): void {
+    const local = this.known.get(conversation.conversationId);
+    if (local && local.changeSeq > conversation.changeSeq) return;
+    this.known.set(conversation.conversationId, conversation);
+    if (this.keepsMembers(conversation)) void this.loadMembers(conversation).catch(this.options.report);
+  }
+
+  removed(conversationId: string): void {
+    this.forget(conversationId);
+  }
+
+  settings(change: ConversationSettingsChanged): void {
+    const local = this.known.get(change.conversationId);
+    if (local) local.settings = change.settings;
+  }
+
+  message(message: Message): void {
+    const local = this.known.get(message.conversationId);
+    if (!local || (local.lastMessage?.seqId ?? 0) >= message.seqId) return;
+    local.lastMessage = message;
+    local.updatedAt = message.sendTime;
+    // A message brings a hidden conversation back into the list.
+    if (local.settings.hidden) local.settings = { ...local.settings, hidden: false };
+  }
+
+  update(update: ConversationUpdate): void {
+    const local = this.known.get(update.conversationId);
+    if (!local || update.changeSeq <= local.changeSeq) return;
+    if (update.fromChangeSeq > local.changeSeq + 1) {
+      void this.catchUpChanges(update.conversationId, local.changeSeq).catch(this.options.report);
+      return;
+    }
+    this.apply(local, update.items);
+  }
+
+  private keepsMembers(c: Conversation): boolean {
+    return this.options.members && c.type === 'group';
+  }
+
+  private forget(conversationId: string): void {
+    this.known.delete(conversationId);
+    this.memberLists.delete(conversationId);
+  }
+
+  /** Every member page, then the changes made since the changeSeq the first page was read at. */
+  private async loadMembers(conversation: Conversation): Promise<void> {
+    const id = conversation.conversationId;
+    const at = conversation.changeSeq;
+    const list = new Map<string, GroupMember>();
+    for (let page = 1; ; page++) {
+      const { members, pagination } = await this.options.source.members(id, { page, size: PAGE });
+      for (const m of members) list.set(m.userId, m);
+      if (!pagination.hasMore || members.length === 0) break;
+    }
+    if (!this.known.has(id)) return; // removed meanwhile
+    this.memberLists.set(id, list);
+    // The pages are at least as new as `at`; the feed after it holds current values, so applied
+    // over them (again, for what a page already showed) it leaves them current.
+    await this.catchUpChanges(id, at);
+  }
+
+  /** Pages the change feed after `after` and applies it; concurrent callers share one walk. */
+  private catchUpChanges(conversationId: string, after: number): Promise<void> {
+    const running = this.fetching.get(conversationId);
+    if (running) return running.then(() => this.catchUpIfBehind(conversationId));
+    const walk = (async () => {
+      for (let cursor = after; ; ) {
+        const { items, pagination } = await this.options.source.changes(conversationId, cursor, PAGE);
+        const local = this.known.get(conversationId);
+        if (!local) return;
+        this.apply(local, items);
+        const last = items.at(-1);
+        if (!pagination.hasMore || !last) return;
+        cursor = last.changeSeq;
+      }
+    })().finally(() => this.fetching.delete(conversationId));
+    this.fetching.set(conversationId, walk);
+    return walk;
+  }
+
+  private async catchUpIfBehind(conversationId: string): Promise<void> {
+    const local = this.known.get(conversationId);
+    if (local) await this.catchUpChanges(conversationId, local.changeSeq);
+  }
+
+  /** Items are current values: applying them over what is known is safe in any number. */
+  private apply(local: Conversation, items: readonly ChangeItem[]): void {
+    const members = this.memberLists.get(local.conversationId);
+    const me = this.options.me();
+    for (const item of items) {
+      if (item.kind === 'group') {
+        if (item.group === null) continue; // disbanded: its conversation-removed says so
+        local.name = item.group.name;
+        local.avatar = item.group.avatar;
+        local.memberCount = item.group.memberCount;
+      } else if (item.kind === 'member') {
+        if (item.member) members?.set(item.userId, item.member);
+        else members?.delete(item.userId);
+        if (item.userId === me && item.member) local.myRole = item.member.role;
+      }
+      local.changeSeq = Math.max(local.changeSeq, item.changeSeq);
+    }
+  }
+}
