@@ -375,6 +375,42 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.equal((await repo.getConversation(conversationId, ben.userId))?.name, 'Club III');
     });
 
+    test('racing administrators through separate handles end in one of the two orders, never without an owner', async () => {
+      const other = await fixture!.openAgain();
+      opened.push(other);
+      const codeOf = (outcome: PromiseSettledResult<unknown>) => (outcome.status === 'fulfilled' ? 'ok' : outcome.reason instanceof AppError ? outcome.reason.code : String(outcome.reason));
+      const seen = new Set<string>();
+      for (let round = 0; round < 10; round++) {
+        const owner = await user('own');
+        const admin = await user('adm');
+        const target = await user('tgt');
+        const conversationId = await groupWith(owner.userId, [admin.userId, target.userId]);
+        await repo.changeGroup(change(conversationId, owner.userId, { kind: 'set-role', userId: admin.userId, role: 'admin' }));
+        // The owner hands over while leaving: transfer first, then the leave succeeds; leave first is refused.
+        const [transfer, leave] = await Promise.allSettled([
+          repo.changeGroup(change(conversationId, owner.userId, { kind: 'set-role', userId: target.userId, role: 'owner' })),
+          other.changeGroup(change(conversationId, owner.userId, { kind: 'remove-member', userId: owner.userId })),
+        ]);
+        const pair = `${codeOf(transfer)}/${codeOf(leave)}`;
+        assert.ok(['ok/ok', 'ok/OWNER_MUST_TRANSFER'].includes(pair), pair);
+        seen.add(pair);
+        const members = await repo.listMembersPage(conversationId, { page: 1, size: 10 });
+        assert.deepEqual(members.members.filter((m) => m.role === 'owner').map((m) => m.userId), [target.userId]);
+        assert.equal((await repo.getGroup((await repo.getConversation(conversationId, target.userId))!.groupId!))?.ownerId, target.userId);
+        // An admin removes the new owner's admin while the owner demotes it: one wins, the other is told why.
+        const [remove, demote] = await Promise.allSettled([
+          other.changeGroup(change(conversationId, admin.userId, { kind: 'remove-member', userId: admin.userId })),
+          repo.changeGroup(change(conversationId, target.userId, { kind: 'set-role', userId: admin.userId, role: 'member' })),
+        ]);
+        const second = `${codeOf(remove)}/${codeOf(demote)}`;
+        assert.ok(['ok/MEMBER_NOT_FOUND', 'ok/ok'].includes(second), second);
+        const info = await repo.getConversationInfo(conversationId);
+        const count = (await repo.listMembersPage(conversationId, { page: 1, size: 10 })).total;
+        assert.equal(info?.memberCount, count, 'member count matches the rows');
+      }
+      assert.ok(seen.size >= 1);
+    });
+
     test('getMembersAt reads a member set with its version; systemMessagesBetween names the changes after a message', async () => {
       const owner = await user('own');
       const ben = await user('ben');
