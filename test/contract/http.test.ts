@@ -92,6 +92,7 @@ describe('operations endpoints', () => {
       ['/api/conversations/{conversationId}', 'put'],
       ['/api/conversations/{conversationId}', 'delete'],
       ['/api/conversations/{conversationId}/changes', 'get'],
+      ['/api/conversations/{conversationId}/settings', 'put'],
       ['/api/groups', 'get'],
     ];
     for (const [path, method] of expected) assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`);

@@ -477,6 +477,22 @@ describe('authorization matrix: every endpoint and WebSocket action × every kin
   it('GET /api/conversations/{id}/changes of the world room: any user', (t) =>
     worldId === undefined ? t.skip('no world room') : row(anyUser, (p) => http(p, 'GET', changesPath(worldId!))));
 
+  const settingsPath = (c: string) => `${conversationPath(c)}/settings`;
+  const mutedForCaller = (_p: Principal, data: unknown) => assert.equal((data as Conversation).settings.muted, true, "the caller's own setting");
+  it('PUT /api/conversations/{id}/settings of a group: each member its own, nobody else', async () => {
+    await row(groupMembersOnly, (p) => http(p, 'PUT', settingsPath(groupConversationId), { muted: true }), mutedForCaller);
+    // Each one's own: the admin unmuting leaves the owner's muted.
+    await http('admin', 'PUT', settingsPath(groupConversationId), { muted: false });
+    const [owners, admins] = await Promise.all(['owner' as const, 'admin' as const].map((p) => api.get<Conversation>(conversationPath(groupConversationId), tokens[p]!)));
+    assert.deepEqual([owners!.body.data.settings.muted, admins!.body.data.settings.muted], [true, false]);
+  });
+
+  it('PUT /api/conversations/{id}/settings of a 1:1: only its two members', () =>
+    row(singleMembersOnly, (p) => http(p, 'PUT', settingsPath(singleId), { muted: true }), mutedForCaller));
+
+  it('PUT /api/conversations/{id}/settings of the world room: any user', (t) =>
+    worldId === undefined ? t.skip('no world room') : row(anyUser, (p) => http(p, 'PUT', settingsPath(worldId!), { muted: true }), mutedForCaller));
+
   /** Every group operation, as [label, method, path, body] for a conversation and a caller. */
   const GROUP_OPERATIONS: Array<[string, (c: string, p: Principal) => [string, string, unknown?]]> = [
     ['PUT /api/conversations/{id}', (c) => ['PUT', conversationPath(c), { name: 'renamed' }]],
