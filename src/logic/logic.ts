@@ -567,14 +567,24 @@ export class Logic implements LogicApi {
   }
 
   async updateGroup(session: Session, conversationId: string, patch: GroupInfoPatch): Promise<Conversation> {
+    // The HTTP schema checks these too; logic checks them for every caller (gRPC included).
     const clean: GroupInfoPatch = {};
+    const invalid = (field: string, rule: string) => new AppError('VALIDATION_ERROR', `${field}: ${rule}`, { field });
     if (patch.name !== undefined) {
       const name = patch.name.trim();
-      if (name.length === 0) throw new AppError('VALIDATION_ERROR', 'name: must not be blank', { field: 'name' });
+      if (name.length === 0) throw invalid('name', 'must not be blank');
+      if (patch.name.length > 64 || /\p{Cc}/u.test(patch.name)) throw invalid('name', 'at most 64 characters, no control characters');
       clean.name = name;
     }
-    if (patch.avatar !== undefined) clean.avatar = patch.avatar;
-    if (patch.description !== undefined) clean.description = patch.description;
+    if (patch.avatar !== undefined) {
+      if (patch.avatar.length > 1024 || !/^(https?:\/\/\S+)?$/.test(patch.avatar)) throw invalid('avatar', '"" or an http(s) URL of at most 1024 characters');
+      clean.avatar = patch.avatar;
+    }
+    if (patch.description !== undefined) {
+      // eslint-disable-next-line no-control-regex -- the controls are what is refused
+      if (patch.description.length > 500 || /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]/.test(patch.description)) throw invalid('description', 'at most 500 characters; newlines allowed, other control characters not');
+      clean.description = patch.description;
+    }
     if (Object.keys(clean).length === 0) throw new AppError('VALIDATION_ERROR', 'at least one of name, avatar, description', { field: 'name' });
     await this.changeGroup(session, conversationId, { kind: 'update-info', patch: clean });
     return this.getConversation(session, conversationId);

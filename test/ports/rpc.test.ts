@@ -286,6 +286,11 @@ describe('LogicApi over gRPC', () => {
     await sameRefusal(() => api.addMembers(member, c, [outsider.userId]), () => logic.addMembers(member, c, [outsider.userId]), { code: 'FORBIDDEN', details: { requiredRole: 'admin' } });
     await sameRefusal(() => api.updateGroup(member, c, { name: 'mine' }), () => logic.updateGroup(member, c, { name: 'mine' }), { code: 'FORBIDDEN', details: { requiredRole: 'admin' } });
     await sameRefusal(() => api.disbandGroup(admin, c), () => logic.disbandGroup(admin, c), { code: 'FORBIDDEN', details: { requiredRole: 'owner' } });
+    // Over gRPC no HTTP schema stands in front: logic itself bounds what a group's information may be.
+    for (const patch of [{ name: 'x'.repeat(65) }, { name: 'a\nb' }, { avatar: 'javascript:alert(1)' }, { description: 'd'.repeat(501) }, { description: 'bell\u0007' }]) {
+      const field = Object.keys(patch)[0]!;
+      await sameRefusal(() => api.updateGroup(owner, c, patch), () => logic.updateGroup(owner, c, patch), { code: 'VALIDATION_ERROR', details: { field } });
+    }
     await sameRefusal(() => api.removeMember(admin, c, owner.userId), () => logic.removeMember(admin, c, owner.userId), { code: 'FORBIDDEN', details: { requiredRole: 'owner' } });
     await sameRefusal(() => api.setMemberRole(admin, c, member.userId, 'admin'), () => logic.setMemberRole(admin, c, member.userId, 'admin'), {
       code: 'FORBIDDEN',
