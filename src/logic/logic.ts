@@ -265,6 +265,8 @@ export class Logic implements LogicApi {
     if (patch.muted === undefined && patch.pinned === undefined && patch.hidden === undefined) {
       throw new AppError('VALIDATION_ERROR', 'at least one of muted, pinned, hidden', { field: 'muted' });
     }
+    // A write and a publish each: counted like a send, so a loop of toggles is bounded too.
+    (session.isGuest ? this.sendsByGuest : this.sendsByUser).hit(session.userId);
     // Checked in the store for every type (a removed member has no settings to change).
     const change = {
       ...(patch.muted !== undefined ? { muted: patch.muted } : {}),
@@ -482,7 +484,7 @@ export class Logic implements LogicApi {
   /**
    * The system message to everyone before and after the change, with: `conversation-added` (before
    * it) to the added, `conversation-update` to all, `conversation-removed` (after it) to those who
-   * lost the conversation. Published before the caller is answered, like a message before its ack.
+   * lost the conversation. Handed to the bus before the caller is answered, like a message before its ack.
    */
   private async publishGroupChange(result: GroupChangeResult): Promise<void> {
     const { message } = result;

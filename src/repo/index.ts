@@ -95,7 +95,7 @@ export interface MembersPageQuery {
   role?: GroupRole;
 }
 
-/** A position in a user's conversation list: the (updatedAt, conversationId) keyset the list is ordered by. */
+/** A position in a user's conversation list: the (pinned, updatedAt, conversationId) keyset the list is ordered by. */
 export interface ConversationKey {
   /** The member pinned it: pinned conversations come first. */
   pinned: boolean;

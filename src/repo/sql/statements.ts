@@ -113,7 +113,7 @@ export function sharedStatements(d: DialectSyntax) {
     changesAfter: `SELECT change_seq, kind, item_key, data FROM conversation_changes
                    WHERE conversation_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3`,
     countChangesAfter: 'SELECT COUNT(*) AS total FROM conversation_changes WHERE conversation_id = $1 AND change_seq > $2',
-    // The caller's groups, newest activity first (the conversation list's order).
+    // The caller's groups, newest activity first (pinning and hiding are the conversation list's, not this one's).
     myGroups: `SELECT g.id, g.conversation_id, g.name, g.owner_id, g.created_at, g.description, c.member_count, c.avatar, m.role
                FROM conversation_members m
                JOIN chat_groups g ON g.conversation_id = m.conversation_id
