@@ -4,6 +4,8 @@ import {
   type ConnectionState,
   type Conversation,
   type ConversationRemoved,
+  type ConversationSettings,
+  type ConversationSettingsChanged,
   type ConversationUpdate,
   type GoChatClient,
   type Message,
@@ -12,7 +14,7 @@ import {
 import { ConversationPane } from './conversation-pane.js';
 import { formDialog } from './dialogs.js';
 import { el, replaceChildren } from './dom.js';
-import { conversationTitle, formatTime, messagePreview } from './format.js';
+import { conversationTitle, describeError, formatTime, messagePreview } from './format.js';
 import { resolveUser, splitNames } from './users.js';
 
 const STATE_TEXT: Record<ConnectionState, string> = {
@@ -57,6 +59,17 @@ export class ChatApp {
   private readonly gone = new Map<string, number>();
   private signingOut = false;
   private readonly me: User;
+  /** The conversation whose "⋯" menu (mute, pin, hide) is open, if any: it stays open across re-renders. */
+  private menuFor: string | null = null;
+  /** Why the last change from that menu failed, shown in it. */
+  private menuError: string | null = null;
+  /**
+   * Settings have no version of their own: a clock ticks at each change we apply (our own answer or a
+   * conversation-settings event), and a list read begun before a conversation's last change does not
+   * take that conversation's settings back to what they were.
+   */
+  private settingsClock = 0;
+  private readonly settingsAt = new Map<string, number>();
 
   constructor(
     private readonly root: HTMLElement,
@@ -74,6 +87,8 @@ export class ChatApp {
     this.client.on('conversation-added', (conversation) => this.onAdded(conversation));
     this.client.on('conversation-changed', (update) => this.onChanged(update));
     this.client.on('conversation-removed', (removed) => this.onRemoved(removed.conversationId, removed.reason, removed.seqId));
+    // Mute, pin or hide changed, here or on another device of mine.
+    this.client.on('conversation-settings', (change) => this.onSettings(change));
     // After each (re)connect the server's unread counts and last messages are the truth.
     this.client.on('synced', () => this.scheduleRefresh());
     this.client.on('error', (err) => {
@@ -83,6 +98,7 @@ export class ChatApp {
     window.addEventListener('online', this.onOnline);
     this.showState(this.client.state);
     this.list.addEventListener('scroll', this.onListScroll, { passive: true });
+    document.addEventListener('pointerdown', this.onPointerDown);
     await this.refreshList();
     this.client.connect().catch(() => undefined);
   }
@@ -126,6 +142,7 @@ export class ChatApp {
     window.removeEventListener('offline', this.onOffline);
     window.removeEventListener('online', this.onOnline);
     this.list.removeEventListener('scroll', this.onListScroll);
+    document.removeEventListener('pointerdown', this.onPointerDown);
     this.pane?.dispose();
     try {
       await this.client.logout();
@@ -144,9 +161,10 @@ export class ChatApp {
    * when the user scrolls to them. A user with thousands of conversations is never sent them all.
    */
   private async refreshList(): Promise<void> {
+    const asOf = this.settingsClock;
     try {
       const page = await this.client.conversationsPage({ limit: LIST_PAGE_SIZE });
-      this.merge(page.conversations);
+      this.merge(page.conversations, asOf);
       // The walk of older pages starts once; later refreshes only renew its top.
       if (!this.listStarted) {
         this.listStarted = true;
@@ -163,9 +181,10 @@ export class ChatApp {
     if (this.loadingMore || this.nextCursor === null) return;
     this.loadingMore = true;
     this.renderList();
+    const asOf = this.settingsClock;
     try {
       const page = await this.client.conversationsPage({ limit: LIST_PAGE_SIZE, cursor: this.nextCursor });
-      this.merge(page.conversations);
+      this.merge(page.conversations, asOf);
       this.nextCursor = page.pagination.nextCursor;
     } catch (err) {
       this.onListError(err);
@@ -180,22 +199,35 @@ export class ChatApp {
     if (scrollTop + clientHeight >= scrollHeight - LOAD_MORE_MARGIN_PX) void this.loadMore();
   };
 
-  /** Pages are merged by id: a conversation can meet us on two pages (it moved up between reads). */
-  private merge(list: readonly Conversation[]): void {
+  /**
+   * Pages are merged by id: a conversation can meet us on two pages (it moved up between reads).
+   * `asOf` is the settings clock when the read began: settings we changed since are newer than the read's.
+   * A list page leaves hidden conversations out, so one hidden since we showed it stays known (and
+   * not shown) until its settings or a message say otherwise.
+   */
+  private merge(list: readonly Conversation[], asOf = this.settingsClock): void {
     for (const c of list) {
+      const known = this.conversations.get(c.conversationId);
+      const settingsNewer = (this.settingsAt.get(c.conversationId) ?? 0) > asOf;
       const goneAt = this.gone.get(c.conversationId);
       if (goneAt !== undefined) {
         // Read before we lost it, or we are back in it (a message after the one that removed us).
         if ((c.lastMessage?.seqId ?? 0) <= goneAt) continue;
         this.gone.delete(c.conversationId);
       }
-      const known = this.conversations.get(c.conversationId);
       // A list fetched before a live message arrived is older than what we show: keep ours. The fetched
       // entry may have no last message at all (the conversation was empty when the server answered).
       if (known?.lastMessage && (!c.lastMessage || known.lastMessage.seqId > c.lastMessage.seqId)) {
         // Its name, members and my role may still be newer than ours: they have their own cursor.
         if (c.changeSeq > known.changeSeq) adoptInfo(known, c);
+        // Mute and pin as read, unless we changed them since; hidden only if still so here (our newer message unhid it).
+        if (!settingsNewer) known.settings = { ...c.settings, hidden: c.settings.hidden && known.settings.hidden };
         continue;
+      }
+      if (known && settingsNewer) {
+        // Ours are newer, but a message newer than ours lists a hidden conversation again.
+        const newerMessage = (c.lastMessage?.seqId ?? 0) > (known.lastMessage?.seqId ?? 0);
+        c.settings = { ...known.settings, hidden: known.settings.hidden && !newerMessage };
       }
       this.conversations.set(c.conversationId, c);
     }
@@ -226,8 +258,12 @@ export class ChatApp {
       // with its "added you" line already as last message and unread.
       conversation.lastMessage = message;
       conversation.updatedAt = message.sendTime;
+      // A hidden (archived) conversation is listed again from its next message on, as the server lists it.
+      if (conversation.settings.hidden) conversation.settings = { ...conversation.settings, hidden: false };
       const mine = message.senderId === this.me.userId;
       const watching = this.pane?.conversationId === message.conversationId && document.visibilityState === 'visible';
+      // Muted still counts unread (its badge is shown quieter); this app has no sound, title or
+      // notification alert, so there is nothing else to hold back for a muted conversation.
       if (!mine && !watching && message.seqId > conversation.lastReadSeq) conversation.unreadCount++;
       this.renderList();
     }
@@ -290,11 +326,12 @@ export class ChatApp {
     this.fetching.set(conversationId, Math.max(pending ?? 0, seqId));
     if (pending !== undefined) return;
     const fetchOnce = async (attempt: number): Promise<void> => {
+      const asOf = this.settingsClock;
       const fetched = await this.client.conversation(conversationId);
       // A live message is committed before it is sent: a read after it sees it (a few tries at most).
       if ((fetched.lastMessage?.seqId ?? 0) < this.fetching.get(conversationId)! && attempt < 3) return fetchOnce(attempt + 1);
       this.fetching.delete(conversationId);
-      this.merge([fetched]);
+      this.merge([fetched], asOf);
       this.renderList();
     };
     fetchOnce(1).catch((err: unknown) => {
@@ -305,31 +342,177 @@ export class ChatApp {
     });
   }
 
+  // ---- my own settings of a conversation: mute, pin, hide ----
+
+  /** Settings changed here or on another device of mine: the entry shows them (pin order, markers, hidden or not). */
+  private onSettings(change: ConversationSettingsChanged): void {
+    const c = this.conversations.get(change.conversationId);
+    if (c) {
+      this.applySettings(c, change.settings);
+      return;
+    }
+    // Not shown here (hidden when this list was read, or not read yet): listed again, it is fetched.
+    if (!change.settings.hidden && !this.gone.has(change.conversationId)) this.fetchConversation(change.conversationId, 0);
+  }
+
+  private applySettings(c: Conversation, settings: ConversationSettings): void {
+    this.settingsAt.set(c.conversationId, ++this.settingsClock);
+    c.settings = { ...settings };
+    if (settings.hidden && this.menuFor === c.conversationId) this.menuFor = null;
+    this.renderList();
+  }
+
+  /** Asks the server to change a setting; the entry changes with its answer (and every device hears of it). */
+  private async changeSettings(conversationId: string, patch: Partial<ConversationSettings>): Promise<void> {
+    this.menuFor = null;
+    this.menuError = null;
+    this.renderList();
+    try {
+      const updated = await this.client.updateSettings(conversationId, patch);
+      const c = this.conversations.get(conversationId);
+      if (c) this.applySettings(c, updated.settings);
+    } catch (err) {
+      this.onListError(err);
+      if (!this.conversations.has(conversationId)) return;
+      // The menu opens again, saying what went wrong.
+      this.menuFor = conversationId;
+      this.menuError = describeError(err);
+      this.renderList();
+    }
+  }
+
+  private toggleMenu(conversationId: string): void {
+    this.menuFor = this.menuFor === conversationId ? null : conversationId;
+    this.menuError = null;
+    this.renderList();
+    if (this.menuFor) this.list.querySelector<HTMLElement>('.conversation-menu [role="menuitem"]')?.focus();
+  }
+
+  private closeMenu(focusButton: boolean): void {
+    const id = this.menuFor;
+    if (id === null) return;
+    this.menuFor = null;
+    this.menuError = null;
+    this.renderList();
+    if (focusButton) this.rowOf(id)?.querySelector<HTMLElement>('[data-testid="conversation-menu"]')?.focus();
+  }
+
+  /** A press anywhere outside the open menu's row closes the menu. */
+  private readonly onPointerDown = (event: PointerEvent) => {
+    if (this.menuFor === null) return;
+    const row = this.rowOf(this.menuFor);
+    if (!row || !(event.target instanceof Node) || !row.contains(event.target)) this.closeMenu(false);
+  };
+
+  private rowOf(conversationId: string): HTMLElement | null {
+    for (const row of this.list.querySelectorAll<HTMLElement>('[data-testid="conversation-row"]')) {
+      if (row.dataset.conversationId === conversationId) return row;
+    }
+    return null;
+  }
+
+  private renderMenu(c: Conversation): HTMLElement {
+    const { muted, pinned } = c.settings;
+    const item = (testid: string, label: string, patch: Partial<ConversationSettings>, hint?: string) =>
+      el(
+        'button',
+        { class: 'quiet', testid, attrs: { type: 'button', role: 'menuitem', ...(hint ? { title: hint } : {}) }, on: { click: () => void this.changeSettings(c.conversationId, patch) } },
+        label,
+      );
+    return el(
+      'div',
+      {
+        class: 'conversation-menu',
+        testid: 'conversation-menu-items',
+        attrs: { role: 'menu', 'aria-label': `Options for ${conversationTitle(c)}` },
+        on: {
+          keydown: (event) => {
+            if (event.key === 'Escape') {
+              event.preventDefault();
+              this.closeMenu(true);
+            } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+              event.preventDefault();
+              const items = [...(event.currentTarget as HTMLElement).querySelectorAll<HTMLElement>('[role="menuitem"]')];
+              const at = items.indexOf(document.activeElement as HTMLElement);
+              items[(at + (event.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length]?.focus();
+            }
+          },
+        },
+      },
+      item('toggle-pin', pinned ? 'Unpin' : 'Pin to top', { pinned: !pinned }),
+      item('toggle-mute', muted ? 'Unmute' : 'Mute', { muted: !muted }, muted ? undefined : 'Messages still arrive and count as unread, without alerting you'),
+      item('hide-conversation', 'Hide', { hidden: true }, 'Archive: left out of the list until a new message arrives'),
+      this.menuError ? el('p', { class: 'form-error', testid: 'menu-error', attrs: { role: 'alert' } }, this.menuError) : null,
+    );
+  }
+
+  // ---- the list itself ----
+
   private renderList(): void {
-    const items = [...this.conversations.values()].sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0));
+    // Same order as the server's list: pinned first, then newest activity, then newest conversation.
+    // A hidden (archived) conversation is not listed until its next message (or until it is unhidden).
+    // Its pane, when open, stays open: hiding tidies the list, it does not end what the user is reading.
+    const items = [...this.conversations.values()].filter((c) => !c.settings.hidden).sort(listOrder);
+    if (this.menuFor !== null && !items.some((c) => c.conversationId === this.menuFor)) this.menuFor = null;
+    // Re-rendering replaces the rows: keep the keyboard focus on the same control of the same row.
+    const active = document.activeElement instanceof HTMLElement && this.list.contains(document.activeElement) ? document.activeElement : null;
+    const focusRow = active?.closest<HTMLElement>('[data-testid="conversation-row"]')?.dataset.conversationId;
+    const focusTestid = active?.dataset.testid;
     replaceChildren(
       this.list,
       ...items.map((c) => {
         const last = c.lastMessage;
         const preview = last ? messagePreview(last, this.me.userId) : 'No messages yet';
+        const title = conversationTitle(c);
+        const { muted, pinned } = c.settings;
+        const menuOpen = this.menuFor === c.conversationId;
+        const flags = { pinned: String(pinned), muted: String(muted) };
         return el(
           'li',
-          {},
+          { class: 'conversation-row', testid: 'conversation-row', dataset: { conversationId: c.conversationId, ...flags } },
           el(
             'button',
             {
               class: `conversation${this.pane?.conversationId === c.conversationId ? ' active' : ''}`,
               testid: 'conversation',
-              dataset: { conversationId: c.conversationId, type: c.type },
+              dataset: { conversationId: c.conversationId, type: c.type, ...flags },
               attrs: { type: 'button' },
               on: { click: () => void this.open(c.conversationId) },
             },
-            el('span', { class: `avatar ${c.type}`, attrs: { 'aria-hidden': 'true' } }, conversationTitle(c).slice(0, 1).toUpperCase()),
-            el('span', { class: 'conversation-name', testid: 'conversation-name' }, conversationTitle(c)),
-            el('time', { class: 'conversation-time', attrs: { datetime: c.updatedAt } }, formatTime(last?.sendTime ?? c.updatedAt)),
+            el('span', { class: `avatar ${c.type}`, attrs: { 'aria-hidden': 'true' } }, title.slice(0, 1).toUpperCase()),
+            el('span', { class: 'conversation-name', testid: 'conversation-name' }, title),
+            el(
+              'span',
+              { class: 'conversation-meta' },
+              muted ? el('span', { class: 'marker muted', testid: 'muted-marker', attrs: { role: 'img', 'aria-label': 'Muted', title: 'Muted' } }) : null,
+              pinned ? el('span', { class: 'marker pinned', testid: 'pin-marker', attrs: { role: 'img', 'aria-label': 'Pinned', title: 'Pinned' } }) : null,
+              el('time', { class: 'conversation-time', attrs: { datetime: c.updatedAt } }, formatTime(last?.sendTime ?? c.updatedAt)),
+            ),
             el('span', { class: 'conversation-last', testid: 'conversation-last' }, preview),
-            c.unreadCount > 0 ? el('span', { class: 'badge', testid: 'unread-badge', attrs: { 'aria-label': `${c.unreadCount} unread` } }, String(c.unreadCount)) : null,
+            c.unreadCount > 0
+              ? el(
+                  'span',
+                  {
+                    class: `badge${muted ? ' muted' : ''}`,
+                    testid: 'unread-badge',
+                    dataset: { muted: String(muted) },
+                    attrs: { 'aria-label': `${c.unreadCount} unread${muted ? ', muted' : ''}` },
+                  },
+                  String(c.unreadCount),
+                )
+              : null,
           ),
+          el(
+            'button',
+            {
+              class: 'quiet row-menu',
+              testid: 'conversation-menu',
+              attrs: { type: 'button', 'aria-haspopup': 'menu', 'aria-expanded': String(menuOpen), 'aria-label': `Options for ${title}`, title: 'Mute, pin or hide' },
+              on: { click: () => this.toggleMenu(c.conversationId) },
+            },
+            '⋯',
+          ),
+          menuOpen ? this.renderMenu(c) : null,
         );
       }),
       this.nextCursor === null
@@ -344,6 +527,11 @@ export class ChatApp {
             ),
           ),
     );
+    if (focusRow !== undefined) {
+      // A menu item that is gone (the menu closed) hands the focus back to the row's menu button.
+      const row = this.rowOf(focusRow);
+      (row?.querySelector<HTMLElement>(`[data-testid="${focusTestid}"]`) ?? row?.querySelector<HTMLElement>('[data-testid="conversation-menu"]'))?.focus();
+    }
     // The open pane shows the entry as it is now (renamed, members added, my role changed).
     const open = this.pane && this.conversations.get(this.pane.conversationId);
     if (open) this.pane!.update(open);
@@ -440,6 +628,15 @@ export class ChatApp {
     });
     name.focus();
   }
+}
+
+/** The server's list order: pinned first, then newest activity, then the newer conversation (larger id). */
+function listOrder(a: Conversation, b: Conversation): number {
+  return (
+    Number(b.settings.pinned) - Number(a.settings.pinned) ||
+    (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0) ||
+    Number(b.conversationId) - Number(a.conversationId)
+  );
 }
 
 /** Takes a conversation's shared information (name, members, my role) from a newer read of it. */
