@@ -199,6 +199,7 @@ function toWsUrl(baseUrl: string): string {
   private readonly conversationSync: ConversationSync | null;
   /** The list the last catch-up read (conversation sync starts from it rather than read it again). */
   private lastList: Conversation[] | null = null;
+  private listRequests = 0;
   private tokenValue: string | null;
   private userValue: User | null = null;
   /** The socket whose catch-up has finished; `connect()` resolves at once while it is the current one. */
@@ -246,7 +247,14 @@ function toWsUrl(baseUrl: string): string {
         : new CatchUp({
             source: {
               // Hidden ones too: a hidden conversation is still followed, and shows again at its next message.
-              conversations: async () => (this.lastList = await this.conversations({ includeHidden: true })),
+              conversations: async () => {
+                // Frames from now on are newer than this list; only the newest request's answer is kept.
+                const request = ++this.listRequests;
+                this.conversationSync?.beginRefresh();
+                const list = await this.conversations({ includeHidden: true });
+                if (request === this.listRequests) this.lastList = list;
+                return list;
+              },
               messagesAfter: (conversationId, afterSeq, size) => this.messages(conversationId, { afterSeq, size }),
             },
             emit: (message) => {
@@ -769,6 +777,8 @@ function toWsUrl(baseUrl: string): string {
     this.outbox.flush();
     if (!this.catchUp) {
       const done = () => {
+        // Logged out, or another connection overtook this one, while the list was read.
+        if (this.connection.socket !== socket || this.tokenValue === null) return;
         this.syncedSocket = socket;
         this.connection.ready(socket);
         this.settleConnect(null);

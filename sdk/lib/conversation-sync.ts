@@ -31,12 +31,19 @@ export interface ConversationSyncOptions {
 }
 
 const PAGE = 100;
+/** Member and change reads a refresh runs at once. */
+const REFRESH_CONCURRENCY = 4;
 
 export class ConversationSync {
   private readonly known = new Map<string, Conversation>();
   private readonly memberLists = new Map<string, Map<string, GroupMember>>();
   /** One catch-up of changes at a time per conversation. */
   private readonly fetching = new Map<string, Promise<void>>();
+  /**
+   * Conversations a live frame touched since the list being refreshed from was requested: that list
+   * is older than what the frame said, so for them it is read again instead of believed.
+   */
+  private touched: Set<string> | null = null;
 
   constructor(private readonly options: ConversationSyncOptions) {}
 
@@ -62,23 +69,65 @@ export class ConversationSync {
     this.memberLists.clear();
   }
 
-  /** After a (re)connect: the server's list, read after the socket opened, is the truth for what it shows. */
+  /** The list a refresh will start from is being requested now: frames from here on are newer than it. */
+  beginRefresh(): void {
+    this.touched = new Set();
+  }
+
+  /**
+   * After a (re)connect: the server's list, requested after the socket opened (`beginRefresh`), is the
+   * truth for what it shows, except for conversations live frames touched since it was requested.
+   */
   async refresh(list?: Conversation[]): Promise<void> {
+    if (!list) this.beginRefresh();
     const fresh = list ?? (await this.options.source.conversations());
+    const touched = this.touched ?? new Set<string>();
+    this.touched = null;
     const listed = new Set(fresh.map((c) => c.conversationId));
-    for (const id of [...this.known.keys()]) if (!listed.has(id)) this.forget(id);
-    await Promise.all(
-      fresh.map(async (row) => {
-        const local = this.known.get(row.conversationId);
-        this.known.set(row.conversationId, row);
-        if (!this.keepsMembers(row)) return;
-        if (!local || !this.memberLists.has(row.conversationId)) return this.loadMembers(row);
-        if (row.changeSeq > local.changeSeq) await this.catchUpChanges(row.conversationId, local.changeSeq);
-      }),
-    );
+    for (const id of [...this.known.keys()]) if (!listed.has(id) && !touched.has(id)) this.forget(id);
+    const tasks: Array<{ id: string; run: () => Promise<void> }> = [];
+    for (const row of fresh) {
+      const id = row.conversationId;
+      if (touched.has(id)) {
+        // Newer news came live: ask for the conversation as it is now.
+        tasks.push({ id, run: async () => this.adopt(await this.options.source.conversation(id)) });
+        continue;
+      }
+      const local = this.known.get(id);
+      this.known.set(id, row);
+      if (!this.keepsMembers(row)) continue;
+      if (!local || !this.memberLists.has(id)) tasks.push({ id, run: () => this.loadMembers(row) });
+      else if (row.changeSeq > local.changeSeq) tasks.push({ id, run: () => this.catchUpChanges(id, local.changeSeq) });
+    }
+    // Touched live but not in the list (added after it was read): read it too.
+    for (const id of touched) if (!listed.has(id) && this.known.has(id)) tasks.push({ id, run: async () => this.adopt(await this.options.source.conversation(id)) });
+    // A few at a time: a user in many groups does not send every member request at once.
+    for (let i = 0; i < tasks.length; i += REFRESH_CONCURRENCY) await Promise.all(tasks.slice(i, i + REFRESH_CONCURRENCY).map((task) => this.forgetIfGone(task)));
+  }
+
+  /** Runs a task of one conversation; one the caller lost meanwhile is forgotten, not a failed refresh. */
+  private async forgetIfGone(task: { id: string; run: () => Promise<void> }): Promise<void> {
+    try {
+      await task.run();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== 'NOT_CONVERSATION_MEMBER' && code !== 'CONVERSATION_NOT_FOUND') throw err;
+      this.forget(task.id);
+    }
+  }
+
+  /** A conversation read now replaces what is known of it; its members catch up from what was known. */
+  private async adopt(now: Conversation): Promise<void> {
+    const id = now.conversationId;
+    const local = this.known.get(id);
+    this.known.set(id, now);
+    if (!this.keepsMembers(now)) return;
+    if (!this.memberLists.has(id)) return this.loadMembers(now);
+    if (local && now.changeSeq > local.changeSeq) await this.catchUpChanges(id, local.changeSeq);
   }
 
   added(conversation: Conversation): void {
+    this.touched?.add(conversation.conversationId);
     const local = this.known.get(conversation.conversationId);
     if (local && local.changeSeq > conversation.changeSeq) return;
     this.known.set(conversation.conversationId, conversation);
@@ -86,15 +135,18 @@ export class ConversationSync {
   }
 
   removed(conversationId: string): void {
+    this.touched?.add(conversationId);
     this.forget(conversationId);
   }
 
   settings(change: ConversationSettingsChanged): void {
+    this.touched?.add(change.conversationId);
     const local = this.known.get(change.conversationId);
     if (local) local.settings = change.settings;
   }
 
   message(message: Message): void {
+    this.touched?.add(message.conversationId);
     const local = this.known.get(message.conversationId);
     if (!local || (local.lastMessage?.seqId ?? 0) >= message.seqId) return;
     local.lastMessage = message;
@@ -104,6 +156,7 @@ export class ConversationSync {
   }
 
   update(update: ConversationUpdate): void {
+    this.touched?.add(update.conversationId);
     const local = this.known.get(update.conversationId);
     if (!local || update.changeSeq <= local.changeSeq) return;
     if (update.fromChangeSeq > local.changeSeq + 1) {
@@ -142,7 +195,9 @@ export class ConversationSync {
   /** Pages the change feed after `after` and applies it; concurrent callers share one walk. */
   private catchUpChanges(conversationId: string, after: number): Promise<void> {
     const running = this.fetching.get(conversationId);
-    if (running) return running.then(() => this.catchUpIfBehind(conversationId));
+    // After the walk in progress, from where this caller asked (that walk may have applied items
+    // before a member list existed to take them).
+    if (running) return running.then(() => this.catchUpFrom(conversationId, after));
     const walk = (async () => {
       for (let cursor = after; ; ) {
         const { items, pagination } = await this.options.source.changes(conversationId, cursor, PAGE);
@@ -158,9 +213,9 @@ export class ConversationSync {
     return walk;
   }
 
-  private async catchUpIfBehind(conversationId: string): Promise<void> {
+  private async catchUpFrom(conversationId: string, after: number): Promise<void> {
     const local = this.known.get(conversationId);
-    if (local) await this.catchUpChanges(conversationId, local.changeSeq);
+    if (local) await this.catchUpChanges(conversationId, Math.min(after, local.changeSeq));
   }
 
   /** Items are current values: applying them over what is known is safe in any number. */

@@ -499,7 +499,11 @@ export class Logic implements LogicApi {
         this.log.warn({ err, conversationId: message.conversationId }, 'conversation view for the added members failed');
         return null;
       });
-      if (view) attached.push({ frame: encodeServerFrame({ type: 'conversation-added', data: view }), to: result.added, before: true });
+      // Settings are each member's own: the shared view carries a new membership's (all off).
+      if (view) {
+        const shared = { ...view, settings: { muted: false, pinned: false, hidden: false } };
+        attached.push({ frame: encodeServerFrame({ type: 'conversation-added', data: shared }), to: result.added, before: true });
+      }
     }
     const [first] = result.items;
     const last = result.items.at(-1);
