@@ -420,6 +420,21 @@ function toWsUrl(baseUrl: string): string {
   }
 
   /**
+   * Sends a message over HTTP (for bots and server-side code without a socket): the same rules,
+   * idempotency and ack-after-commit as {@link send}; resolves with the stored message (the first
+   * one stored, when `tempMessageId` repeats a stored send). Not queued or retried: the caller does.
+   *
+   * @example
+   * ```ts
+   * const message = await client.postMessage(conversationId, 'Build #42 passed', { tempMessageId: 'ci-42' });
+   * ```
+   */
+  async postMessage(conversationId: string, content: string, options: SendOptions = {}): Promise<Message> {
+    const body = { content, messageType: options.messageType ?? 'text', tempMessageId: options.tempMessageId ?? createTempId() };
+    return (await this.rest.request<Message>('POST', this.conversationPath(conversationId, '/messages'), body)).data;
+  }
+
+  /**
    * Changes my own settings of a conversation: `muted` (delivered and counted, but do not alert),
    * `pinned` (listed first), `hidden` (left out of the list until its next message). All my devices
    * get a `conversation-settings` event; answers the conversation after.

@@ -15,6 +15,7 @@ import type {
   GroupMember,
   GroupRole,
   HistoryQuery,
+  Message,
   MessageAck,
   MessageList,
   MyGroup,
@@ -134,6 +135,12 @@ export interface LogicApi {
    * the other members' connections (all but `connId`) is published before it resolves.
    */
   sendMessage(session: Session, payload: SendMessagePayload, connId?: string): Promise<MessageAck>;
+  /**
+   * The same send over HTTP (the original design's `POST /api/conversations/{id}/messages`): the same
+   * checks, idempotency and ack-after-commit; every socket of the sender gets the message.
+   * `created` is false for a repeat of a stored (sender, tempMessageId): `message` is the original.
+   */
+  postMessage(session: Session, payload: SendMessagePayload): Promise<{ message: Message; created: boolean }>;
 
   /** Readiness: storage reachable. */
   ready(): Promise<void>;

@@ -15,6 +15,7 @@ import type {
   GroupMember,
   GroupRole,
   HistoryQuery,
+  Message,
   MessageAck,
   MyGroup,
   Pagination,
@@ -618,6 +619,24 @@ export class Logic implements LogicApi {
   // ---- messages ----
 
   async sendMessage(session: Session, payload: SendMessagePayload, connId?: string): Promise<MessageAck> {
+    const { message } = await this.storeSend(session, payload, connId);
+    return {
+      tempMessageId: payload.tempMessageId,
+      messageId: message.messageId,
+      conversationId: message.conversationId,
+      seqId: message.seqId,
+      sendTime: message.sendTime,
+    };
+  }
+
+  async postMessage(session: Session, payload: SendMessagePayload): Promise<{ message: Message; created: boolean }> {
+    // No sending connection: every socket of the sender gets the new-message frame.
+    const { message, duplicate } = await this.storeSend(session, payload);
+    return { message, created: !duplicate };
+  }
+
+  /** A send checked, counted and group-committed; resolves once it is durable (and published). */
+  private async storeSend(session: Session, payload: SendMessagePayload, connId?: string): Promise<StoredAppend> {
     checkContent(payload.content, this.config.maxContentChars);
     const membership = await this.requireMember(payload.conversationId, session.userId);
     // A guest chatting on an open socket is active too (written at most once an hour).
@@ -640,14 +659,7 @@ export class Logic implements LogicApi {
       recipients: membership.recipients,
     };
     if (connId !== undefined) send.connId = connId;
-    const { message } = await this.writer.submit(send);
-    return {
-      tempMessageId: payload.tempMessageId,
-      messageId: message.messageId,
-      conversationId: message.conversationId,
-      seqId: message.seqId,
-      sendTime: message.sendTime,
-    };
+    return this.writer.submit(send);
   }
 
   /**

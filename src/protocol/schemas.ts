@@ -284,6 +284,16 @@ export const SendMessageData = Type.Object(
   { additionalProperties: false },
 );
 
+/** POST /api/conversations/{id}/messages: a send over HTTP, the frame's fields but the conversation (in the path). */
+export const PostMessageBody = Type.Object(
+  {
+    content: Type.String(),
+    messageType: Type.Optional(Type.Union(CLIENT_MESSAGE_TYPES.map((t) => Type.Literal(t)))),
+    tempMessageId: Type.String({ minLength: 1, maxLength: 128, description: 'the idempotency key: a repeat answers 200 with the message stored first' }),
+  },
+  { additionalProperties: false },
+);
+
 /** Frames a client sends. A `ping` may carry `data` (old clients send `{}`); the server ignores it. */
 export const ClientFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('send-message'), data: SendMessageData }, { additionalProperties: false }),

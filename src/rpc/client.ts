@@ -27,6 +27,7 @@ import type {
   GroupMember,
   GroupRole,
   HistoryQuery,
+  Message,
   MessageAck,
   MyGroup,
   Pagination,
@@ -349,6 +350,11 @@ export class RpcLogicClient implements LogicApi {
 
   async updateSettings(session: Session, conversationId: string, patch: Partial<ConversationSettings>): Promise<Conversation> {
     return conversation(await this.call<Parameters<typeof conversation>[0]>('ConversationService', 'UpdateSettings', { session, conversationId, ...patch }));
+  }
+
+  async postMessage(session: Session, payload: SendMessagePayload): Promise<{ message: Message; created: boolean }> {
+    // Where the conversation's other sends go: one instance orders them.
+    return this.call('MessageService', 'PostMessage', { session, ...payload }, changeAffinity(payload.conversationId));
   }
 
   async getChanges(session: Session, conversationId: string, afterChange: number, size: number): Promise<{ items: ChangeItem[]; pagination: Pagination }> {

@@ -88,6 +88,11 @@ interface ProtoSend extends WithSession {
 }
 
 function sendOne(logic: LogicApi, r: ProtoSend): Promise<MessageAck> {
+  return logic.sendMessage(session(r), sendPayload(r), r.connId);
+}
+
+/** A send's payload as the WebSocket frame's schema would accept it. */
+function sendPayload(r: ProtoSend): SendMessagePayload {
   const payload: SendMessagePayload = { conversationId: r.conversationId, content: r.content, tempMessageId: r.tempMessageId };
   if (r.messageType !== undefined) {
     // As the WebSocket frame schema: `system` messages are the server's own.
@@ -96,7 +101,7 @@ function sendOne(logic: LogicApi, r: ProtoSend): Promise<MessageAck> {
     }
     payload.messageType = r.messageType as ClientMessageType;
   }
-  return logic.sendMessage(session(r), payload, r.connId);
+  return payload;
 }
 
 /** One send of a batch or stream, answered on its own (never rejects) and reported as a SendMessage call would be. */
@@ -191,6 +196,7 @@ function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger
     },
     MessageService: {
       SendMessage: (r: ProtoSend) => sendOne(logic, r),
+      PostMessage: (r: ProtoSend) => logic.postMessage(session(r), sendPayload(r)),
       SendMessages: async (r: { sends: ProtoSend[] }) => {
         if (r.sends.length > MAX_SENDS_PER_CALL) throw new AppError('VALIDATION_ERROR', `sends: at most ${MAX_SENDS_PER_CALL} per call`, { field: 'sends' });
         return { outcomes: await Promise.all(r.sends.map(sendInBatch)) };

@@ -93,6 +93,7 @@ describe('operations endpoints', () => {
       ['/api/conversations/{conversationId}', 'delete'],
       ['/api/conversations/{conversationId}/changes', 'get'],
       ['/api/conversations/{conversationId}/settings', 'put'],
+      ['/api/conversations/{conversationId}/messages', 'post'],
       ['/api/groups', 'get'],
     ];
     for (const [path, method] of expected) assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`);

@@ -160,6 +160,12 @@ describe('LogicApi over gRPC', () => {
     const { token } = await api.login({ username: 'rpc_carol', password: 'correct horse' }, client);
     await api.logout(await api.authenticate(token));
     await assert.rejects(api.authenticate(token), isCode('TOKEN_REVOKED'));
+    // PostMessage (in a conversation of its own): the stored message and whether this call stored it, as in-process.
+    const board = (await api.createGroup(a, { groupName: 'board', members: [b.userId] })).conversation.conversationId;
+    const posted = await api.postMessage(a, { conversationId: board, content: 'posted', tempMessageId: 'p1' });
+    assert.deepEqual([posted.created, posted.message.seqId, posted.message.content], [true, 1, 'posted']);
+    assert.deepEqual(await api.postMessage(a, { conversationId: board, content: 'posted', tempMessageId: 'p1' }), { ...posted, created: false });
+    assert.deepEqual(JSON.parse(JSON.stringify((await backend.logic.postMessage(a, { conversationId: board, content: 'posted', tempMessageId: 'p1' })).message)), posted.message);
   });
 
   it('conversation-list pages match the in-process pages, cursor and last page included', async () => {

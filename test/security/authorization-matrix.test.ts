@@ -518,6 +518,22 @@ describe('authorization matrix: every endpoint and WebSocket action × every kin
 
   it('WebSocket send-message into a group: only members', () => row(groupMembersOnly, (p) => wsSend(p, groupConversationId)));
 
+  /** An HTTP send by `p`; what it stored counts as acked, like a socket's send. */
+  const httpSend = (p: Principal, conversationId: string) =>
+    http(p, 'POST', `${conversationPath(conversationId)}/messages`, { content: `posted by ${p}`, tempMessageId: `matrix-post-${++tempCounter}` }).then((res) => {
+      if (res.status === 201) {
+        const m = res.body.data as Message;
+        acked.push({ tempMessageId: '', messageId: m.messageId, conversationId: m.conversationId, seqId: m.seqId, sendTime: m.sendTime });
+      }
+      return res;
+    });
+  const created = (outcomes: Record<Principal, Outcome>) =>
+    Object.fromEntries(Object.entries(outcomes).map(([p, o]) => [p, o.status === 200 ? { status: 201 } : o])) as Record<Principal, Outcome>;
+
+  it('POST /api/conversations/{id}/messages into a 1:1: only its two members', () => row(created(singleMembersOnly), (p) => httpSend(p, singleId)));
+
+  it('POST /api/conversations/{id}/messages into a group: only members', () => row(created(groupMembersOnly), (p) => httpSend(p, groupConversationId)));
+
   it('denied calls changed nothing: histories hold only the members\' messages; roles, members, change cursors as set up', async () => {
     for (const [conversationId, senders] of [
       [singleId, [id('owner'), id('member')]],

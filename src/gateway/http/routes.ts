@@ -26,6 +26,7 @@ import {
   MemberParams,
   MembersQuery,
   MessagesQuery,
+  PostMessageBody,
   ReadResultSchema,
   RegisterBody,
   SetRoleBody,
@@ -405,6 +406,31 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
       // The page usually holds the text the store kept with each message: the codec splices it
       // into the envelope the response schema describes. A string with a JSON type is sent as is.
       return reply.type('application/json; charset=utf-8').send(encodeSuccessEnvelope(messages, 'OK', pagination));
+    },
+  );
+
+  // The original design's send over HTTP, for bots and integrations: the WebSocket send's rules.
+  app.post(
+    '/api/conversations/:conversationId/messages',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['messages'],
+        summary: 'Send a message over HTTP: 201 once stored (200 with the original for a repeated tempMessageId)',
+        description:
+          'The same checks, rate limits, idempotency and ack-after-commit as send-message on the WebSocket. ' +
+          'Every member\'s sockets get new-message, the sender\'s included.',
+        security: secured,
+        params: ConversationParams,
+        body: PostMessageBody,
+        response: { 200: envelope(MessageSchema), 201: envelope(MessageSchema), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const { conversationId } = req.params as Static<typeof ConversationParams>;
+      const body = req.body as Static<typeof PostMessageBody>;
+      const { message, created } = await logic.postMessage(session(req), { conversationId, ...body });
+      return reply.code(created ? 201 : 200).send(ok(message, created ? 'Message sent' : 'Message already sent'));
     },
   );
 
