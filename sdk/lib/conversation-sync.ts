@@ -94,7 +94,7 @@ export class ConversationSync {
         continue;
       }
       const local = this.known.get(id);
-      this.known.set(id, row);
+      this.known.set(id, withNewestMessage(row, local));
       if (!this.keepsMembers(row)) continue;
       if (!local || !this.memberLists.has(id)) tasks.push({ id, run: () => this.loadMembers(row) });
       else if (row.changeSeq > local.changeSeq) tasks.push({ id, run: () => this.catchUpChanges(id, local.changeSeq) });
@@ -145,8 +145,8 @@ export class ConversationSync {
     if (local) local.settings = change.settings;
   }
 
+  /** A message (live, or fetched by the catch-up): the newest one is kept whatever list comes later. */
   message(message: Message): void {
-    this.touched?.add(message.conversationId);
     const local = this.known.get(message.conversationId);
     if (!local || (local.lastMessage?.seqId ?? 0) >= message.seqId) return;
     local.lastMessage = message;
@@ -236,4 +236,14 @@ export class ConversationSync {
       local.changeSeq = Math.max(local.changeSeq, item.changeSeq);
     }
   }
+}
+
+/**
+ * The list's row, with the newest message known here when it is newer than the row's (the catch-up
+ * fetched it after the list was read): messages only move forward, so no re-read is needed for them.
+ */
+function withNewestMessage(row: Conversation, local: Conversation | undefined): Conversation {
+  const mine = local?.lastMessage;
+  if (!mine || mine.seqId <= (row.lastMessage?.seqId ?? 0)) return row;
+  return { ...row, lastMessage: mine, updatedAt: local.updatedAt, settings: { ...row.settings, hidden: false } };
 }

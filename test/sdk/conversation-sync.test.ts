@@ -66,7 +66,20 @@ describe('ConversationSync', () => {
     assert.equal(kept.conversation('3')?.settings.pinned, true);
   });
 
-  it('forgets a group lost between the list and its member read, instead of failing the refresh', async () => {
+  it('keeps a message newer than the list without reading the conversation again', async () => {
+    const src = source(new Map([['1', row('1')]]));
+    src.conversation = async () => assert.fail('a message alone needs no re-read');
+    const kept = sync(src);
+    const message = (seqId: number) => ({ messageId: `m${seqId}`, conversationId: '1', senderId: 'x', senderName: 'x', content: 'hi', messageType: 'text' as const, seqId, sendTime: `2026-12-03T10:00:0${seqId}.000Z` });
+    await kept.refresh([row('1', { lastMessage: message(3) })]);
+    kept.beginRefresh();
+    kept.message(message(5));
+    await kept.refresh([row('1', { lastMessage: message(4), settings: { muted: true, pinned: false, hidden: true } })]);
+    const now = kept.conversation('1')!;
+    assert.deepEqual([now.lastMessage?.seqId, now.settings], [5, { muted: true, pinned: false, hidden: false }]);
+  });
+
+    it('forgets a group lost between the list and its member read, instead of failing the refresh', async () => {
     const now = new Map([['1', row('1')]]);
     const kept = sync(source(now, { '1': [member('me')] }), true);
     await kept.refresh([row('1'), row('9')]);
