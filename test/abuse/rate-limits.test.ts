@@ -249,6 +249,21 @@ describe('message, socket, frame and group-size limits', () => {
     assert.equal(fits.status, 200);
   });
 
+  it('counts settings changes against the send allowance: a loop of toggles is RATE_LIMITED and stops changing anything', async () => {
+    const owner = await api.user('toggler');
+    const list = await api.get<Conversation[]>('/api/conversations', owner.token);
+    const world = list.body.data.find((c) => c.type === 'world');
+    assert.ok(world, 'the world room');
+    const codes: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await api.put(`/api/conversations/${world.conversationId}/settings`, { muted: i % 2 === 0 }, owner.token);
+      codes.push(res.status === 200 ? 'ok' : String(res.body.code));
+    }
+    assert.deepEqual(codes, ['ok', 'ok', 'ok', 'ok', 'ok', 'RATE_LIMITED']);
+    const after = await api.get<Conversation>(`/api/conversations/${world.conversationId}`, owner.token);
+    assert.equal(after.body.data.settings.muted, true, 'the refused sixth toggle (off) changed nothing');
+  });
+
   it('limits the users one caller may ask to add with RATE_LIMITED, counting every id asked for', async () => {
     const [owner, ben] = await Promise.all([api.user('own'), api.user('ben')]);
     const created = await api.post<{ group: Group }>('/api/groups', { groupName: 'spam guard', members: [] }, owner.token);

@@ -18,7 +18,7 @@ import {
   launchChromium,
   newPerson,
   openConversation,
-  PASSWORD,
+  signIn,
   startWebServer,
   type Person,
 } from './browser.js';
@@ -71,12 +71,7 @@ describe('group administration in the web app', { skip: skip ?? false }, () => {
     for (const prefix of prefixes) {
       const auth = await api.user(prefix);
       const person = await newPerson(browser, srv.baseUrl);
-      person.username = auth.user.username;
-      await person.page.getByTestId('auth-username').fill(auth.user.username);
-      await person.page.getByTestId('auth-password').fill(PASSWORD);
-      await person.page.getByTestId('auth-submit').click();
-      await expectText(person.page.getByTestId('me-name'), auth.user.username);
-      await expectText(person.page.getByTestId('connection-state'), 'Online');
+      await signIn(person, auth.user.username);
       people.push({ ...person, auth });
     }
     return people as { [K in keyof Names]: Person & { auth: AuthResult } };

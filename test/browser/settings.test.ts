@@ -19,7 +19,7 @@ import {
   launchChromium,
   newPerson,
   openConversation,
-  PASSWORD,
+  signIn,
   startWebServer,
   type Person,
 } from './browser.js';
@@ -66,14 +66,9 @@ describe('conversation settings in the web app', { skip: skip ?? false }, () => 
   const closeAll = (...people: Person[]) => Promise.all(people.map((p) => p.context.close()));
 
   /** `auth`, signed in on a page of its own (a browser context of its own: another device). */
-  async function signIn(auth: AuthResult): Promise<Person> {
+  async function signedIn(auth: AuthResult): Promise<Person> {
     const person = await newPerson(browser, srv.baseUrl);
-    person.username = auth.user.username;
-    await person.page.getByTestId('auth-username').fill(auth.user.username);
-    await person.page.getByTestId('auth-password').fill(PASSWORD);
-    await person.page.getByTestId('auth-submit').click();
-    await expectText(person.page.getByTestId('me-name'), auth.user.username);
-    await expectText(person.page.getByTestId('connection-state'), 'Online');
+    await signIn(person, auth.user.username);
     return person;
   }
 
@@ -100,7 +95,7 @@ describe('conversation settings in the web app', { skip: skip ?? false }, () => 
     const [withBen, withCal] = [await single(ann, ben), await single(ann, cal)];
     await say(ben, withBen, 'from ben');
     await say(cal, withCal, 'from cal');
-    const me = await signIn(ann);
+    const me = await signedIn(ann);
     const { page } = me;
     const names = [ben.user.username, cal.user.username];
     await expectOrder(page, [cal.user.username, ben.user.username]);
@@ -149,7 +144,7 @@ describe('conversation settings in the web app', { skip: skip ?? false }, () => 
     const [ann, ben] = [await api.user('ann'), await api.user('ben')];
     const withBen = await single(ann, ben);
     await say(ben, withBen, 'first');
-    const me = await signIn(ann);
+    const me = await signedIn(ann);
     const { page } = me;
     const entry = conversationEntry(page, ben.user.username);
     await expectText(entry.getByTestId('unread-badge'), '1');
@@ -189,7 +184,7 @@ describe('conversation settings in the web app', { skip: skip ?? false }, () => 
     const [ann, ben] = [await api.user('ann'), await api.user('ben')];
     const withBen = await single(ann, ben);
     await say(ben, withBen, 'hello');
-    const me = await signIn(ann);
+    const me = await signedIn(ann);
     const { page } = me;
     const entry = conversationEntry(page, ben.user.username);
 
@@ -229,7 +224,7 @@ describe('conversation settings in the web app', { skip: skip ?? false }, () => 
     const [withBen, withCal] = [await single(ann, ben), await single(ann, cal)];
     await say(ben, withBen, 'from ben');
     await say(cal, withCal, 'from cal');
-    const [phone, laptop] = [await signIn(ann), await signIn(ann)];
+    const [phone, laptop] = [await signedIn(ann), await signedIn(ann)];
     const names = [cal.user.username, ben.user.username];
     for (const device of [phone, laptop]) await expectOrder(device.page, names);
 

@@ -95,3 +95,46 @@ test('a catch-up whose conversation list fails is reported and the client reconn
   await delaysDrawn(1);
   assert.equal(client.state, 'reconnecting');
 });
+
+test('a conversation new since the last sync is caught up from its read pointer, not from 0', { timeout: 10_000 }, async () => {
+  const { CatchUp } = await import('../../sdk/lib/catch-up.js');
+  const message = (conversationId: string, seqId: number): Message => ({ messageId: `${conversationId}-${seqId}`, conversationId, senderId: 'x', senderName: 'x', content: `m${seqId}`, messageType: 'text', seqId, sendTime: '2026-12-03T10:00:00.000Z' });
+  const row = (conversationId: string, last: number, lastReadSeq: number) => ({ conversationId, lastMessage: last === 0 ? null : message(conversationId, last), lastReadSeq }) as never;
+  let list = [row('a', 2, 2)];
+  const asked: number[] = [];
+  const seen: Message[] = [];
+  const catchUp = new CatchUp({
+    source: {
+      conversations: async () => list,
+      messagesAfter: async (conversationId: string, afterSeq: number) => {
+        asked.push(afterSeq);
+        const last = conversationId === 'g' ? 6 : 2;
+        return { messages: Array.from({ length: last - afterSeq }, (_, i) => message(conversationId, afterSeq + i + 1)), pagination: { page: 1, size: 50, total: last, hasMore: false } };
+      },
+    },
+    emit: (m: Message) => seen.push(m),
+    report: (err: unknown) => assert.fail(String(err)),
+    active: () => true,
+  });
+  await catchUp.sync(() => true);
+  // Added to group g while away: five messages before it, the "added you" line at 6, read up to 5.
+  list = [row('a', 2, 2), row('g', 6, 5)];
+  await catchUp.sync(() => true);
+  assert.deepEqual([seen.map((m) => m.messageId), asked], [['g-6'], [5]]);
+});
+
+test("a conversation followed by a frame while the sync's list is on its way stays followed", { timeout: 10_000 }, async () => {
+  const { CatchUp } = await import('../../sdk/lib/catch-up.js');
+  let answer!: (list: never[]) => void;
+  const catchUp = new CatchUp({
+    source: { conversations: () => new Promise((resolve) => (answer = resolve)), messagesAfter: async () => assert.fail('nothing to fetch') },
+    emit: () => undefined,
+    report: (err: unknown) => assert.fail(String(err)),
+    active: () => true,
+  });
+  const synced = catchUp.sync(() => true);
+  catchUp.follow('added-meanwhile', 3);
+  answer([]); // the list was read before the add
+  await synced;
+  assert.equal(catchUp.lastSeq('added-meanwhile'), 3);
+});
