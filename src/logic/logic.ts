@@ -324,7 +324,7 @@ export class Logic implements LogicApi {
       // Both people's devices learn of it now, each with its own view (the peer is the other one).
       await this.announceConversation([session.userId], conversation);
       const theirs = await this.repo.getConversation(conversationId, target.userId);
-      if (theirs && target.userId !== session.userId) await this.announceConversation([target.userId], theirs);
+      if (theirs) await this.announceConversation([target.userId], theirs);
     }
     return { conversation, created };
   }
@@ -434,7 +434,6 @@ export class Logic implements LogicApi {
     }
     return { group, members: await this.repo.getGroupMembers(groupId) };
   }
-
 
   /** `conversation-added` to every open connection of `userIds` (a conversation created elsewhere). */
   private async announceConversation(userIds: readonly string[], conversation: Conversation): Promise<void> {
