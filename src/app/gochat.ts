@@ -99,6 +99,11 @@ async function startLogic(stack: ResourceStack, config: Config, repo: Repo, bus:
           worldRoom: config.messages.worldRoom,
           maxGroupMembers: config.limits.maxGroupMembers,
           commitWindowMs: config.messages.commitWindowMs,
+          messageActions: {
+            recallWindowSeconds: config.messages.recallWindowSeconds,
+            editWindowSeconds: config.messages.editWindowSeconds,
+            maxReactionsPerMessage: config.messages.maxReactionsPerMessage,
+          },
           guestExpiry: config.guests,
           limits: config.limits,
           kdf: config.kdf,

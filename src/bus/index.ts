@@ -46,7 +46,8 @@ export interface AttachedFrame {
  */
 export interface FramesDelivery {
   kind: 'frames';
-  recipients: readonly string[];
+  /** `everyone`: every open connection on every gateway (a change in the world room). */
+  recipients: readonly string[] | 'everyone';
   frame: string;
 }
 

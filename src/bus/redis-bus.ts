@@ -137,7 +137,7 @@ export class RedisBus implements Bus, DeliveryRouter {
     try {
       if (event.kind === 'revoke' || event.kind === 'revoke-users') {
         await this.cmd.publish(this.key('revoke'), JSON.stringify(event));
-      } else if (event.kind === 'broadcast') {
+      } else if (event.kind === 'broadcast' || (event.kind === 'frames' && event.recipients === 'everyone')) {
         await this.cmd.publish(this.key('broadcast'), JSON.stringify(event));
       } else if (event.kind === 'message' && event.recipients.length > this.config.largeGroupThreshold) {
         // A large group's messages all take the queue, a change's too (with its recipients named):
@@ -286,6 +286,7 @@ export class RedisBus implements Bus, DeliveryRouter {
       const event = parsed;
       if (channel === own && event.kind === 'message') ordered.push(event);
       else if (channel === broadcast && event.kind === 'broadcast') ordered.push(event);
+      else if (channel === broadcast && event.kind === 'frames' && event.recipients === 'everyone') handler(event);
       else if (channel === revoke && (event.kind === 'revoke' || event.kind === 'revoke-users')) handler(event);
     });
     // ioredis re-subscribes after a reconnect on its own.

@@ -20,6 +20,7 @@ import type {
   MessageList,
   MyGroup,
   Pagination,
+  Reactor,
   ReadResult,
   SendMessagePayload,
   User,
@@ -30,6 +31,13 @@ export interface MembersQuery {
   page: number;
   size: number;
   role?: GroupRole;
+}
+
+/** A page of a message's reactions: 1-based `page`, `size` 1–100, optionally one emoji's. */
+export interface ReactionsPageQuery {
+  page: number;
+  size: number;
+  emoji?: string;
 }
 
 /** Who is calling, as proven by a verified, unrevoked token. */
@@ -141,6 +149,22 @@ export interface LogicApi {
    * `created` is false for a repeat of a stored (sender, tempMessageId): `message` is the original.
    */
   postMessage(session: Session, payload: SendMessagePayload): Promise<{ message: Message; created: boolean }>;
+
+  // Message actions (docs/protocol.md "Message actions"). Each checks, in this order: the message
+  // exists and the caller may read its conversation (else MESSAGE_NOT_FOUND, for any reason), the
+  // caller may make the change (logic/message-rules.ts), all again under the conversation's lock.
+  // A change that changes something bumps the conversation's changeSeq and is pushed to every
+  // member's devices as a `conversation-update` with a `message` item. Each answers the message
+  // after, with the caller's `myReactions`.
+
+  /** Recalls a message: its sender within the recall window, a group owner or admin at any time. */
+  recallMessage(session: Session, messageId: string): Promise<Message>;
+  /** Replaces the text of the caller's own text message (MESSAGE_NOT_EDITABLE, MESSAGE_RECALLED, EDIT_WINDOW_EXPIRED). */
+  editMessage(session: Session, messageId: string, content: string): Promise<Message>;
+  /** Adds (`add`) or takes back the caller's reaction with one emoji; a repeat changes nothing. */
+  setReaction(session: Session, messageId: string, emoji: string, add: boolean): Promise<Message>;
+  /** Who reacted to the message, oldest first. */
+  listReactions(session: Session, messageId: string, query: ReactionsPageQuery): Promise<{ reactors: Reactor[]; pagination: Pagination }>;
 
   /** Readiness: storage reachable. */
   ready(): Promise<void>;

@@ -19,14 +19,17 @@ import type {
   MessageAck,
   MyGroup,
   Pagination,
+  Reactor,
   ReadResult,
+  ReplySnapshot,
   SendMessagePayload,
   User,
 } from '../protocol/index.js';
-import type { GroupChangeResult, Repo, StoredAppend } from '../repo/index.js';
+import type { GroupChangeResult, MessageChangeResult, MessageEdit, Repo, StoredAppend } from '../repo/index.js';
 import type { AttachedFrame, Bus, Delivery } from '../bus/index.js';
 import { decideGroupChange, type GroupOperation } from './group-rules.js';
-import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, MembersQuery, Session } from './api.js';
+import { checkExtra, decideMessageChange, normalizeReaction, previewOf, type MessageRulesConfig } from './message-rules.js';
+import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, MembersQuery, ReactionsPageQuery, Session } from './api.js';
 import { MembershipCache } from './membership-cache.js';
 import { GuestExpiry, type GuestExpiryConfig } from './guest-expiry.js';
 import { MessageWriter, type PendingSend } from './message-writer.js';
@@ -47,6 +50,8 @@ export interface LogicConfig {
   maxGroupMembers: number;
   /** Commit pacing under a steady stream of sends (MessageWriter); 0 turns it off. */
   commitWindowMs: number;
+  /** Recall and edit windows, reactions per message (logic/message-rules.ts). */
+  messageActions: MessageRulesConfig;
   /** Inactive guests expire (absent: never). */
   guestExpiry?: GuestExpiryConfig;
   limits: {
@@ -384,7 +389,7 @@ export class Logic implements LogicApi {
 
   async getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult> {
     await this.requireReader(conversationId, session.userId);
-    const page = await this.repo.getMessages(conversationId, query);
+    const page = await this.repo.getMessages(conversationId, query, session.userId);
     return { messages: page.messages, pagination: pagination(query, page) };
   }
 
@@ -611,7 +616,7 @@ export class Logic implements LogicApi {
     if (info.type === 'world' ? !(await this.membership.forMember(conversationId, session.userId))?.isMember : !(await this.repo.isMember(conversationId, session.userId))) {
       throw new AppError('NOT_CONVERSATION_MEMBER');
     }
-    const { items, total } = await this.repo.getChanges(conversationId, afterChange, size);
+    const { items, total } = await this.repo.getChanges(conversationId, afterChange, size, session.userId);
     return { items, pagination: { page: 1, size, total, hasMore: items.length < total } };
   }
 
@@ -637,7 +642,15 @@ export class Logic implements LogicApi {
   /** A send checked, counted and group-committed; resolves once it is durable (and published). */
   private async storeSend(session: Session, payload: SendMessagePayload, connId?: string): Promise<StoredAppend> {
     checkContent(payload.content, this.config.maxContentChars);
+    const extra = payload.extra === undefined ? undefined : checkExtra(payload.extra);
     const membership = await this.requireMember(payload.conversationId, session.userId);
+    let replyTo: ReplySnapshot | undefined;
+    if (payload.replyTo !== undefined) {
+      const resolved = await this.resolveReply(session, payload);
+      // Already stored: the resend answers with the original, whatever became of its target since.
+      if ('duplicate' in resolved) return resolved;
+      replyTo = resolved;
+    }
     // A guest chatting on an open socket is active too (written at most once an hour).
     if (session.isGuest) await this.guestExpiry.touch(session.userId);
     // Messages and bytes both: a guest storing thousands of 4,000-character messages fills a disk.
@@ -657,8 +670,125 @@ export class Logic implements LogicApi {
       },
       recipients: membership.recipients,
     };
+    if (replyTo !== undefined) send.message.replyTo = replyTo;
+    if (extra !== undefined) send.message.extra = extra;
     if (connId !== undefined) send.connId = connId;
     return this.writer.submit(send);
+  }
+
+  /**
+   * The snapshot a reply carries of its target, or, when the target cannot be answered (recalled
+   * since, say) but this very send is already stored, that stored send: a resend is answered with
+   * the original and never resolves its target again.
+   */
+  private async resolveReply(session: Session, payload: SendMessagePayload): Promise<ReplySnapshot | StoredAppend> {
+    const target = await this.repo.getMessage(payload.replyTo!);
+    try {
+      if (!target || target.conversationId !== payload.conversationId) {
+        throw new AppError('MESSAGE_NOT_FOUND', 'replyTo: no such message in this conversation', { field: 'replyTo' });
+      }
+      if (target.recalledAt !== undefined) throw new AppError('MESSAGE_RECALLED', 'replyTo: the message was recalled', { field: 'replyTo' });
+      if (target.messageType === 'system') throw new AppError('VALIDATION_ERROR', 'replyTo: a system message cannot be answered', { field: 'replyTo' });
+    } catch (err) {
+      const sent = await this.repo.findSentMessage(payload.conversationId, session.userId, payload.tempMessageId);
+      if (sent) return { message: sent, duplicate: true };
+      throw err;
+    }
+    return {
+      messageId: target.messageId,
+      seqId: target.seqId,
+      senderId: target.senderId,
+      senderName: target.senderName,
+      messageType: target.messageType,
+      preview: previewOf(target.content),
+    };
+  }
+
+  // ---- message actions (docs/protocol.md "Message actions") ----
+
+  async recallMessage(session: Session, messageId: string): Promise<Message> {
+    return this.changeMessage(session, messageId, { kind: 'recall' });
+  }
+
+  async editMessage(session: Session, messageId: string, content: string): Promise<Message> {
+    checkContent(content, this.config.maxContentChars);
+    return this.changeMessage(session, messageId, { kind: 'edit', content });
+  }
+
+  async setReaction(session: Session, messageId: string, emoji: string, add: boolean): Promise<Message> {
+    return this.changeMessage(session, messageId, { kind: 'react', emoji: normalizeReaction(emoji), add });
+  }
+
+  async listReactions(session: Session, messageId: string, query: ReactionsPageQuery): Promise<{ reactors: Reactor[]; pagination: Pagination }> {
+    if (!Number.isInteger(query.page) || query.page < 1) throw new AppError('VALIDATION_ERROR', 'page: must be an integer from 1', { field: 'page' });
+    if (!Number.isInteger(query.size) || query.size < 1 || query.size > LIMITS.pageSizeMax) {
+      throw new AppError('VALIDATION_ERROR', `size: must be an integer from 1 to ${LIMITS.pageSizeMax}`, { field: 'size' });
+    }
+    const emoji = query.emoji === undefined ? undefined : normalizeReaction(query.emoji);
+    const message = await this.readableMessage(session, messageId);
+    const { reactors, total } = await this.repo.listReactions(message.conversationId, message.seqId, { page: query.page, size: query.size, ...(emoji !== undefined ? { emoji } : {}) });
+    return { reactors, pagination: { page: query.page, size: query.size, total, hasMore: query.page * query.size < total } };
+  }
+
+  /** The message, if the caller may read its conversation; MESSAGE_NOT_FOUND otherwise (nothing is told of other conversations). */
+  private async readableMessage(session: Session, messageId: string): Promise<Message> {
+    const message = await this.repo.getMessage(messageId);
+    if (!message) throw new AppError('MESSAGE_NOT_FOUND');
+    try {
+      await this.requireReader(message.conversationId, session.userId);
+    } catch (err) {
+      if (err instanceof AppError && (err.code === 'NOT_CONVERSATION_MEMBER' || err.code === 'CONVERSATION_NOT_FOUND')) throw new AppError('MESSAGE_NOT_FOUND');
+      throw err;
+    }
+    return message;
+  }
+
+  /**
+   * One change of a message: checked with reads first (a stranger never takes the write lock),
+   * decided and applied in one store transaction under the conversation's lock, run in this
+   * process's commit order, then pushed to every member's devices as a `conversation-update`
+   * before the caller is answered. Counted against the caller's send allowance.
+   */
+  private async changeMessage(session: Session, messageId: string, edit: MessageEdit): Promise<Message> {
+    const before = await this.readableMessage(session, messageId);
+    (session.isGuest ? this.sendsByGuest : this.sendsByUser).hit(session.userId);
+    return this.writer.submitChange(async () => {
+      const now = Date.now();
+      const result = await this.repo.changeMessage({
+        messageId,
+        actorId: session.userId,
+        edit,
+        at: now,
+        decide: (target) => decideMessageChange(target, session.userId, edit, now, this.config.messageActions),
+      });
+      if (result.item) await this.publishMessageChange(before.conversationId, result);
+      const answer: Message = { ...result.message };
+      if (result.myReactions.length > 0) answer.myReactions = result.myReactions;
+      return answer;
+    });
+  }
+
+  /**
+   * The change item to every member's connections: the world room's to every connection; a
+   * group's to its members as the store has them now (the cached set when it is that version),
+   * so nobody removed meanwhile reads what changed.
+   */
+  private async publishMessageChange(conversationId: string, result: MessageChangeResult): Promise<void> {
+    const item = result.item!;
+    const frame = encodeServerFrame({
+      type: 'conversation-update',
+      data: { conversationId, fromChangeSeq: item.changeSeq, changeSeq: item.changeSeq, items: [item] },
+    });
+    let recipients: readonly string[] | 'everyone' = 'everyone';
+    if (result.conversationType !== 'world') {
+      const cached = await this.membership.forMember(conversationId, result.message.senderId);
+      // The cache's member set is exact when it is the version the change was committed at.
+      if (cached && cached.recipients !== 'all-connected' && cached.info.membersSeq === result.membersSeq) recipients = cached.recipients;
+      else recipients = (await this.repo.getMembersAt(conversationId))?.ids ?? [];
+    }
+    this.bus
+      .publish({ kind: 'frames', recipients, frame })
+      .catch((err: unknown) => this.log.error({ err, conversationId }, 'message change publish failed'));
   }
 
   /**

@@ -23,16 +23,54 @@ export const UserSchema = Type.Object({
   createdAt: IsoTime,
 });
 
-/** A stored message. `seqId` is 1, 2, 3… per conversation, with no gaps. */
+/**
+ * What a reply quotes: a snapshot of the message it answers, taken when the reply was sent, so a
+ * client renders it without another request. When the original is recalled, `preview` becomes ""
+ * and `recalled` true, in every reply to it.
+ */
+export const ReplySnapshotSchema = Type.Object({
+  messageId: Id,
+  seqId: Type.Integer(),
+  senderId: Id,
+  senderName: Type.String(),
+  messageType: StringEnum<MessageType>(MESSAGE_TYPES),
+  preview: Type.String({ description: 'the start of the original content, at most 100 characters; "" once recalled' }),
+  recalled: Type.Optional(Type.Literal(true)),
+});
+
+/** One emoji's reactions on a message: how many users reacted with it. */
+export const ReactionCountSchema = Type.Object({
+  emoji: Type.String({ description: 'one emoji grapheme (Unicode RGI emoji)' }),
+  count: Type.Integer({ minimum: 1 }),
+});
+
+/**
+ * A stored message. `seqId` is 1, 2, 3… per conversation, with no gaps. The optional fields are
+ * present only when they say something: a plain message is exactly the seed's eight fields.
+ */
 export const MessageSchema = Type.Object({
   messageId: Id,
   conversationId: Id,
   senderId: Id,
   senderName: Type.String(),
-  content: Type.String(),
+  content: Type.String({ description: 'the text, or an image/file URL; "" once recalled' }),
   messageType: StringEnum<MessageType>(MESSAGE_TYPES),
   seqId: Type.Integer(),
   sendTime: IsoTime,
+  /** The message this one answers (`replyTo` of the send). */
+  replyTo: Type.Optional(ReplySnapshotSchema),
+  /** A bot's or integration's small JSON object, stored and returned verbatim; clients never render it as markup. */
+  extra: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'a JSON object, at most 2 KiB encoded and 4 levels deep' })),
+  /** When the sender last edited the content. */
+  editedAt: Type.Optional(IsoTime),
+  /** When it was recalled: its content, extra, reply snapshot and reactions are gone. */
+  recalledAt: Type.Optional(IsoTime),
+  /** Who recalled it: the sender, or a group owner or admin removing it. */
+  recalledBy: Type.Optional(Id),
+  /** Reactions, each emoji once with its count, in the order first used. */
+  reactions: Type.Optional(Type.Array(ReactionCountSchema)),
+  /** The caller's own reactions on it: only in answers to one user (history, change feed, action answers), never in shared frames. */
+  myReactions: Type.Optional(Type.Array(Type.String())),
 });
 
 /**
@@ -109,10 +147,22 @@ export const GroupInfoSchema = Type.Object({
  * `null` means gone: a disbanded group, a user who is no longer a member. Clients ignore kinds they
  * do not know (later versions add more).
  */
+/** Who reacted how, in a live `message` change item: lets each of the reactor's devices keep `myReactions`. */
+export const ReactionEventSchema = Type.Object({ userId: Id, emoji: Type.String(), added: Type.Boolean() });
+
 export const ChangeItemSchema = Type.Union([
   Type.Object({ changeSeq: Type.Integer(), kind: Type.Literal('group'), group: Type.Union([GroupInfoSchema, Type.Null()]) }),
   Type.Object({ changeSeq: Type.Integer(), kind: Type.Literal('member'), userId: Id, member: Type.Union([GroupMemberSchema, Type.Null()]) }),
+  /**
+   * A message changed (recalled, edited, reacted to): `message` is its state after the change. In a
+   * live frame `reaction` says whose reaction changed; in the change feed the item carries the
+   * caller's `myReactions` instead.
+   */
+  Type.Object({ changeSeq: Type.Integer(), kind: Type.Literal('message'), seqId: Type.Integer(), message: MessageSchema, reaction: Type.Optional(ReactionEventSchema) }),
 ]);
+
+/** One user's reaction, as `GET /api/messages/{messageId}/reactions` lists them. */
+export const ReactorSchema = Type.Object({ userId: Id, username: Type.String(), emoji: Type.String(), reactedAt: IsoTime });
 
 export const AuthResultSchema = Type.Object({
   token: Type.String(),
@@ -271,7 +321,26 @@ export const ConversationsQuery = Type.Object({
   ),
 });
 
+export const MessageParams = Type.Object({ messageId: Id });
+export const ReactionParams = Type.Object({ messageId: Id, emoji: Type.String({ minLength: 1, maxLength: 64, description: 'one emoji grapheme, percent-encoded in the path' }) });
+/** PUT /api/messages/{messageId}: the sender's new text. */
+export const EditMessageBody = Type.Object({ content: Type.String() }, { additionalProperties: false });
+/** GET /api/messages/{messageId}/reactions: a page of who reacted, optionally with one emoji. */
+export const ReactionsQuery = Type.Object(
+  {
+    emoji: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'only reactions with this emoji' })),
+    page: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000, description: '1-based page, default 1' })),
+    size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'reactions per page, 1–100, default 50' })),
+  },
+  { additionalProperties: false },
+);
+
 // ---- WebSocket frames (seed §7): `{type, data}`; ping and pong need no data ----
+
+/** A reply's target: a message of the same conversation, by id. */
+const ReplyTo = Type.String({ minLength: 1, maxLength: 64, description: 'messageId of a message of the same conversation this one answers' });
+/** Bounded again in logic (2 KiB encoded, 4 levels); the schema says it is an object. */
+const Extra = Type.Record(Type.String(), Type.Unknown(), { description: 'a JSON object for bots and integrations, at most 2 KiB encoded and 4 levels deep, stored and returned verbatim' });
 
 export const SendMessageData = Type.Object(
   {
@@ -280,6 +349,8 @@ export const SendMessageData = Type.Object(
     // `system` messages are the server's own (contract.md): a client may not send one.
     messageType: Type.Optional(Type.Union(CLIENT_MESSAGE_TYPES.map((t) => Type.Literal(t)))),
     tempMessageId: Type.String({ minLength: 1, maxLength: 128 }),
+    replyTo: Type.Optional(ReplyTo),
+    extra: Type.Optional(Extra),
   },
   { additionalProperties: false },
 );
@@ -290,6 +361,8 @@ export const PostMessageBody = Type.Object(
     content: Type.String(),
     messageType: Type.Optional(Type.Union(CLIENT_MESSAGE_TYPES.map((t) => Type.Literal(t)))),
     tempMessageId: Type.String({ minLength: 1, maxLength: 128, description: 'the idempotency key: a repeat answers 200 with the message stored first' }),
+    replyTo: Type.Optional(ReplyTo),
+    extra: Type.Optional(Extra),
   },
   { additionalProperties: false },
 );

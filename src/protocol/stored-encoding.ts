@@ -27,12 +27,16 @@ function fingerprint(text: string): string {
 }
 
 /**
- * The format name of encodings of messages of `schema`: its property names in order, which is what
- * decides the encoded bytes. A new message type or a reworded description is no new format (rows
- * encoded before it are still exact), so it does not send every stored row to the slow path.
+ * The format name of encodings of messages of `schema`: its required property names in order, which
+ * is what decides the encoded bytes of a message that has none of the optional ones. A new message
+ * type or a reworded description is no new format (rows encoded before it are still exact), nor is
+ * a new optional field: a row stored before it existed does not have it, and a row that gains one
+ * (an edit, a reaction) is written again in full. So neither sends every stored row to the slow path.
  */
-export const encodingFormatOf = (schema: TObject): string =>
-  `m${ENCODING_REVISION}-${fingerprint(Object.keys(schema.properties).join(','))}`;
+export const encodingFormatOf = (schema: TObject): string => {
+  const required = new Set(schema.required ?? []);
+  return `m${ENCODING_REVISION}-${fingerprint(Object.keys(schema.properties).filter((name) => required.has(name)).join(','))}`;
+};
 
 /** The format of encodings written today: stored with each row, compared on every read. */
 export const MESSAGE_ENCODING_FORMAT = encodingFormatOf(MessageSchema);

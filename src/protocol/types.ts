@@ -21,6 +21,9 @@ import type {
   MessageAckSchema,
   MyGroupSchema,
   MessageSchema,
+  ReactionCountSchema,
+  ReactorSchema,
+  ReplySnapshotSchema,
   PaginationSchema,
   ReadResultSchema,
   SendMessageData,
@@ -34,6 +37,12 @@ export type User = Static<typeof UserSchema>;
 /** A stored message. `seqId` is 1, 2, 3… per conversation, with no gaps. */
 export type Message = Static<typeof MessageSchema>;
 /** A conversation as one member sees it: `unreadCount` and `lastReadSeq` are that member's. */
+export type ReplySnapshot = Static<typeof ReplySnapshotSchema>;
+export type ReactionCount = Static<typeof ReactionCountSchema>;
+/** One user's reaction on a message. */
+export type Reactor = Static<typeof ReactorSchema>;
+/** A message change item (recall, edit, reaction). */
+export type MessageChangeItem = Extract<ChangeItem, { kind: 'message' }>;
 export type Conversation = Static<typeof ConversationSchema>;
 export type Group = Static<typeof GroupSchema>;
 export type GroupMember = Static<typeof GroupMemberSchema>;

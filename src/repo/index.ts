@@ -8,9 +8,9 @@
  * - (conversationId, senderId, tempMessageId) is stored at most once.
  * - A promise that resolves from `appendMessages` means the rows are durably committed.
  */
-import type { ChangeItem, Conversation, Group, GroupInfoPatch, GroupMember, GroupRole, HistoryQuery, Message, MessageList, MessageType, MyGroup, ReadResult, SystemContent, User, UserRef } from '../protocol/index.js';
+import type { ChangeItem, Conversation, ConversationType, Group, GroupInfoPatch, GroupMember, GroupRole, HistoryQuery, Message, MessageChangeItem, MessageList, MessageType, MyGroup, ReactionCount, Reactor, ReadResult, ReplySnapshot, SystemContent, User, UserRef } from '../protocol/index.js';
 
-export type { ChangeItem, GroupInfoPatch, HistoryQuery };
+export type { ChangeItem, GroupInfoPatch, HistoryQuery, ReactionCount };
 
 export interface UserRecord extends User {
   passwordHash: string;
@@ -50,6 +50,10 @@ export interface NewMessage {
    * and does not store the message when the member set has changed since. Absent: 0, as created.
    */
   membersSeq?: number;
+  /** The snapshot of the message it answers (resolved by logic before the append). */
+  replyTo?: ReplySnapshot;
+  /** A bot's JSON object, already bounded; stored verbatim. */
+  extra?: Record<string, unknown>;
 }
 
 /** A message stored by this append, or already stored (a resend). */
@@ -196,6 +200,55 @@ export interface GroupChangeResult {
   items: ChangeItem[];
 }
 
+/** What to do to a message (logic/message-rules.ts decides whether the actor may). */
+export type MessageEdit =
+  | { kind: 'recall' }
+  | { kind: 'edit'; content: string }
+  | { kind: 'react'; emoji: string; add: boolean };
+
+/** A message as a change sees it, read under its conversation's lock. */
+export interface MessageTarget {
+  message: Message;
+  conversationType: ConversationType;
+  /** The actor's role in the conversation; null when it is not a member. */
+  actorRole: GroupRole | null;
+  /** The actor's reactions on the message. */
+  myReactions: readonly string[];
+}
+
+export interface MessageChange {
+  messageId: string;
+  actorId: string;
+  edit: MessageEdit;
+  /** Milliseconds since the epoch: editedAt, recalledAt, a reaction's time. */
+  at: number;
+  /**
+   * Decides from the message as it is under the lock: true to apply the edit, false when it would
+   * change nothing (a repeated reaction, a second recall), or throws the AppError to answer with.
+   * Pure: it may run again if the transaction is retried.
+   */
+  decide(target: MessageTarget): boolean;
+}
+
+export interface MessageChangeResult {
+  /** The message after the change (without `myReactions`). */
+  message: Message;
+  conversationType: ConversationType;
+  /** The conversation's member-set version at the change (who hears of it). */
+  membersSeq: number;
+  /** The change item with its new changeSeq; null when nothing changed. */
+  item: MessageChangeItem | null;
+  /** The actor's reactions on the message after the change. */
+  myReactions: string[];
+}
+
+export interface ReactorsQuery {
+  emoji?: string;
+  /** 1-based. */
+  page: number;
+  size: number;
+}
+
 export interface Repo {
   /**
    * Throws AppError USERNAME_TAKEN when the name exists case-insensitively or its skeleton is taken.
@@ -243,8 +296,11 @@ export interface Repo {
    * item). CONVERSATION_NOT_FOUND, or NOT_GROUP_CONVERSATION for a 1:1 or the world.
    */
   changeGroup(change: GroupChange): Promise<GroupChangeResult>;
-  /** The items changed after `afterChange`, each once at its latest value, ascending by changeSeq; at most `limit`. */
-  getChanges(conversationId: string, afterChange: number, limit: number): Promise<ChangePage>;
+  /**
+   * The items changed after `afterChange`, each once at its latest value, ascending by changeSeq; at
+   * most `limit`. With `viewerId`, message items carry that user's `myReactions`.
+   */
+  getChanges(conversationId: string, afterChange: number, limit: number, viewerId?: string): Promise<ChangePage>;
   getGroup(groupId: string): Promise<Group | null>;
   getGroupMembers(groupId: string): Promise<GroupMember[]>;
   /** A page of a conversation's members in the order they joined (`role`: of that role only), and how many there are. */
@@ -289,7 +345,25 @@ export interface Repo {
    * Each sender's read pointer advances to its own message.
    */
   appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]>;
-  getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage>;
+  /**
+   * A page of history, each message in its current state; with `viewerId`, each carries that
+   * user's `myReactions` where it has any.
+   */
+  getMessages(conversationId: string, query: HistoryQuery, viewerId?: string): Promise<HistoryPage>;
+  /** One message by id in its current state, or null (no such id, or not a message id). */
+  getMessage(messageId: string): Promise<Message | null>;
+  /** The message stored for (conversation, sender, tempMessageId), or null: whether a send is a resend. */
+  findSentMessage(conversationId: string, senderId: string, tempMessageId: string): Promise<Message | null>;
+  /**
+   * One change of one message (recall, edit, reaction), in one transaction under its
+   * conversation's lock: reads the message, asks `decide`, applies it, bumps the conversation's
+   * `changeSeq` and stores the message's change item (compacted: one row per message). A recall
+   * empties content, extra, reply snapshot and reactions, and turns every reply's snapshot of it
+   * into "recalled". MESSAGE_NOT_FOUND when there is no such message.
+   */
+  changeMessage(change: MessageChange): Promise<MessageChangeResult>;
+  /** Who reacted to the message `seqId` of the conversation (with `emoji` only, when given), oldest first, and how many. */
+  listReactions(conversationId: string, seqId: number, query: ReactorsQuery): Promise<{ reactors: Reactor[]; total: number }>;
   /** Moves the member's read pointer to the newest message. */
   markRead(conversationId: string, userId: string): Promise<ReadResult>;
 

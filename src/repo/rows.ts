@@ -5,7 +5,7 @@
  */
 import type { Conversation, Group, GroupMember, GroupRole, Message, MessageType, MyGroup, User } from '../protocol/index.js';
 import type { ConversationInfo, UserRecord } from './index.js';
-import { toIso } from './shared.js';
+import { toIso, withMeta } from './shared.js';
 
 /** An integer column: a number (SQLite) or a BIGINT string (PostgreSQL). */
 type Int = number | string;
@@ -67,8 +67,8 @@ export interface ConversationInfoRow {
   members_seq: Int;
 }
 
-/** A history row as an array: id, sender_id, sender_name, content, message_type, seq_id, send_time. */
-export type HistoryRow = readonly [Int, Int, string, string, string, Int, Int];
+/** A history row as an array: id, sender_id, sender_name, content, message_type, seq_id, send_time, meta. */
+export type HistoryRow = readonly [Int, Int, string, string, string, Int, Int, string | null];
 
 export interface MessageRow {
   id: Int;
@@ -79,6 +79,7 @@ export interface MessageRow {
   content: string;
   message_type: string;
   send_time: Int;
+  meta: string | null;
 }
 
 export interface ConversationRow {
@@ -102,6 +103,7 @@ export interface ConversationRow {
   lm_content: string | null;
   lm_type: string | null;
   lm_time: Int | null;
+  lm_meta: string | null;
   peer_id: Int | null;
   peer_username: string | null;
   peer_avatar: string | null;
@@ -152,29 +154,37 @@ export const toConversationInfo = (r: ConversationInfoRow): ConversationInfo => 
 
 /** A history row of `conversationId` (the caller's id: the query selects by it). */
 export const toHistoryMessage = (
-  [messageId, senderId, senderName, content, messageType, seqId, sendTime]: HistoryRow,
+  [messageId, senderId, senderName, content, messageType, seqId, sendTime, meta]: HistoryRow,
   conversationId: string,
-): Message => ({
-  messageId: String(messageId),
-  conversationId,
-  senderId: String(senderId),
-  senderName,
-  content,
-  messageType: messageType as MessageType,
-  seqId: Number(seqId),
-  sendTime: toIso(Number(sendTime)),
-});
+): Message =>
+  withMeta(
+    {
+      messageId: String(messageId),
+      conversationId,
+      senderId: String(senderId),
+      senderName,
+      content,
+      messageType: messageType as MessageType,
+      seqId: Number(seqId),
+      sendTime: toIso(Number(sendTime)),
+    },
+    meta,
+  );
 
-export const toMessage = (r: MessageRow): Message => ({
-  messageId: String(r.id),
-  conversationId: String(r.conversation_id),
-  senderId: String(r.sender_id),
-  senderName: r.sender_name,
-  content: r.content,
-  messageType: r.message_type as MessageType,
-  seqId: Number(r.seq_id),
-  sendTime: toIso(Number(r.send_time)),
-});
+export const toMessage = (r: MessageRow): Message =>
+  withMeta(
+    {
+      messageId: String(r.id),
+      conversationId: String(r.conversation_id),
+      senderId: String(r.sender_id),
+      senderName: r.sender_name,
+      content: r.content,
+      messageType: r.message_type as MessageType,
+      seqId: Number(r.seq_id),
+      sendTime: toIso(Number(r.send_time)),
+    },
+    r.meta,
+  );
 
 export function toConversation(r: ConversationRow): Conversation {
   const lastSeq = Number(r.last_seq);
@@ -188,16 +198,19 @@ export function toConversation(r: ConversationRow): Conversation {
     lastMessage:
       r.lm_id === null
         ? null
-        : {
-            messageId: String(r.lm_id),
-            conversationId: String(r.id),
-            senderId: String(r.lm_sender_id ?? ''),
-            senderName: r.lm_sender_name ?? '',
-            content: r.lm_content ?? '',
-            messageType: (r.lm_type ?? 'text') as MessageType,
-            seqId: lastSeq,
-            sendTime: toIso(Number(r.lm_time ?? 0)),
-          },
+        : withMeta(
+            {
+              messageId: String(r.lm_id),
+              conversationId: String(r.id),
+              senderId: String(r.lm_sender_id ?? ''),
+              senderName: r.lm_sender_name ?? '',
+              content: r.lm_content ?? '',
+              messageType: (r.lm_type ?? 'text') as MessageType,
+              seqId: lastSeq,
+              sendTime: toIso(Number(r.lm_time ?? 0)),
+            },
+            r.lm_meta,
+          ),
     unreadCount: Math.max(0, lastSeq - lastReadSeq),
     lastReadSeq,
     updatedAt: toIso(Number(r.updated_at)),
@@ -235,7 +248,7 @@ export const CONVERSATION_SELECT = `
   SELECT c.id, c.type, c.name, c.avatar, c.member_count, c.last_seq, c.updated_at, c.group_id, c.change_seq,
          m.last_read_seq, m.role, m.muted, m.pinned_at, m.hidden_seq,
          lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.sender_name AS lm_sender_name,
-         lm.content AS lm_content, lm.message_type AS lm_type, lm.send_time AS lm_time,
+         lm.content AS lm_content, lm.message_type AS lm_type, lm.send_time AS lm_time, lm.meta AS lm_meta,
          pu.id AS peer_id, pu.username AS peer_username, pu.avatar AS peer_avatar,
          pu.is_guest AS peer_is_guest, pu.created_at AS peer_created_at
   FROM conversation_members m

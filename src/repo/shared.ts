@@ -73,7 +73,7 @@ export function historyRange(query: HistoryQuery, last: number): SeqRange {
 
 /** A new message as stored with `seqId`: everything but the row id. */
 export function storedMessage(m: NewMessage, seqId: number): Omit<Message, 'messageId'> {
-  return {
+  const message: Omit<Message, 'messageId'> = {
     conversationId: m.conversationId,
     senderId: m.senderId,
     senderName: m.senderName,
@@ -82,4 +82,36 @@ export function storedMessage(m: NewMessage, seqId: number): Omit<Message, 'mess
     seqId,
     sendTime: toIso(m.sendTime),
   };
+  if (m.replyTo !== undefined) message.replyTo = m.replyTo;
+  if (m.extra !== undefined) message.extra = m.extra;
+  return message;
+}
+
+/**
+ * The optional fields a store keeps in `messages.meta`, in MessageSchema's order (encodings follow
+ * the order fields were set in). `myReactions` is not among them: it is each reader's own.
+ */
+const META_FIELDS = ['replyTo', 'extra', 'editedAt', 'recalledAt', 'recalledBy', 'reactions'] as const;
+export type MessageMeta = Pick<Message, (typeof META_FIELDS)[number]>;
+
+/** `messages.meta` of a message: its optional fields as JSON, or null for a plain message (most). */
+export function metaOf(message: MessageMeta): string | null {
+  let meta: Record<string, unknown> | null = null;
+  for (const field of META_FIELDS) {
+    const value = message[field];
+    if (value !== undefined) (meta ??= {})[field] = value;
+  }
+  return meta === null ? null : JSON.stringify(meta);
+}
+
+/** `message` with the optional fields of its stored `meta` set after the seed's eight, in their order. */
+export function withMeta<M extends Omit<Message, 'messageId'>>(message: M, meta: string | null | undefined): M {
+  if (meta === null || meta === undefined) return message;
+  return Object.assign(message, JSON.parse(meta) as MessageMeta);
+}
+
+/** The message without its optional fields: what a recall leaves of it. */
+export function withoutMeta<M extends Message>(message: M): Message {
+  const { messageId, conversationId, senderId, senderName, content, messageType, seqId, sendTime } = message;
+  return { messageId, conversationId, senderId, senderName, content, messageType, seqId, sendTime };
 }

@@ -31,13 +31,14 @@ import type {
   MessageAck,
   MyGroup,
   Pagination,
+  Reactor,
   ReadResult,
   SendMessagePayload,
   User,
 } from '../protocol/index.js';
-import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, MembersQuery, Session } from '../logic/api.js';
+import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, LogicApi, MembersQuery, ReactionsPageQuery, Session } from '../logic/api.js';
 import { unobserved, type OperationObserver } from '../ports/observer.js';
-import { fromStatus, fromWireError, INTERNAL_KEY_HEADER, MAX_SENDS_PER_CALL, methodDefinition, type ServiceName } from './definitions.js';
+import { fromStatus, fromWireError, INTERNAL_KEY_HEADER, MAX_SENDS_PER_CALL, messageFromProto, methodDefinition, sendToProto, type ProtoMessage, type ServiceName } from './definitions.js';
 import { SendStream, type SendOutcome } from './send-stream.js';
 
 export interface RpcClientConfig {
@@ -58,7 +59,7 @@ export interface RpcClientConfig {
 /** Proto decoding fills absent message fields with null and adds oneof markers: back to the wire shape. */
 function conversation(raw: Conversation & { peer: User | null; _groupId?: string; _myRole?: string }): Conversation {
   const { peer, groupId, myRole, _groupId: _marker, _myRole: _roleMarker, ...rest } = raw;
-  const out: Conversation = { ...rest, lastMessage: rest.lastMessage ?? null };
+  const out: Conversation = { ...rest, lastMessage: rest.lastMessage ? messageFromProto(rest.lastMessage as unknown as ProtoMessage) : null };
   if (peer) out.peer = peer;
   if (groupId !== undefined) out.groupId = groupId;
   if (myRole !== undefined) out.myRole = myRole;
@@ -76,7 +77,7 @@ const SEND_MESSAGE = 'MessageService.SendMessage';
 const SEND_MESSAGES = 'MessageService.SendMessages';
 
 interface QueuedSend {
-  request: { session: Session; conversationId: string; content: string; tempMessageId: string; messageType?: string; connId?: string };
+  request: { session: Session; conversationId: string; content: string; tempMessageId: string; messageType?: string; connId?: string; replyTo?: string; extraJson?: string };
   bytes: number;
   started: number;
   resolve: (ack: MessageAck) => void;
@@ -354,7 +355,26 @@ export class RpcLogicClient implements LogicApi {
 
   async postMessage(session: Session, payload: SendMessagePayload): Promise<{ message: Message; created: boolean }> {
     // Where the conversation's other sends go: one instance orders them.
-    return this.call('MessageService', 'PostMessage', { session, ...payload }, changeAffinity(payload.conversationId));
+    const res = await this.call<{ message: ProtoMessage; created: boolean }>('MessageService', 'PostMessage', { session, ...sendToProto(payload) }, changeAffinity(payload.conversationId));
+    return { message: messageFromProto(res.message), created: res.created };
+  }
+
+  // Message actions take their conversation's send affinity when the gateway knows it; it knows only
+  // the message id, so they spread by it (the store's lock orders them; frames carry changeSeq).
+  async recallMessage(session: Session, messageId: string): Promise<Message> {
+    return messageFromProto(await this.call<ProtoMessage>('MessageService', 'RecallMessage', { session, messageId }));
+  }
+
+  async editMessage(session: Session, messageId: string, content: string): Promise<Message> {
+    return messageFromProto(await this.call<ProtoMessage>('MessageService', 'EditMessage', { session, messageId, content }));
+  }
+
+  async setReaction(session: Session, messageId: string, emoji: string, add: boolean): Promise<Message> {
+    return messageFromProto(await this.call<ProtoMessage>('MessageService', 'SetReaction', { session, messageId, emoji, add }));
+  }
+
+  async listReactions(session: Session, messageId: string, query: ReactionsPageQuery): Promise<{ reactors: Reactor[]; pagination: Pagination }> {
+    return this.call('MessageService', 'ListReactions', { session, messageId, ...query });
   }
 
   async getChanges(session: Session, conversationId: string, afterChange: number, size: number): Promise<{ items: ChangeItem[]; pagination: Pagination }> {
@@ -368,13 +388,13 @@ export class RpcLogicClient implements LogicApi {
    * conversation, and deliveries leave in seqId order. Correctness does not depend on it.
    */
   sendMessage(session: Session, payload: SendMessagePayload, connId?: string): Promise<MessageAck> {
-    const request: QueuedSend['request'] = { session, ...payload, ...(connId !== undefined ? { connId } : {}) };
+    const request: QueuedSend['request'] = { session, ...sendToProto(payload), ...(connId !== undefined ? { connId } : {}) };
     const primary = sendInstanceOf(payload.conversationId, this.clients.length);
     this.inFlight++;
     return new Promise<MessageAck>((resolve, reject) => {
       let queue = this.queuedSends.get(primary);
       if (!queue) this.queuedSends.set(primary, (queue = []));
-      queue.push({ request, bytes: SEND_OVERHEAD_BYTES + 3 * payload.content.length, started: performance.now(), resolve, reject });
+      queue.push({ request, bytes: SEND_OVERHEAD_BYTES + 3 * (payload.content.length + (request.extraJson?.length ?? 0)), started: performance.now(), resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // After the I/O phase: every frame read in this turn is in the queue by then.

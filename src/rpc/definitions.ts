@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
-import { AppError, ERROR_CODES, isErrorCode } from '../protocol/index.js';
+import { AppError, ERROR_CODES, isErrorCode, type Message, type SendMessagePayload } from '../protocol/index.js';
 
 export const PROTO_FILES = ['auth.proto', 'users.proto', 'conversations.proto', 'messages.proto', 'groups.proto'];
 
@@ -113,4 +113,63 @@ export function fromStatus(err: grpc.ServiceError): AppError | null {
   const rawRetry = err.metadata.get('retry-after')[0];
   const retryAfter = typeof rawRetry === 'string' && /^\d+$/.test(rawRetry) ? Number(rawRetry) : undefined;
   return new AppError(code, err.details, details, retryAfter !== undefined ? { retryAfter } : undefined);
+}
+
+/** A Message as common.proto carries it: the seed's eight fields, the optional ones as JSON. */
+export interface ProtoMessage {
+  messageId: string;
+  conversationId: string;
+  senderId: string;
+  senderName: string;
+  content: string;
+  messageType: string;
+  seqId: number;
+  sendTime: string;
+  metaJson?: string | null;
+  _metaJson?: string;
+}
+
+export function messageToProto(message: Message): ProtoMessage {
+  const { messageId, conversationId, senderId, senderName, content, messageType, seqId, sendTime, ...optional } = message;
+  const proto: ProtoMessage = { messageId, conversationId, senderId, senderName, content, messageType, seqId, sendTime };
+  if (Object.keys(optional).length > 0) proto.metaJson = JSON.stringify(optional);
+  return proto;
+}
+
+/** The Message back, its optional fields in the order they were sent. */
+export function messageFromProto(proto: ProtoMessage): Message {
+  const { metaJson, _metaJson: _marker, ...base } = proto;
+  const message = base as Message;
+  return typeof metaJson === 'string' && metaJson !== '' ? Object.assign(message, JSON.parse(metaJson) as Partial<Message>) : message;
+}
+
+const isMessage = (value: unknown): value is Message =>
+  // An ack has messageId, seqId and sendTime too: a message is told by its sender and content.
+  typeof value === 'object' && value !== null && 'messageId' in value && 'senderId' in value && 'content' in value && 'seqId' in value;
+
+/**
+ * A handler's response with its messages in proto form. The shapes that hold a Message are few and
+ * known: a Message itself, `message` (a send's answer), `lastMessage` of a conversation, and the
+ * conversations of `conversation` and `conversations`.
+ */
+export function withProtoMessages(response: object): object {
+  if (isMessage(response)) return messageToProto(response);
+  const r = response as Record<string, unknown>;
+  const conversationOf = (c: unknown) => {
+    const conversation = c as { lastMessage?: unknown } | null;
+    return conversation && isMessage(conversation.lastMessage) ? { ...conversation, lastMessage: messageToProto(conversation.lastMessage) } : conversation;
+  };
+  let out: Record<string, unknown> | null = null;
+  const set = (key: string, value: unknown) => ((out ??= { ...r })[key] = value);
+  if (isMessage(r.message)) set('message', messageToProto(r.message));
+  if (isMessage(r.lastMessage)) set('lastMessage', messageToProto(r.lastMessage));
+  if (r.conversation !== undefined) set('conversation', conversationOf(r.conversation));
+  if (Array.isArray(r.conversations)) set('conversations', r.conversations.map(conversationOf));
+  return out ?? response;
+}
+
+/** A send's fields as SendMessageRequest carries them (`extra` as JSON). */
+export function sendToProto(payload: SendMessagePayload): Omit<SendMessagePayload, 'extra'> & { extraJson?: string } {
+  const { extra, ...rest } = payload;
+  return extra === undefined ? rest : { ...rest, extraJson: JSON.stringify(extra) };
 }

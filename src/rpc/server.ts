@@ -8,7 +8,7 @@ import { AppError, CLIENT_MESSAGE_TYPES, GROUP_ROLES, toAppError } from '../prot
 import type { HistoryQuery, ClientMessageType, GroupRole, MessageAck, SendMessagePayload } from '../protocol/index.js';
 import type { ClientInfo, LogicApi, Session } from '../logic/api.js';
 import { unobserved, type OperationObserver } from '../ports/observer.js';
-import { INTERNAL_KEY_HEADER, MAX_SENDS_PER_CALL, sameKey, serviceDefinition, toStatus, toWireError, type ServiceName } from './definitions.js';
+import { INTERNAL_KEY_HEADER, MAX_SENDS_PER_CALL, sameKey, serviceDefinition, toStatus, toWireError, withProtoMessages, type ServiceName } from './definitions.js';
 import type { SendOutcome } from './send-stream.js';
 import { ServedSendStream } from './serve-send-stream.js';
 
@@ -85,6 +85,8 @@ interface ProtoSend extends WithSession {
   messageType?: string;
   tempMessageId: string;
   connId?: string;
+  replyTo?: string;
+  extraJson?: string;
 }
 
 function sendOne(logic: LogicApi, r: ProtoSend): Promise<MessageAck> {
@@ -100,6 +102,14 @@ function sendPayload(r: ProtoSend): SendMessagePayload {
       throw new AppError('VALIDATION_ERROR', `messageType: must be one of ${CLIENT_MESSAGE_TYPES.join(', ')}`, { field: 'messageType' });
     }
     payload.messageType = r.messageType as ClientMessageType;
+  }
+  if (r.replyTo !== undefined) payload.replyTo = r.replyTo;
+  if (r.extraJson !== undefined) {
+    try {
+      payload.extra = JSON.parse(r.extraJson) as Record<string, unknown>;
+    } catch {
+      throw new AppError('VALIDATION_ERROR', 'extra: must be a JSON object', { field: 'extra' });
+    }
   }
   return payload;
 }
@@ -197,6 +207,11 @@ function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger
     MessageService: {
       SendMessage: (r: ProtoSend) => sendOne(logic, r),
       PostMessage: (r: ProtoSend) => logic.postMessage(session(r), sendPayload(r)),
+      RecallMessage: (r: WithSession & { messageId: string }) => logic.recallMessage(session(r), r.messageId),
+      EditMessage: (r: WithSession & { messageId: string; content: string }) => logic.editMessage(session(r), r.messageId, r.content),
+      SetReaction: (r: WithSession & { messageId: string; emoji: string; add: boolean }) => logic.setReaction(session(r), r.messageId, r.emoji, r.add),
+      ListReactions: (r: WithSession & { messageId: string; emoji?: string; page: number; size: number }) =>
+        logic.listReactions(session(r), r.messageId, { page: r.page, size: r.size, ...(r.emoji !== undefined ? { emoji: r.emoji } : {}) }),
       SendMessages: async (r: { sends: ProtoSend[] }) => {
         if (r.sends.length > MAX_SENDS_PER_CALL) throw new AppError('VALIDATION_ERROR', `sends: at most ${MAX_SENDS_PER_CALL} per call`, { field: 'sends' });
         return { outcomes: await Promise.all(r.sends.map(sendInBatch)) };
@@ -285,7 +300,7 @@ export class RpcServer {
       result.then(
         (response) => {
           finish('ok');
-          callback(null, response);
+          callback(null, withProtoMessages(response));
         },
         (err: unknown) => {
           const error = toAppError(err);

@@ -38,7 +38,7 @@ describe('the protocol codec', () => {
   it('encodes a message with exactly the fields of MessageSchema, in its order', () => {
     const decoded = JSON.parse(encodeMessage(message(1))) as Record<string, unknown>;
     assert.ok(Value.Check(ExactMessage, decoded));
-    assert.deepEqual(Object.keys(decoded), Object.keys(MessageSchema.properties));
+    assert.deepEqual(Object.keys(decoded), Object.keys(MessageSchema.properties).filter((key) => (MessageSchema.required as readonly string[] | undefined)?.includes(key)));
   });
 
   it('a stored body joined with its row id is the encoding of the whole message', () => {
@@ -99,11 +99,18 @@ describe('the protocol codec', () => {
     assert.ok(Value.Check(ErrorEnvelopeSchema, body));
   });
 
-  it('a field added to MessageSchema names a new stored-encoding format, so old rows are never served as stored', () => {
-    const withField = Type.Object({ ...MessageSchema.properties, editedAt: Type.Optional(Type.String()) });
+  it('a required field added to MessageSchema names a new stored-encoding format, so old rows are never served as stored', () => {
+    const withField = Type.Object({ ...MessageSchema.properties, pinnedBy: Type.String() });
     assert.notEqual(encodingFormatOf(withField), MESSAGE_ENCODING_FORMAT);
     const { messageId, conversationId, ...rest } = MessageSchema.properties;
     assert.notEqual(encodingFormatOf(Type.Object({ conversationId, messageId, ...rest })), MESSAGE_ENCODING_FORMAT, 'reordered');
+  });
+
+  it('an optional field keeps the format: a row stored before it has none, so it stays exact', () => {
+    const withOptional = Type.Object({ ...MessageSchema.properties, pinnedBy: Type.Optional(Type.String()) });
+    assert.equal(encodingFormatOf(withOptional), MESSAGE_ENCODING_FORMAT);
+    // The format of every row stored before message actions existed (SQLite migration 5).
+    assert.equal(MESSAGE_ENCODING_FORMAT, 'm1-9bbb61da');
   });
 
   it('a new message type or a reworded description keeps the format: stored rows stay exact', () => {

@@ -23,6 +23,11 @@ import {
   GuestBody,
   LoginBody,
   MessageSchema,
+  MessageParams,
+  EditMessageBody,
+  ReactionParams,
+  ReactionsQuery,
+  ReactorSchema,
   MemberParams,
   MembersQuery,
   MessagesQuery,
@@ -431,6 +436,105 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
       const body = req.body as Static<typeof PostMessageBody>;
       const { message, created } = await logic.postMessage(session(req), { conversationId, ...body });
       return reply.code(created ? 201 : 200).send(ok(message, created ? 'Message sent' : 'Message already sent'));
+    },
+  );
+
+  // ---- message actions (docs/protocol.md "Message actions"): the original design's /messages/{id} ----
+
+  app.delete(
+    '/api/messages/:messageId',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['messages'],
+        summary: 'Recall a message: its sender within the recall window, a group owner or admin at any time',
+        description: 'The message keeps its seqId and place, its content, extra, reply snapshot and reactions are gone for everyone. Recalling it again changes nothing.',
+        security: secured,
+        params: MessageParams,
+        response: { 200: envelope(MessageSchema), ...errors },
+      },
+    },
+    async (req) => {
+      const { messageId } = req.params as Static<typeof MessageParams>;
+      return ok(await logic.recallMessage(session(req), messageId), 'Message recalled');
+    },
+  );
+
+  app.put(
+    '/api/messages/:messageId',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['messages'],
+        summary: "Edit the text of one's own text message",
+        description: 'The message carries editedAt. With GOCHAT_EDIT_WINDOW_SECONDS set, only within that time of sending.',
+        security: secured,
+        params: MessageParams,
+        body: EditMessageBody,
+        response: { 200: envelope(MessageSchema), ...errors },
+      },
+    },
+    async (req) => {
+      const { messageId } = req.params as Static<typeof MessageParams>;
+      const { content } = req.body as Static<typeof EditMessageBody>;
+      return ok(await logic.editMessage(session(req), messageId, content), 'Message edited');
+    },
+  );
+
+  app.put(
+    '/api/messages/:messageId/reactions/:emoji',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['messages'],
+        summary: 'React to a message with one emoji (again: no change)',
+        security: secured,
+        params: ReactionParams,
+        response: { 200: envelope(MessageSchema), ...errors },
+      },
+    },
+    async (req) => {
+      const { messageId, emoji } = req.params as Static<typeof ReactionParams>;
+      return ok(await logic.setReaction(session(req), messageId, emoji, true), 'Reaction added');
+    },
+  );
+
+  app.delete(
+    '/api/messages/:messageId/reactions/:emoji',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['messages'],
+        summary: "Take back one's reaction with this emoji (none: no change)",
+        security: secured,
+        params: ReactionParams,
+        response: { 200: envelope(MessageSchema), ...errors },
+      },
+    },
+    async (req) => {
+      const { messageId, emoji } = req.params as Static<typeof ReactionParams>;
+      return ok(await logic.setReaction(session(req), messageId, emoji, false), 'Reaction removed');
+    },
+  );
+
+  app.get(
+    '/api/messages/:messageId/reactions',
+    {
+      preHandler: authenticate,
+      schema: {
+        tags: ['messages'],
+        summary: 'Who reacted to a message, oldest first (with emoji: only that emoji)',
+        security: secured,
+        params: MessageParams,
+        querystring: ReactionsQuery,
+        response: { 200: envelope(Type.Array(ReactorSchema), true), ...errors },
+      },
+    },
+    async (req) => {
+      const { messageId } = req.params as Static<typeof MessageParams>;
+      const { emoji, page, size } = req.query as Static<typeof ReactionsQuery>;
+      const result = await logic.listReactions(session(req), messageId, { page: page ?? 1, size: size ?? LIMITS.pageSizeDefault, ...(emoji !== undefined ? { emoji } : {}) });
+      return { ...ok(result.reactors), pagination: result.pagination };
     },
   );
 

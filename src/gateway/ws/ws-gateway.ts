@@ -293,6 +293,10 @@ export class WsGateway {
   /** Frames of no message (a conversation created elsewhere) for the recipients' local connections. */
   private deliverFrames(delivery: FramesDelivery): void {
     const frame = Buffer.from(delivery.frame);
+    if (delivery.recipients === 'everyone') {
+      for (const set of this.byUser.values()) for (const conn of set) conn.sendRaw(frame);
+      return;
+    }
     for (const userId of new Set(delivery.recipients)) for (const conn of this.byUser.get(userId) ?? []) conn.sendRaw(frame);
   }
 

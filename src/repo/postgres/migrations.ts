@@ -132,4 +132,20 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE conversation_members ADD COLUMN pinned_at BIGINT;
   ALTER TABLE conversation_members ADD COLUMN hidden_seq BIGINT;
   `,
+
+  // version 7: message actions (issue 14), as SQLite migration 8 (see there).
+  `
+  ALTER TABLE messages ADD COLUMN meta TEXT;
+  ALTER TABLE messages ADD COLUMN reply_to_seq BIGINT;
+  CREATE INDEX messages_replies ON messages (conversation_id, reply_to_seq) WHERE reply_to_seq IS NOT NULL;
+  CREATE TABLE message_reactions (
+    conversation_id BIGINT NOT NULL REFERENCES conversations (id),
+    seq_id          BIGINT NOT NULL,
+    emoji           TEXT   NOT NULL,
+    user_id         BIGINT NOT NULL REFERENCES users (id),
+    created_at      BIGINT NOT NULL,
+    PRIMARY KEY (conversation_id, seq_id, emoji, user_id)
+  );
+  CREATE INDEX message_reactions_by_user ON message_reactions (conversation_id, user_id, seq_id);
+  `,
 ];

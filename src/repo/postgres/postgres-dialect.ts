@@ -25,14 +25,14 @@ export const POSTGRES_DIALECT: SqlDialect = {
     // Locked in id order and held to COMMIT: other writers of these conversations wait, and two
     // batches never deadlock. FOR UPDATE re-reads a row another writer changed while we waited.
     lockConversations: 'SELECT id, last_seq, members_seq FROM conversations WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE',
-    storedMessages: `SELECT m.id, m.conversation_id, m.seq_id, m.sender_id, m.sender_name, m.content, m.message_type, m.send_time, m.temp_message_id
+    storedMessages: `SELECT m.id, m.conversation_id, m.seq_id, m.sender_id, m.sender_name, m.content, m.message_type, m.send_time, m.meta, m.temp_message_id
                      FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k (conversation_id, sender_id, temp_message_id)
                      JOIN messages m ON m.temp_message_id = k.temp_message_id AND m.sender_id = k.sender_id AND m.conversation_id = k.conversation_id`,
     // The ids come back in row order, null for a skipped row: the input's ordinality joined to what
     // was inserted on (conversation, seq), which is unique.
     insertMessages: `WITH inserted AS (
-                       INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time)
-                       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])
+                       INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, meta, reply_to_seq)
+                       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::bigint[])
                        ON CONFLICT (temp_message_id, sender_id, conversation_id) DO NOTHING
                        RETURNING id, conversation_id, seq_id)
                      SELECT inserted.id FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k (conversation_id, seq_id, n)
@@ -51,6 +51,7 @@ export const POSTGRES_DIALECT: SqlDialect = {
                         WHERE m.conversation_id = v.conversation_id AND m.user_id = v.user_id`,
     // No stored wire form here (no such column in this schema): pages are serialized from their rows.
     messageJsonInRange: null,
+    setMessageState: 'UPDATE messages SET content = $2, meta = $3 WHERE id = $1',
   },
   rowKey: (digits) => digits,
   flag: (value) => value,
@@ -62,8 +63,8 @@ export const POSTGRES_DIALECT: SqlDialect = {
   // numbering continues from the committed last_seq; the UPDATE of that row re-reads it the same way.
   appendInOne: {
     sql: `WITH batch AS (
-            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
-                     WITH ORDINALITY AS b (conversation_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, members_seq, n)),
+            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[])
+                     WITH ORDINALITY AS b (conversation_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, members_seq, meta, reply_to_seq, n)),
           locked AS (
             SELECT id, last_seq, members_seq FROM conversations WHERE id IN (SELECT conversation_id FROM batch) ORDER BY id FOR UPDATE),
           -- A send whose member set changed since it was checked is not planned: the batch is then
@@ -72,8 +73,8 @@ export const POSTGRES_DIALECT: SqlDialect = {
             SELECT b.*, l.last_seq + row_number() OVER (PARTITION BY b.conversation_id ORDER BY b.n) AS seq_id
             FROM batch b JOIN locked l ON l.id = b.conversation_id AND l.members_seq = b.members_seq),
           inserted AS (
-            INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time)
-            SELECT conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time FROM planned
+            INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, meta, reply_to_seq)
+            SELECT conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, meta, reply_to_seq FROM planned
             ON CONFLICT (temp_message_id, sender_id, conversation_id) DO NOTHING
             RETURNING id, conversation_id, seq_id),
           bumped AS (
@@ -81,7 +82,7 @@ export const POSTGRES_DIALECT: SqlDialect = {
             FROM (SELECT conversation_id, max(seq_id) AS last_seq, (array_agg(send_time ORDER BY n DESC))[1] AS updated_at
                   FROM planned GROUP BY conversation_id) p
             -- The check runs for every conversation the batch touches, so no change survives a skipped row.
-            WHERE c.id = p.conversation_id AND gochat_append_complete((SELECT count(*) FROM inserted), $9::bigint)),
+            WHERE c.id = p.conversation_id AND gochat_append_complete((SELECT count(*) FROM inserted), $11::bigint)),
           advanced AS (
             UPDATE conversation_members m SET last_read_seq = GREATEST(m.last_read_seq, p.seq)
             FROM (SELECT conversation_id, sender_id, max(seq_id) AS seq FROM planned GROUP BY conversation_id, sender_id) p

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../protocol/index.js';
-import type { Conversation, Group, GroupInfo, GroupMember, GroupRole, Message, MyGroup, ReadResult, User } from '../../protocol/index.js';
+import type { Conversation, ConversationType, Group, GroupInfo, GroupMember, GroupRole, Message, MessageChangeItem, MyGroup, ReactionCount, Reactor, ReadResult, User } from '../../protocol/index.js';
 import { unobserved, type OperationObserver } from '../../ports/observer.js';
 import type {
   AccountAuth,
@@ -23,15 +23,19 @@ import type {
   HistoryPage,
   HistoryQuery,
   MembersPageQuery,
+  MessageChange,
+  MessageChangeResult,
+  MessageTarget,
   NewGroup,
   NewMessage,
   NewUser,
+  ReactorsQuery,
   Repo,
   SettingsChange,
   StoredAppend,
   UserRecord,
 } from '../index.js';
-import { historyRange, pairKey, storedMessage, usernameKey, WORLD_KEY, WORLD_NAME } from '../shared.js';
+import { historyRange, metaOf, pairKey, storedMessage, toIso, usernameKey, withMeta, withoutMeta, WORLD_KEY, WORLD_NAME } from '../shared.js';
 import { encodeSystemContent } from '../../protocol/system-content.js';
 import {
   flag,
@@ -383,6 +387,7 @@ export class SqlRepo implements Repo {
     const wire = encodeStoredMessageBody(stored);
     const columns: unknown[][] = [[cid], [seqId], [actor], [newMessage.senderName], [newMessage.tempMessageId], [newMessage.content], ['system'], [now]];
     if (this.storesWire) columns.push([wire]);
+    columns.push([null], [null]);
     const [messageId] = yield* sql.insertEach(s.insertMessages, columns);
     if (messageId === null || messageId === undefined) throw new Error('changeGroup: the system message was not stored');
 
@@ -437,22 +442,31 @@ export class SqlRepo implements Repo {
     };
   }
 
-  async getChanges(conversationId: string, afterChange: number, limit: number): Promise<ChangePage> {
+  async getChanges(conversationId: string, afterChange: number, limit: number, viewerId?: string): Promise<ChangePage> {
     const id = this.key(conversationId);
     if (id === null) return { items: [], total: 0 };
+    const viewer = viewerId === undefined ? null : this.key(viewerId);
     const s = this.s;
-    const [rows, count] = await this.driver.read(function* () {
+    return this.driver.read(function* (): Step<ChangePage> {
       const rows = yield* sql.rows<{ change_seq: Int; kind: string; item_key: string; data: string | null }>(s.changesAfter, [id, afterChange, limit]);
       const count = yield* sql.row<{ total: Int }>(s.countChangesAfter, [id, afterChange]);
-      return [rows, count] as const;
+      const items = rows.map((r): ChangeItem => {
+        const changeSeq = Number(r.change_seq);
+        const data = r.data === null ? null : (JSON.parse(r.data) as unknown);
+        if (r.kind === 'member') return { changeSeq, kind: 'member', userId: r.item_key, member: data as GroupMember | null };
+        if (r.kind === 'message') return { changeSeq, kind: 'message', seqId: Number(r.item_key), message: data as Message };
+        return { changeSeq, kind: 'group', group: data as GroupInfo | null };
+      });
+      const messageSeqs = items.flatMap((item) => (item.kind === 'message' ? [item.seqId] : []));
+      if (viewer !== null && messageSeqs.length > 0) {
+        const mine = yield* viewerReactions(s, id, viewer, Math.min(...messageSeqs), Math.max(...messageSeqs));
+        for (const item of items) {
+          const emojis = item.kind === 'message' ? mine.get(item.seqId) : undefined;
+          if (emojis && item.kind === 'message') item.message = { ...item.message, myReactions: emojis };
+        }
+      }
+      return { items, total: Number(count?.total ?? 0) };
     });
-    const items = rows.map((r): ChangeItem => {
-      const changeSeq = Number(r.change_seq);
-      const data = r.data === null ? null : (JSON.parse(r.data) as unknown);
-      if (r.kind === 'member') return { changeSeq, kind: 'member', userId: r.item_key, member: data as GroupMember | null };
-      return { changeSeq, kind: 'group', group: data as GroupInfo | null };
-    });
-    return { items, total: Number(count?.total ?? 0) };
   }
 
   async getGroup(groupId: string): Promise<Group | null> {
@@ -603,7 +617,7 @@ export class SqlRepo implements Repo {
   private async appendAllNew(batch: readonly NewMessage[], inOne: AppendInOne): Promise<AppendResult[] | null> {
     const n = batch.length;
     const keys = this.batchKeys(batch);
-    const columns: unknown[][] = [keys.conversationIds, keys.senderIds, [], [], [], [], [], []];
+    const columns: unknown[][] = [keys.conversationIds, keys.senderIds, [], [], [], [], [], [], [], []];
     for (const m of batch) {
       columns[2]!.push(m.senderName);
       columns[3]!.push(m.tempMessageId);
@@ -611,6 +625,8 @@ export class SqlRepo implements Repo {
       columns[5]!.push(m.messageType);
       columns[6]!.push(m.sendTime);
       columns[7]!.push(m.membersSeq ?? 0);
+      columns[8]!.push(newMessageMeta(m));
+      columns[9]!.push(m.replyTo?.seqId ?? null);
     }
     let rows: Array<[Int, Int]>;
     try {
@@ -752,6 +768,8 @@ export class SqlRepo implements Repo {
     const types: string[] = [];
     const sendTimes: number[] = [];
     const wire: string[] = [];
+    const metas: Array<string | null> = [];
+    const replySeqs: Array<number | null> = [];
     const freshConversations: RowKey[] = [];
     const freshSenders: RowKey[] = [];
     const repeats: number[] = [];
@@ -796,17 +814,13 @@ export class SqlRepo implements Repo {
       types.push(m.messageType);
       sendTimes.push(m.sendTime);
       wire.push(encodeStoredMessageBody(message));
+      metas.push(newMessageMeta(m));
+      replySeqs.push(m.replyTo?.seqId ?? null);
     }
     const rowColumns: unknown[][] = [freshConversations, seqIds, freshSenders, senderNames, tempIds, contents, types, sendTimes];
     if (this.storesWire) rowColumns.push(wire);
+    rowColumns.push(metas, replySeqs);
     return { results, conversations, fresh, freshMessages, wire, rowColumns, repeats };
-  }
-
-  private *historyFromColumns(id: RowKey, conversationId: string, query: HistoryQuery): Step<HistoryPage> {
-    const last = yield* this.lastSeq(id);
-    const range = historyRange(query, last);
-    const rows = range.empty ? [] : yield* sql.arrays<HistoryRow>(this.s.messagesInRange, [id, range.from, range.to]);
-    return { messages: MessageList.of(rows.map((row) => toHistoryMessage(row, conversationId))), total: last, hasMore: range.hasMore };
   }
 
   private *lastSeq(id: RowKey): Step<number> {
@@ -814,24 +828,162 @@ export class SqlRepo implements Repo {
     return Number(row?.last_seq ?? 0);
   }
 
-  async getMessages(conversationId: string, query: HistoryQuery): Promise<HistoryPage> {
+  async getMessages(conversationId: string, query: HistoryQuery, viewerId?: string): Promise<HistoryPage> {
     const id = this.key(conversationId);
     if (id === null) return { messages: MessageList.of([]), total: 0, hasMore: false };
-    return this.driver.read(() => this.history(id, conversationId, query));
+    const viewer = viewerId === undefined ? null : this.key(viewerId);
+    return this.driver.read(() => this.history(id, conversationId, query, viewer));
   }
 
-  /** A page from the encodings kept with the rows where the store keeps them, else from the columns. */
-  private *history(id: RowKey, conversationId: string, query: HistoryQuery): Step<HistoryPage> {
+  /**
+   * A page from the encodings kept with the rows where the store keeps them, else from the columns;
+   * with a viewer, its own reactions added to the messages it reacted to (one more index range read).
+   */
+  private *history(id: RowKey, conversationId: string, query: HistoryQuery, viewer: RowKey | null): Step<HistoryPage> {
     const inRange = this.s.messageJsonInRange;
-    if (inRange === null) return yield* this.historyFromColumns(id, conversationId, query);
     const last = yield* this.lastSeq(id);
     const range = historyRange(query, last);
-    const parts = range.empty ? [] : yield* sql.values<string | null>(inRange, [id, range.from, range.to]);
-    if (parts.includes(null)) {
-      // Stored before the wire form was (SQLite migration 3): build the page from the columns.
-      return yield* this.historyFromColumns(id, conversationId, query);
+    const mine = viewer === null || range.empty ? null : yield* viewerReactions(this.s, id, viewer, range.from, range.to);
+    const page = inRange === null ? null : yield* this.historyFromStoredText(inRange, id, range);
+    if (page === null) {
+      const rows = range.empty ? [] : yield* sql.arrays<HistoryRow>(this.s.messagesInRange, [id, range.from, range.to]);
+      const messages = rows.map((row) => toHistoryMessage(row, conversationId));
+      if (mine !== null && mine.size > 0) for (const message of messages) withMyReactions(message, mine.get(message.seqId));
+      return { messages: MessageList.of(messages), total: last, hasMore: range.hasMore };
     }
-    return { messages: MessageList.ofEncoded(parts as string[]), total: last, hasMore: range.hasMore };
+    if (mine !== null && mine.size > 0) {
+      // Messages are contiguous seqIds from range.from: the viewer's emojis go after the stored fields.
+      for (const [seqId, emojis] of mine) {
+        const k = seqId - range.from;
+        const part = page[k];
+        if (part !== undefined) page[k] = `${part.slice(0, -1)},"myReactions":${JSON.stringify(emojis)}}`;
+      }
+    }
+    return { messages: MessageList.ofEncoded(page), total: last, hasMore: range.hasMore };
+  }
+
+  /** The page's kept encodings, or null when a row has none in today's format (then it is built from the columns). */
+  private *historyFromStoredText(inRange: string, id: RowKey, range: ReturnType<typeof historyRange>): Step<string[] | null> {
+    const parts = range.empty ? [] : yield* sql.values<string | null>(inRange, [id, range.from, range.to]);
+    // Stored before the wire form was (SQLite migration 3), or in another format.
+    return parts.includes(null) ? null : (parts as string[]);
+  }
+
+  async getMessage(messageId: string): Promise<Message | null> {
+    const id = this.key(messageId);
+    if (id === null) return null;
+    const row = await this.driver.read(() => sql.row<MessageRow>(this.s.messageById, [id]));
+    return row ? toMessage(row) : null;
+  }
+
+  async findSentMessage(conversationId: string, senderId: string, tempMessageId: string): Promise<Message | null> {
+    const [cid, uid] = [this.key(conversationId), this.key(senderId)];
+    if (cid === null || uid === null) return null;
+    const [row] = await this.driver.read(() => sql.rowsEach<StoredMessageRow>(this.s.storedMessages, [[cid], [uid], [tempMessageId]]));
+    return row ? toMessage(row) : null;
+  }
+
+  async changeMessage(change: MessageChange): Promise<MessageChangeResult> {
+    const mid = this.key(change.messageId);
+    const actor = this.key(change.actorId);
+    if (mid === null || actor === null) throw new AppError('MESSAGE_NOT_FOUND');
+    return this.driver.write(() => this.applyMessageChange(mid, actor, change));
+  }
+
+  private *applyMessageChange(mid: RowKey, actor: RowKey, change: MessageChange): Step<MessageChangeResult> {
+    const s = this.s;
+    const first = yield* sql.row<MessageRow>(s.messageById, [mid]);
+    if (!first) throw new AppError('MESSAGE_NOT_FOUND');
+    const cid = this.key(String(first.conversation_id))!;
+    // The conversation's lock, then the message as it is under it (PostgreSQL: another writer may
+    // have changed it between the two reads).
+    const conversation = yield* sql.row<GroupLockRow>(s.lockGroup, [cid]);
+    if (!conversation) throw new AppError('MESSAGE_NOT_FOUND');
+    const row = (yield* sql.row<MessageRow>(s.messageById, [mid]))!;
+    const before = toMessage(row);
+    const seqId = before.seqId;
+    const roleRow = yield* sql.row<{ role: GroupRole }>(s.memberRole, [cid, actor]);
+    const myBefore = yield* sql.values<string>(s.reactionsOfUser, [cid, seqId, actor]);
+    const target: MessageTarget = { message: before, conversationType: conversation.type as ConversationType, actorRole: roleRow?.role ?? null, myReactions: myBefore };
+    const result = (message: Message, item: MessageChangeItem | null, myReactions: string[]): MessageChangeResult => ({
+      message,
+      conversationType: target.conversationType,
+      membersSeq: Number(conversation.members_seq),
+      item,
+      myReactions,
+    });
+    if (!change.decide(target)) return result(before, null, myBefore);
+
+    const at = toIso(change.at);
+    const { edit } = change;
+    let after: Message;
+    let myAfter = myBefore;
+    let reaction: MessageChangeItem['reaction'];
+    if (edit.kind === 'recall') {
+      after = { ...withoutMeta(before), content: '', recalledAt: at, recalledBy: change.actorId };
+      myAfter = [];
+      yield* sql.run(s.deleteReactionsOf, [cid, seqId]);
+      // Every reply's snapshot of it loses its preview: no answer quotes a recalled message.
+      for (const reply of yield* sql.rows<MessageRow>(s.repliesTo, [cid, seqId])) {
+        const quoted = toMessage(reply);
+        if (!quoted.replyTo) continue;
+        const { preview: _preview, recalled: _recalled, ...snapshot } = quoted.replyTo;
+        const emptied: Message = { ...quoted, replyTo: { ...snapshot, preview: '', recalled: true } };
+        yield* this.writeMessageState(emptied);
+        // A reply's own change item (it was edited or reacted to) keeps its state as data: emptied
+        // too, in place. Its changeSeq stays: devices learn of it from the recall's item.
+        yield* sql.run(s.rewriteChangeData, [cid, 'message', String(quoted.seqId), JSON.stringify(emptied)]);
+      }
+    } else if (edit.kind === 'edit') {
+      after = { ...before, content: edit.content, editedAt: at };
+      // editedAt keeps its place among the optional fields (meta order), wherever it was set first.
+      after = withMeta(withoutMeta(after), metaOf(after));
+    } else {
+      const changed = edit.add
+        ? yield* sql.run(s.insertReaction, [cid, seqId, edit.emoji, actor, change.at])
+        : yield* sql.run(s.deleteReaction, [cid, seqId, edit.emoji, actor]);
+      if (changed === 0) return result(before, null, myBefore);
+      const reactions = countReaction(before.reactions ?? [], edit.emoji, edit.add ? 1 : -1);
+      const { reactions: _old, ...rest } = before;
+      after = reactions.length > 0 ? withMeta(withoutMeta(rest), metaOf({ ...rest, reactions })) : withMeta(withoutMeta(rest), metaOf(rest));
+      myAfter = edit.add ? [...myBefore, edit.emoji] : myBefore.filter((e) => e !== edit.emoji);
+      reaction = { userId: change.actorId, emoji: edit.emoji, added: edit.add };
+    }
+    yield* this.writeMessageState(after);
+    const changeSeq = Number(conversation.change_seq) + 1;
+    yield* sql.run(s.setChangeSeq, [cid, changeSeq]);
+    yield* sql.run(s.upsertChange, [cid, 'message', String(seqId), changeSeq, JSON.stringify(after)]);
+    const item: MessageChangeItem = { changeSeq, kind: 'message', seqId, message: after };
+    if (reaction !== undefined) item.reaction = reaction;
+    return result(after, item, myAfter);
+  }
+
+  /** Writes a message's content and optional fields (and its stored wire form, where the store keeps one). */
+  private *writeMessageState(message: Message): Step<void> {
+    const { messageId, ...body } = message;
+    const params: unknown[] = [this.key(messageId), message.content, metaOf(message)];
+    if (this.storesWire) params.push(encodeStoredMessageBody(body));
+    yield* sql.run(this.s.setMessageState, params);
+  }
+
+  async listReactions(conversationId: string, seqId: number, query: ReactorsQuery): Promise<{ reactors: Reactor[]; total: number }> {
+    const id = this.key(conversationId);
+    if (id === null) return { reactors: [], total: 0 };
+    const s = this.s;
+    const offset = (query.page - 1) * query.size;
+    return this.driver.read(function* () {
+      type ReactorRow = { user_id: Int; username: string; emoji: string; created_at: Int };
+      const rows =
+        query.emoji === undefined
+          ? yield* sql.rows<ReactorRow>(s.reactorsPage, [id, seqId, query.size, offset])
+          : yield* sql.rows<ReactorRow>(s.reactorsPageOfEmoji, [id, seqId, query.size, offset, query.emoji]);
+      const [total] =
+        query.emoji === undefined ? yield* sql.values<Int>(s.countReactors, [id, seqId]) : yield* sql.values<Int>(s.countReactorsOfEmoji, [id, seqId, query.emoji]);
+      return {
+        reactors: rows.map((r) => ({ userId: String(r.user_id), username: r.username, emoji: r.emoji, reactedAt: toIso(Number(r.created_at)) })),
+        total: Number(total ?? 0),
+      };
+    });
   }
 
   async markRead(conversationId: string, userId: string): Promise<ReadResult> {
@@ -850,6 +1002,34 @@ export class SqlRepo implements Repo {
   async close(): Promise<void> {
     await this.driver.close();
   }
+}
+
+/** The optional fields a new message is stored with (reply snapshot, extra), or null for a plain one. */
+const newMessageMeta = (m: NewMessage): string | null => (m.replyTo === undefined && m.extra === undefined ? null : metaOf(m));
+
+/** A reader's own emojis by seqId over a seq range. */
+function* viewerReactions(s: Statements, conversation: RowKey, viewer: RowKey, from: number, to: number): Step<Map<number, string[]>> {
+  const rows = yield* sql.arrays<[Int, string]>(s.viewerReactionsInRange, [conversation, viewer, from, to]);
+  const mine = new Map<number, string[]>();
+  for (const [seq, emoji] of rows) {
+    const seqId = Number(seq);
+    const list = mine.get(seqId);
+    if (list) list.push(emoji);
+    else mine.set(seqId, [emoji]);
+  }
+  return mine;
+}
+
+/** Sets the reader's `myReactions` on a message built from columns (last, after the stored fields). */
+function withMyReactions(message: Message, emojis: string[] | undefined): void {
+  if (emojis !== undefined) message.myReactions = emojis;
+}
+
+/** The reaction counts after one user's reaction with `emoji` was added (+1) or taken back (-1). */
+function countReaction(counts: readonly ReactionCount[], emoji: string, delta: 1 | -1): ReactionCount[] {
+  const next = counts.map((c) => (c.emoji === emoji ? { emoji, count: c.count + delta } : c)).filter((c) => c.count > 0);
+  if (delta === 1 && !counts.some((c) => c.emoji === emoji)) next.push({ emoji, count: 1 });
+  return next;
 }
 
 /** Every Repo method; the compiler checks the list against the interface, so none goes unobserved. */
@@ -884,6 +1064,10 @@ const REPO_METHODS = Object.keys({
   updateSettings: 0,
   appendMessages: 0,
   getMessages: 0,
+  getMessage: 0,
+  findSentMessage: 0,
+  changeMessage: 0,
+  listReactions: 0,
   markRead: 0,
   ping: 0,
   close: 0,

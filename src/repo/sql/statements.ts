@@ -30,8 +30,8 @@ export interface EachStatements {
   /**
    * Inserts messages, skipping a row whose (temp_message_id, sender_id, conversation_id) is stored;
    * resolves to their ids in row order, null for a skipped row; columns: conversation_id, seq_id,
-   * sender_id, sender_name, temp_message_id, content, message_type, send_time, and wire where the
-   * dialect stores it.
+   * sender_id, sender_name, temp_message_id, content, message_type, send_time, wire where the
+   * dialect stores it, then meta and reply_to_seq.
    */
   insertMessages: string;
   /** Deletes messages an append inserted and takes back within its transaction; columns: id. */
@@ -52,6 +52,11 @@ export type Statements = ReturnType<typeof sharedStatements> &
   EachStatements & {
     /** Each message's whole JSON in a seq range (`MESSAGE_JSON_SQL`); null where rows keep no stored text. */
     messageJsonInRange: string | null;
+    /**
+     * A changed message's state: parameters id, content, meta, and where the dialect keeps it the
+     * stored wire form (written in today's format).
+     */
+    setMessageState: string;
   };
 
 export function sharedStatements(d: DialectSyntax) {
@@ -151,9 +156,32 @@ export function sharedStatements(d: DialectSyntax) {
     countConversations: conversationCountSql(param),
     oneConversation: `${CONVERSATION_SELECT} WHERE m.user_id = $1 AND m.conversation_id = $2`,
 
+    // ---- message actions (SqlRepo.changeMessage): one message, under its conversation's lock ----
+    messageById: `SELECT id, conversation_id, seq_id, sender_id, sender_name, content, message_type, send_time, meta
+                  FROM messages WHERE id = $1`,
+    memberRole: 'SELECT role FROM conversation_members WHERE conversation_id = $1 AND user_id = $2',
+    reactionsOfUser: 'SELECT emoji FROM message_reactions WHERE conversation_id = $1 AND seq_id = $2 AND user_id = $3 ORDER BY created_at, emoji',
+    insertReaction: `INSERT INTO message_reactions (conversation_id, seq_id, emoji, user_id, created_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT DO NOTHING`,
+    deleteReaction: 'DELETE FROM message_reactions WHERE conversation_id = $1 AND seq_id = $2 AND emoji = $3 AND user_id = $4',
+    deleteReactionsOf: 'DELETE FROM message_reactions WHERE conversation_id = $1 AND seq_id = $2',
+    repliesTo: `SELECT id, conversation_id, seq_id, sender_id, sender_name, content, message_type, send_time, meta
+                FROM messages WHERE conversation_id = $1 AND reply_to_seq = $2`,
+    setChangeSeq: 'UPDATE conversations SET change_seq = $2 WHERE id = $1',
+    rewriteChangeData: 'UPDATE conversation_changes SET data = $4 WHERE conversation_id = $1 AND kind = $2 AND item_key = $3',
+    // A reader's own reactions on a range of messages (a history page, a page of the change feed).
+    viewerReactionsInRange: `SELECT seq_id, emoji FROM message_reactions
+                             WHERE conversation_id = $1 AND user_id = $2 AND seq_id >= $3 AND seq_id <= $4 ORDER BY seq_id, created_at, emoji`,
+    reactorsPage: `SELECT r.user_id, u.username, r.emoji, r.created_at FROM message_reactions r JOIN users u ON u.id = r.user_id
+                   WHERE r.conversation_id = $1 AND r.seq_id = $2 ORDER BY r.created_at, r.user_id, r.emoji LIMIT $3 OFFSET $4`,
+    reactorsPageOfEmoji: `SELECT r.user_id, u.username, r.emoji, r.created_at FROM message_reactions r JOIN users u ON u.id = r.user_id
+                          WHERE r.conversation_id = $1 AND r.seq_id = $2 AND r.emoji = $5 ORDER BY r.created_at, r.user_id LIMIT $3 OFFSET $4`,
+    countReactors: 'SELECT COUNT(*) FROM message_reactions WHERE conversation_id = $1 AND seq_id = $2',
+    countReactorsOfEmoji: 'SELECT COUNT(*) FROM message_reactions WHERE conversation_id = $1 AND seq_id = $2 AND emoji = $3',
+
     lastSeq: 'SELECT last_seq FROM conversations WHERE id = $1',
     // Just the columns a Message needs, read as arrays: an object per row cost more than the query.
-    messagesInRange: `SELECT id, sender_id, sender_name, content, message_type, seq_id, send_time
+    messagesInRange: `SELECT id, sender_id, sender_name, content, message_type, seq_id, send_time, meta
                       FROM messages WHERE conversation_id = $1 AND seq_id >= $2 AND seq_id <= $3 ORDER BY seq_id`,
     // One statement: the pointer moves to the newest seq of the conversation, read in the same statement.
     markRead: `UPDATE conversation_members
@@ -199,7 +227,7 @@ export interface SqlDialect {
 /**
  * The one-statement append. Parameters: the batch column by column (conversation ids, sender ids,
  * sender names, temp ids, contents, types, send times, the member-set versions the sends were
- * checked at) and its length. It locks the batch's
+ * checked at, metas, reply_to_seqs) and its length. It locks the batch's
  * conversations in id order, numbers each message last_seq + its rank in its conversation in
  * batch order, inserts, and writes last_seq, updated_at and the senders' read pointers, exactly
  * as `SqlRepo.append` would for a batch of new messages. It answers (seq_id, id) per message in

@@ -157,4 +157,24 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE conversation_members ADD COLUMN pinned_at INTEGER;
   ALTER TABLE conversation_members ADD COLUMN hidden_seq INTEGER;
   `,
+
+  // 8: message actions (issue 14). meta: the message's optional fields as JSON in MessageSchema's
+  // order (reply snapshot, extra, edit and recall marks, reaction counts), NULL for a plain message;
+  // a change rewrites it and the stored wire form together. reply_to_seq: the seqId a reply quotes,
+  // so a recall finds the replies whose snapshot it must empty. message_reactions: who reacted
+  // with what, one row per (message, emoji, user).
+  `
+  ALTER TABLE messages ADD COLUMN meta TEXT;
+  ALTER TABLE messages ADD COLUMN reply_to_seq INTEGER;
+  CREATE INDEX messages_replies ON messages (conversation_id, reply_to_seq) WHERE reply_to_seq IS NOT NULL;
+  CREATE TABLE message_reactions (
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    seq_id          INTEGER NOT NULL,
+    emoji           TEXT    NOT NULL,
+    user_id         INTEGER NOT NULL REFERENCES users (id),
+    created_at      INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, seq_id, emoji, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX message_reactions_by_user ON message_reactions (conversation_id, user_id, seq_id);
+  `,
 ];
