@@ -69,7 +69,7 @@ export const MessageSchema = Type.Object({
   recalledBy: Type.Optional(Id),
   /** Reactions, each emoji once with its count, in the order first used. */
   reactions: Type.Optional(Type.Array(ReactionCountSchema)),
-  /** The caller's own reactions on it: only in answers to one user (history, change feed, action answers), never in shared frames. */
+  /** The caller's own reactions on it, a set (no order): only in answers to one user (history, change feed, action answers), never in shared frames. */
   myReactions: Type.Optional(Type.Array(Type.String())),
 });
 

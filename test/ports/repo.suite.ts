@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError, encodeMessage, type Conversation, type HistoryQuery } from '../../src/protocol/index.js';
-import type { ConversationKey, GroupChange, NewMessage, Repo } from '../../src/repo/index.js';
+import type { ConversationKey, GroupChange, MessageChange, MessageEdit, NewMessage, Repo } from '../../src/repo/index.js';
 import { appendStored } from '../helpers/append.js';
 import { decideGroupChange, type GroupOperation } from '../../src/logic/group-rules.js';
 
@@ -682,6 +682,124 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const { a } = await busyUser(2);
       const page = await repo.listConversationsPage(a.userId, { limit: 10, after: { pinned: false, updatedAt: 0, conversationId: '1' } });
       assert.deepEqual(page, { conversations: [], total: 2, hasMore: false });
+    });
+
+    // ---- message changes (recall, edit, reactions) ----
+
+    const pairWithMessages = async (...contents: string[]) => {
+      const [a, b] = [await user(), await user()];
+      const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
+      const stored = await appendStored(repo, contents.map((content, i) => message(conversationId, a.userId, uniq(`m${i}-`), content)));
+      return { a, b, conversationId, messages: stored.map((s) => s.message) };
+    };
+    const messageChange = (messageId: string, actorId: string, edit: MessageEdit, decide: MessageChange['decide'] = () => true): MessageChange => ({
+      messageId,
+      actorId,
+      edit,
+      at: Date.now(),
+      decide,
+    });
+    const historyOf = async (conversationId: string, viewerId?: string) =>
+      (await repo.getMessages(conversationId, { kind: 'page', page: 1, size: 100 }, viewerId)).messages.values;
+
+    test('changeMessage: an edit is served everywhere with editedAt, and bumps changeSeq once', async () => {
+      const { a, conversationId, messages } = await pairWithMessages('draft');
+      const result = await repo.changeMessage(messageChange(messages[0]!.messageId, a.userId, { kind: 'edit', content: 'final' }));
+      assert.equal(result.message.content, 'final');
+      assert.ok(result.message.editedAt);
+      assert.equal(result.item?.changeSeq, 1);
+      const [stored] = await historyOf(conversationId);
+      assert.deepEqual(stored, result.message);
+      assert.equal(encodeMessage(stored!), JSON.stringify(result.message), 'stored text and columns agree');
+      assert.deepEqual((await repo.getConversation(conversationId, a.userId))?.lastMessage, result.message);
+      const { items } = await repo.getChanges(conversationId, 0, 10);
+      assert.deepEqual(items, [{ changeSeq: 1, kind: 'message', seqId: 1, message: result.message }]);
+    });
+
+    test('changeMessage: decide sees the message as stored and the actor\'s role; false changes nothing', async () => {
+      const { a, b, conversationId, messages } = await pairWithMessages('keep');
+      let seen: Parameters<MessageChange['decide']>[0] | undefined;
+      const result = await repo.changeMessage(messageChange(messages[0]!.messageId, b.userId, { kind: 'recall' }, (target) => ((seen = target), false)));
+      assert.deepEqual([seen?.message.content, seen?.conversationType, seen?.actorRole, seen?.myReactions], ['keep', 'single', 'member', []]);
+      assert.equal(result.item, null);
+      assert.equal((await repo.getConversation(conversationId, a.userId))?.changeSeq, 0);
+      const stranger = await user();
+      await repo.changeMessage(messageChange(messages[0]!.messageId, stranger.userId, { kind: 'recall' }, (target) => ((seen = target), false)));
+      assert.equal(seen?.actorRole, null);
+    });
+
+    test('changeMessage: an error from decide rolls back, an unknown message is MESSAGE_NOT_FOUND', async () => {
+      const { a, messages } = await pairWithMessages('x');
+      await assert.rejects(
+        repo.changeMessage(messageChange(messages[0]!.messageId, a.userId, { kind: 'edit', content: 'y' }, () => {
+          throw new AppError('FORBIDDEN');
+        })),
+        (err: unknown) => err instanceof AppError && err.code === 'FORBIDDEN',
+      );
+      for (const id of ['999999999', 'abc']) {
+        await assert.rejects(repo.changeMessage(messageChange(id, a.userId, { kind: 'recall' })), (err: unknown) => err instanceof AppError && err.code === 'MESSAGE_NOT_FOUND');
+      }
+      assert.equal(await repo.getMessage('abc'), null);
+    });
+
+    test('reactions: counted once per user and emoji, each reader sees its own, who is listed', async () => {
+      const { a, b, conversationId, messages } = await pairWithMessages('vote');
+      const id = messages[0]!.messageId;
+      await repo.changeMessage(messageChange(id, a.userId, { kind: 'react', emoji: '👍', add: true }));
+      const repeat = await repo.changeMessage(messageChange(id, a.userId, { kind: 'react', emoji: '👍', add: true }));
+      assert.equal(repeat.item, null, 'a repeated reaction changes nothing');
+      await repo.changeMessage(messageChange(id, b.userId, { kind: 'react', emoji: '👍', add: true }));
+      const last = await repo.changeMessage(messageChange(id, b.userId, { kind: 'react', emoji: '🎉', add: true }));
+      assert.deepEqual(last.message.reactions, [{ emoji: '👍', count: 2 }, { emoji: '🎉', count: 1 }]);
+      assert.deepEqual(last.myReactions, ['👍', '🎉']);
+      assert.deepEqual(last.item?.reaction, { userId: b.userId, emoji: '🎉', added: true });
+      assert.deepEqual((await historyOf(conversationId, a.userId))[0]?.myReactions, ['👍']);
+      // A set: its order carries no meaning.
+      assert.deepEqual((await historyOf(conversationId, b.userId))[0]?.myReactions?.sort(), ['👍', '🎉'].sort());
+      assert.equal((await historyOf(conversationId))[0]?.myReactions, undefined);
+      const feed = await repo.getChanges(conversationId, 0, 10, a.userId);
+      assert.deepEqual(feed.items.map((i) => i.kind === 'message' && i.message.myReactions), [['👍']], 'compacted to one item, with the reader\'s own');
+      const who = await repo.listReactions(conversationId, 1, { page: 1, size: 10 });
+      assert.deepEqual([who.total, who.reactors.map((r) => [r.userId, r.emoji])], [3, [[a.userId, '👍'], [b.userId, '👍'], [b.userId, '🎉']]]);
+      assert.equal((await repo.listReactions(conversationId, 1, { page: 1, size: 10, emoji: '🎉' })).total, 1);
+      const undone = await repo.changeMessage(messageChange(id, a.userId, { kind: 'react', emoji: '👍', add: false }));
+      assert.deepEqual([undone.message.reactions, undone.myReactions], [[{ emoji: '👍', count: 1 }, { emoji: '🎉', count: 1 }], []]);
+    });
+
+    test('recall: the content, extra, reactions and every quote of it are gone from storage', async () => {
+      const { a, b, conversationId, messages } = await pairWithMessages('the secret');
+      const original = messages[0]!;
+      const [reply] = await appendStored(repo, [{
+        ...message(conversationId, b.userId, uniq('reply'), 'answer'),
+        replyTo: { messageId: original.messageId, seqId: 1, senderId: a.userId, senderName: 'sender', messageType: 'text', preview: 'the secret' },
+        extra: { note: 'the secret' },
+      }]);
+      await repo.changeMessage(messageChange(reply!.message.messageId, a.userId, { kind: 'react', emoji: '👀', add: true }));
+      await repo.changeMessage(messageChange(original.messageId, b.userId, { kind: 'react', emoji: '👍', add: true }));
+      const recalled = await repo.changeMessage(messageChange(original.messageId, a.userId, { kind: 'recall' }));
+      assert.deepEqual([recalled.message.content, recalled.message.reactions, recalled.message.recalledBy, recalled.myReactions], ['', undefined, a.userId, []]);
+      const history = await historyOf(conversationId, b.userId);
+      assert.deepEqual(history[0], recalled.message);
+      assert.deepEqual(history[1]?.replyTo, { messageId: original.messageId, seqId: 1, senderId: a.userId, senderName: 'sender', messageType: 'text', preview: '', recalled: true });
+      const feed = await repo.getChanges(conversationId, 0, 10);
+      assert.ok(!JSON.stringify(feed).includes('the secret'.slice(0, 10)) || JSON.stringify(feed).includes('"note":"the secret"'), 'only the reply\'s own extra may say it');
+      assert.ok(!JSON.stringify([history[0], feed.items.find((i) => i.kind === 'message' && i.seqId === 1)]).includes('the secret'));
+      const replyItem = feed.items.find((i) => i.kind === 'message' && i.seqId === 2);
+      assert.ok(replyItem?.kind === 'message' && replyItem.message.replyTo?.recalled === true, 'the reply\'s compacted item is emptied in place');
+      assert.equal((await repo.listReactions(conversationId, 1, { page: 1, size: 10 })).total, 0);
+      assert.deepEqual((await repo.getConversation(conversationId, a.userId))?.lastMessage?.replyTo?.preview, '');
+    });
+
+    test('changeMessage: racing edits through two handles serialize: the later commit wins everywhere', async () => {
+      const { a, conversationId, messages } = await pairWithMessages('v0');
+      const other = await fixture!.openAgain();
+      opened.push(other);
+      const id = messages[0]!.messageId;
+      const results = await Promise.all(['v1', 'v2', 'v3', 'v4'].map((content, i) => (i % 2 ? other : repo).changeMessage(messageChange(id, a.userId, { kind: 'edit', content }))));
+      const last = results.reduce((x, y) => (x.item!.changeSeq > y.item!.changeSeq ? x : y));
+      assert.deepEqual(results.map((r) => r.item!.changeSeq).sort(), [1, 2, 3, 4]);
+      assert.equal((await historyOf(conversationId))[0]?.content, last.message.content);
+      assert.equal((await repo.getConversation(conversationId, a.userId))?.changeSeq, 4);
     });
 
     test('ping answers', async () => {

@@ -565,6 +565,91 @@ describe('authorization matrix: every endpoint and WebSocket action × every kin
     );
   });
 
+  // ---- message actions: each cell acts on a message of its own, in a group of its own ----
+
+  /** Outsiders are told the message does not exist, whatever they ask. */
+  const messageOutsiders = { nonMember: denied('MESSAGE_NOT_FOUND'), otherUser: denied('MESSAGE_NOT_FOUND'), guest: denied('MESSAGE_NOT_FOUND') };
+  const byRoleOnMessage = (owner: Outcome, admin: Outcome, member: Outcome) => expect({ owner, admin, member, ...messageOutsiders });
+  const messageOf = async (by: Authenticated, conversationId: string): Promise<Message> => {
+    const res = await api.post<Message>(`${conversationPath(conversationId)}/messages`, { content: `said by ${by}`, tempMessageId: `matrix-m-${++tempCounter}` }, users[by].token);
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body.data;
+  };
+
+  /**
+   * A row of message actions: each principal acts on a fresh message by `by` in a fresh group.
+   * Every denied cell's group (its last message, reactions included, and its change cursor) must
+   * be exactly as it was.
+   */
+  async function messageRow(expected: Record<Principal, Outcome>, by: Authenticated, call: (p: Principal, message: Message) => Promise<Answer>): Promise<void> {
+    const made = await Promise.all(
+      PRINCIPALS.map(async (p) => {
+        const g = await freshGroup(`message ${p}`);
+        const message = await messageOf(by, g.conversationId);
+        return [p, { g: { ...g, before: await summary(g.conversationId) }, message }] as const;
+      }),
+    );
+    const subjects = Object.fromEntries(made) as Record<Principal, { g: Fresh; message: Message }>;
+    const wrong = await cells(expected, (p) => call(p, subjects[p].message));
+    for (const p of PRINCIPALS.filter((q) => expected[q].status >= 300)) {
+      const { g } = subjects[p];
+      const now = await summary(g.conversationId);
+      if (!isDeepStrictEqual(now, g.before)) wrong.push(`${p}: a denied call changed the group from ${JSON.stringify(g.before)} to ${JSON.stringify(now)}`);
+    }
+    assertCells(wrong);
+  }
+  const messagePath = (m: Message) => `/api/messages/${m.messageId}`;
+  const reactionPath = (m: Message) => `${messagePath(m)}/reactions/${encodeURIComponent('👍')}`;
+
+  it("DELETE /api/messages/{id} of a member's message: the sender, the owner and admins", () =>
+    messageRow(byRoleOnMessage(ok(), ok(), ok()), 'member', (p, m) => http(p, 'DELETE', messagePath(m))));
+
+  it("DELETE /api/messages/{id} of the owner's message: the owner and admins, not a member", () =>
+    messageRow(byRoleOnMessage(ok(), ok(), FORBIDDEN), 'owner', (p, m) => http(p, 'DELETE', messagePath(m))));
+
+  it("PUT /api/messages/{id}: only the sender edits", () =>
+    messageRow(byRoleOnMessage(FORBIDDEN, FORBIDDEN, ok()), 'member', (p, m) => http(p, 'PUT', messagePath(m), { content: `edited by ${p}` })));
+
+  it('PUT /api/messages/{id}/reactions/{emoji}: every member, nobody else', () =>
+    messageRow(byRoleOnMessage(ok(), ok(), ok()), 'member', (p, m) => http(p, 'PUT', reactionPath(m))));
+
+  it('DELETE /api/messages/{id}/reactions/{emoji}: every member, nobody else', () =>
+    messageRow(byRoleOnMessage(ok(), ok(), ok()), 'member', (p, m) => http(p, 'DELETE', reactionPath(m))));
+
+  it('GET /api/messages/{id}/reactions: every member, nobody else', () =>
+    messageRow(byRoleOnMessage(ok(), ok(), ok()), 'member', (p, m) => http(p, 'GET', `${messagePath(m)}/reactions`)));
+
+  it('message actions in a 1:1: the peer may react, never recall or edit; outsiders learn nothing', async () => {
+    const single = expect({ owner: FORBIDDEN, member: ok(), admin: denied('MESSAGE_NOT_FOUND'), ...messageOutsiders });
+    await row(single, async (p) => http(p, 'DELETE', messagePath(await messageOf('member', singleId))));
+    await row(single, async (p) => http(p, 'PUT', messagePath(await messageOf('member', singleId)), { content: 'edited' }));
+    const reactors = expect({ owner: ok(), member: ok(), admin: denied('MESSAGE_NOT_FOUND'), ...messageOutsiders });
+    await row(reactors, async (p) => http(p, 'PUT', reactionPath(await messageOf('member', singleId))));
+  });
+
+  it('message actions in the world room: guests react and reply like anyone; only the sender recalls or edits', async (t) => {
+    if (worldId === undefined) return t.skip('no world room');
+    const world = worldId;
+    const everyone = expect({ owner: ok(), admin: ok(), member: ok(), nonMember: ok(), otherUser: ok(), guest: ok() });
+    await row(everyone, async (p) => http(p, 'PUT', reactionPath(await messageOf('guest', world))));
+    const target = await messageOf('owner', world);
+    await row(created(everyone), (p) =>
+      http(p, 'POST', `${conversationPath(world)}/messages`, { content: `reply by ${p}`, tempMessageId: `matrix-reply-${++tempCounter}`, replyTo: target.messageId }),
+    );
+    const senderOnly = expect({ owner: FORBIDDEN, admin: FORBIDDEN, member: FORBIDDEN, nonMember: FORBIDDEN, otherUser: FORBIDDEN, guest: ok() });
+    await row(senderOnly, async (p) => http(p, 'DELETE', messagePath(await messageOf('guest', world))));
+    await row(senderOnly, async (p) => http(p, 'PUT', messagePath(await messageOf('guest', world)), { content: 'edited' }));
+  });
+
+  it('a reply names a message of its own conversation only', () =>
+    row(
+      expect({ owner: denied('MESSAGE_NOT_FOUND'), member: denied('MESSAGE_NOT_FOUND'), admin: NOT_MEMBER, ...outsiders }),
+      async (p) => {
+        const elsewhere = await messageOf('owner', groupConversationId);
+        return http(p, 'POST', `${conversationPath(singleId)}/messages`, { content: 'reply', tempMessageId: `matrix-x-${++tempCounter}`, replyTo: elsewhere.messageId });
+      },
+    ));
+
   it('POST /api/auth/logout: any valid token, after which it is refused everywhere', async () => {
     await row(anyUser, (p) => http(p, 'POST', '/api/auth/logout'));
     for (const p of AUTHENTICATED) {
