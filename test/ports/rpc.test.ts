@@ -168,6 +168,37 @@ describe('LogicApi over gRPC', () => {
     assert.deepEqual(JSON.parse(JSON.stringify((await backend.logic.postMessage(a, { conversationId: board, content: 'posted', tempMessageId: 'p1' })).message)), posted.message);
   });
 
+  it('message actions match the in-process results, optional fields and errors included', async () => {
+    const a = await signIn('rpc_erin');
+    const b = await signIn('rpc_finn');
+    const { conversation } = await api.openSingleConversation(a, b.userId);
+    const chat = conversation.conversationId;
+    const extra = { url: 'https://ci.example/7', nested: { ok: true } };
+    const original = (await api.postMessage(a, { conversationId: chat, content: 'first', tempMessageId: 'x1', extra })).message;
+    assert.deepEqual(original.extra, extra);
+    // Over the send stream too: replyTo and extra cross with the send.
+    const ack = await api.sendMessage(b, { conversationId: chat, content: 'second', tempMessageId: 'x2', replyTo: original.messageId, extra: { n: 1 } });
+    const reply = (await api.getMessages(a, chat, { kind: 'after', afterSeq: ack.seqId - 1, size: 1 })).messages.values[0]!;
+    assert.deepEqual([reply.replyTo?.messageId, reply.replyTo?.preview, reply.extra], [original.messageId, 'first', { n: 1 }]);
+
+    const edited = await api.editMessage(a, original.messageId, 'first, edited');
+    assert.ok(edited.editedAt);
+    const reacted = await api.setReaction(b, original.messageId, '👍', true);
+    assert.deepEqual([reacted.reactions, reacted.myReactions], [[{ emoji: '👍', count: 1 }], ['👍']]);
+    const who = await api.listReactions(a, original.messageId, { page: 1, size: 10 });
+    assert.deepEqual(who, await backend.logic.listReactions(a, original.messageId, { page: 1, size: 10 }));
+    assert.deepEqual(who.reactors.map((r) => [r.userId, r.emoji]), [[b.userId, '👍']]);
+    // The conversation's lastMessage carries its optional fields across too.
+    assert.deepEqual(await api.getConversation(a, chat), await backend.logic.getConversation(a, chat));
+    const recalled = await api.recallMessage(b, reply.messageId);
+    assert.deepEqual([recalled.content, recalled.recalledBy, recalled.extra, recalled.replyTo], ['', b.userId, undefined, undefined]);
+    assert.deepEqual(await api.getChanges(a, chat, 0, 10), await backend.logic.getChanges(a, chat, 0, 10));
+    await assert.rejects(api.recallMessage(a, '999999999'), isCode('MESSAGE_NOT_FOUND'));
+    await assert.rejects(api.editMessage(b, original.messageId, 'not mine'), isCode('FORBIDDEN'));
+    await assert.rejects(api.setReaction(a, reply.messageId, '👍', true), isCode('MESSAGE_RECALLED'));
+    await assert.rejects(api.setReaction(a, original.messageId, 'x', true), isCode('VALIDATION_ERROR'));
+  });
+
   it('conversation-list pages match the in-process pages, cursor and last page included', async () => {
     const owner = await signIn('rpc_pager');
     for (const name of ['p1', 'p2', 'p3']) await api.createGroup(owner, { groupName: name, members: [] });
