@@ -121,9 +121,15 @@ function depthOf(value: unknown): number {
   return deepest + 1;
 }
 
-/** The first `max` code points of `content`, never splitting a surrogate pair, on one line. */
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * `content` on one line, cut to at most `max` characters as a person counts them (graphemes: an
+ * emoji sequence or a letter with its accents is one, and is never cut in two), with "…" when cut.
+ */
 export function previewOf(content: string, max = 100): string {
   const flat = content.replace(/\s+/g, ' ').trim();
-  const points = Array.from(flat);
-  return points.length <= max ? flat : `${points.slice(0, max - 1).join('')}…`;
+  // Content is bounded (GOCHAT_MAX_CONTENT_CHARS), so segmenting all of it stays cheap.
+  const parts = Array.from(graphemes.segment(flat), (s) => s.segment);
+  return parts.length <= max ? flat : `${parts.slice(0, max - 1).join('')}…`;
 }
