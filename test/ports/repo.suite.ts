@@ -790,6 +790,17 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.deepEqual((await repo.getConversation(conversationId, a.userId))?.lastMessage?.replyTo?.preview, '');
     });
 
+    test('a reply whose target was recalled after its snapshot was taken is stored quoting it as recalled', async () => {
+      const { a, b, conversationId, messages } = await pairWithMessages('said in haste');
+      const target = messages[0]!;
+      // The snapshot logic took before the recall committed.
+      const snapshot = { messageId: target.messageId, seqId: target.seqId, senderId: a.userId, senderName: 'sender', messageType: 'text' as const, preview: 'said in haste' };
+      await repo.changeMessage(messageChange(target.messageId, a.userId, { kind: 'recall' }));
+      const [reply] = await appendStored(repo, [{ ...message(conversationId, b.userId, uniq('late-reply'), 'late'), replyTo: snapshot }]);
+      assert.deepEqual(reply!.message.replyTo, { ...snapshot, preview: '', recalled: true });
+      assert.deepEqual((await historyOf(conversationId))[1]?.replyTo, { ...snapshot, preview: '', recalled: true });
+    });
+
     test('changeMessage: racing edits through two handles serialize: the later commit wins everywhere', async () => {
       const { a, conversationId, messages } = await pairWithMessages('v0');
       const other = await fixture!.openAgain();

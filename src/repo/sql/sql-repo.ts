@@ -600,7 +600,8 @@ export class SqlRepo implements Repo {
   async appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
     const inOne = this.dialect.appendInOne;
-    if (inOne !== null && !this.storesWire) {
+    // A reply's quote is checked under the lock (withCurrentQuotes): the general algorithm takes it first.
+    if (inOne !== null && !this.storesWire && !batch.some((m) => m.replyTo !== undefined)) {
       const results = await this.appendAllNew(batch, inOne);
       if (results !== null) return results;
     }
@@ -679,15 +680,16 @@ export class SqlRepo implements Repo {
    * them, a repeat within the batch now taking no seqId and resolving to its first — three more
    * statements, still whatever the batch size. So seqIds stay 1, 2, 3… with no gaps.
    */
-  private *append(batch: readonly NewMessage[]): Step<AppendResult[]> {
+  private *append(sends: readonly NewMessage[]): Step<AppendResult[]> {
     const s = this.s;
-    const keys = this.batchKeys(batch);
+    const keys = this.batchKeys(sends);
 
     const distinct = [...new Set(keys.conversationIds)];
     const lockedRows = yield* sql.rowsEach<{ id: Int; last_seq: Int; members_seq: Int }>(s.lockConversations, [distinct]);
     if (lockedRows.length !== distinct.length) throw new AppError('CONVERSATION_NOT_FOUND');
     const locked = new Map<RowKey, LockedConversation>();
     for (const row of lockedRows) locked.set(this.key(String(row.id))!, { lastSeq: Number(row.last_seq), membersSeq: Number(row.members_seq) });
+    const batch = yield* this.withCurrentQuotes(sends, keys);
 
     let plan = this.planAppend(batch, keys, locked, null);
     let ids = yield* sql.insertEach(s.insertMessages, plan.rowColumns);
@@ -738,6 +740,26 @@ export class SqlRepo implements Repo {
       results[plan.repeats[r]!] = { message: original.message, duplicate: true };
     }
     return results as AppendResult[];
+  }
+
+  /**
+   * The batch with each reply's snapshot as its target is now, under the conversation's lock: a
+   * target recalled after logic took the snapshot (and before this commit) is quoted as recalled,
+   * so no preview of recalled content is ever stored. Replies are few: one probe each.
+   */
+  private *withCurrentQuotes(batch: readonly NewMessage[], keys: BatchKeys): Step<readonly NewMessage[]> {
+    if (!batch.some((m) => m.replyTo !== undefined)) return batch;
+    const out = [...batch];
+    for (let i = 0; i < out.length; i++) {
+      const m = out[i]!;
+      if (m.replyTo === undefined) continue;
+      const [meta] = yield* sql.values<string | null>(this.s.metaOfSeq, [keys.conversationIds[i], m.replyTo.seqId]);
+      if (meta && (JSON.parse(meta) as { recalledAt?: string }).recalledAt !== undefined) {
+        const { preview: _preview, recalled: _recalled, ...snapshot } = m.replyTo;
+        out[i] = { ...m, replyTo: { ...snapshot, preview: '', recalled: true } };
+      }
+    }
+    return out;
   }
 
   /**

@@ -168,6 +168,7 @@ export function sharedStatements(d: DialectSyntax) {
     repliesTo: `SELECT id, conversation_id, seq_id, sender_id, sender_name, content, message_type, send_time, meta
                 FROM messages WHERE conversation_id = $1 AND reply_to_seq = $2`,
     setChangeSeq: 'UPDATE conversations SET change_seq = $2 WHERE id = $1',
+    metaOfSeq: 'SELECT meta FROM messages WHERE conversation_id = $1 AND seq_id = $2',
     rewriteChangeData: 'UPDATE conversation_changes SET data = $4 WHERE conversation_id = $1 AND kind = $2 AND item_key = $3',
     // A reader's own reactions on a range of messages (a history page, a page of the change feed).
     viewerReactionsInRange: `SELECT seq_id, emoji FROM message_reactions
