@@ -334,6 +334,19 @@ describe('extra', () => {
   });
 });
 
+describe('the world room', () => {
+  it("a change reaches every connection, and a reaction is anyone's", async () => {
+    const world = (await api.get<Conversation[]>('/api/conversations', ann.token)).body.data.find((c) => c.type === 'world')!.conversationId;
+    const m = await send(ann, world, 'hello world');
+    const deeWs = await socket(dee);
+    const guest = (await api.post<AuthResult>('/api/auth/guest', {})).body.data;
+    assert.equal((await react(m.messageId, '👋', guest)).status, 200);
+    const frame = await nextMessageChange(deeWs, m.messageId);
+    assert.deepEqual(messageItem(frame)!.reaction, { userId: guest.user.userId, emoji: '👋', added: true });
+    assert.equal((await recall(m.messageId, guest)).body.code, 'FORBIDDEN');
+  });
+});
+
 describe('authorization', () => {
   it('tells a non-member MESSAGE_NOT_FOUND for every action, and changes nothing', async () => {
     const m = await send(ann, chat, 'private');

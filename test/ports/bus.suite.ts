@@ -152,6 +152,19 @@ export function busSuite(name: string, makeFixture: () => Promise<BusFixture | s
       }
     });
 
+    test("frames for 'everyone' (a world-room change) reach every subscribed gateway, with or without users online", async (f) => {
+      const [busy, empty] = [await f.gateway('g-ev1'), await f.gateway('g-ev2')];
+      const [atBusy, atEmpty] = [new Inbox(), new Inbox()];
+      await busy.subscribe(atBusy.handler);
+      await empty.subscribe(atEmpty.handler);
+      busy.userOnline('hana');
+      const frame = `{"type":"conversation-update","data":{"conversationId":"ev${Date.now()}"}}`;
+      await (await f.publisher()).publish({ kind: 'frames', recipients: 'everyone', frame });
+      for (const inbox of [atBusy, atEmpty]) {
+        assert.deepEqual(await inbox.next((e) => e.kind === 'frames' && e.frame === frame), { kind: 'frames', recipients: 'everyone', frame });
+      }
+    });
+
     test('broadcasts of a conversation published in seqId order arrive in seqId order', async (f) => {
       const gateway = await f.gateway('g-bc3');
       const inbox = new Inbox();
