@@ -117,6 +117,9 @@ const NO_OUTCOME = () => new AppError('INTERNAL_ERROR', 'logic answered no outco
  */
 const changeAffinity = (conversationId: string): string => `conversation:${conversationId}`;
 
+/** Where one message's actions go (see `recallMessage`). */
+const messageAffinity = (messageId: string): string => `message:${messageId}`;
+
 /** FNV-1a: a stable, cheap string hash for instance affinity. */
 function hash(key: string): number {
   let h = 0x811c9dc5;
@@ -359,18 +362,19 @@ export class RpcLogicClient implements LogicApi {
     return { message: messageFromProto(res.message), created: res.created };
   }
 
-  // Message actions take their conversation's send affinity when the gateway knows it; it knows only
-  // the message id, so they spread by it (the store's lock orders them; frames carry changeSeq).
+  // The gateway knows only a message action's message id: every action on one message goes to one
+  // instance (while it is up), so a reaction storm on one message is published in commit order and
+  // devices see its changeSeqs without gaps. The store's lock orders actions whatever instance runs them.
   async recallMessage(session: Session, messageId: string): Promise<Message> {
-    return messageFromProto(await this.call<ProtoMessage>('MessageService', 'RecallMessage', { session, messageId }));
+    return messageFromProto(await this.call<ProtoMessage>('MessageService', 'RecallMessage', { session, messageId }, messageAffinity(messageId)));
   }
 
   async editMessage(session: Session, messageId: string, content: string): Promise<Message> {
-    return messageFromProto(await this.call<ProtoMessage>('MessageService', 'EditMessage', { session, messageId, content }));
+    return messageFromProto(await this.call<ProtoMessage>('MessageService', 'EditMessage', { session, messageId, content }, messageAffinity(messageId)));
   }
 
   async setReaction(session: Session, messageId: string, emoji: string, add: boolean): Promise<Message> {
-    return messageFromProto(await this.call<ProtoMessage>('MessageService', 'SetReaction', { session, messageId, emoji, add }));
+    return messageFromProto(await this.call<ProtoMessage>('MessageService', 'SetReaction', { session, messageId, emoji, add }, messageAffinity(messageId)));
   }
 
   async listReactions(session: Session, messageId: string, query: ReactionsPageQuery): Promise<{ reactors: Reactor[]; pagination: Pagination }> {
