@@ -90,7 +90,9 @@ export class RedisFanoutQueue implements FanoutQueue {
   ack(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return Promise.resolve();
     return this.timed('ack', async () => {
-      await this.redis().xack(this.key, GROUP, ...ids);
+      // Fanned out is done with: deleted too, not left until MAXLEN trims it. An entry holds a
+      // message's content, and a recall must leave it stored nowhere (one group reads the stream).
+      await this.redis().multi().xack(this.key, GROUP, ...ids).xdel(this.key, ...ids).exec();
     });
   }
 

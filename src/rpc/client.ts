@@ -392,7 +392,13 @@ export class RpcLogicClient implements LogicApi {
    * conversation, and deliveries leave in seqId order. Correctness does not depend on it.
    */
   sendMessage(session: Session, payload: SendMessagePayload, connId?: string): Promise<MessageAck> {
-    const request: QueuedSend['request'] = { session, ...sendToProto(payload), ...(connId !== undefined ? { connId } : {}) };
+    let fields: ReturnType<typeof sendToProto>;
+    try {
+      fields = sendToProto(payload);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const request: QueuedSend['request'] = { session, ...fields, ...(connId !== undefined ? { connId } : {}) };
     const primary = sendInstanceOf(payload.conversationId, this.clients.length);
     this.inFlight++;
     return new Promise<MessageAck>((resolve, reject) => {

@@ -171,5 +171,24 @@ export function withProtoMessages(response: object): object {
 /** A send's fields as SendMessageRequest carries them (`extra` as JSON). */
 export function sendToProto(payload: SendMessagePayload): Omit<SendMessagePayload, 'extra'> & { extraJson?: string } {
   const { extra, ...rest } = payload;
-  return extra === undefined ? rest : { ...rest, extraJson: JSON.stringify(extra) };
+  if (extra === undefined) return rest;
+  // Encoded here, in the gateway, before logic bounds it: a value nested thousands deep would
+  // overflow the stack in JSON.stringify. Logic checks the exact bounds again (checkExtra).
+  if (nestedDeeperThan(extra, EXTRA_WIRE_MAX_DEPTH)) throw new AppError('VALIDATION_ERROR', 'extra: nested too deep', { field: 'extra' });
+  return { ...rest, extraJson: JSON.stringify(extra) };
+}
+
+/** Far above what logic accepts (4), far below what would overflow a stack. */
+const EXTRA_WIRE_MAX_DEPTH = 64;
+
+/** Whether `value` nests deeper than `limit`, walked iteratively (no recursion to overflow). */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
 }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { BroadcastDelivery, Bus, BusEvent, FramesDelivery, MessageDelivery } from '../../bus/index.js';
 import type { LogicApi, Session } from '../../logic/api.js';
 import { unobserved, type OperationObserver } from '../../ports/observer.js';
-import { AppError, CLOSE_CODES, toAppError, type ClientFrame } from '../../protocol/index.js';
+import { AppError, CLOSE_CODES, toAppError, type ClientFrame, type MessageAck } from '../../protocol/index.js';
 import { ClientFrameSchema } from '../../protocol/schemas.js';
 import { assertWellFormed, decodeJson, describeErrors, isWellFormed, mayHoldLoneSurrogate, strictAjv } from '../validation.js';
 import { ClientConnection } from './connection.js';
@@ -209,7 +209,14 @@ export class WsGateway {
       if (--conn.inFlight <= this.config.maxInFlightSends / 2) conn.resumeReading();
     };
     const started = performance.now();
-    this.logic.sendMessage(conn.session, payload, conn.id).then(
+    // A LogicApi that throws instead of rejecting must still settle this send (and its count).
+    let sending: Promise<MessageAck>;
+    try {
+      sending = this.logic.sendMessage(conn.session, payload, conn.id);
+    } catch (err) {
+      sending = Promise.reject(err);
+    }
+    sending.then(
       (ack) => {
         settled();
         // Counted before the ack is written, so a client that saw its ack sees it counted.
