@@ -644,13 +644,7 @@ export class Logic implements LogicApi {
     checkContent(payload.content, this.config.maxContentChars);
     const extra = payload.extra === undefined ? undefined : checkExtra(payload.extra);
     const membership = await this.requireMember(payload.conversationId, session.userId);
-    let replyTo: ReplySnapshot | undefined;
-    if (payload.replyTo !== undefined) {
-      const resolved = await this.resolveReply(session, payload);
-      // Already stored: the resend answers with the original, whatever became of its target since.
-      if ('duplicate' in resolved) return resolved;
-      replyTo = resolved;
-    }
+    const replyTo = payload.replyTo === undefined ? undefined : await this.resolveReply(session, payload);
     // A guest chatting on an open socket is active too (written at most once an hour).
     if (session.isGuest) await this.guestExpiry.touch(session.userId);
     // Messages and bytes both: a guest storing thousands of 4,000-character messages fills a disk.
@@ -677,11 +671,12 @@ export class Logic implements LogicApi {
   }
 
   /**
-   * The snapshot a reply carries of its target, or, when the target cannot be answered (recalled
-   * since, say) but this very send is already stored, that stored send: a resend is answered with
-   * the original and never resolves its target again.
+   * The snapshot a reply carries of its target. When the target cannot be answered (recalled since,
+   * say) but this very send is already stored, the send goes on with the snapshot it had: the store
+   * answers a resend with the original (after its usual membership check) and never stores this
+   * one, so a resend never fails on its target's fate.
    */
-  private async resolveReply(session: Session, payload: SendMessagePayload): Promise<ReplySnapshot | StoredAppend> {
+  private async resolveReply(session: Session, payload: SendMessagePayload): Promise<ReplySnapshot> {
     const target = await this.repo.getMessage(payload.replyTo!);
     try {
       if (!target || target.conversationId !== payload.conversationId) {
@@ -691,7 +686,8 @@ export class Logic implements LogicApi {
       if (target.messageType === 'system') throw new AppError('VALIDATION_ERROR', 'replyTo: a system message cannot be answered', { field: 'replyTo' });
     } catch (err) {
       const sent = await this.repo.findSentMessage(payload.conversationId, session.userId, payload.tempMessageId);
-      if (sent) return { message: sent, duplicate: true };
+      // Never stored (the store finds the original first): any well-formed snapshot does.
+      if (sent) return sent.replyTo ?? { messageId: payload.replyTo!, seqId: 0, senderId: '', senderName: '', messageType: 'text', preview: '' };
       throw err;
     }
     return {
@@ -753,15 +749,20 @@ export class Logic implements LogicApi {
     const before = await this.readableMessage(session, messageId);
     (session.isGuest ? this.sendsByGuest : this.sendsByUser).hit(session.userId);
     return this.writer.submitChange(async () => {
-      const now = Date.now();
       const result = await this.repo.changeMessage({
         messageId,
         actorId: session.userId,
         edit,
-        at: now,
-        decide: (target) => decideMessageChange(target, session.userId, edit, now, this.config.messageActions),
+        // Read under the lock: of two racing edits, the later commit has the later editedAt.
+        now: () => Date.now(),
+        decide: (target, at) => decideMessageChange(target, session.userId, edit, at, this.config.messageActions),
       });
-      if (result.item) await this.publishMessageChange(before.conversationId, result);
+      // Committed: a failure to publish costs live devices the frame (the change feed has it), never the caller its answer.
+      if (result.item) {
+        await this.publishMessageChange(before.conversationId, result).catch((err: unknown) =>
+          this.log.error({ err, conversationId: before.conversationId }, 'message change publish failed'),
+        );
+      }
       const answer: Message = { ...result.message };
       if (result.myReactions.length > 0) answer.myReactions = result.myReactions;
       return answer;

@@ -45,7 +45,8 @@ export function decideMessageChange(target: MessageTarget, actorId: string, edit
           ? new AppError('FORBIDDEN', "Only the sender, the group's owner or an admin may recall it", { requiredRole: 'admin' })
           : new AppError('FORBIDDEN', 'Only the sender may recall it');
       }
-      if (age > config.recallWindowSeconds * 1000) {
+      // A window of 0 refuses every sender, whatever the clocks of the processes that wrote sendTime say.
+      if (config.recallWindowSeconds === 0 || age > config.recallWindowSeconds * 1000) {
         throw new AppError('RECALL_WINDOW_EXPIRED', `A message can be recalled within ${config.recallWindowSeconds} s of sending`, { windowSeconds: config.recallWindowSeconds });
       }
       return true;

@@ -220,14 +220,14 @@ export interface MessageChange {
   messageId: string;
   actorId: string;
   edit: MessageEdit;
-  /** Milliseconds since the epoch: editedAt, recalledAt, a reaction's time. */
-  at: number;
+  /** Milliseconds since the epoch, read once the lock is held: editedAt, recalledAt, a reaction's time. */
+  now(): number;
   /**
-   * Decides from the message as it is under the lock: true to apply the edit, false when it would
-   * change nothing (a repeated reaction, a second recall), or throws the AppError to answer with.
-   * Pure: it may run again if the transaction is retried.
+   * Decides from the message as it is under the lock, at `at` (`now()`): true to apply the edit,
+   * false when it would change nothing (a repeated reaction, a second recall), or throws the
+   * AppError to answer with. Pure: it may run again if the transaction is retried.
    */
-  decide(target: MessageTarget): boolean;
+  decide(target: MessageTarget, at: number): boolean;
 }
 
 export interface MessageChangeResult {

@@ -696,7 +696,7 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       messageId,
       actorId,
       edit,
-      at: Date.now(),
+      now: () => Date.now(),
       decide,
     });
     const historyOf = async (conversationId: string, viewerId?: string) =>

@@ -197,6 +197,12 @@ describe('LogicApi over gRPC', () => {
     await assert.rejects(api.editMessage(b, original.messageId, 'not mine'), isCode('FORBIDDEN'));
     await assert.rejects(api.setReaction(a, reply.messageId, '👍', true), isCode('MESSAGE_RECALLED'));
     await assert.rejects(api.setReaction(a, original.messageId, 'x', true), isCode('VALIDATION_ERROR'));
+    // An extra nested far too deep for JSON.stringify's stack: refused as input, not a crash, and as a rejection.
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 20_000; i++) deep = { d: deep };
+    const sending = api.sendMessage(a, { conversationId: chat, content: 'deep', tempMessageId: 'x-deep', extra: deep });
+    await assert.rejects(sending, isCode('VALIDATION_ERROR'));
+    await assert.rejects(api.postMessage(a, { conversationId: chat, content: 'deep', tempMessageId: 'x-deep2', extra: deep }), isCode('VALIDATION_ERROR'));
   });
 
   it('conversation-list pages match the in-process pages, cursor and last page included', async () => {

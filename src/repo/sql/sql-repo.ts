@@ -934,9 +934,10 @@ export class SqlRepo implements Repo {
       item,
       myReactions,
     });
-    if (!change.decide(target)) return result(before, null, myBefore);
+    const now = change.now();
+    if (!change.decide(target, now)) return result(before, null, myBefore);
 
-    const at = toIso(change.at);
+    const at = toIso(now);
     const { edit } = change;
     let after: Message;
     let myAfter = myBefore;
@@ -962,7 +963,7 @@ export class SqlRepo implements Repo {
       after = withMeta(withoutMeta(after), metaOf(after));
     } else {
       const changed = edit.add
-        ? yield* sql.run(s.insertReaction, [cid, seqId, edit.emoji, actor, change.at])
+        ? yield* sql.run(s.insertReaction, [cid, seqId, edit.emoji, actor, now])
         : yield* sql.run(s.deleteReaction, [cid, seqId, edit.emoji, actor]);
       if (changed === 0) return result(before, null, myBefore);
       const reactions = countReaction(before.reactions ?? [], edit.emoji, edit.add ? 1 : -1);
