@@ -19,9 +19,9 @@ import { summary } from './tracker.js';
 import type { BenchParams, LoadResult, RunFigures } from './types.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const CONNECT_CONCURRENCY = 128;
+export const CONNECT_CONCURRENCY = 128;
 /** Loopback source addresses the members' sockets take in turn. */
-const SOURCE_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
+export const SOURCE_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
 
 interface RoomMessage {
   at: number;
@@ -33,7 +33,7 @@ interface RoomMessage {
 }
 
 /** What one member's connection has seen of the room, by seqId. */
-class MemberView {
+export class MemberView {
   private seen = new Uint8Array(256);
   maxSeq = 0;
   duplicates = 0;

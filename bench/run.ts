@@ -13,9 +13,10 @@ import { cpuBetween, openFileLimits, sampleGroup, sampleProc, type GroupSample, 
 import { LOADGEN_MAIN, startCluster, startTarget, withFileLimit, type RunningCluster, type RunningServer } from './servers.js';
 import { fmt, medianOf } from './stats.js';
 import { ROOM_TITLES, roomBrief, roomRows } from './rooms.js';
+import { REACTION_TITLES, reactionBrief, reactionRows } from './reactions.js';
 import { growthUsage, runGrowth, takeGrowthFlags, type GrowthParams } from './growth.js';
 import { attackRows, attackSummaryLine, printAttackSummary, printAttackTable, type AttackRow, type AttackSummary } from './attack-report.js';
-import { ATTACK_IDS, ROOM_IDS, isAttack, isRoom, type BenchParams, type Verdict, type CapacityId, type RoomId, type Job, type LoadResult, type RunFigures, type ScenarioId, type TargetKind, type ToLoadgen, type ToRunner } from './types.js';
+import { ATTACK_IDS, REACTION_IDS, ROOM_IDS, isAttack, isReaction, isRoom, type BenchParams, type Verdict, type CapacityId, type ReactionId, type RoomId, type Job, type LoadResult, type RunFigures, type ScenarioId, type TargetKind, type ToLoadgen, type ToRunner } from './types.js';
 
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/results');
 
@@ -43,6 +44,12 @@ const DEFAULTS: BenchParams = {
   // 2, not 5: at 5 x 10,000 deliveries/s the relay (one write per frame) needs most of a core here and falls seconds behind.
   worldSenders: 2,
   roomRate: 1,
+  reactionMembers: 1000,
+  reactionSpreadSec: 3,
+  reactionConcurrency: 16,
+  // 5 senders x 10 msg/s x 999 members: ~50,000 deliveries/s, enough CPU in 3 s for a steady per-delivery figure.
+  reactionMessageRate: 10,
+  reactionMessageSec: 3,
   // 10 users at 5/s in 20 s windows: 1,000 acks per window, so p99 is the 10th-worst sample. With
   // 10 s windows one or two 10-15 ms stalls decided it, and identical windows differed 0.5-5x.
   attackWindowSec: 20,
@@ -64,6 +71,7 @@ const QUICK: Partial<BenchParams> = {
   stormClients: 500,
   roomMembers: 1000,
   worldConnections: 2000,
+  reactionMembers: 500,
 };
 
 type NumericParam = { [K in keyof BenchParams]: BenchParams[K] extends number ? K : never }[keyof BenchParams];
@@ -90,6 +98,11 @@ const FLAGS: Record<string, { key: NumericParam; help: string }> = {
   '--room-senders': { key: 'roomSenders', help: '(g) members that send' },
   '--world-senders': { key: 'worldSenders', help: '(h) connections that send' },
   '--room-rate': { key: 'roomRate', help: '(g)(h) messages per second per sender' },
+  '--reaction-members': { key: 'reactionMembers', help: 'reaction-storm: members of the one group, all connected, each reacting once' },
+  '--reaction-spread': { key: 'reactionSpreadSec', help: 'reaction-storm: seconds the reactions are spread over' },
+  '--reaction-concurrency': { key: 'reactionConcurrency', help: 'reaction-storm: reaction PUTs in flight at most' },
+  '--reaction-msg-rate': { key: 'reactionMessageRate', help: 'reaction-storm: messages per second per sender (--room-senders of them) before the storm' },
+  '--reaction-msg-window': { key: 'reactionMessageSec', help: 'reaction-storm: seconds of the measured message window before the storm' },
   '--attack-window': { key: 'attackWindowSec', help: 'attacks: seconds in each window (quiet, then attack)' },
   '--normal-users': { key: 'normalUsers', help: 'attacks: registered users in 1:1 pairs, measured' },
   '--normal-rate': { key: 'normalRate', help: 'attacks: messages per second per normal user' },
@@ -107,6 +120,7 @@ const TITLES: Record<ScenarioId, (p: BenchParams) => string> = {
   e: (p) => `(e) history: pages of ${p.pageSize} from a conversation of ${p.historyMessages} messages, ${p.historyReaders} readers`,
   f: (p) => `(f) reconnect storm: ${p.stormClients} clients drop, ${p.stormMissed} messages each group missed, reconnect + catch up`,
   ...ROOM_TITLES,
+  ...REACTION_TITLES,
   'no-attack': () => 'no-attack: the control; the attacker process runs and sends nothing (what two windows differ by alone)',
   'ping-flood': (p) => `ping-flood: ${p.pingSockets} sockets of one guest send pings as fast as they can`,
   'slow-bodies': (p) => `slow-bodies: ${p.slowBodies} connections dribble a POST body at 1 byte/s`,
@@ -119,7 +133,7 @@ const TITLES: Record<ScenarioId, (p: BenchParams) => string> = {
 const CAPACITY_IDS: readonly CapacityId[] = ['a', 'b', 'c', 'd', 'e', 'f'];
 
 /** Scenarios the relay cannot run: it stores nothing (no history to read or catch up from), and it has no defences to attack. */
-const GOCHAT_ONLY: ReadonlySet<ScenarioId> = new Set<ScenarioId>(['e', 'f', ...ATTACK_IDS]);
+const GOCHAT_ONLY: ReadonlySet<ScenarioId> = new Set<ScenarioId>(['e', 'f', ...REACTION_IDS, ...ATTACK_IDS]);
 
 /** Attacks prove the embedded server's public defaults: the cluster does not run them. */
 const NOT_ON_CLUSTER: ReadonlySet<ScenarioId> = new Set<ScenarioId>(ATTACK_IDS);
@@ -140,9 +154,10 @@ interface Options {
 
 function usage(): string {
   const lines = [
-    'usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f|rooms|attack|all|<names>] [--runs 3] [--targets baseline,gochat] [--profile] [sizes]',
+    'usage: npm run bench -- [--quick] [--scenarios a,b,c,d,e,f|rooms|reaction-storm|attack|all|<names>] [--runs 3] [--targets baseline,gochat] [--profile] [sizes]',
     '  --quick        every scenario once, 4 s windows, smaller (d)(e)(f); indicative only',
     `  --scenarios    default a-f; "rooms" runs the large rooms ${ROOM_IDS.join(', ')}; "attack" runs ${ATTACK_IDS.join(', ')}; "all" runs every one; or any list of them`,
+    '                 reaction-storm (opt-in, GoChat only): one group, every member reacts to one message; CPU per reaction frame beside CPU per message delivery',
     '  --profile      run GoChat with --cpu-prof; profiles land in bench/results/profiles/',
     '  --topology     embedded (default: one process, SQLite), cluster (2 gateways, 2 logic, 1 task on PostgreSQL + Redis) or embedded,cluster',
     '  --temp-ids     v7 (default: the SDK\'s createTempId, time-ordered UUIDv7), uuid (random v4) or seq (<connection>-<n>)',
@@ -180,7 +195,7 @@ function parseArgs(allArgs: string[]): Options {
         .flatMap((s): ScenarioId[] => {
           if (s === 'attack') return [...ATTACK_IDS];
           if (s === 'rooms') return [...ROOM_IDS];
-          if (s === 'all') return [...CAPACITY_IDS, ...ROOM_IDS, ...ATTACK_IDS];
+          if (s === 'all') return [...CAPACITY_IDS, ...ROOM_IDS, ...REACTION_IDS, ...ATTACK_IDS];
           if (s === 'growth') {
             options.growth = growth;
             return [];
@@ -224,7 +239,7 @@ function machine() {
 /** One scenario on one target: fresh server, forked load generator, /proc samples at its marks. */
 async function runOnce(scenario: ScenarioId, kind: TargetKind, options: Options, runTag: string): Promise<RunFigures> {
   const attack = isAttack(scenario);
-  const fds = attack ? 1024 : Math.max(options.params.idleConnections, options.params.stormClients * 2, options.params.groupConnections, options.params.roomMembers, options.params.worldConnections) + 1024;
+  const fds = attack ? 1024 : Math.max(options.params.idleConnections, options.params.stormClients * 2, options.params.groupConnections, options.params.roomMembers, options.params.worldConnections, options.params.reactionMembers) + 1024;
   const profileDir = options.profile ? path.join(RESULTS_DIR, 'profiles') : undefined;
   // Attack scenarios prove the public defaults: no raised limits, the usual open-file limit.
   const cluster: RunningCluster | undefined = kind === 'cluster' ? await startCluster({ fds, ...(profileDir ? { profileDir } : {}) }) : undefined;
@@ -413,6 +428,30 @@ function withServerFigures(result: LoadResult, samples: Map<string, Sample>): Ru
       }
     }
   }
+  if (result.reactionWindow) {
+    const start = samples.get(result.reactionWindow[0]);
+    const end = samples.get(result.reactionWindow[1]);
+    if (start && end) {
+      const summed = start.group && end.group ? cpuBetween(start.group, end.group) : undefined;
+      const cpuUs = summed ? summed.cpuUs : end.server.cpuUs - start.server.cpuUs;
+      const sysUs = summed ? summed.sysUs : end.server.sysUs - start.server.sysUs;
+      figures.serverCpuMsReactions = cpuUs / 1000;
+      figures.serverSysShareReactions = cpuUs > 0 ? sysUs / cpuUs : 0;
+      figures.loadgenCpuMsReactions = (end.loadgen.cpuUs - start.loadgen.cpuUs) / 1000;
+      figures.serverRssMb = end.server.rssKb / 1024;
+      if (result.perReaction) figures.serverCpuUsPerReaction = cpuUs / result.perReaction;
+      if (result.perReactionFrame) {
+        figures.serverCpuUsPerReactionFrame = cpuUs / result.perReactionFrame;
+        if (figures.serverCpuUsPerDelivery) figures.reactionFrameToDeliveryCpu = figures.serverCpuUsPerReactionFrame / figures.serverCpuUsPerDelivery;
+        if (summed) {
+          figures.reactionCpuByProcess = {};
+          for (const [kind, part] of Object.entries(summed.byKind)) {
+            figures.reactionCpuByProcess[kind] = { cpuMs: part.cpuUs / 1000, processes: part.processes, usPerReactionFrame: part.cpuUs / result.perReactionFrame };
+          }
+        }
+      }
+    }
+  }
   if (result.rssMarks) {
     const [before, half, after] = result.rssMarks.map((name) => samples.get(name));
     const halfCount = result.halfConnections ?? 0;
@@ -426,7 +465,20 @@ function withServerFigures(result: LoadResult, samples: Map<string, Sample>): Ru
 }
 
 /** Counters where any run's loss is a failure: report the worst run, not the median. */
-const WORST_OF: ReadonlyArray<keyof RunFigures> = ['errors', 'lostUnacked', 'lostUndelivered', 'missing', 'duplicates', 'duplicateDeliveries', 'outOfOrder'];
+const WORST_OF: ReadonlyArray<keyof RunFigures> = [
+  'errors',
+  'lostUnacked',
+  'lostUndelivered',
+  'missing',
+  'duplicates',
+  'duplicateDeliveries',
+  'outOfOrder',
+  'reactionErrors',
+  'reactionFramesLost',
+  'reactionFramesDuplicated',
+  'reactionFramesOutOfOrder',
+  'reactionFramesWrong',
+];
 
 function summarize(runs: readonly RunFigures[]): RunFigures {
   const out = medianOf(runs);
@@ -437,6 +489,8 @@ function summarize(runs: readonly RunFigures[]): RunFigures {
   if (runs.some((r) => typeof r.stillConnected === 'number')) out.stillConnected = Math.min(...runs.map((r) => r.stillConnected ?? 0));
   if (runs.some((r) => typeof r.caughtUp === 'number')) out.caughtUp = Math.min(...runs.map((r) => r.caughtUp ?? 0));
   if (runs.some((r) => typeof r.membersWhole === 'number')) out.membersWhole = Math.min(...runs.map((r) => r.membersWhole ?? 0));
+  if (runs.some((r) => typeof r.socketsWhole === 'number')) out.socketsWhole = Math.min(...runs.map((r) => r.socketsWhole ?? 0));
+  if (runs.some((r) => typeof r.summaryConverged === 'number')) out.summaryConverged = Math.min(...runs.map((r) => r.summaryConverged ?? 0));
   return out;
 }
 
@@ -458,7 +512,7 @@ interface Row {
 type Bar = { text: string; test: (g: number, ratio: number | undefined) => boolean };
 
 function rowsFor(
-  scenario: CapacityId | RoomId,
+  scenario: CapacityId | RoomId | ReactionId,
   base: RunFigures | undefined,
   go: RunFigures | undefined,
   p: BenchParams,
@@ -497,6 +551,8 @@ function rowsFor(
   const zero = { text: '= 0', test: (g: number) => g === 0 };
   if (isRoom(scenario)) {
     roomRows(scenario, row);
+  } else if (isReaction(scenario)) {
+    reactionRows(p, row);
   } else if (scenario === 'a' || scenario === 'b' || scenario === 'c') {
     row('acks/s', (f) => f.acksPerSec, scenario === 'a' ? { text: '>= 0.8x', test: (_g, r) => r !== undefined && r >= 0.8 } : undefined);
     row('deliveries/s', (f) => f.deliveriesPerSec);
@@ -681,6 +737,7 @@ function brief(scenario: ScenarioId, f: RunFigures): string {
   }
   if (scenario === 'e') return `${fmt(f.pagesPerSec)} pages/s, ${fmt(f.serverCpuUsPerPage)} us/page, fill ${fmt(f.fillSec, 1)} s`;
   if (isRoom(scenario)) return roomBrief(f);
+  if (isReaction(scenario)) return reactionBrief(f);
   if (scenario === 'f') return `storm ${fmt(f.stormMs)} ms, caught up ${f.caughtUp}/${f.clients}, missing ${f.missing}, dup ${f.duplicates}`;
   return `${fmt(f.acksPerSec)} acks/s, ${fmt(f.deliveriesPerSec)} deliveries/s, p99 delivery ${fmt(f.deliveryLatencyMs?.p99, 1)} ms, ${fmt(
     f.serverCpuUsPerAck,

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { createTempId } from '../sdk/index.js';
 import { BenchSocket, GoChatTarget, pool, type BenchUser, type IncomingFrame, type Target } from './target.js';
+import { REACTION_SCENARIOS } from './reactions.js';
 import { ROOM_SCENARIOS } from './rooms.js';
 import { MessageTracker, summary } from './tracker.js';
 import { Samples } from './stats.js';
@@ -500,4 +501,4 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean
   return true;
 }
 
-export const SCENARIOS = { a: scenarioA, b: scenarioB, c: scenarioC, d: scenarioD, e: scenarioE, f: scenarioF, ...ROOM_SCENARIOS } as const;
+export const SCENARIOS = { a: scenarioA, b: scenarioB, c: scenarioC, d: scenarioD, e: scenarioE, f: scenarioF, ...ROOM_SCENARIOS, ...REACTION_SCENARIOS } as const;

@@ -20,11 +20,17 @@ export interface IncomingFrame {
 /** A client WebSocket that hands every parsed frame to one handler. */
 export class BenchSocket {
   onFrame: (frame: IncomingFrame) => void = () => {};
+  /**
+   * When set, takes each frame's bytes instead of `onFrame` (which then sees nothing): a reader
+   * that must keep up with a large fan-out can pick fields out without a JSON.parse per frame.
+   */
+  onRaw: ((raw: Buffer) => void) | undefined;
   readonly closed: Promise<number>;
   isOpen = true;
 
   constructor(readonly ws: WebSocket) {
-    ws.on('message', (raw) => this.onFrame(JSON.parse(raw.toString()) as IncomingFrame));
+    // Text frames arrive as one Buffer (binaryType 'nodebuffer', the default).
+    ws.on('message', (raw) => (this.onRaw ? this.onRaw(raw as Buffer) : this.onFrame(JSON.parse(raw.toString()) as IncomingFrame)));
     this.closed = new Promise((resolve) =>
       ws.on('close', (code) => {
         this.isOpen = false;

@@ -6,12 +6,20 @@ export type CapacityId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
 export type AttackId = 'no-attack' | 'ping-flood' | 'slow-bodies' | 'register-flood' | 'world-room' | 'disk-fill' | 'group-spam';
 /** The large rooms of issue 12: one big group, the world room; relay against GoChat. */
 export type RoomId = 'g' | 'h';
-export type ScenarioId = CapacityId | RoomId | AttackId;
+/** The reaction storm: every member of one big group reacts to one message (GoChat only: the relay has no reactions). */
+export type ReactionId = 'reaction-storm';
+export type ScenarioId = CapacityId | RoomId | ReactionId | AttackId;
 
 export const ROOM_IDS: readonly RoomId[] = ['g', 'h'];
 
 export function isRoom(id: ScenarioId): id is RoomId {
   return (ROOM_IDS as readonly string[]).includes(id);
+}
+
+export const REACTION_IDS: readonly ReactionId[] = ['reaction-storm'];
+
+export function isReaction(id: ScenarioId): id is ReactionId {
+  return (REACTION_IDS as readonly string[]).includes(id);
 }
 
 export const ATTACK_IDS: readonly AttackId[] = ['no-attack', 'ping-flood', 'slow-bodies', 'register-flood', 'world-room', 'disk-fill', 'group-spam'];
@@ -60,6 +68,16 @@ export interface BenchParams {
   roomSenders: number;
   worldSenders: number;
   roomRate: number;
+  /** reaction-storm: members of the one group, all connected; each reacts once to one message. */
+  reactionMembers: number;
+  /** reaction-storm: seconds the members' reactions are spread over (evenly, in member order). */
+  reactionSpreadSec: number;
+  /** reaction-storm: reaction requests (HTTP PUT) in flight at most. */
+  reactionConcurrency: number;
+  /** reaction-storm: the message phase before the storm; `roomSenders` send this many messages per second each. */
+  reactionMessageRate: number;
+  /** reaction-storm: seconds in the message phase's measured window (after `warmupSec`). */
+  reactionMessageSec: number;
   /** Seconds in each window (quiet, then attack) of an attack scenario. */
   attackWindowSec: number;
   /** Attacks: registered users in 1:1 pairs, each sending `normalRate` messages per second. */
@@ -150,6 +168,42 @@ export interface RunFigures {
   membersWhole?: number;
   /** (g)(h): from the send to the delivery to the last member's connection, per message. */
   lastDeliveryLatencyMs?: LatencySummary;
+  /** reaction-storm: reaction requests sent, answered 2xx, and answered otherwise (or not at all). */
+  reactionsSent?: number;
+  reactionsAccepted?: number;
+  reactionErrors?: number;
+  /** reaction-storm: accepted reactions per second, from the first request to the last 2xx answer. */
+  reactionsPerSec?: number;
+  /** reaction-storm: a reaction's PUT, from the request to its answer. */
+  reactionAnswerMs?: LatencySummary;
+  /** reaction-storm: from a reaction's HTTP answer to its frame on the LAST member's socket (negative: the frames came first). */
+  reactionLastFrameMs?: LatencySummary;
+  /** reaction-storm: from the last reaction's answer to the moment every socket had every reaction's frame. */
+  convergeMs?: number;
+  /** reaction-storm: distinct reaction frames received over all sockets (every socket gets every reaction's frame). */
+  reactionFrames?: number;
+  /** reaction-storm: per socket, changeSeqs of accepted reactions never received; received twice; below one already seen. */
+  reactionFramesLost?: number;
+  reactionFramesDuplicated?: number;
+  reactionFramesOutOfOrder?: number;
+  /** reaction-storm: frames that were not the change the bench made (wrong message, emoji, user or counts), or not for the room. */
+  reactionFramesWrong?: number;
+  /** reaction-storm: sockets that got every accepted reaction's frame once, in changeSeq order. */
+  socketsWhole?: number;
+  /** reaction-storm: 1 when the history's `reactions` summary of the message equals the counts sent, else 0. */
+  summaryConverged?: number;
+  /** reaction-storm: the conversation's changeSeq after the storm minus before it (must equal `reactionsAccepted`). */
+  changeSeqDelta?: number;
+  /** reaction-storm: server CPU from the storm's first request to convergence; per reaction; per reaction frame delivered. */
+  serverCpuMsReactions?: number;
+  serverCpuUsPerReaction?: number;
+  serverCpuUsPerReactionFrame?: number;
+  /** reaction-storm: us per reaction frame over us per message delivery, both measured in the same run. */
+  reactionFrameToDeliveryCpu?: number;
+  serverSysShareReactions?: number;
+  loadgenCpuMsReactions?: number;
+  /** Cluster, reaction-storm: the storm's CPU per kind of process on the path. */
+  reactionCpuByProcess?: Record<string, { cpuMs: number; processes: number; usPerReactionFrame: number }>;
   /** Attacks: the normal users' send->ack latency in the quiet window, then in the attack window. */
   quietAckMs?: LatencySummary;
   attackAckMs?: LatencySummary;
@@ -218,6 +272,10 @@ export interface LoadResult {
   perAck?: number;
   perDelivery?: number;
   perPage?: number;
+  /** reaction-storm: the storm's marks (from the first request to convergence), and the reactions and frames its CPU is divided by. */
+  reactionWindow?: [string, string];
+  perReaction?: number;
+  perReactionFrame?: number;
   /** Attacks: the marks of the quiet and attack windows. */
   phases?: { quiet: [string, string]; attack: [string, string] };
 }
