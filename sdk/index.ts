@@ -17,8 +17,11 @@ export type {
   GoChatEvents,
   MessagePage,
   MessagesQuery,
+  ReactionsQuery,
   SendOptions,
 } from './lib/client.js';
+export { applyMessageChange } from './lib/message-changes.js';
+export type { MessageChanged } from './lib/message-changes.js';
 export { LOCAL_CLOSE_CODES } from './lib/disconnect.js';
 export type { LocalCloseCode } from './lib/disconnect.js';
 export { GoChatError } from './lib/errors.js';
@@ -49,10 +52,14 @@ export type {
   GroupRole,
   Message,
   MessageAck,
+  MessageChangeItem,
   MessageType,
   MyGroup,
   Pagination,
+  ReactionCount,
+  Reactor,
   ReadResult,
+  ReplySnapshot,
   SystemContent,
   User,
   UserRef,

@@ -1,8 +1,9 @@
 /**
  * GoChatClient: the REST API and the WebSocket in one object, reliable by itself. A thin facade
- * over three parts: the {@link Connection} (reconnects with backoff), the {@link Outbox} (resends
- * unacked messages with their tempMessageId) and {@link CatchUp} (fetches what was missed and emits
- * every message once, in seqId order).
+ * over its parts: the {@link Connection} (reconnects with backoff), the {@link Outbox} (resends
+ * unacked messages with their tempMessageId), {@link CatchUp} (fetches what was missed and emits
+ * every message once, in seqId order), {@link ConversationSync} (the kept conversations and their
+ * change cursor) and {@link MessageChanges} (recalls, edits and reactions, after their message).
  */
 import {
   LIMITS,
@@ -23,6 +24,7 @@ import {
   type MyGroup,
   type ClientMessageType,
   type Pagination,
+  type Reactor,
   type ReadResult,
   type SendMessagePayload,
   type User,
@@ -34,11 +36,13 @@ import { Connection, type ConnectionState } from './connection.js';
 import { LOCAL_CLOSE_CODES } from './disconnect.js';
 import { Emitter } from './emitter.js';
 import { GoChatError, knownCode } from './errors.js';
+import { MessageChanges, type MessageChanged } from './message-changes.js';
 import { Outbox } from './outbox.js';
 import { RestClient, type FetchLike } from './rest.js';
 import type { FrameSocket, IncomingFrame, WebSocketFactory } from './socket.js';
 
 export type { ConnectionState } from './connection.js';
+export type { MessageChanged } from './message-changes.js';
 
 /** Events of {@link GoChatClient}; subscribe with `client.on(name, listener)`. */
 export interface GoChatEvents {
@@ -56,7 +60,7 @@ export interface GoChatEvents {
   /** A conversation appeared for you: a group you were added to or created elsewhere, a 1:1 someone opened with you. */
   'conversation-added': Conversation;
   /**
-   * Items of a conversation changed (its name, avatar, members, roles): each at its latest value.
+   * Items of a conversation changed (its name, avatar, members, roles, a message): each at its latest value.
    * `fromChangeSeq` is one past the conversation's previous `changeSeq`: a larger one means frames
    * were missed, fetch `changes(conversationId, previous)`.
    */
@@ -65,6 +69,13 @@ export interface GoChatEvents {
   'conversation-removed': ConversationRemoved;
   /** You changed your own settings of a conversation (mute, pin, hide), on this device or another. */
   'conversation-settings': ConversationSettingsChanged;
+  /**
+   * A message was recalled, edited or reacted to: its state after the change, never before the
+   * message's own `message` event. `live` from frames (no `myReactions`: apply `reaction` when it is
+   * yours), `catch-up` from the change feed after a reconnect or a gap, with `keepConversations`
+   * (`myReactions` yours, absent meaning none). {@link applyMessageChange} keeps both right.
+   */
+  'message-changed': MessageChanged;
 }
 
 export interface GoChatClientOptions {
@@ -96,7 +107,8 @@ export interface GoChatClientOptions {
    * Keep the conversation list (and, with `members`, each group's members) equal to the server's:
    * read with {@link GoChatClient.knownConversations} and {@link GoChatClient.knownMembers}; kept by
    * the live conversation frames and, after every reconnect, the list and the change cursor
-   * (docs/protocol.md). Default off.
+   * (docs/protocol.md), whose message items are the recalls, edits and reactions missed meanwhile
+   * (`message-changed`, source `catch-up`). Default off.
    */
   keepConversations?: boolean | { members: boolean };
 }
@@ -105,6 +117,26 @@ export interface SendOptions {
   messageType?: ClientMessageType;
   /** Your id for this send; reuse it to retry the same message without duplicating it. Default: a random id. */
   tempMessageId?: string;
+  /** The messageId of a message of the same conversation this one answers; the stored message carries its `replyTo` snapshot. */
+  replyTo?: string;
+  /** A small JSON object for bots and integrations (at most 2 KiB encoded, 4 levels deep), stored and returned verbatim. */
+  extra?: Record<string, unknown>;
+}
+
+/** Which page of a message's reactions: `emoji` keeps one emoji; `page` from 1, `size` 1–100 (default 50). */
+export interface ReactionsQuery {
+  emoji?: string;
+  page?: number;
+  size?: number;
+}
+
+/** The fields of a send that the server stores besides the content: only those given. */
+function sendFields(options: SendOptions): { messageType: ClientMessageType; replyTo?: string; extra?: Record<string, unknown> } {
+  return {
+    messageType: options.messageType ?? 'text',
+    ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}),
+    ...(options.extra !== undefined ? { extra: options.extra } : {}),
+  };
 }
 
 /** History query: one of `page` (1 = newest), `afterSeq` (catch-up) or `beforeSeq` (scroll-back). */
@@ -197,6 +229,7 @@ function toWsUrl(baseUrl: string): string {
   private readonly catchUp: CatchUp | null;
   /** Null unless `keepConversations`. */
   private readonly conversationSync: ConversationSync | null;
+  private readonly messageChanges: MessageChanges;
   /** The list the last catch-up read (conversation sync starts from it rather than read it again). */
   private lastList: Conversation[] | null = null;
   private listRequests = 0;
@@ -257,10 +290,7 @@ function toWsUrl(baseUrl: string): string {
               },
               messagesAfter: (conversationId, afterSeq, size) => this.messages(conversationId, { afterSeq, size }),
             },
-            emit: (message) => {
-              this.conversationSync?.message(message);
-              this.emit('message', message);
-            },
+            emit: (message) => this.emitMessage(message),
             report: (err) => this.emit('error', err),
             active: () => this.tokenValue !== null,
           });
@@ -276,8 +306,20 @@ function toWsUrl(baseUrl: string): string {
           members: typeof keep === 'object' && keep.members,
           me: () => this.userValue?.userId ?? null,
           report: (err) => this.emit('error', err instanceof GoChatError ? err : new GoChatError('NETWORK_ERROR', 'Conversation sync failed', { cause: err })),
+          changedMessages: (conversationId, items) => {
+            for (const item of items) this.messageChanges.item(conversationId, item, 'catch-up');
+          },
         })
       : null;
+    const catchUp = this.catchUp;
+    this.messageChanges = new MessageChanges({
+      emit: (change) => {
+        this.conversationSync?.messageChanged(change);
+        this.emit('message-changed', change);
+      },
+      // With catch-up, its positions: the first connect takes them without emitting history.
+      ...(catchUp ? { newestSeq: (id: string) => catchUp.lastSeq(id) } : {}),
+    });
   }
 
   /**
@@ -426,11 +468,11 @@ function toWsUrl(baseUrl: string): string {
    *
    * @example
    * ```ts
-   * const message = await client.postMessage(conversationId, 'Build #42 passed', { tempMessageId: 'ci-42' });
+   * const message = await client.postMessage(conversationId, 'Build #42 passed', { tempMessageId: 'ci-42', extra: { build: 42 } });
    * ```
    */
   async postMessage(conversationId: string, content: string, options: SendOptions = {}): Promise<Message> {
-    const body = { content, messageType: options.messageType ?? 'text', tempMessageId: options.tempMessageId ?? createTempId() };
+    const body = { content, ...sendFields(options), tempMessageId: options.tempMessageId ?? createTempId() };
     return (await this.rest.request<Message>('POST', this.conversationPath(conversationId, '/messages'), body)).data;
   }
 
@@ -711,6 +753,85 @@ function toWsUrl(baseUrl: string): string {
     return { items: result.data, pagination: result.pagination ?? { page: 1, size: size ?? LIMITS.pageSizeDefault, total: result.data.length, hasMore: false } };
   }
 
+  // ---- message actions: each answers the message after it, with your myReactions; every member's
+  // devices hear of it as 'message-changed' ----
+
+  private messagePath(messageId: string, rest = ''): string {
+    return `/api/messages/${encodeURIComponent(messageId)}${rest}`;
+  }
+
+  /**
+   * Recalls a message: yours (within the server's recall window), or anyone's in a group you own or
+   * administer. It keeps its seqId; its content, extra, reply snapshot and reactions are gone for
+   * everyone. Recalling it again changes nothing.
+   *
+   * @example
+   * ```ts
+   * const { recalledAt } = await client.recall(message.messageId);
+   * ```
+   */
+  async recall(messageId: string): Promise<Message> {
+    return (await this.rest.request<Message>('DELETE', this.messagePath(messageId))).data;
+  }
+
+  /**
+   * Replaces the text of your own text message; it then carries `editedAt`. MESSAGE_RECALLED,
+   * MESSAGE_NOT_EDITABLE (not text), EDIT_WINDOW_EXPIRED, FORBIDDEN (not yours).
+   *
+   * @example
+   * ```ts
+   * await client.editMessage(message.messageId, 'the typo, fixed');
+   * ```
+   */
+  async editMessage(messageId: string, content: string): Promise<Message> {
+    return (await this.rest.request<Message>('PUT', this.messagePath(messageId), { content })).data;
+  }
+
+  /**
+   * Reacts with one emoji (again with the same one: no change). TOO_MANY_REACTIONS when the message
+   * already carries the most different emoji allowed and this is a new one.
+   *
+   * @example
+   * ```ts
+   * const { reactions, myReactions } = await client.react(message.messageId, '👍');
+   * ```
+   */
+  async react(messageId: string, emoji: string): Promise<Message> {
+    return (await this.rest.request<Message>('PUT', this.messagePath(messageId, `/reactions/${encodeURIComponent(emoji)}`))).data;
+  }
+
+  /**
+   * Takes back your reaction with this emoji (none: no change).
+   *
+   * @example
+   * ```ts
+   * await client.unreact(message.messageId, '👍');
+   * ```
+   */
+  async unreact(messageId: string, emoji: string): Promise<Message> {
+    return (await this.rest.request<Message>('DELETE', this.messagePath(messageId, `/reactions/${encodeURIComponent(emoji)}`))).data;
+  }
+
+  /**
+   * Who reacted to a message, oldest first (default: page 1 of 50); `emoji` keeps one emoji.
+   *
+   * @example
+   * ```ts
+   * const { reactors, pagination } = await client.reactions(message.messageId, { emoji: '👍' });
+   * ```
+   */
+  async reactions(messageId: string, query: ReactionsQuery = {}): Promise<{ reactors: Reactor[]; pagination: Pagination }> {
+    const params = new URLSearchParams();
+    for (const key of ['emoji', 'page', 'size'] as const) {
+      const value = query[key];
+      if (value !== undefined) params.set(key, String(value));
+    }
+    const qs = params.toString();
+    const result = await this.rest.request<Reactor[]>('GET', this.messagePath(messageId, `/reactions${qs ? `?${qs}` : ''}`));
+    const size = query.size ?? LIMITS.pageSizeDefault;
+    return { reactors: result.data, pagination: result.pagination ?? { page: query.page ?? 1, size, total: result.data.length, hasMore: false } };
+  }
+
   // ---- WebSocket ----
 
   /**
@@ -773,11 +894,13 @@ function toWsUrl(baseUrl: string): string {
    * client.send(conversationId, 'hello', { tempMessageId })
    *   .then((ack) => showSent(tempMessageId, ack.seqId))
    *   .catch(() => showFailed(tempMessageId)); // retry: send again with the same tempMessageId
+   * await client.send(conversationId, 'agreed', { replyTo: question.messageId });
    * ```
    */
   send(conversationId: string, content: string, options: SendOptions = {}): Promise<MessageAck> {
     const tempMessageId = options.tempMessageId ?? createTempId();
-    return this.outbox.add({ conversationId, content, messageType: options.messageType ?? 'text', tempMessageId });
+    // The outbox resends this payload as it is: a resend carries the same replyTo and extra.
+    return this.outbox.add({ conversationId, content, ...sendFields(options), tempMessageId });
   }
 
   // ---- wiring of the parts ----
@@ -852,6 +975,7 @@ function toWsUrl(baseUrl: string): string {
     this.settleConnect(reason);
     this.catchUp?.reset();
     this.conversationSync?.clear();
+    this.messageChanges.clear();
     this.lastList = null;
     this.tokenValue = null;
     this.userValue = null;
@@ -873,9 +997,15 @@ function toWsUrl(baseUrl: string): string {
         this.catchUp?.follow(conversation.conversationId, conversation.lastReadSeq);
         return this.emit('conversation-added', conversation);
       }
-      case 'conversation-update':
-        this.conversationSync?.update(frame.data as ConversationUpdate);
-        return this.emit('conversation-changed', frame.data as ConversationUpdate);
+      case 'conversation-update': {
+        const update = frame.data as ConversationUpdate;
+        this.conversationSync?.update(update);
+        this.emit('conversation-changed', update);
+        // Whatever the kept list made of the frame (applied, older, after a gap): a message change
+        // is told, once per state of the message, and after the message.
+        for (const item of update.items) if (item.kind === 'message') this.messageChanges.item(update.conversationId, item, 'live');
+        return;
+      }
       case 'conversation-settings':
         this.conversationSync?.settings(frame.data as ConversationSettingsChanged);
         return this.emit('conversation-settings', frame.data as ConversationSettingsChanged);
@@ -883,6 +1013,7 @@ function toWsUrl(baseUrl: string): string {
         const removed = frame.data as ConversationRemoved;
         this.catchUp?.unfollow(removed.conversationId);
         this.conversationSync?.removed(removed.conversationId);
+        this.messageChanges.forget(removed.conversationId);
         return this.emit('conversation-removed', removed);
       }
       default:
@@ -900,6 +1031,8 @@ function toWsUrl(baseUrl: string): string {
       this.catchUp?.storedAt(ack.conversationId, ack.seqId);
       return;
     }
+    // A reply's snapshot of the message it answers is made by the server: read the stored message.
+    if (payload.replyTo !== undefined) return this.fetchStored(ack.conversationId, ack.seqId);
     // The server sends no new-message to the sending connection: the ack stands in for it.
     this.onLive({
       messageId: ack.messageId,
@@ -910,7 +1043,20 @@ function toWsUrl(baseUrl: string): string {
       messageType: payload.messageType ?? 'text',
       seqId: ack.seqId,
       sendTime: ack.sendTime,
+      ...(payload.extra !== undefined ? { extra: payload.extra } : {}),
     });
+  }
+
+  /** A message of ours that the ack cannot rebuild: read it, then treat it as a live one. */
+  private fetchStored(conversationId: string, seqId: number): void {
+    this.messages(conversationId, { afterSeq: seqId - 1, size: 1 }).then(
+      ({ messages }) => {
+        const message = messages[0];
+        if (message?.seqId === seqId && this.tokenValue !== null) this.onLive(message);
+      },
+      // The catch-up's gap filling gets it instead (or the next reconnect's sync).
+      () => this.catchUp?.storedAt(conversationId, seqId),
+    );
   }
 
   private onErrorFrame(data: { message: string; code: string; tempMessageId?: string }): void {
@@ -920,9 +1066,13 @@ function toWsUrl(baseUrl: string): string {
 
   private onLive(message: Message): void {
     if (this.catchUp) this.catchUp.live(message);
-    else {
-      this.conversationSync?.message(message);
-      this.emit('message', message);
-    }
+    else this.emitMessage(message);
+  }
+
+  /** Every 'message' event goes out here; the changes held for that message follow it. */
+  private emitMessage(message: Message): void {
+    this.conversationSync?.message(message);
+    this.emit('message', message);
+    this.messageChanges.messageEmitted(message);
   }
 }

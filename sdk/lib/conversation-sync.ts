@@ -6,12 +6,15 @@
  *
  * On every (re)connect the list is read again (hidden ones included): an unknown conversation is
  * added (its members paged, then the changes since the changeSeq the page was read at applied over
- * them); one gone from the list is dropped; a known group whose changeSeq moved on gets the changed
- * items after its local changeSeq. Live, an update that starts right after the local changeSeq is
- * applied, an older one ignored, and one after a gap fetches what was missed. Nothing is capped by
- * time: the server's change feed is compacted and has no end.
+ * them); one gone from the list is dropped; a known conversation of any type whose changeSeq moved
+ * on gets the changed items after its local changeSeq (message actions move 1:1s and the world room
+ * too). Live, an update that starts right after the local changeSeq is applied, an older one
+ * ignored, and one after a gap fetches what was missed. The `message` items of every change-feed
+ * read are handed on (`changedMessages`): they are how the app learns of recalls, edits and
+ * reactions it missed. Nothing is capped by time: the server's change feed is compacted and has no end.
  */
-import type { ChangeItem, Conversation, ConversationSettingsChanged, ConversationUpdate, GroupMember, Message, Pagination } from '../../src/protocol/index.js';
+import type { ChangeItem, Conversation, ConversationSettingsChanged, ConversationUpdate, GroupMember, Message, MessageChangeItem, Pagination } from '../../src/protocol/index.js';
+import { applyMessageChange, type MessageChanged } from './message-changes.js';
 
 export interface ConversationSyncSource {
   conversations(): Promise<Conversation[]>;
@@ -28,6 +31,8 @@ export interface ConversationSyncOptions {
   me: () => string | null;
   /** A fetch failed; the next reconnect's refresh repairs it. */
   report: (err: unknown) => void;
+  /** The `message` items of a change-feed page, as read for this user (with its `myReactions`). */
+  changedMessages?: (conversationId: string, items: MessageChangeItem[]) => void;
 }
 
 const PAGE = 100;
@@ -94,10 +99,8 @@ export class ConversationSync {
         continue;
       }
       const local = this.known.get(id);
-      this.known.set(id, withNewestMessage(row, local));
-      if (!this.keepsMembers(row)) continue;
-      if (!local || !this.memberLists.has(id)) tasks.push({ id, run: () => this.loadMembers(row) });
-      else if (row.changeSeq > local.changeSeq) tasks.push({ id, run: () => this.catchUpChanges(id, local.changeSeq) });
+      const run = this.take(withNewestMessage(row, local), local);
+      if (run) tasks.push({ id, run });
     }
     // Touched live but not in the list (added after it was read): read it too.
     for (const id of touched) if (!listed.has(id) && this.known.has(id)) tasks.push({ id, run: async () => this.adopt(await this.options.source.conversation(id)) });
@@ -116,14 +119,25 @@ export class ConversationSync {
     }
   }
 
-  /** A conversation read now replaces what is known of it; its members catch up from what was known. */
+  /** A conversation read now replaces what is known of it; its changes catch up from what was known. */
   private async adopt(now: Conversation): Promise<void> {
+    await this.take(now, this.known.get(now.conversationId))?.();
+  }
+
+  /**
+   * Keeps `now` (the server's row) in place of `local`, and answers the reads that bring the rest up
+   * to date, if any: a member list not kept yet, the changes since `local`'s changeSeq. The row
+   * keeps `local`'s changeSeq until those changes are applied, so a read that fails is tried again
+   * from the same place by the next refresh instead of skipped.
+   */
+  private take(now: Conversation, local: Conversation | undefined): (() => Promise<void>) | null {
     const id = now.conversationId;
-    const local = this.known.get(id);
-    this.known.set(id, now);
-    if (!this.keepsMembers(now)) return;
-    if (!this.memberLists.has(id)) return this.loadMembers(now);
-    if (local && now.changeSeq > local.changeSeq) await this.catchUpChanges(id, local.changeSeq);
+    // Known before: what changed since is caught up. New here: its row (and its history) is current.
+    const from = local && now.changeSeq > local.changeSeq ? local.changeSeq : null;
+    this.known.set(id, from === null ? now : { ...now, changeSeq: from });
+    if (this.keepsMembers(now) && !(local && this.memberLists.has(id))) return () => this.loadMembers(now, from ?? now.changeSeq);
+    if (from !== null) return () => this.catchUpChanges(id, from);
+    return null;
   }
 
   added(conversation: Conversation): void {
@@ -155,6 +169,14 @@ export class ConversationSync {
     if (local.settings.hidden) local.settings = { ...local.settings, hidden: false };
   }
 
+  /** A message change the app was told of: the conversation's last message shows it too. */
+  messageChanged(change: MessageChanged): void {
+    const local = this.known.get(change.conversationId);
+    const last = local?.lastMessage;
+    if (!local || !last || last.messageId !== change.message.messageId) return;
+    local.lastMessage = applyMessageChange(last, change, this.options.me());
+  }
+
   update(update: ConversationUpdate): void {
     this.touched?.add(update.conversationId);
     const local = this.known.get(update.conversationId);
@@ -175,10 +197,10 @@ export class ConversationSync {
     this.memberLists.delete(conversationId);
   }
 
-  /** Every member page, then the changes made since the changeSeq the first page was read at. */
-  private async loadMembers(conversation: Conversation): Promise<void> {
+  /** Every member page, then the changes made since `after` (at most the changeSeq the first page was read at). */
+  private async loadMembers(conversation: Conversation, after = conversation.changeSeq): Promise<void> {
     const id = conversation.conversationId;
-    const at = conversation.changeSeq;
+    const at = Math.min(after, conversation.changeSeq);
     const list = new Map<string, GroupMember>();
     for (let page = 1; ; page++) {
       const { members, pagination } = await this.options.source.members(id, { page, size: PAGE });
@@ -204,6 +226,8 @@ export class ConversationSync {
         const local = this.known.get(conversationId);
         if (!local) return;
         this.apply(local, items);
+        const messages = items.filter((item): item is MessageChangeItem => item.kind === 'message');
+        if (messages.length > 0) this.options.changedMessages?.(conversationId, messages);
         const last = items.at(-1);
         if (!pagination.hasMore || !last) return;
         cursor = last.changeSeq;
@@ -218,7 +242,10 @@ export class ConversationSync {
     if (local) await this.catchUpChanges(conversationId, Math.min(after, local.changeSeq));
   }
 
-  /** Items are current values: applying them over what is known is safe in any number. */
+  /**
+   * Items are current values: applying them over what is known is safe in any number. `message`
+   * items only move the changeSeq here: the app hears of them through `changedMessages`.
+   */
   private apply(local: Conversation, items: readonly ChangeItem[]): void {
     const members = this.memberLists.get(local.conversationId);
     const me = this.options.me();

@@ -1,11 +1,12 @@
 /**
  * The SDK's kept conversations against a scripted source: what live frames said while the list was
- * being read is not undone by that older list, and a group lost meanwhile is forgotten, not a failure.
+ * being read is not undone by that older list, a group lost meanwhile is forgotten, not a failure,
+ * and the change feed of every conversation type is read, its message items handed on.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConversationSync, type ConversationSyncSource } from '../../sdk/lib/conversation-sync.js';
-import type { ChangeItem, Conversation, GroupMember, Pagination } from '../../src/protocol/index.js';
+import type { ChangeItem, Conversation, GroupMember, Message, Pagination } from '../../src/protocol/index.js';
 import { GoChatError } from '../../sdk/index.js';
 
 const row = (id: string, over: Partial<Conversation> = {}): Conversation => ({
@@ -45,6 +46,13 @@ function source(rows: Map<string, Conversation>, members: Record<string, GroupMe
   };
 }
 
+const message = (seqId: number, over: Partial<Message> = {}): Message => ({ messageId: `m${seqId}`, conversationId: '1', senderId: 'x', senderName: 'x', content: 'hi', messageType: 'text', seqId, sendTime: '2026-12-03T10:00:00.000Z', ...over });
+/** Resolves once `check()` holds, polling: the sync's reads run on their own. */
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(check(), 'timed out');
+}
+
 const sync = (src: ConversationSyncSource, keepMembers = false) => new ConversationSync({ source: src, members: keepMembers, me: () => 'me', report: (err) => assert.fail(String(err)) });
 
 describe('ConversationSync', () => {
@@ -79,7 +87,46 @@ describe('ConversationSync', () => {
     assert.deepEqual([now.lastMessage?.seqId, now.settings], [5, { muted: true, pinned: false, hidden: false }]);
   });
 
-    it('forgets a group lost between the list and its member read, instead of failing the refresh', async () => {
+  it('reads the changes of a 1:1 whose changeSeq moved on and hands on its message items; a failed read is read again', async () => {
+    const chat = (over: Partial<Conversation> = {}) => row('1', { type: 'single', ...over });
+    const feed: ChangeItem[] = [1, 2, 3].map((n) => ({ changeSeq: n, kind: 'message', seqId: n, message: message(n) }));
+    const asked: number[] = [];
+    let down = true;
+    const src = source(new Map([['1', chat()]]));
+    src.changes = async (_id, after) => {
+      asked.push(after);
+      if (down) throw new GoChatError('SERVICE_UNAVAILABLE', 'down');
+      const items = feed.filter((i) => i.changeSeq > after);
+      return { items, pagination: page(items.length) };
+    };
+    const handed: number[] = [];
+    const kept = new ConversationSync({ source: src, members: false, me: () => 'me', report: (err) => assert.fail(String(err)), changedMessages: (_id, items) => handed.push(...items.map((i) => i.changeSeq)) });
+    await kept.refresh([chat({ changeSeq: 1 })]);
+    assert.deepEqual(asked, [], 'new here: its row is current');
+    await assert.rejects(kept.refresh([chat({ changeSeq: 3 })]));
+    down = false;
+    await kept.refresh([chat({ changeSeq: 3 })]);
+    assert.deepEqual(asked, [1, 1], 'read again from where it was');
+    assert.deepEqual(handed, [2, 3]);
+    assert.equal(kept.conversation('1')?.changeSeq, 3);
+    // Live, after a gap: what was missed is read, from any conversation type.
+    feed.push({ changeSeq: 4, kind: 'message', seqId: 1, message: message(1) }, { changeSeq: 5, kind: 'message', seqId: 2, message: message(2) });
+    kept.update({ conversationId: '1', fromChangeSeq: 5, changeSeq: 5, items: [feed[4]!] });
+    await until(() => handed.length === 4);
+    assert.deepEqual([asked.at(-1), handed], [3, [2, 3, 4, 5]]);
+  });
+
+  it("shows a change of the conversation's last message in the kept list", async () => {
+    const kept = sync(source(new Map()));
+    await kept.refresh([row('1', { lastMessage: message(2, { reactions: [{ emoji: '👍', count: 1 }], myReactions: ['👍'] }) })]);
+    kept.messageChanged({ conversationId: '1', changeSeq: 1, message: message(1, { content: '' }), source: 'live' });
+    assert.equal(kept.conversation('1')?.lastMessage?.content, 'hi', 'not the last message');
+    kept.messageChanged({ conversationId: '1', changeSeq: 2, message: message(2, { content: 'edited', reactions: [{ emoji: '👍', count: 2 }] }), source: 'live' });
+    const last = kept.conversation('1')?.lastMessage;
+    assert.deepEqual([last?.content, last?.myReactions], ['edited', ['👍']]);
+  });
+
+  it('forgets a group lost between the list and its member read, instead of failing the refresh', async () => {
     const now = new Map([['1', row('1')]]);
     const kept = sync(source(now, { '1': [member('me')] }), true);
     await kept.refresh([row('1'), row('9')]);
