@@ -1,9 +1,11 @@
 /**
- * Convergence (issue 13): a random sequence of group administration, sends and settings by several
- * users, while one user's SDK client (keeping conversations and members) is offline for random
- * stretches. Afterwards its state — conversations with name, member count, role, change cursor,
- * settings and newest message; each group's members and roles — equals the server's read fresh:
- * first as live frames left it, then after a reconnect. Property-based (fast-check), seeded:
+ * Convergence (issues 13 and 14): a random sequence of group administration, sends, settings and
+ * message actions (recalls, edits, reactions) by several users, while one user's SDK client
+ * (keeping conversations and members) is offline for random stretches. Afterwards its state —
+ * conversations with name, member count, role, change cursor, settings and newest message; each
+ * group's members and roles; every message it holds, with its content, edit and recall marks,
+ * reactions and its own reactions — equals the server's read fresh: first as live frames left it,
+ * then after a reconnect. Property-based (fast-check), seeded:
  * GOCHAT_CONVERGENCE_SEED replays a failure (the seed is printed with it), GOCHAT_CONVERGENCE_RUNS
  * sets how many sequences. Runs on SQLite and, unchanged, against the distributed topology.
  */
@@ -11,10 +13,10 @@ import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import WebSocket from 'ws';
-import { GoChatClient } from '../../sdk/index.js';
+import { applyMessageChange, GoChatClient } from '../../sdk/index.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { Api, WsClient } from '../helpers/client.js';
-import type { AuthResult, Conversation, GroupMember } from '../../src/protocol/index.js';
+import type { AuthResult, Conversation, GroupMember, Message } from '../../src/protocol/index.js';
 
 const RUNS = Number(process.env.GOCHAT_CONVERGENCE_RUNS ?? 12);
 const SEED = process.env.GOCHAT_CONVERGENCE_SEED === undefined ? Date.now() % 2_147_483_647 : Number(process.env.GOCHAT_CONVERGENCE_SEED);
@@ -26,6 +28,8 @@ let people: AuthResult[];
 /** One socket per person for sending (Ben's is another device than the observer). */
 let senders: WsClient[];
 let observer: GoChatClient;
+/** Every message the observer was told of, as its events left it (what an app built on the SDK shows). */
+const held = new Map<string, Message>();
 
 before(async () => {
   server = await startServer();
@@ -33,7 +37,9 @@ before(async () => {
   people = await Promise.all(['ann', 'ben', 'cal', 'dan'].map((n) => api.user(n)));
   senders = await Promise.all(people.map((p) => WsClient.connect(server.wsUrl, p.token)));
   observer = new GoChatClient({ baseUrl: server.baseUrl, WebSocket, token: people[1]!.token, keepConversations: { members: true }, reconnect: { minDelayMs: 20, maxDelayMs: 200 } });
-  await observer.me();
+  const me = (await observer.me()).userId;
+  observer.on('message', (m) => held.set(m.messageId, m));
+  observer.on('message-changed', (change) => held.set(change.message.messageId, applyMessageChange(held.get(change.message.messageId), change, me)));
 });
 after(async () => {
   observer?.disconnect();
@@ -49,6 +55,9 @@ type Op =
   | { kind: 'rename'; actor: number; group: number; name: string }
   | { kind: 'disband'; actor: number; group: number }
   | { kind: 'send'; actor: number; group: number }
+  | { kind: 'recall'; actor: number; group: number; pick: number }
+  | { kind: 'edit'; actor: number; group: number; pick: number; text: string }
+  | { kind: 'react'; actor: number; group: number; pick: number; emoji: string; add: boolean }
   | { kind: 'settings'; group: number; patch: { muted?: boolean; pinned?: boolean; hidden?: boolean } }
   | { kind: 'offline' }
   | { kind: 'online' };
@@ -67,7 +76,15 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('rename' as const), actor: person, group, name: fc.constantFrom('Alpha', 'Beta', 'Gamma') }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('disband' as const), actor: person, group }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('send' as const), actor: person, group }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('send' as const), actor: person, group }) },
+  // Message actions pick one of the group's messages sent so far; most are the sender's own to edit
+  // or recall, which the rules allow (admins may recall anyone's).
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('recall' as const), actor: person, group, pick: fc.nat({ max: 20 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('edit' as const), actor: person, group, pick: fc.nat({ max: 20 }), text: fc.constantFrom('fixed', 'v2', 'edited') }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant('react' as const), actor: person, group, pick: fc.nat({ max: 20 }), emoji: fc.constantFrom('👍', '❤️', '🎉'), add: fc.boolean() }),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -85,6 +102,9 @@ const REFUSALS = new Set([400, 403, 404, 409]);
 let sends = 0;
 /** Outcomes by operation and status, reported with the test: a run where nothing was allowed tests little. */
 const tally = new Map<string, number>();
+
+/** Messages sent in each group this run: [sender index, messageId]. */
+const sentIn = new Map<string, Array<[number, string]>>();
 
 async function run(ops: readonly Op[], groups: string[]): Promise<void> {
   for (const o of ops) {
@@ -122,8 +142,24 @@ async function run(ops: readonly Op[], groups: string[]): Promise<void> {
           const socket = senders[o.actor]!;
           const tempMessageId = `conv-${++sends}`;
           socket.sendMessage(id, `m${sends}`, tempMessageId);
-          await socket.next((f) => (f.type === 'message-ack' || f.type === 'error') && (f.data as { tempMessageId?: string }).tempMessageId === tempMessageId);
+          const answer = await socket.next((f) => (f.type === 'message-ack' || f.type === 'error') && (f.data as { tempMessageId?: string }).tempMessageId === tempMessageId);
+          if (answer.type === 'message-ack') sentIn.set(id, [...(sentIn.get(id) ?? []), [o.actor, (answer.data as { messageId: string }).messageId]]);
           return null;
+        }
+        case 'recall':
+        case 'edit':
+        case 'react': {
+          const sent = sentIn.get(id) ?? [];
+          if (sent.length === 0) return null;
+          // Edits and recalls mostly of the actor's own messages (a random one is rarely allowed).
+          const own = sent.filter(([sender]) => sender === o.actor);
+          const pool = o.kind !== 'react' && own.length > 0 && o.pick % 4 !== 0 ? own : sent;
+          const messageId = pool[o.pick % pool.length]![1];
+          const token = people[o.actor]!.token;
+          if (o.kind === 'recall') return api.del(`/api/messages/${messageId}`, token);
+          if (o.kind === 'edit') return api.put(`/api/messages/${messageId}`, { content: `${o.text} ${++sends}` }, token);
+          const path = `/api/messages/${messageId}/reactions/${encodeURIComponent(o.emoji)}`;
+          return o.add ? api.put(path, undefined, token) : api.del(path, token);
         }
       }
     };
@@ -145,6 +181,17 @@ const view = (c: Conversation) => ({
   lastSeq: c.lastMessage?.seqId ?? 0,
 });
 
+/** What a message shows: its text, marks, reactions, and the observer's own (a set). */
+const messageView = (m: Message) => ({
+  content: m.content,
+  editedAt: m.editedAt,
+  recalledAt: m.recalledAt,
+  recalledBy: m.recalledBy,
+  reactions: m.reactions,
+  myReactions: m.myReactions === undefined ? undefined : [...m.myReactions].sort(),
+  replyTo: m.replyTo,
+});
+
 /** The observer's state and the server's, read fresh with the observer's token. */
 async function states() {
   const fresh = await api.get<Conversation[]>('/api/conversations?includeHidden=true', people[1]!.token);
@@ -162,7 +209,24 @@ async function states() {
     const known = observer.knownMembers(c.conversationId);
     client.members[c.conversationId] = known && Object.fromEntries(known.map((m) => [m.userId, m.role]));
   }
-  return { server, client };
+  // Every message the observer holds of a conversation it is in, against the server's history.
+  const messages = { server: {} as Record<string, unknown>, client: {} as Record<string, unknown> };
+  for (const c of fresh.body.data) {
+    if (c.type === 'world') continue;
+    for (let afterSeq = 0; ; ) {
+      const res = await api.get<Message[]>(`/api/conversations/${c.conversationId}/messages?afterSeq=${afterSeq}&size=100`, people[1]!.token);
+      assert.equal(res.status, 200);
+      for (const m of res.body.data) {
+        const mine = held.get(m.messageId);
+        if (!mine) continue;
+        messages.server[m.messageId] = messageView(m);
+        messages.client[m.messageId] = messageView(mine);
+      }
+      if (!res.body.pagination?.hasMore || res.body.data.length === 0) break;
+      afterSeq = res.body.data.at(-1)!.seqId;
+    }
+  }
+  return { server: { ...server, messages: messages.server }, client: { ...client, messages: messages.client } };
 }
 
 /** Waits (by polling the two states, bounded) until the live frames have all been applied. */
@@ -207,5 +271,5 @@ it(`an SDK client that was offline for random stretches converges to the server'
   );
   t.diagnostic(`outcomes: ${[...tally].sort().map(([k, n]) => `${k}×${n}`).join(', ')}`);
   // Allowed changes happened while the observer was online and while it was away (or the test proves little).
-  for (const kind of ['add', 'remove', 'role', 'rename']) assert.ok((tally.get(`${kind} 200`) ?? 0) > 0, `no ${kind} was allowed in ${RUNS} runs`);
+  for (const kind of ['add', 'remove', 'role', 'rename', 'recall', 'edit', 'react']) assert.ok((tally.get(`${kind} 200`) ?? 0) > 0, `no ${kind} was allowed in ${RUNS} runs`);
 });
