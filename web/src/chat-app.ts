@@ -11,7 +11,7 @@ import {
   type Message,
   type User,
 } from '../../sdk/index.js';
-import { ConversationPane } from './conversation-pane.js';
+import { ConversationPane, type MessageChange } from './conversation-pane.js';
 import { formDialog } from './dialogs.js';
 import { el, replaceChildren } from './dom.js';
 import { conversationTitle, describeError, formatTime, messagePreview } from './format.js';
@@ -86,6 +86,8 @@ export class ChatApp {
     this.client.on('message', (message) => this.onMessage(message));
     this.client.on('conversation-added', (conversation) => this.onAdded(conversation));
     this.client.on('conversation-changed', (update) => this.onChanged(update));
+    // A message was recalled, edited or reacted to (live, or caught up after a reconnect).
+    this.client.on('message-changed', (change) => this.onMessageChanged(change));
     this.client.on('conversation-removed', (removed) => this.onRemoved(removed.conversationId, removed.reason, removed.seqId));
     // Mute, pin or hide changed, here or on another device of mine.
     this.client.on('conversation-settings', (change) => this.onSettings(change));
@@ -270,10 +272,23 @@ export class ChatApp {
     if (this.pane?.conversationId === message.conversationId) this.pane.onMessage(message);
   }
 
+  /** A message changed: the list's preview follows when it is the last one; the open pane shows it. */
+  private onMessageChanged(change: MessageChange): void {
+    const c = this.conversations.get(change.conversationId);
+    const last = c?.lastMessage;
+    if (c && last && last.messageId === change.message.messageId) {
+      c.lastMessage = { ...change.message };
+      this.renderList();
+    }
+    if (this.pane?.conversationId === change.conversationId) this.pane.onMessageChanged(change);
+  }
+
   /** A conversation appeared for us (a 1:1 started, a group we were added to): show it now, before any message. */
   private onAdded(conversation: Conversation): void {
     this.gone.delete(conversation.conversationId);
-    this.merge([conversation]);
+    // A copy: the SDK keeps (and moves on) the very object it emitted, for its kept conversations;
+    // this list counts unread against its own lastMessage, so that one must be the list's alone.
+    this.merge([structuredClone(conversation)]);
     this.renderList();
   }
 
@@ -304,7 +319,9 @@ export class ChatApp {
       }
     }
     c.changeSeq = update.changeSeq;
-    this.renderList();
+    // Message items (recalls, edits, reactions) come as 'message-changed' too: they change neither the
+    // name, the members nor my role, so an open group info dialog is not read again for each reaction.
+    if (update.items.some((item) => item.kind !== 'message')) this.renderList();
   }
 
   /** A conversation is gone for us: its entry goes, and an open pane on it says why. */

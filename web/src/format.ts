@@ -1,5 +1,5 @@
 /** Text shown for data: titles, times, system lines and error messages. */
-import { GoChatError, parseSystemContent, type Conversation, type GroupRole, type Message, type UserRef } from '../../sdk/index.js';
+import { GoChatError, parseSystemContent, type Conversation, type GroupRole, type Message, type ReplySnapshot, type UserRef } from '../../sdk/index.js';
 
 /** A 1:1 conversation is titled by the other person. */
 export function conversationTitle(c: Conversation): string {
@@ -76,8 +76,26 @@ export function describeSystemMessage(message: Pick<Message, 'content' | 'sender
   }
 }
 
+/**
+ * What stands in place of a recalled message: its sender took it back, or a group's owner or admin
+ * removed it. The content is gone (the server keeps none of it), so this is all there is to show.
+ */
+export function recalledText(message: Pick<Message, 'senderId' | 'recalledBy'>, myUserId: string): string {
+  if (message.recalledBy !== undefined && message.recalledBy !== message.senderId) return 'Message removed by an admin';
+  return message.senderId === myUserId ? 'You recalled a message' : 'Message recalled';
+}
+
+/** What a reply's quote shows of the message it answers: its start, or that it is gone. */
+export function quoteText(reply: ReplySnapshot): string {
+  if (reply.recalled) return 'Message recalled';
+  if (reply.messageType === 'image') return reply.preview ? `Image: ${reply.preview}` : 'Image';
+  if (reply.messageType === 'file') return reply.preview ? `File: ${reply.preview}` : 'File';
+  return reply.preview;
+}
+
 /** A message as the conversation list previews it. */
 export function messagePreview(message: Message, myUserId: string): string {
   if (message.messageType === 'system') return describeSystemMessage(message, myUserId);
+  if (message.recalledAt !== undefined) return recalledText(message, myUserId);
   return `${message.senderId === myUserId ? 'You' : message.senderName}: ${message.content}`;
 }

@@ -10,7 +10,9 @@ const root = document.getElementById('app')!;
 
 function newClient(token?: string): GoChatClient {
   // Same origin: the server that served this page. A send not acked in 20 s is shown as failed, with retry.
-  return new GoChatClient({ baseUrl: window.location.origin, sendTimeoutMs: 20_000, ...(token ? { token } : {}) });
+  // Kept conversations: after a reconnect the SDK reads each one's change feed and reports every
+  // message recalled, edited or reacted to while away ('message-changed', source 'catch-up').
+  return new GoChatClient({ baseUrl: window.location.origin, sendTimeoutMs: 20_000, keepConversations: true, ...(token ? { token } : {}) });
 }
 
 function showAuth(notice?: string): void {
