@@ -52,15 +52,19 @@ export class ConversationSync {
 
   constructor(private readonly options: ConversationSyncOptions) {}
 
-  /** The conversations as last known, pinned first, then newest activity first (the server's order). */
+  /**
+   * The conversations as last known, pinned first, then newest activity first (the server's order).
+   * Copies: the kept ones change as frames arrive, and an app's copy must not change under it.
+   */
   conversations(): Conversation[] {
-    return [...this.known.values()].sort(
+    return [...this.known.values()].map(copyOf).sort(
       (a, b) => Number(b.settings.pinned) - Number(a.settings.pinned) || (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0) || (Number(b.conversationId) - Number(a.conversationId)),
     );
   }
 
   conversation(conversationId: string): Conversation | undefined {
-    return this.known.get(conversationId);
+    const known = this.known.get(conversationId);
+    return known && copyOf(known);
   }
 
   /** A group's members as last known, in the order they joined; undefined when not kept. */
@@ -144,7 +148,8 @@ export class ConversationSync {
     this.touched?.add(conversation.conversationId);
     const local = this.known.get(conversation.conversationId);
     if (local && local.changeSeq > conversation.changeSeq) return;
-    this.known.set(conversation.conversationId, conversation);
+    // A copy: the frame's object is also the app's (the `conversation-added` event), and this one changes.
+    this.known.set(conversation.conversationId, copyOf(conversation));
     if (this.keepsMembers(conversation)) void this.loadMembers(conversation).catch(this.options.report);
   }
 
@@ -273,4 +278,9 @@ function withNewestMessage(row: Conversation, local: Conversation | undefined): 
   const mine = local?.lastMessage;
   if (!mine || mine.seqId <= (row.lastMessage?.seqId ?? 0)) return row;
   return { ...row, lastMessage: mine, updatedAt: local.updatedAt, settings: { ...row.settings, hidden: false } };
+}
+
+/** A conversation the app may keep: the kept one's fields that change in place are copied. */
+function copyOf(conversation: Conversation): Conversation {
+  return { ...conversation, settings: { ...conversation.settings } };
 }

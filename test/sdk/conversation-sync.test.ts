@@ -56,6 +56,18 @@ async function until(check: () => boolean): Promise<void> {
 const sync = (src: ConversationSyncSource, keepMembers = false) => new ConversationSync({ source: src, members: keepMembers, me: () => 'me', report: (err) => assert.fail(String(err)) });
 
 describe('ConversationSync', () => {
+  it("never changes an object it handed out: neither the added frame's nor a listed copy", () => {
+    const kept = sync(source(new Map()));
+    const added = row('7');
+    kept.added(added);
+    const listed = kept.conversations()[0]!;
+    kept.settings({ conversationId: '7', settings: { muted: true, pinned: false, hidden: false } });
+    kept.message(message(1, { conversationId: '7' }));
+    assert.deepEqual([added.settings.muted, added.lastMessage], [false, null], "the frame's object is the app's");
+    assert.deepEqual([listed.settings.muted, listed.lastMessage], [false, null], 'a listed copy stays as it was');
+    assert.deepEqual([kept.conversation('7')?.settings.muted, kept.conversation('7')?.lastMessage?.seqId], [true, 1]);
+  });
+
   it('keeps what frames said while the list was being read: added, removed, settings', async () => {
     const now = new Map([
       ['1', row('1')],
