@@ -20,7 +20,7 @@ export type {
   ReactionsQuery,
   SendOptions,
 } from './lib/client.js';
-export { applyMessageChange } from './lib/message-changes.js';
+export { applyMessageChange, withRecalledQuote } from './lib/message-changes.js';
 export type { MessageChanged } from './lib/message-changes.js';
 export { LOCAL_CLOSE_CODES } from './lib/disconnect.js';
 export type { LocalCloseCode } from './lib/disconnect.js';

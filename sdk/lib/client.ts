@@ -135,7 +135,9 @@ function sendFields(options: SendOptions): { messageType: ClientMessageType; rep
   return {
     messageType: options.messageType ?? 'text',
     ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}),
-    ...(options.extra !== undefined ? { extra: options.extra } : {}),
+    // Copied as JSON sends it: the app may change its object after sending, and what a rebuilt
+    // message (from the ack) carries must be what the server stored.
+    ...(options.extra !== undefined ? { extra: JSON.parse(JSON.stringify(options.extra)) as Record<string, unknown> } : {}),
   };
 }
 
@@ -319,6 +321,7 @@ function toWsUrl(baseUrl: string): string {
       },
       // With catch-up, its positions: the first connect takes them without emitting history.
       ...(catchUp ? { newestSeq: (id: string) => catchUp.lastSeq(id) } : {}),
+      me: () => this.userValue?.userId ?? null,
     });
   }
 

@@ -14,7 +14,7 @@
  * reactions it missed. Nothing is capped by time: the server's change feed is compacted and has no end.
  */
 import type { ChangeItem, Conversation, ConversationSettingsChanged, ConversationUpdate, GroupMember, Message, MessageChangeItem, Pagination } from '../../src/protocol/index.js';
-import { applyMessageChange, type MessageChanged } from './message-changes.js';
+import { applyMessageChange, withRecalledQuote, type MessageChanged } from './message-changes.js';
 
 export interface ConversationSyncSource {
   conversations(): Promise<Conversation[]>;
@@ -178,8 +178,9 @@ export class ConversationSync {
   messageChanged(change: MessageChanged): void {
     const local = this.known.get(change.conversationId);
     const last = local?.lastMessage;
-    if (!local || !last || last.messageId !== change.message.messageId) return;
-    local.lastMessage = applyMessageChange(last, change, this.options.me());
+    if (!local || !last) return;
+    // The last message itself, or a reply quoting the message recalled.
+    local.lastMessage = last.messageId === change.message.messageId ? applyMessageChange(last, change, this.options.me()) : withRecalledQuote(last, change);
   }
 
   update(update: ConversationUpdate): void {

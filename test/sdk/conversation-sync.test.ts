@@ -56,6 +56,14 @@ async function until(check: () => boolean): Promise<void> {
 const sync = (src: ConversationSyncSource, keepMembers = false) => new ConversationSync({ source: src, members: keepMembers, me: () => 'me', report: (err) => assert.fail(String(err)) });
 
 describe('ConversationSync', () => {
+  it("a last message that quotes a message just recalled shows the quote recalled", () => {
+    const kept = sync(source(new Map()));
+    const quote = { messageId: 'm1', seqId: 1, senderId: 'x', senderName: 'x', messageType: 'text' as const, preview: 'the secret' };
+    kept.added(row('1', { lastMessage: message(2, { replyTo: quote }) }));
+    kept.messageChanged({ conversationId: '1', changeSeq: 1, message: message(1, { content: '', recalledAt: '2026-12-04T00:00:00.000Z' }), source: 'live' });
+    assert.deepEqual(kept.conversation('1')?.lastMessage?.replyTo, { ...quote, preview: '', recalled: true });
+  });
+
   it("never changes an object it handed out: neither the added frame's nor a listed copy", () => {
     const kept = sync(source(new Map()));
     const added = row('7');

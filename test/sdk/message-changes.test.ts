@@ -6,7 +6,7 @@
  */
 import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyMessageChange, type Message, type MessageChangeItem, type MessageChanged } from '../../sdk/index.js';
+import { applyMessageChange, withRecalledQuote, type Message, type MessageChangeItem, type MessageChanged } from '../../sdk/index.js';
 import { MessageChanges } from '../../sdk/lib/message-changes.js';
 import { FakeServer, fakeClient, disconnectedAtEnd, nextEvent } from './fake-server.js';
 
@@ -78,18 +78,53 @@ test('a resend after a dropped connection carries the replyTo and extra of the f
 describe('MessageChanges', () => {
   const collect = (newest: () => number | undefined, maxHeld?: number) => {
     const out: MessageChanged[] = [];
-    const changes = new MessageChanges({ emit: (c) => out.push(c), newestSeq: newest, ...(maxHeld ? { maxHeld } : {}) });
+    const changes = new MessageChanges({ emit: (c) => out.push(c), newestSeq: newest, me: () => 'me', ...(maxHeld ? { maxHeld } : {}) });
     return { out, changes };
   };
 
-  it('holds a bounded number of changes per conversation, dropping the oldest', () => {
+  it('holds the newest state of each waiting message, for a bounded number of messages per conversation', () => {
     let newest = 4;
-    const { out, changes } = collect(() => newest, 3);
-    for (let c = 1; c <= 5; c++) changes.item('c1', item(c, message(5, { content: `v${c}` })), 'live');
+    const { out, changes } = collect(() => newest, 2);
+    // A storm on one message is one held state: it cannot push out another message's recall.
+    changes.item('c1', item(1, message(5, { content: '', recalledAt: 'x' })), 'live');
+    for (let c = 2; c <= 6; c++) changes.item('c1', item(c, message(6, { content: `v${c}` })), 'live');
     assert.equal(out.length, 0);
-    newest = 5;
-    changes.messageEmitted(message(5));
-    assert.deepEqual(out.map((c) => c.changeSeq), [3, 4, 5]);
+    newest = 6;
+    changes.messageEmitted(message(6));
+    assert.deepEqual(out.map((c) => [c.message.seqId, c.changeSeq]), [[5, 1], [6, 6]]);
+    // Past the bound, the message waiting longest is dropped.
+    newest = 6;
+    for (const seq of [7, 8, 9]) changes.item('c1', item(10 + seq, message(seq)), 'live');
+    newest = 9;
+    changes.messageEmitted(message(9));
+    assert.deepEqual(out.slice(2).map((c) => c.message.seqId), [8, 9]);
+  });
+
+  it("tells a late reaction of the user's own again, on the newest state, so myReactions keep it", () => {
+    const { out, changes } = collect(() => 10);
+    const mine = { userId: 'me', emoji: '👍', added: true };
+    const both = [{ emoji: '👍', count: 1 }, { emoji: '❤️', count: 1 }];
+    changes.item('c1', { changeSeq: 12, kind: 'message', seqId: 1, message: message(1, { reactions: both }), reaction: { userId: 'carol', emoji: '❤️', added: true } }, 'live');
+    changes.item('c1', { changeSeq: 11, kind: 'message', seqId: 1, message: message(1, { content: 'older', reactions: [{ emoji: '👍', count: 1 }] }), reaction: mine }, 'live');
+    assert.deepEqual(out.map((c) => [c.changeSeq, c.message.content, c.reaction?.userId]), [[12, 'm1', 'carol'], [12, 'm1', 'me']]);
+    const known = out.reduce<Message | undefined>((m, c) => applyMessageChange(m, c, 'me'), message(1, { reactions: [{ emoji: '👍', count: 1 }, { emoji: '❤️', count: 1 }] }));
+    assert.equal(known?.content, 'm1', 'never the older state');
+    assert.deepEqual(known?.myReactions, ['👍'], 'the late reaction of mine is kept');
+    // Told once: the same frame again, or one a catch-up already covers, is not told.
+    changes.item('c1', { changeSeq: 11, kind: 'message', seqId: 1, message: message(1), reaction: mine }, 'live');
+    changes.item('c1', item(13, message(1, { myReactions: ['👍'] })), 'catch-up');
+    changes.item('c1', { changeSeq: 12, kind: 'message', seqId: 1, message: message(1), reaction: { userId: 'me', emoji: '🎉', added: true } }, 'live');
+    assert.deepEqual(out.map((c) => c.changeSeq), [12, 12, 13]);
+  });
+
+  it("a held message's late own reaction follows its newest state when the message comes", () => {
+    let newest = 0;
+    const { out, changes } = collect(() => newest);
+    changes.item('c1', { changeSeq: 3, kind: 'message', seqId: 1, message: message(1), reaction: { userId: 'carol', emoji: '❤️', added: true } }, 'live');
+    changes.item('c1', { changeSeq: 2, kind: 'message', seqId: 1, message: message(1), reaction: { userId: 'me', emoji: '👍', added: true } }, 'live');
+    newest = 1;
+    changes.messageEmitted(message(1));
+    assert.deepEqual(out.map((c) => [c.changeSeq, c.reaction?.userId]), [[3, 'carol'], [3, 'me']]);
   });
 
   it('releases only the changes up to the message emitted, in the order they came', () => {
@@ -108,12 +143,15 @@ describe('MessageChanges', () => {
   it('emits each state of a message once, and never an older one after a newer', () => {
     const { out, changes } = collect(() => 10);
     changes.item('c1', item(4, message(1, { content: 'v4' })), 'live');
-    changes.item('c1', item(4, message(1, { content: 'v4' })), 'catch-up'); // the same change read back
+    changes.item('c1', item(4, message(1, { content: 'v4' })), 'catch-up'); // the same change read back: it carries myReactions
+    changes.item('c1', item(4, message(1, { content: 'v4' })), 'catch-up'); // and again: a repeat
     changes.item('c1', item(6, message(1, { content: 'v6' })), 'catch-up');
     changes.item('c1', item(5, message(1, { content: 'v5' })), 'live'); // a late frame
+    changes.item('c1', item(6, message(1, { content: 'v6' })), 'live'); // the feed's state already told
     changes.item('c1', item(5, message(2)), 'live'); // another message: its own order
     assert.deepEqual(out.map((c) => [c.message.seqId, c.changeSeq, c.source]), [
       [1, 4, 'live'],
+      [1, 4, 'catch-up'],
       [1, 6, 'catch-up'],
       [2, 5, 'live'],
     ]);
@@ -123,6 +161,19 @@ describe('MessageChanges', () => {
     const { out, changes } = collect(() => undefined);
     changes.item('c1', item(1, message(99)), 'live');
     assert.equal(out.length, 1);
+  });
+});
+
+describe('withRecalledQuote', () => {
+  it("empties a reply's quote when the message it quotes is recalled, and nothing else", () => {
+    const quote = { messageId: 'c1-1', seqId: 1, senderId: '2', senderName: 'bob', messageType: 'text' as const, preview: 'the secret' };
+    const reply = message(2, { replyTo: quote });
+    const recall: MessageChanged = { conversationId: 'c1', changeSeq: 3, message: message(1, { content: '', recalledAt: 'x' }), source: 'live' };
+    assert.deepEqual(withRecalledQuote(reply, recall).replyTo, { ...quote, preview: '', recalled: true });
+    const edit: MessageChanged = { ...recall, message: message(1, { content: 'edited' }) };
+    assert.equal(withRecalledQuote(reply, edit), reply, 'an edit keeps the snapshot');
+    const other: MessageChanged = { ...recall, message: message(9, { content: '', recalledAt: 'x' }) };
+    assert.equal(withRecalledQuote(reply, other), reply);
   });
 });
 
