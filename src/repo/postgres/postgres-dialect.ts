@@ -31,6 +31,14 @@ export const POSTGRES_DIALECT: SqlDialect = {
     // The ids come back in row order, null for a skipped row: the input's ordinality joined to what
     // was inserted on (conversation, seq), which is unique.
     insertMessages: `WITH inserted AS (
+                       INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time)
+                       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])
+                       ON CONFLICT (temp_message_id, sender_id, conversation_id) DO NOTHING
+                       RETURNING id, conversation_id, seq_id)
+                     SELECT inserted.id FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k (conversation_id, seq_id, n)
+                     LEFT JOIN inserted ON inserted.conversation_id = k.conversation_id AND inserted.seq_id = k.seq_id
+                     ORDER BY k.n`,
+    insertMessagesWithMeta: `WITH inserted AS (
                        INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, meta, reply_to_seq)
                        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::bigint[])
                        ON CONFLICT (temp_message_id, sender_id, conversation_id) DO NOTHING

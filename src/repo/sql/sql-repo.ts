@@ -94,8 +94,10 @@ interface AppendPlan {
   fresh: number[];
   freshMessages: Omit<Message, 'messageId'>[];
   wire: string[];
-  /** The new rows, column by column, as `insertMessages` takes them. */
+  /** The new rows, column by column, as `insertMessages` (or, with `withMeta`, `insertMessagesWithMeta`) takes them. */
   rowColumns: unknown[][];
+  /** A new row has optional fields: the insert names meta and reply_to_seq too. */
+  withMeta: boolean;
   /** Pairs (index, index of the first with its key) of in-batch repeats, resolved after the insert. */
   repeats: number[];
 }
@@ -387,7 +389,6 @@ export class SqlRepo implements Repo {
     const wire = encodeStoredMessageBody(stored);
     const columns: unknown[][] = [[cid], [seqId], [actor], [newMessage.senderName], [newMessage.tempMessageId], [newMessage.content], ['system'], [now]];
     if (this.storesWire) columns.push([wire]);
-    columns.push([null], [null]);
     const [messageId] = yield* sql.insertEach(s.insertMessages, columns);
     if (messageId === null || messageId === undefined) throw new Error('changeGroup: the system message was not stored');
 
@@ -692,7 +693,7 @@ export class SqlRepo implements Repo {
     const batch = yield* this.withCurrentQuotes(sends, keys);
 
     let plan = this.planAppend(batch, keys, locked, null);
-    let ids = yield* sql.insertEach(s.insertMessages, plan.rowColumns);
+    let ids = yield* sql.insertEach(plan.withMeta ? s.insertMessagesWithMeta : s.insertMessages, plan.rowColumns);
     const skipped = skippedRows(plan, ids);
     if (skipped.length > 0) {
       const inserted = ids.filter((id) => id !== null);
@@ -704,7 +705,7 @@ export class SqlRepo implements Repo {
       ]);
       const stored = new Map(storedRows.map((r) => [messageKey(this.key(String(r.conversation_id))!, this.key(String(r.sender_id))!, r.temp_message_id), r]));
       plan = this.planAppend(batch, keys, locked, stored);
-      ids = yield* sql.insertEach(s.insertMessages, plan.rowColumns);
+      ids = yield* sql.insertEach(plan.withMeta ? s.insertMessagesWithMeta : s.insertMessages, plan.rowColumns);
       if (skippedRows(plan, ids).length > 0) throw new Error('appendMessages: a message key was stored by another writer under the lock');
     }
 
@@ -790,8 +791,9 @@ export class SqlRepo implements Repo {
     const types: string[] = [];
     const sendTimes: number[] = [];
     const wire: string[] = [];
-    const metas: Array<string | null> = [];
-    const replySeqs: Array<number | null> = [];
+    // Filled only once a message has optional fields: a batch of plain messages binds two columns fewer per row.
+    let metas: Array<string | null> | null = null;
+    let replySeqs: Array<number | null> | null = null;
     const freshConversations: RowKey[] = [];
     const freshSenders: RowKey[] = [];
     const repeats: number[] = [];
@@ -836,13 +838,19 @@ export class SqlRepo implements Repo {
       types.push(m.messageType);
       sendTimes.push(m.sendTime);
       wire.push(encodeStoredMessageBody(message));
-      metas.push(newMessageMeta(m));
-      replySeqs.push(m.replyTo?.seqId ?? null);
+      if (metas === null && (m.replyTo !== undefined || m.extra !== undefined)) {
+        metas = new Array<string | null>(fresh.length - 1).fill(null);
+        replySeqs = new Array<number | null>(fresh.length - 1).fill(null);
+      }
+      if (metas !== null) {
+        metas.push(newMessageMeta(m));
+        replySeqs!.push(m.replyTo?.seqId ?? null);
+      }
     }
     const rowColumns: unknown[][] = [freshConversations, seqIds, freshSenders, senderNames, tempIds, contents, types, sendTimes];
     if (this.storesWire) rowColumns.push(wire);
-    rowColumns.push(metas, replySeqs);
-    return { results, conversations, fresh, freshMessages, wire, rowColumns, repeats };
+    if (metas !== null) rowColumns.push(metas, replySeqs!);
+    return { results, conversations, fresh, freshMessages, wire, rowColumns, withMeta: metas !== null, repeats };
   }
 
   private *lastSeq(id: RowKey): Step<number> {

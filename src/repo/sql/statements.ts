@@ -30,10 +30,12 @@ export interface EachStatements {
   /**
    * Inserts messages, skipping a row whose (temp_message_id, sender_id, conversation_id) is stored;
    * resolves to their ids in row order, null for a skipped row; columns: conversation_id, seq_id,
-   * sender_id, sender_name, temp_message_id, content, message_type, send_time, wire where the
-   * dialect stores it, then meta and reply_to_seq.
+   * sender_id, sender_name, temp_message_id, content, message_type, send_time, and wire where the
+   * dialect stores it. For plain messages (most): meta and reply_to_seq stay NULL.
    */
   insertMessages: string;
+  /** `insertMessages` with two more columns: meta and reply_to_seq (a batch holding a reply or an extra). */
+  insertMessagesWithMeta: string;
   /** Deletes messages an append inserted and takes back within its transaction; columns: id. */
   deleteMessages: string;
   /** columns: conversation id, last_seq, updated_at. */

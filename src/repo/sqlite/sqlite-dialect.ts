@@ -85,9 +85,12 @@ const statements: Statements = {
   lockConversations: 'SELECT id, last_seq, members_seq FROM conversations WHERE id = $1',
   storedMessages: `SELECT id, conversation_id, seq_id, sender_id, sender_name, content, message_type, send_time, meta, temp_message_id
                    FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND temp_message_id = $3`,
-  insertMessages: `INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, wire, wire_format, meta, reply_to_seq)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '${WIRE_FORMAT}', $10, $11)
+  insertMessages: `INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, wire, wire_format)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '${WIRE_FORMAT}')
                    ON CONFLICT (temp_message_id, sender_id, conversation_id) DO NOTHING`,
+  insertMessagesWithMeta: `INSERT INTO messages (conversation_id, seq_id, sender_id, sender_name, temp_message_id, content, message_type, send_time, wire, wire_format, meta, reply_to_seq)
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '${WIRE_FORMAT}', $10, $11)
+                           ON CONFLICT (temp_message_id, sender_id, conversation_id) DO NOTHING`,
   setMessageState: `UPDATE messages SET content = $2, meta = $3, wire = $4, wire_format = '${WIRE_FORMAT}' WHERE id = $1`,
   deleteMessages: 'DELETE FROM messages WHERE id = $1',
   setLastSeqs: 'UPDATE conversations SET last_seq = $2, updated_at = $3 WHERE id = $1', // bound via `order`: once per conversation
