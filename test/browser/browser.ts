@@ -6,9 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { uniqueName } from '../helpers/client.js';
+import { Api, uniqueName } from '../helpers/client.js';
+import type { AuthResult } from '../../src/protocol/index.js';
 
 export const CHROMIUM = process.env.GOCHAT_CHROMIUM ?? '/usr/bin/chromium';
 export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web/dist');
@@ -47,6 +49,56 @@ export function launchChromium(): Promise<Browser> {
 /** The real server, serving the freshly built web/dist. */
 export function startWebServer(): Promise<TestServer> {
   return startServer({ env: { GOCHAT_WEB_DIR: WEB_DIR } });
+}
+
+/** What the tests of one `describe` share: the server serving the web app, one Chromium, HTTP access. */
+export interface WebSuite {
+  readonly srv: TestServer;
+  readonly browser: Browser;
+  readonly api: Api;
+  /** `auth` signed in on a page of its own (a browser context of its own: another device). */
+  signedIn(auth: AuthResult): Promise<Person & { auth: AuthResult }>;
+  closeAll(...people: Person[]): Promise<void>;
+}
+
+/** Starts the suite's server and browser before its tests and stops them after: call inside a `describe`. */
+export function webSuite(): WebSuite {
+  let srv: TestServer | undefined;
+  let browser: Browser | undefined;
+  let api: Api | undefined;
+  before(async () => {
+    srv = await startWebServer();
+    browser = await launchChromium();
+    api = new Api(srv.baseUrl);
+  });
+  after(async () => {
+    await browser?.close();
+    await srv?.stop();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('webSuite: used before its before() hook ran');
+    return value;
+  };
+  const suite: WebSuite = {
+    get srv() {
+      return started(srv);
+    },
+    get browser() {
+      return started(browser);
+    },
+    get api() {
+      return started(api);
+    },
+    async signedIn(auth) {
+      const person = await newPerson(suite.browser, suite.srv.baseUrl);
+      await signIn(person, auth.user.username);
+      return { ...person, auth };
+    },
+    async closeAll(...people) {
+      await Promise.all(people.map((p) => p.context.close()));
+    },
+  };
+  return suite;
 }
 
 /** Retries an assertion until it holds or `timeoutMs` passes (the page updates asynchronously); the last failure is rethrown. */

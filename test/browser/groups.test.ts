@@ -3,25 +3,11 @@
  * panel offers what the caller's role allows, every change shows as a line in the timeline, and
  * the other members' pages follow live (a group appears, is renamed, or goes away with a notice).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { AuthResult } from '../../src/protocol/index.js';
-import { Api } from '../helpers/client.js';
-import type { TestServer } from '../helpers/server.js';
-import {
-  browserSkipReason,
-  conversationEntry,
-  expectAttribute,
-  expectCount,
-  expectText,
-  launchChromium,
-  newPerson,
-  openConversation,
-  signIn,
-  startWebServer,
-  type Person,
-} from './browser.js';
+import { browserSkipReason, conversationEntry, expectAttribute, expectCount, expectText, openConversation, type Person, webSuite } from './browser.js';
 
 const skip = browserSkipReason();
 
@@ -49,30 +35,14 @@ async function confirm(person: Person, expectedMessage: RegExp): Promise<void> {
 }
 
 describe('group administration in the web app', { skip: skip ?? false }, () => {
-  let srv: TestServer;
-  let browser: Browser;
-  let api: Api;
-
-  before(async () => {
-    srv = await startWebServer();
-    browser = await launchChromium();
-    api = new Api(srv.baseUrl);
-  });
-  after(async () => {
-    await browser?.close();
-    await srv?.stop();
-  });
-
-  const closeAll = (...people: Person[]) => Promise.all(people.map((p) => p.context.close()));
+  const web = webSuite();
+  const { closeAll } = web;
 
   /** Users registered over HTTP, each then signed in on their own page (in order). */
   async function signedIn<const Names extends readonly string[]>(...prefixes: Names): Promise<{ [K in keyof Names]: Person & { auth: AuthResult } }> {
     const people: Array<Person & { auth: AuthResult }> = [];
     for (const prefix of prefixes) {
-      const auth = await api.user(prefix);
-      const person = await newPerson(browser, srv.baseUrl);
-      await signIn(person, auth.user.username);
-      people.push({ ...person, auth });
+      people.push(await web.signedIn(await web.api.user(prefix)));
     }
     return people as { [K in keyof Names]: Person & { auth: AuthResult } };
   }
@@ -80,7 +50,7 @@ describe('group administration in the web app', { skip: skip ?? false }, () => {
   /** A group `owner` created over HTTP with `members`; it appears live on every signed-in page. */
   async function group(owner: Person & { auth: AuthResult }, members: Array<Person & { auth: AuthResult }>): Promise<string> {
     const name = `Group ${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
-    const res = await api.post('/api/groups', { groupName: name, members: members.map((m) => m.auth.user.userId) }, owner.auth.token);
+    const res = await web.api.post('/api/groups', { groupName: name, members: members.map((m) => m.auth.user.userId) }, owner.auth.token);
     assert.equal(res.status, 201, JSON.stringify(res.body));
     return name;
   }

@@ -4,28 +4,12 @@
  * edit (marked), recall (a placeholder, and every quote of it says so), a group admin removing a
  * message, and a page that was offline while all that happened converging when it is back.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import type { AuthResult, Conversation, Message } from '../../src/protocol/index.js';
-import { Api, fullHistory } from '../helpers/client.js';
-import type { TestServer } from '../helpers/server.js';
-import {
-  browserSkipReason,
-  bubble,
-  conversationEntry,
-  eventually,
-  expectAttribute,
-  expectCount,
-  expectText,
-  launchChromium,
-  newPerson,
-  openConversation,
-  send,
-  signIn,
-  startWebServer,
-  type Person,
-} from './browser.js';
+import { fullHistory } from '../helpers/client.js';
+import { browserSkipReason, bubble, conversationEntry, eventually, expectAttribute, expectCount, expectText, openConversation, send, type Person, webSuite } from './browser.js';
 
 const skip = browserSkipReason();
 
@@ -65,31 +49,12 @@ async function inView(page: Page, message: Locator): Promise<boolean> {
 }
 
 describe('message actions in the web app', { skip: skip ?? false }, () => {
-  let srv: TestServer;
-  let browser: Browser;
-  let api: Api;
-
-  before(async () => {
-    srv = await startWebServer();
-    browser = await launchChromium();
-    api = new Api(srv.baseUrl);
-  });
-  after(async () => {
-    await browser?.close();
-    await srv?.stop();
-  });
-
-  const closeAll = (...people: Person[]) => Promise.all(people.map((p) => p.context.close()));
-
-  /** `auth` signed in on a page of its own (its own browser context: another device). */
-  async function page(auth: AuthResult): Promise<Signed> {
-    const person = await newPerson(browser, srv.baseUrl);
-    await signIn(person, auth.user.username);
-    return { ...person, auth };
-  }
+  const web = webSuite();
+  const { closeAll } = web;
+  const page = (auth: AuthResult): Promise<Signed> => web.signedIn(auth);
 
   async function single(a: AuthResult, b: AuthResult): Promise<string> {
-    const res = await api.post<Conversation>('/api/conversations', { targetUserId: b.user.userId }, a.token);
+    const res = await web.api.post<Conversation>('/api/conversations', { targetUserId: b.user.userId }, a.token);
     assert.ok(res.status === 200 || res.status === 201, JSON.stringify(res.body));
     return res.body.data.conversationId;
   }
@@ -97,13 +62,13 @@ describe('message actions in the web app', { skip: skip ?? false }, () => {
   let sent = 0;
   /** `who` posts a message over HTTP (a faster setup than typing, and the only way to set `extra`). */
   async function post(who: AuthResult, conversationId: string, content: string, more: { replyTo?: string; extra?: Record<string, unknown> } = {}): Promise<Message> {
-    const res = await api.post<Message>(`/api/conversations/${conversationId}/messages`, { content, tempMessageId: `web-actions-${++sent}`, ...more }, who.token);
+    const res = await web.api.post<Message>(`/api/conversations/${conversationId}/messages`, { content, tempMessageId: `web-actions-${++sent}`, ...more }, who.token);
     assert.equal(res.status, 201, JSON.stringify(res.body));
     return res.body.data;
   }
 
   test('a reply quotes its original; the quote jumps to it, reading older history for it; cancel drops the reply', async () => {
-    const [ann, ben] = [await api.user('ann'), await api.user('ben')];
+    const [ann, ben] = [await web.api.user('ann'), await web.api.user('ben')];
     const chat = await single(ann, ben);
     const original = await post(ann, chat, 'Where shall we meet?');
     for (let i = 1; i <= 40; i++) await post(i % 2 ? ben : ann, chat, `filler ${i}`);
@@ -135,7 +100,7 @@ describe('message actions in the web app', { skip: skip ?? false }, () => {
       await expectText(quote.getByTestId('reply-quote-text'), 'filler 40');
     }
     // The server stored it as a reply (the quote is not only on the sender's screen).
-    const stored = (await fullHistory(api, chat, ann.token)).find((m) => m.content === 'Agreed!');
+    const stored = (await fullHistory(web.api, chat, ann.token)).find((m) => m.content === 'Agreed!');
     assert.equal(stored?.replyTo?.messageId, await target.getAttribute('data-message-id'));
 
     // A reply to a message far back: pressing its quote loads history back to it and highlights it.
@@ -156,7 +121,7 @@ describe('message actions in the web app', { skip: skip ?? false }, () => {
   });
 
   test('a message’s extra is never rendered as markup', async () => {
-    const [ann, ben] = [await api.user('ann'), await api.user('ben')];
+    const [ann, ben] = [await web.api.user('ann'), await web.api.user('ben')];
     const chat = await single(ann, ben);
     const benPage = await page(ben);
     await openConversation(benPage, ann.user.username);
@@ -169,7 +134,7 @@ describe('message actions in the web app', { skip: skip ?? false }, () => {
   });
 
   test('reactions: counts on both pages, mine pressed on mine only, a chip toggles, and who reacted is listed', async () => {
-    const [ann, ben] = [await api.user('ann'), await api.user('ben')];
+    const [ann, ben] = [await web.api.user('ann'), await web.api.user('ben')];
     const chat = await single(ann, ben);
     const [annPage, benPage] = [await page(ann), await page(ben)];
     await openConversation(annPage, ben.user.username);
@@ -225,14 +190,14 @@ describe('message actions in the web app', { skip: skip ?? false }, () => {
     await annPage.page.reload();
     await openConversation(annPage, ben.user.username);
     await expectChip(bubble(annPage.page, 'Lunch at noon?'), '👍', 1, true);
-    const history = await fullHistory(api, chat, ben.token);
+    const history = await fullHistory(web.api, chat, ben.token);
     assert.deepEqual(history.at(-1)?.reactions, [{ emoji: '👍', count: 1 }]);
     for (const p of [annPage, benPage]) assert.deepEqual(p.dialogs, []);
     await closeAll(annPage, benPage);
   });
 
   test('an edit replaces the text on every page with an "edited" mark; only the sender is offered it', async () => {
-    const [ann, ben] = [await api.user('ann'), await api.user('ben')];
+    const [ann, ben] = [await web.api.user('ann'), await web.api.user('ben')];
     await single(ann, ben);
     const [annPage, benPage] = [await page(ann), await page(ben)];
     await openConversation(annPage, ben.user.username);
@@ -280,7 +245,7 @@ describe('message actions in the web app', { skip: skip ?? false }, () => {
   });
 
   test('a recall leaves a placeholder on every page, and a reply’s quote of it says recalled', async () => {
-    const [ann, ben] = [await api.user('ann'), await api.user('ben')];
+    const [ann, ben] = [await web.api.user('ann'), await web.api.user('ben')];
     const chat = await single(ann, ben);
     const [annPage, benPage] = [await page(ann), await page(ben)];
     await openConversation(annPage, ben.user.username);
@@ -327,15 +292,15 @@ describe('message actions in the web app', { skip: skip ?? false }, () => {
     await openConversation(benPage, ann.user.username);
     await expectText(byId(benPage.page, id).getByTestId('message-recalled'), 'Message recalled');
     await expectText(bubble(benPage.page, 'love it').getByTestId('reply-quote-text'), 'Message recalled');
-    assert.equal((await fullHistory(api, chat, ben.token)).find((m) => m.messageId === id)?.content, '');
+    assert.equal((await fullHistory(web.api, chat, ben.token)).find((m) => m.messageId === id)?.content, '');
     for (const p of [annPage, benPage]) assert.deepEqual(p.dialogs, []);
     await closeAll(annPage, benPage);
   });
 
   test('a group’s owner removes a member’s message; a member may not; an admin made live may', async () => {
-    const [ann, ben, cal] = [await api.user('ann'), await api.user('ben'), await api.user('cal')];
+    const [ann, ben, cal] = [await web.api.user('ann'), await web.api.user('ben'), await web.api.user('cal')];
     const name = `Club ${Date.now().toString(36)}`;
-    const created = await api.post<{ conversation: Conversation }>('/api/groups', { groupName: name, members: [ben.user.userId, cal.user.userId] }, ann.token);
+    const created = await web.api.post<{ conversation: Conversation }>('/api/groups', { groupName: name, members: [ben.user.userId, cal.user.userId] }, ann.token);
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const group = created.body.data.conversation.conversationId;
     const spam = await post(cal, group, 'buy cheap watches');
@@ -357,11 +322,11 @@ describe('message actions in the web app', { skip: skip ?? false }, () => {
     for (const p of [annPage, benPage, calPage]) {
       await expectText(byId(p.page, spam.messageId).getByTestId('message-recalled'), 'Message removed by an admin');
     }
-    const removed = (await fullHistory(api, group, cal.token)).find((m) => m.messageId === spam.messageId);
+    const removed = (await fullHistory(web.api, group, cal.token)).find((m) => m.messageId === spam.messageId);
     assert.deepEqual([removed?.content, removed?.recalledBy], ['', ann.user.userId]);
 
     // Ben is made an admin: his open page offers Remove from then on, without a reload.
-    const promoted = await api.put(`/api/conversations/${group}/members/${ben.user.userId}`, { role: 'admin' }, ann.token);
+    const promoted = await web.api.put(`/api/conversations/${group}/members/${ben.user.userId}`, { role: 'admin' }, ann.token);
     assert.equal(promoted.status, 200, JSON.stringify(promoted.body));
     await eventually(async () => {
       await benPage.page.keyboard.press('Escape');
@@ -375,7 +340,7 @@ describe('message actions in the web app', { skip: skip ?? false }, () => {
   });
 
   test('pages offline while messages are recalled, edited and reacted to show it all once back', async () => {
-    const [ann, ben] = [await api.user('ann'), await api.user('ben')];
+    const [ann, ben] = [await web.api.user('ann'), await web.api.user('ben')];
     await single(ann, ben);
     // Ann on two devices; Ben, the peer, on one.
     const [phone, laptop, benPage] = [await page(ann), await page(ann), await page(ben)];
