@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { createTempId } from '../sdk/index.js';
 import { requestJson } from './http-client.js';
-import { CONNECT_CONCURRENCY, MemberView, SOURCE_ADDRESSES } from './rooms.js';
+import { CONNECT_CONCURRENCY, MemberView, paceSenders, SOURCE_ADDRESSES } from './rooms.js';
 import type { Context } from './scenarios.js';
 import { Samples } from './stats.js';
 import { GoChatTarget, openSocket, pool, type BenchSocket, type BenchUser, type IncomingFrame } from './target.js';
@@ -251,17 +251,8 @@ async function reactionStorm(ctx: Context): Promise<LoadResult> {
     const content = text + padding.slice(text.length);
     sockets[s]!.send(JSON.stringify({ type: 'send-message', data: { conversationId: roomId, content, messageType: 'text', tempMessageId: key } }));
   };
-  const timers: NodeJS.Timeout[] = [];
-  const period = 1000 / params.reactionMessageRate;
   // Sender 0 (the owner) sends first, at once: that message is the one everybody reacts to.
-  for (let s = 0; s < senders; s++) {
-    timers.push(
-      setTimeout(() => {
-        sendOne(s);
-        timers.push(setInterval(() => sendOne(s), period));
-      }, (s / senders) * period),
-    );
-  }
+  const timers = paceSenders(senders, params.reactionMessageRate, sendOne);
   await sleep(params.warmupSec * 1000);
   windowStart = performance.now();
   await ctx.mark('messages-start');

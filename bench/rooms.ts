@@ -32,6 +32,24 @@ interface RoomMessage {
   state: 'pending' | 'acked' | 'error';
 }
 
+/**
+ * Starts `senders` senders each calling `sendOne(s)` `ratePerSec` times a second, at evenly spread
+ * phases (sender 0 at once); clear the timers returned (clearTimeout) to stop them.
+ */
+export function paceSenders(senders: number, ratePerSec: number, sendOne: (s: number) => void): NodeJS.Timeout[] {
+  const timers: NodeJS.Timeout[] = [];
+  const period = 1000 / ratePerSec;
+  for (let s = 0; s < senders; s++) {
+    timers.push(
+      setTimeout(() => {
+        sendOne(s);
+        timers.push(setInterval(() => sendOne(s), period));
+      }, (s / senders) * period),
+    );
+  }
+  return timers;
+}
+
 /** What one member's connection has seen of the room, by seqId. */
 export class MemberView {
   private seen = new Uint8Array(256);
@@ -162,16 +180,7 @@ async function roomTraffic(ctx: Context, users: readonly BenchUser[], roomId: st
     const content = head + padding.slice(head.length);
     sockets[s]!.send(JSON.stringify({ type: 'send-message', data: { conversationId: roomId, content, messageType: 'text', tempMessageId: key } }));
   };
-  const timers: NodeJS.Timeout[] = [];
-  const period = 1000 / params.roomRate;
-  for (let s = 0; s < senders; s++) {
-    timers.push(
-      setTimeout(() => {
-        sendOne(s);
-        timers.push(setInterval(() => sendOne(s), period));
-      }, (s / senders) * period),
-    );
-  }
+  const timers = paceSenders(senders, params.roomRate, sendOne);
 
   await sleep(params.warmupSec * 1000);
   windowStart = performance.now();
