@@ -44,6 +44,7 @@ const gateway = new WsGateway(
   {
     maxFrameBytes: 64 * 1024,
     idleTimeoutMs: 600_000,
+    pingIntervalMs: 0,
     maxBufferedBytes: 64 * 1024 * 1024,
     maxSocketsPerUser: 100,
     frameRate: { limit: 0, windowMs: 1000 },

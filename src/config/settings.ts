@@ -83,7 +83,21 @@ export const SETTINGS = {
   ws: {
     // Fixed by the contract (64 KiB), not configurable.
     maxFrameBytes: 64 * 1024,
-    idleTimeoutMs: int({ env: 'GOCHAT_WS_IDLE_TIMEOUT_MS', default: 90_000, min: 1, section: 'gateway', doc: 'a WebSocket silent this long (not even a ping) is closed with 4001' }),
+    idleTimeoutMs: int({
+      env: 'GOCHAT_WS_IDLE_TIMEOUT_MS',
+      default: 90_000,
+      min: 1,
+      section: 'gateway',
+      doc: 'a WebSocket silent this long (no frame, no ping, no answer to the server’s pings) is closed with 4001',
+    }),
+    pingIntervalMs: int({
+      env: 'GOCHAT_WS_PING_INTERVAL_MS',
+      default: 30_000,
+      min: 0,
+      zero: 'the server sends no pings: clients must send frames (or `ping`) within the idle timeout',
+      section: 'gateway',
+      doc: 'a WebSocket quiet this long gets a protocol ping from the server; browsers and most libraries answer it by themselves, which keeps the connection alive',
+    }),
     maxBufferedBytes: int({
       env: 'GOCHAT_WS_MAX_BUFFERED_BYTES',
       default: 1024 * 1024,

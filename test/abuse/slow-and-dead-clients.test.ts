@@ -24,6 +24,27 @@ async function slotFreed(wsUrl: string, token: string, timeoutMs: number, betwee
 }
 
 describe('slow and dead clients', () => {
+  it('keeps a client that never sends a frame but answers the server’s protocol pings', async () => {
+    await using target = await startTarget({ env: { GOCHAT_WS_IDLE_TIMEOUT_MS: '900' } });
+    const api = new Api(target.baseUrl);
+    const quiet = await WsClient.connect(target.wsUrl, (await api.user('quiet')).token);
+    try {
+      // The ws client answers pings by itself, as browsers do; it sends nothing else. Counted by the
+      // server's pings, not a clock: 9 of them (at least 3 per idle timeout) span 3 idle timeouts.
+      await new Promise<void>((resolve, reject) => {
+        let pings = 0;
+        quiet.socket.on('ping', () => ++pings >= 9 && resolve());
+        // Without the server's pings the idle timeout closes it first: fail with the close code.
+        quiet.socket.on('close', (code) => reject(new Error(`closed with ${code} after ${pings} pings`)));
+      });
+      assert.equal(quiet.socket.readyState, quiet.socket.OPEN, 'still connected after three idle timeouts');
+      quiet.send({ type: 'ping' });
+      assert.equal((await quiet.nextOfType('pong')).type, 'pong', 'the application ping still works');
+    } finally {
+      quiet.close();
+    }
+  });
+
   it('cuts off a reader that stopped reading once its pending output passes the bound; everyone else carries on', async () => {
     await using target = await startTarget({ env: { GOCHAT_WS_MAX_BUFFERED_BYTES: String(64 * 1024), GOCHAT_MAX_SOCKETS_PER_USER: '1' } });
     const api = new Api(target.baseUrl);

@@ -47,6 +47,23 @@ export class ClientConnection {
     return this.session.userId;
   }
 
+  /** When the server last pinged it (0: never). */
+  private pingedAt = 0;
+
+  /**
+   * A protocol ping when nothing was heard from the client for `intervalMs` and none was sent
+   * within it: the answer (the `pong` event) is a sign of life. Costs nothing for a busy client.
+   */
+  pingIfQuiet(now: number, intervalMs: number): void {
+    if (!this.isOpen || now - this.lastSeen < intervalMs || now - this.pingedAt < intervalMs) return;
+    this.pingedAt = now;
+    try {
+      this.socket.ping();
+    } catch {
+      // Closing meanwhile: the close handler cleans up.
+    }
+  }
+
   get isOpen(): boolean {
     return !this.closing && this.socket.readyState === this.socket.OPEN;
   }

@@ -19,6 +19,8 @@ import { RateLimiter, type RateRule } from '../../limits/rate-limiter.js';
 export interface WsConfig {
   maxFrameBytes: number;
   idleTimeoutMs: number;
+  /** A connection quiet this long gets a protocol ping (0: never); its pong counts as a sign of life. */
+  pingIntervalMs: number;
   maxBufferedBytes: number;
   maxSocketsPerUser: number;
   frameRate: { limit: number; windowMs: number };
@@ -53,6 +55,9 @@ export class WsGateway {
   private readonly framesByUser: RateLimiter;
   private readonly framesByIp: RateLimiter;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly pinger: NodeJS.Timeout | null;
+  /** How long a connection stays quiet before it is pinged. */
+  private readonly pingEveryMs: number;
   private nextId = 0;
   private draining = false;
   private readonly observe: OperationObserver;
@@ -68,6 +73,13 @@ export class WsGateway {
     this.observe = config.observe ?? unobserved;
     this.sweeper = setInterval(() => this.sweep(), Math.min(5_000, Math.max(250, config.idleTimeoutMs / 4)));
     this.sweeper.unref();
+    // The server's heartbeat: a client that never sends a frame stays connected as long as it
+    // answers protocol pings (browsers do by themselves), and one that stops answering is closed
+    // by the sweep at the idle timeout, as before.
+    // At least three pings per idle timeout, so a shortened timeout cannot outrun them.
+    this.pingEveryMs = Math.max(50, Math.min(config.pingIntervalMs, Math.floor(config.idleTimeoutMs / 3)));
+    this.pinger = config.pingIntervalMs > 0 ? setInterval(() => this.pingQuiet(), Math.max(25, this.pingEveryMs / 2)) : null;
+    this.pinger?.unref();
   }
 
   async attach(server: Server): Promise<void> {
@@ -144,6 +156,7 @@ export class WsGateway {
       }
     });
     ws.on('ping', () => (conn.lastSeen = Date.now()));
+    ws.on('pong', () => (conn.lastSeen = Date.now()));
     ws.on('error', (err) => this.log.debug({ err, connId: conn.id }, 'socket error'));
     ws.on('close', () => {
       const left = (this.socketsByIp.get(ip) ?? 1) - 1;
@@ -307,6 +320,12 @@ export class WsGateway {
     for (const userId of new Set(delivery.recipients)) for (const conn of this.byUser.get(userId) ?? []) conn.sendRaw(frame);
   }
 
+  /** A protocol ping to each connection quiet for the ping interval (at most one per interval each). */
+  private pingQuiet(): void {
+    const now = Date.now();
+    for (const set of this.byUser.values()) for (const conn of set) conn.pingIfQuiet(now, this.pingEveryMs);
+  }
+
   /** Closes sockets that went silent past the idle timeout or whose token expired. */
   private sweep(): void {
     const now = Date.now();
@@ -326,6 +345,7 @@ export class WsGateway {
   /** Graceful shutdown, step 2 (after pending sends are committed and acked): close with 1001. */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    if (this.pinger) clearInterval(this.pinger);
     for (const set of this.byUser.values()) for (const conn of set) conn.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
