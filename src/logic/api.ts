@@ -98,7 +98,12 @@ export interface LogicApi {
    */
   getConversation(session: Session, conversationId: string): Promise<Conversation>;
   getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult>;
-  markRead(session: Session, conversationId: string): Promise<ReadResult>;
+  /**
+   * Moves the caller's read pointer to `seqId` (absent: the newest message; never past it, never
+   * back). Marks of one turn are written in one batch; when the pointer moved, every device of the
+   * caller gets `conversation-read`. Answers the pointer after.
+   */
+  markRead(session: Session, conversationId: string, seqId?: number): Promise<ReadResult>;
 
   createGroup(session: Session, input: { groupName: string; members: string[] }): Promise<{ group: Group; conversation: Conversation }>;
   getGroup(session: Session, groupId: string): Promise<{ group: Group; members: GroupMember[] }>;

@@ -33,6 +33,7 @@ import type { ClientInfo, ConversationPageResult, Credentials, HistoryResult, Lo
 import { MembershipCache } from './membership-cache.js';
 import { GuestExpiry, type GuestExpiryConfig } from './guest-expiry.js';
 import { MessageWriter, type PendingSend } from './message-writer.js';
+import { ReadMarks } from './read-marks.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { RateLimiter, type RateRule } from '../limits/rate-limiter.js';
 import { TokenService } from './tokens.js';
@@ -86,6 +87,7 @@ export class Logic implements LogicApi {
   private readonly membership: MembershipCache;
   private readonly guestExpiry: GuestExpiry;
   private readonly writer: MessageWriter;
+  private readonly readMarks: ReadMarks;
   private readonly sendsByUser: RateLimiter;
   private readonly sendsByGuest: RateLimiter;
   private readonly sendBytesByUser: RateLimiter;
@@ -121,6 +123,7 @@ export class Logic implements LogicApi {
       commitWindowMs: config.commitWindowMs,
       revalidate: (sends) => this.revalidateSends(sends),
     });
+    this.readMarks = new ReadMarks(repo);
     this.sendsByUser = new RateLimiter(config.limits.sendPerUser);
     this.sendsByGuest = new RateLimiter(config.limits.sendPerGuest);
     this.sendBytesByUser = new RateLimiter(config.limits.sendBytesPerUser);
@@ -393,9 +396,19 @@ export class Logic implements LogicApi {
     return { messages: page.messages, pagination: pagination(query, page) };
   }
 
-  async markRead(session: Session, conversationId: string): Promise<ReadResult> {
+  async markRead(session: Session, conversationId: string, seqId?: number): Promise<ReadResult> {
+    if (seqId !== undefined && (!Number.isSafeInteger(seqId) || seqId < 0)) throw new AppError('VALIDATION_ERROR', 'seqId: must be an integer from 0', { field: 'seqId' });
     await this.requireReader(conversationId, session.userId);
-    return this.repo.markRead(conversationId, session.userId);
+    const { read, moved, member } = await this.readMarks.mark(conversationId, session.userId, seqId ?? null);
+    // Removed between the check and the batch: nothing was written.
+    if (!member) throw new AppError('NOT_CONVERSATION_MEMBER');
+    if (moved) {
+      // The user's own devices only: a read pointer is nobody else's business (receipts are another matter).
+      this.bus
+        .publish({ kind: 'frames', recipients: [session.userId], frame: encodeServerFrame({ type: 'conversation-read', data: read }) })
+        .catch((err: unknown) => this.log.error({ err, conversationId }, 'conversation-read publish failed'));
+    }
+    return read;
   }
 
   // ---- groups ----
@@ -849,6 +862,7 @@ export class Logic implements LogicApi {
   async drain(): Promise<void> {
     await this.guestExpiry.stop();
     await this.writer.drain();
+    await this.readMarks.drain();
   }
 }
 

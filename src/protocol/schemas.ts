@@ -321,6 +321,11 @@ export const ConversationsQuery = Type.Object({
   ),
 });
 
+/** PUT /api/conversations/{id}/read: how far (absent: everything, as the seed's bodiless request). */
+export const MarkReadBody = Type.Object(
+  { seqId: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'read up to and including this seqId; past the newest message means the newest; the pointer never moves back' })) },
+  { additionalProperties: false },
+);
 export const MessageParams = Type.Object({ messageId: Id });
 export const ReactionParams = Type.Object({ messageId: Id, emoji: Type.String({ minLength: 1, maxLength: 64, description: 'one emoji grapheme, percent-encoded in the path' }) });
 /** PUT /api/messages/{messageId}: the sender's new text. */
@@ -367,9 +372,16 @@ export const PostMessageBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** `mark-read` (the original design's frame): the read pointer, as `PUT …/read {seqId}` moves it. */
+export const MarkReadData = Type.Object(
+  { conversationId: Id, seqId: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })) },
+  { additionalProperties: false },
+);
+
 /** Frames a client sends. A `ping` may carry `data` (old clients send `{}`); the server ignores it. */
 export const ClientFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('send-message'), data: SendMessageData }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('mark-read'), data: MarkReadData }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('ping'), data: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
 ]);
 
@@ -416,4 +428,6 @@ export const ServerFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('conversation-update'), data: ConversationUpdateSchema }),
   Type.Object({ type: Type.Literal('conversation-removed'), data: ConversationRemovedSchema }),
   Type.Object({ type: Type.Literal('conversation-settings'), data: ConversationSettingsFrameSchema }),
+  /** The user's read pointer of a conversation moved (on any of its devices): its own devices only. */
+  Type.Object({ type: Type.Literal('conversation-read'), data: ReadResultSchema }),
 ]);

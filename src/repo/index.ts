@@ -249,6 +249,19 @@ export interface ReactorsQuery {
   size: number;
 }
 
+/** A member's read pointer to move: to `seqId`, or with null to the newest message. */
+export interface ReadMark {
+  conversationId: string;
+  userId: string;
+  seqId: number | null;
+}
+
+export interface ReadMarkResult {
+  read: ReadResult;
+  moved: boolean;
+  member: boolean;
+}
+
 export interface Repo {
   /**
    * Throws AppError USERNAME_TAKEN when the name exists case-insensitively or its skeleton is taken.
@@ -366,6 +379,12 @@ export interface Repo {
   listReactions(conversationId: string, seqId: number, query: ReactorsQuery): Promise<{ reactors: Reactor[]; total: number }>;
   /** Moves the member's read pointer to the newest message. */
   markRead(conversationId: string, userId: string): Promise<ReadResult>;
+  /**
+   * Moves read pointers, in one transaction: each to `seqId` (null: the newest message), never
+   * past the newest message and never backwards. One result per mark, in order; `moved` says
+   * whether the pointer changed, `member` whether the user is a member (nothing moves otherwise).
+   */
+  markReadMany(marks: readonly ReadMark[]): Promise<ReadMarkResult[]>;
 
   /**
    * Readiness: throws while the store cannot serve (unreachable, cannot write, failed its

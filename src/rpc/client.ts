@@ -305,8 +305,8 @@ export class RpcLogicClient implements LogicApi {
     return { messages: MessageList.decode(page.messagesJson, page.messageCount), pagination: page.pagination };
   }
 
-  markRead(session: Session, conversationId: string): Promise<ReadResult> {
-    return this.call('ConversationService', 'MarkRead', { session, conversationId });
+  markRead(session: Session, conversationId: string, seqId?: number): Promise<ReadResult> {
+    return this.call('ConversationService', 'MarkRead', { session, conversationId, ...(seqId !== undefined ? { seqId } : {}) });
   }
 
   async createGroup(session: Session, input: { groupName: string; members: string[] }): Promise<{ group: Group; conversation: Conversation }> {

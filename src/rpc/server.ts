@@ -175,7 +175,7 @@ function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger
         const { messages, pagination } = await logic.getMessages(session(r), r.conversationId, historyQuery(r.query));
         return { messagesJson: messages.encode(), messageCount: messages.length, pagination };
       },
-      MarkRead: (r: WithSession & { conversationId: string }) => logic.markRead(session(r), r.conversationId),
+      MarkRead: (r: WithSession & { conversationId: string; seqId?: number }) => logic.markRead(session(r), r.conversationId, r.seqId),
       UpdateConversation: (r: WithSession & { conversationId: string; name?: string; avatar?: string; description?: string }) =>
         logic.updateGroup(session(r), r.conversationId, {
           ...(r.name !== undefined ? { name: r.name } : {}),

@@ -813,6 +813,26 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.equal((await repo.getConversation(conversationId, a.userId))?.changeSeq, 4);
     });
 
+    test('markReadMany: to a seqId, never back, never past the newest, in one transaction', async () => {
+      const { a, b, conversationId } = await pairWithMessages('1', '2', '3', '4');
+      const stranger = await user();
+      const results = await repo.markReadMany([
+        { conversationId, userId: b.userId, seqId: 2 },
+        { conversationId, userId: a.userId, seqId: 1 },
+        { conversationId, userId: stranger.userId, seqId: 3 },
+        { conversationId: 'x', userId: b.userId, seqId: 3 },
+      ]);
+      assert.deepEqual(results.map((r) => [r.read.lastReadSeq, r.read.unreadCount, r.moved, r.member]), [
+        [2, 2, true, true],
+        [4, 0, false, true], // the sender has read its own messages: 1 is behind its pointer
+        [0, 0, false, false],
+        [0, 0, false, false],
+      ]);
+      const [back, beyond, all] = await repo.markReadMany([{ conversationId, userId: b.userId, seqId: 1 }, { conversationId, userId: b.userId, seqId: 3 }, { conversationId, userId: b.userId, seqId: null }]);
+      assert.deepEqual([back!.read.lastReadSeq, back!.moved, beyond!.read.lastReadSeq, all!.read.lastReadSeq], [2, false, 3, 4]);
+      assert.equal((await repo.markReadMany([{ conversationId, userId: b.userId, seqId: 99 }]))[0]!.read.lastReadSeq, 4);
+    });
+
     test('ping answers', async () => {
       await repo.ping();
     });

@@ -24,6 +24,7 @@ import {
   LoginBody,
   MessageSchema,
   MessageParams,
+  MarkReadBody,
   EditMessageBody,
   ReactionParams,
   ReactionsQuery,
@@ -544,15 +545,19 @@ export function registerRoutes(app: FastifyInstance, logic: LogicApi): void {
       preHandler: authenticate,
       schema: {
         tags: ['conversations'],
-        summary: 'Mark everything up to the newest message read',
+        summary: 'Move the read pointer: up to seqId, or (no body, or no seqId) up to the newest message',
+        description: 'The pointer never moves back and never past the newest message. When it moved, every device of the caller gets conversation-read.',
         security: secured,
         params: ConversationParams,
+        body: MarkReadBody,
         response: { 200: envelope(ReadResultSchema), ...errors },
       },
     },
     async (req) => {
       const { conversationId } = req.params as Static<typeof ConversationParams>;
-      return ok(await logic.markRead(session(req), conversationId), 'Marked read');
+      // The seed's request has no body: absent is "everything".
+      const body = (req.body ?? {}) as Static<typeof MarkReadBody>;
+      return ok(await logic.markRead(session(req), conversationId, body.seqId), 'Marked read');
     },
   );
 

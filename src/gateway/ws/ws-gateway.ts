@@ -214,6 +214,7 @@ export class WsGateway {
       return conn.sendError('VALIDATION_ERROR', describeErrors(validateFrame.errors, 'frame'), tempIdOf(frame));
     }
     if (frame.type === 'ping') return conn.send({ type: 'pong' });
+    if (frame.type === 'mark-read') return this.markRead(conn, frame.data);
     if (this.draining) return conn.sendError('SERVICE_UNAVAILABLE', 'Server is shutting down', frame.data.tempMessageId);
     const { data: payload } = frame;
     // Bounded work per connection: past the cap, stop reading until answers catch up.
@@ -244,6 +245,24 @@ export class WsGateway {
         conn.sendError(error.code, error.message, payload.tempMessageId);
       },
     );
+  }
+
+  /**
+   * `mark-read`: no answer of its own; when the pointer moved, every device of the user (this one
+   * included) gets `conversation-read`. A refusal is an `error` frame.
+   */
+  private markRead(conn: ClientConnection, data: { conversationId: string; seqId?: number }): void {
+    let marking: Promise<unknown>;
+    try {
+      marking = this.logic.markRead(conn.session, data.conversationId, data.seqId);
+    } catch (err) {
+      marking = Promise.reject(err);
+    }
+    marking.catch((err: unknown) => {
+      const error = toAppError(err);
+      if (error.code === 'INTERNAL_ERROR') this.log.error({ err: error.cause ?? err, connId: conn.id }, 'mark-read failed');
+      conn.sendError(error.code, error.message);
+    });
   }
 
   private onBusEvent(event: BusEvent): void {

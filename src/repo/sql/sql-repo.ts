@@ -30,6 +30,8 @@ import type {
   NewMessage,
   NewUser,
   ReactorsQuery,
+  ReadMark,
+  ReadMarkResult,
   Repo,
   SettingsChange,
   StoredAppend,
@@ -1026,6 +1028,31 @@ export class SqlRepo implements Repo {
     return { conversationId, lastReadSeq, unreadCount: Math.max(0, last - lastReadSeq) };
   }
 
+  async markReadMany(marks: readonly ReadMark[]): Promise<ReadMarkResult[]> {
+    if (marks.length === 0) return [];
+    const s = this.s;
+    const keys = marks.map((m) => [this.key(m.conversationId), this.key(m.userId)] as const);
+    return this.driver.write(function* () {
+      const results: ReadMarkResult[] = [];
+      for (const [i, mark] of marks.entries()) {
+        const [cid, uid] = keys[i]!;
+        const row = cid === null || uid === null ? undefined : yield* sql.row<{ last_read_seq: Int; last_seq: Int }>(s.readPointer, [cid, uid]);
+        if (!row) {
+          results.push({ read: { conversationId: mark.conversationId, lastReadSeq: 0, unreadCount: 0 }, moved: false, member: false });
+          continue;
+        }
+        const last = Number(row.last_seq);
+        const current = Number(row.last_read_seq);
+        // Never past the newest message, never backwards.
+        const target = Math.min(mark.seqId ?? last, last);
+        const lastReadSeq = Math.max(current, target);
+        if (lastReadSeq > current) yield* sql.run(s.setReadTo, [cid, uid, lastReadSeq]);
+        results.push({ read: { conversationId: mark.conversationId, lastReadSeq, unreadCount: Math.max(0, last - lastReadSeq) }, moved: lastReadSeq > current, member: true });
+      }
+      return results;
+    });
+  }
+
   async ping(): Promise<void> {
     await this.driver.ready();
   }
@@ -1100,6 +1127,7 @@ const REPO_METHODS = Object.keys({
   changeMessage: 0,
   listReactions: 0,
   markRead: 0,
+  markReadMany: 0,
   ping: 0,
   close: 0,
 } satisfies Record<keyof Repo, 0>) as Array<keyof Repo>;

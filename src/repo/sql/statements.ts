@@ -192,6 +192,12 @@ export function sharedStatements(d: DialectSyntax) {
                WHERE conversation_id = $1 AND user_id = $2
                RETURNING last_read_seq, (SELECT last_seq FROM conversations WHERE id = $1) AS last_seq`,
 
+    // A member's read pointer and its conversation's newest seq, read under the write transaction.
+    readPointer: `SELECT m.last_read_seq, c.last_seq FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
+                  WHERE m.conversation_id = $1 AND m.user_id = $2`,
+    // GREATEST: two writers racing (PostgreSQL, several processes) can never move it backwards.
+    setReadTo: `UPDATE conversation_members SET last_read_seq = ${d.greatest}(last_read_seq, $3) WHERE conversation_id = $1 AND user_id = $2`,
+
     // Guest expiry. The flag is compared with the dialect's TRUE so SQLite uses the partial index guests_by_activity.
     touchGuest: `UPDATE users SET last_active_at = ${d.greatest}(last_active_at, $2)
                  WHERE id = $1 AND is_guest = ${d.true} AND last_active_at >= 0`,
