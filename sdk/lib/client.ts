@@ -38,6 +38,7 @@ import { Emitter } from './emitter.js';
 import { GoChatError, knownCode } from './errors.js';
 import { MessageChanges, type MessageChanged } from './message-changes.js';
 import { Outbox } from './outbox.js';
+import { ReadMarks } from './read-marks.js';
 import { RestClient, type FetchLike } from './rest.js';
 import type { FrameSocket, IncomingFrame, WebSocketFactory } from './socket.js';
 
@@ -76,6 +77,13 @@ export interface GoChatEvents {
    * (`myReactions` yours, absent meaning none). {@link applyMessageChange} keeps both right.
    */
   'message-changed': MessageChanged;
+  /**
+   * Your read pointer of a conversation moved, on this device or another of yours ({@link
+   * GoChatClient.markRead}, {@link GoChatClient.markReadUpTo}, or any other client): the new
+   * `lastReadSeq` and `unreadCount`. With `keepConversations` the kept conversation follows it
+   * (never backwards: a frame with a lower `lastReadSeq` than the kept one leaves it as it is).
+   */
+  'conversation-read': ReadResult;
 }
 
 export interface GoChatClientOptions {
@@ -232,6 +240,8 @@ function toWsUrl(baseUrl: string): string {
   /** Null unless `keepConversations`. */
   private readonly conversationSync: ConversationSync | null;
   private readonly messageChanges: MessageChanges;
+  /** `markReadUpTo` marks waiting for the next flush or the next connection. */
+  private readonly readMarks: ReadMarks;
   /** The list the last catch-up read (conversation sync starts from it rather than read it again). */
   private lastList: Conversation[] | null = null;
   private listRequests = 0;
@@ -276,6 +286,7 @@ function toWsUrl(baseUrl: string): string {
       sendTimeoutMs: options.sendTimeoutMs ?? 0,
       ...(options.reconnect ? { retry: options.reconnect } : {}),
     });
+    this.readMarks = new ReadMarks({ sink: () => this.connection.socket });
     this.catchUp =
       options.catchUp === false
         ? null
@@ -579,15 +590,40 @@ function toWsUrl(baseUrl: string): string {
   }
 
   /**
-   * Marks everything in a conversation read, up to its newest message.
+   * Marks a conversation read over HTTP: up to and including `seqId`, or, without it, up to its
+   * newest message. The pointer never moves back nor past the newest message; answers it as it is
+   * after. Every device of yours (this one included) also gets `conversation-read` when it moved.
+   * For marks made as messages scroll by, {@link markReadUpTo} is cheaper.
    *
    * @example
    * ```ts
    * const { unreadCount } = await client.markRead(id); // 0
+   * await client.markRead(id, message.seqId); // read up to that message
    * ```
    */
-  async markRead(conversationId: string): Promise<ReadResult> {
-    return (await this.rest.request<ReadResult>('PUT', `/api/conversations/${encodeURIComponent(conversationId)}/read`)).data;
+  async markRead(conversationId: string, seqId?: number): Promise<ReadResult> {
+    const path = `/api/conversations/${encodeURIComponent(conversationId)}/read`;
+    const read = (await this.rest.request<ReadResult>('PUT', path, seqId !== undefined ? { seqId } : undefined)).data;
+    this.conversationSync?.read(read);
+    return read;
+  }
+
+  /**
+   * Marks a conversation read up to and including `seqId` over the WebSocket (`mark-read`), with no
+   * answer of its own: the pointer's move comes back as `conversation-read` to every device of
+   * yours. Marks are coalesced per conversation: the calls made before the next flush (a microtask
+   * away) send one frame with the furthest seqId; while disconnected the furthest one waits and is
+   * sent after reconnecting. A refusal (not a member, say) comes as an `error` event.
+   *
+   * @example
+   * ```ts
+   * client.on('message', (m) => { if (m.conversationId === openId && visible()) client.markReadUpTo(openId, m.seqId); });
+   * client.on('conversation-read', ({ conversationId, unreadCount }) => showBadge(conversationId, unreadCount));
+   * ```
+   */
+  markReadUpTo(conversationId: string, seqId: number): void {
+    if (!Number.isSafeInteger(seqId) || seqId < 0) throw new GoChatError('VALIDATION_ERROR', `seqId must be a non-negative integer, not ${seqId}`);
+    this.readMarks.mark(conversationId, seqId);
   }
 
   /**
@@ -916,6 +952,7 @@ function toWsUrl(baseUrl: string): string {
 
   private onOpen(socket: FrameSocket): void {
     this.outbox.flush();
+    this.readMarks.flush();
     if (!this.catchUp) {
       const done = () => {
         // Logged out, or another connection overtook this one, while the list was read.
@@ -975,6 +1012,7 @@ function toWsUrl(baseUrl: string): string {
     this.connection.stop();
     this.connection.forget();
     this.outbox.close(reason);
+    this.readMarks.clear();
     this.settleConnect(reason);
     this.catchUp?.reset();
     this.conversationSync?.clear();
@@ -1017,7 +1055,13 @@ function toWsUrl(baseUrl: string): string {
         this.catchUp?.unfollow(removed.conversationId);
         this.conversationSync?.removed(removed.conversationId);
         this.messageChanges.forget(removed.conversationId);
+        this.readMarks.forget(removed.conversationId);
         return this.emit('conversation-removed', removed);
+      }
+      case 'conversation-read': {
+        const read = frame.data as ReadResult;
+        this.conversationSync?.read(read);
+        return this.emit('conversation-read', read);
       }
       default:
         return; // pong and types this version does not know

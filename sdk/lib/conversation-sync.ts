@@ -13,7 +13,7 @@
  * read are handed on (`changedMessages`): they are how the app learns of recalls, edits and
  * reactions it missed. Nothing is capped by time: the server's change feed is compacted and has no end.
  */
-import type { ChangeItem, Conversation, ConversationSettingsChanged, ConversationUpdate, GroupMember, Message, MessageChangeItem, Pagination } from '../../src/protocol/index.js';
+import type { ChangeItem, Conversation, ConversationSettingsChanged, ConversationUpdate, GroupMember, Message, MessageChangeItem, Pagination, ReadResult } from '../../src/protocol/index.js';
 import { applyMessageChange, withRecalledQuote, type MessageChanged } from './message-changes.js';
 
 export interface ConversationSyncSource {
@@ -162,6 +162,18 @@ export class ConversationSync {
     this.touched?.add(change.conversationId);
     const local = this.known.get(change.conversationId);
     if (local) local.settings = change.settings;
+  }
+
+  /**
+   * The read pointer moved (a `conversation-read` frame, or a `markRead` answer): the kept
+   * conversation takes it, unless it already knows a further one (frames and answers may cross).
+   */
+  read(read: ReadResult): void {
+    this.touched?.add(read.conversationId);
+    const local = this.known.get(read.conversationId);
+    if (!local || read.lastReadSeq < local.lastReadSeq) return;
+    local.lastReadSeq = read.lastReadSeq;
+    local.unreadCount = read.unreadCount;
   }
 
   /** A message (live, or fetched by the catch-up): the newest one is kept whatever list comes later. */
