@@ -360,6 +360,12 @@ describe('authorization matrix: every endpoint and WebSocket action × every kin
   it('PUT /api/conversations/{id}/read of a group: only members', () =>
     row(groupMembersOnly, (p) => http(p, 'PUT', `/api/conversations/${groupConversationId}/read`)));
 
+  it('PUT /api/conversations/{id}/read {seqId}: only members, of the 1:1 and of the group', async () => {
+    await row(singleMembersOnly, (p) => http(p, 'PUT', `/api/conversations/${singleId}/read`, { seqId: 1 }));
+    await row(groupMembersOnly, (p) => http(p, 'PUT', `/api/conversations/${groupConversationId}/read`, { seqId: 1 }));
+  });
+
+
   it('POST /api/groups: any registered user, never a guest', () =>
     row(
       expect({ owner: ok(201), admin: ok(201), member: ok(201), nonMember: ok(201), otherUser: ok(201), guest: denied('FORBIDDEN') }),
