@@ -9,6 +9,7 @@ import {
   type ConversationUpdate,
   type GoChatClient,
   type Message,
+  type ReadResult,
   type User,
 } from '../../sdk/index.js';
 import { ConversationPane, type MessageChange } from './conversation-pane.js';
@@ -91,6 +92,8 @@ export class ChatApp {
     this.client.on('conversation-removed', (removed) => this.onRemoved(removed.conversationId, removed.reason, removed.seqId));
     // Mute, pin or hide changed, here or on another device of mine.
     this.client.on('conversation-settings', (change) => this.onSettings(change));
+    // My read pointer moved, in this tab or another tab or device of mine: the badge follows.
+    this.client.on('conversation-read', (read) => this.onRead(read));
     // After each (re)connect the server's unread counts and last messages are the truth.
     this.client.on('synced', () => this.scheduleRefresh());
     this.client.on('error', (err) => {
@@ -231,6 +234,11 @@ export class ChatApp {
         const newerMessage = (c.lastMessage?.seqId ?? 0) > (known.lastMessage?.seqId ?? 0);
         c.settings = { ...known.settings, hidden: known.settings.hidden && !newerMessage };
       }
+      // A list read before a conversation-read frame: the pointer we show is further, keep it.
+      if (known && known.lastReadSeq > c.lastReadSeq) {
+        c.lastReadSeq = known.lastReadSeq;
+        c.unreadCount = known.unreadCount;
+      }
       this.conversations.set(c.conversationId, c);
     }
   }
@@ -270,6 +278,15 @@ export class ChatApp {
       this.renderList();
     }
     if (this.pane?.conversationId === message.conversationId) this.pane.onMessage(message);
+  }
+
+  /** The read pointer moved (never back: an older frame than what we show is ignored). */
+  private onRead(read: ReadResult): void {
+    const c = this.conversations.get(read.conversationId);
+    if (!c || read.lastReadSeq < c.lastReadSeq) return;
+    c.lastReadSeq = read.lastReadSeq;
+    c.unreadCount = read.unreadCount;
+    this.renderList();
   }
 
   /** A message changed: the list's preview follows when it is the last one; the open pane shows it. */
@@ -560,13 +577,6 @@ export class ChatApp {
     this.pane?.dispose();
     this.pane = new ConversationPane(this.client, conversation, this.me, {
       back: () => this.closePane(),
-      markedRead: (read) => {
-        const c = this.conversations.get(read.conversationId);
-        if (!c) return;
-        c.unreadCount = read.unreadCount;
-        c.lastReadSeq = read.lastReadSeq;
-        this.renderList();
-      },
       // The server also says so (conversation-removed); whichever comes first closes the pane.
       gone: (reason) => this.onRemoved(conversationId, reason, 0),
     });

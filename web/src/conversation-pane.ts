@@ -12,7 +12,6 @@ import {
   type MessageChanged,
   type MessageType,
   type ReactionCount,
-  type ReadResult,
   type ReplySnapshot,
   type User,
 } from '../../sdk/index.js';
@@ -60,7 +59,6 @@ type ComposerContext = { kind: 'reply'; key: string } | { kind: 'edit'; key: str
 
 export interface PaneEvents {
   back(): void;
-  markedRead(read: ReadResult): void;
   /** The user left or disbanded this group from its info dialog. */
   gone(reason: 'left' | 'disbanded'): void;
 }
@@ -99,6 +97,8 @@ export class ConversationPane {
   private hasMore = false;
   private olderLoad: Promise<void> | null = null;
   private readTimer: number | null = null;
+  /** The newest seqId shown (history read or live): what a read mark reads up to. */
+  private newestSeq = 0;
   private disposed = false;
   private readonly offAck: () => void;
   private readonly title: HTMLElement;
@@ -318,6 +318,7 @@ export class ConversationPane {
 
   /** A message as a read (begun at clock `readAt`) answered it; a change pushed since is newer and stays. */
   private addStored(m: Message, readAt: number): void {
+    if (m.seqId > this.newestSeq) this.newestSeq = m.seqId;
     const known = this.items.get(m.messageId);
     if (known && known.version > readAt) return;
     const item = this.itemOf(m, known);
@@ -805,11 +806,10 @@ export class ConversationPane {
     if (this.readTimer !== null || document.visibilityState !== 'visible') return;
     this.readTimer = window.setTimeout(() => {
       this.readTimer = null;
-      if (this.disposed) return;
-      this.client.markRead(this.conversationId).then(
-        (read) => this.events.markedRead(read),
-        () => undefined,
-      );
+      if (this.disposed || this.newestSeq === 0) return;
+      // Over the socket, up to what was shown (not past it): the SDK sends the furthest of close marks
+      // once, or after reconnecting; the move comes back as conversation-read, to every tab and device.
+      this.client.markReadUpTo(this.conversationId, this.newestSeq);
     }, delayMs);
   }
 
