@@ -151,11 +151,12 @@ async function run(ops: readonly Op[], groups: string[]): Promise<void> {
         case 'react': {
           const sent = sentIn.get(id) ?? [];
           if (sent.length === 0) return null;
-          // Edits and recalls mostly of the actor's own messages (a random one is rarely allowed).
+          // Edits by the message's sender (anyone else is refused every time), recalls mostly of the
+          // actor's own messages, reactions by anyone: most actions are ones the rules allow.
           const own = sent.filter(([sender]) => sender === o.actor);
-          const pool = o.kind !== 'react' && own.length > 0 && o.pick % 4 !== 0 ? own : sent;
-          const messageId = pool[o.pick % pool.length]![1];
-          const token = people[o.actor]!.token;
+          const pool = o.kind === 'recall' && own.length > 0 && o.pick % 4 !== 0 ? own : sent;
+          const [sender, messageId] = pool[o.pick % pool.length]!;
+          const token = people[o.kind === 'edit' ? sender : o.actor]!.token;
           if (o.kind === 'recall') return api.del(`/api/messages/${messageId}`, token);
           if (o.kind === 'edit') return api.put(`/api/messages/${messageId}`, { content: `${o.text} ${++sends}` }, token);
           const path = `/api/messages/${messageId}/reactions/${encodeURIComponent(o.emoji)}`;

@@ -760,7 +760,10 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       const feed = await repo.getChanges(conversationId, 0, 10, a.userId);
       assert.deepEqual(feed.items.map((i) => i.kind === 'message' && i.message.myReactions), [['👍']], 'compacted to one item, with the reader\'s own');
       const who = await repo.listReactions(conversationId, 1, { page: 1, size: 10 });
-      assert.deepEqual([who.total, who.reactors.map((r) => [r.userId, r.emoji])], [3, [[a.userId, '👍'], [b.userId, '👍'], [b.userId, '🎉']]]);
+      // Oldest first; reactions of the same millisecond in any order.
+      const pairs = (list: typeof who.reactors) => list.map((r) => `${r.userId} ${r.emoji}`).sort();
+      assert.equal(who.total, 3);
+      assert.deepEqual(pairs(who.reactors), [`${a.userId} 👍`, `${b.userId} 👍`, `${b.userId} 🎉`].sort());
       assert.equal((await repo.listReactions(conversationId, 1, { page: 1, size: 10, emoji: '🎉' })).total, 1);
       const undone = await repo.changeMessage(messageChange(id, a.userId, { kind: 'react', emoji: '👍', add: false }));
       assert.deepEqual([undone.message.reactions, undone.myReactions], [[{ emoji: '👍', count: 1 }, { emoji: '🎉', count: 1 }], []]);
