@@ -99,6 +99,7 @@ async function startLogic(stack: ResourceStack, config: Config, repo: Repo, bus:
           worldRoom: config.messages.worldRoom,
           maxGroupMembers: config.limits.maxGroupMembers,
           commitWindowMs: config.messages.commitWindowMs,
+          typingMaxMembers: config.messages.typingMaxMembers,
           messageActions: {
             recallWindowSeconds: config.messages.recallWindowSeconds,
             editWindowSeconds: config.messages.editWindowSeconds,

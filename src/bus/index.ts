@@ -49,6 +49,8 @@ export interface FramesDelivery {
   /** `everyone`: every open connection on every gateway (a change in the world room). */
   recipients: readonly string[] | 'everyone';
   frame: string;
+  /** Worth nothing late (typing): a gateway skips connections already holding unsent output. */
+  droppable?: true;
 }
 
 /**

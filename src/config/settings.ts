@@ -288,6 +288,14 @@ export const SETTINGS = {
       section: 'logic',
       doc: 'with Redis, a conversation with more members than this is fanned out by `task` workers instead of by logic',
     }),
+    typingMaxMembers: int({
+      env: 'GOCHAT_TYPING_MAX_MEMBERS',
+      default: 100,
+      min: 0,
+      zero: 'no typing indicators anywhere',
+      section: 'logic',
+      doc: 'typing indicators go to 1:1s and groups of at most this many members (never the world room)',
+    }),
     recallWindowSeconds: int({
       env: 'GOCHAT_RECALL_WINDOW_SECONDS',
       default: 120,

@@ -171,6 +171,13 @@ export interface LogicApi {
   /** Who reacted to the message, oldest first. */
   listReactions(session: Session, messageId: string, query: ReactionsPageQuery): Promise<{ reactors: Reactor[]; pagination: Pagination }>;
 
+  /**
+   * The caller is composing in a conversation (`typing`) or stopped: a `typing-indicator` to the
+   * other members' connections, not stored. Members only; never in the world room or in a group of
+   * more than `typingMaxMembers` members (accepted, nothing sent).
+   */
+  typing(session: Session, conversationId: string, typing: boolean): Promise<void>;
+
   /** Readiness: storage reachable. */
   ready(): Promise<void>;
 }

@@ -51,6 +51,8 @@ export interface LogicConfig {
   maxGroupMembers: number;
   /** Commit pacing under a steady stream of sends (MessageWriter); 0 turns it off. */
   commitWindowMs: number;
+  /** Typing indicators go to conversations of at most this many members (0: none). */
+  typingMaxMembers: number;
   /** Recall and edit windows, reactions per message (logic/message-rules.ts). */
   messageActions: MessageRulesConfig;
   /** Inactive guests expire (absent: never). */
@@ -713,6 +715,21 @@ export class Logic implements LogicApi {
     };
   }
 
+  // ---- awareness ----
+
+  async typing(session: Session, conversationId: string, typing: boolean): Promise<void> {
+    const membership = await this.requireMember(conversationId, session.userId);
+    // The cache's member list: a typing frame is worth less than a store read, and is gone in seconds.
+    if (membership.recipients === 'all-connected' || membership.info.memberCount > this.config.typingMaxMembers) return;
+    const others = membership.recipients.filter((id) => id !== session.userId);
+    if (others.length === 0) return;
+    const frame = encodeServerFrame({
+      type: 'typing-indicator',
+      data: { conversationId, userId: session.userId, username: session.username, typing, expiresInMs: typing ? TYPING_EXPIRES_MS : 0 },
+    });
+    this.bus.publish({ kind: 'frames', recipients: others, frame, droppable: true }).catch((err: unknown) => this.log.warn({ err, conversationId }, 'typing publish failed'));
+  }
+
   // ---- message actions (docs/protocol.md "Message actions") ----
 
   async recallMessage(session: Session, messageId: string): Promise<Message> {
@@ -867,6 +884,9 @@ export class Logic implements LogicApi {
 }
 
 const newAccountKey = (): string => randomBytes(16).toString('hex');
+
+/** How long a client shows "typing…" without a renewal; clients renew at most every 2 s (the gateway's throttle). */
+const TYPING_EXPIRES_MS = 6_000;
 
 /** The normalized name, or VALIDATION_ERROR naming `field` (the identifier profile of identifiers.ts). */
 function acceptableName(raw: string, field: string): string {

@@ -378,10 +378,16 @@ export const MarkReadData = Type.Object(
   { additionalProperties: false },
 );
 
+/** `typing` / `stop-typing`: the user is composing in (or stopped composing in) a conversation. */
+export const TypingData = Type.Object({ conversationId: Id }, { additionalProperties: false });
+
 /** Frames a client sends. A `ping` may carry `data` (old clients send `{}`); the server ignores it. */
 export const ClientFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('send-message'), data: SendMessageData }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('mark-read'), data: MarkReadData }, { additionalProperties: false }),
+  // The original design's typing frames: not stored, not acked.
+  Type.Object({ type: Type.Literal('typing'), data: TypingData }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('stop-typing'), data: TypingData }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('ping'), data: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
 ]);
 
@@ -418,6 +424,15 @@ export const ConversationRemovedSchema = Type.Object({
 /** `conversation-settings`: the user changed its own settings of a conversation (on any of its devices). */
 export const ConversationSettingsFrameSchema = Type.Object({ conversationId: Id, settings: ConversationSettingsSchema });
 
+export const TypingIndicatorSchema = Type.Object({
+  conversationId: Id,
+  userId: Id,
+  username: Type.String(),
+  typing: Type.Boolean(),
+  /** How long to show it without a renewal (0 when `typing` is false). */
+  expiresInMs: Type.Integer({ minimum: 0 }),
+});
+
 /** Frames the server sends. Clients must ignore types they do not know. */
 export const ServerFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('new-message'), data: MessageSchema }),
@@ -428,6 +443,11 @@ export const ServerFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('conversation-update'), data: ConversationUpdateSchema }),
   Type.Object({ type: Type.Literal('conversation-removed'), data: ConversationRemovedSchema }),
   Type.Object({ type: Type.Literal('conversation-settings'), data: ConversationSettingsFrameSchema }),
+  /**
+   * Someone in a conversation is composing (`typing` true, until `expiresInMs` from receipt unless
+   * renewed) or stopped. To the other members only; never stored, and dropped first under load.
+   */
+  Type.Object({ type: Type.Literal('typing-indicator'), data: TypingIndicatorSchema }),
   /** The user's read pointer of a conversation moved (on any of its devices): its own devices only. */
   Type.Object({ type: Type.Literal('conversation-read'), data: ReadResultSchema }),
 ]);

@@ -377,6 +377,10 @@ export class RpcLogicClient implements LogicApi {
     return messageFromProto(await this.call<ProtoMessage>('MessageService', 'SetReaction', { session, messageId, emoji, add }, messageAffinity(messageId)));
   }
 
+  async typing(session: Session, conversationId: string, typing: boolean): Promise<void> {
+    await this.call('MessageService', 'Typing', { session, conversationId, typing });
+  }
+
   async listReactions(session: Session, messageId: string, query: ReactionsPageQuery): Promise<{ reactors: Reactor[]; pagination: Pagination }> {
     return this.call('MessageService', 'ListReactions', { session, messageId, ...query });
   }

@@ -210,6 +210,7 @@ function handlers(logic: LogicApi, reportSend: OperationObserver, log: RpcLogger
       RecallMessage: (r: WithSession & { messageId: string }) => logic.recallMessage(session(r), r.messageId),
       EditMessage: (r: WithSession & { messageId: string; content: string }) => logic.editMessage(session(r), r.messageId, r.content),
       SetReaction: (r: WithSession & { messageId: string; emoji: string; add: boolean }) => logic.setReaction(session(r), r.messageId, r.emoji, r.add),
+      Typing: async (r: WithSession & { conversationId: string; typing: boolean }) => (await logic.typing(session(r), r.conversationId, r.typing), {}),
       ListReactions: (r: WithSession & { messageId: string; emoji?: string; page: number; size: number }) =>
         logic.listReactions(session(r), r.messageId, { page: r.page, size: r.size, ...(r.emoji !== undefined ? { emoji: r.emoji } : {}) }),
       SendMessages: async (r: { sends: ProtoSend[] }) => {

@@ -16,6 +16,7 @@ export function unlimitedLogicConfig(overrides: Partial<LogicConfig> = {}): Logi
     worldRoom: true,
     maxGroupMembers: 2000,
     commitWindowMs: 0,
+    typingMaxMembers: 100,
     messageActions: { recallWindowSeconds: 120, editWindowSeconds: 0, maxReactionsPerMessage: 20 },
     limits: {
       sendPerUser: unlimited,

@@ -24,6 +24,8 @@ function scheduleUncork(conn: ClientConnection): void {
 
 export class ClientConnection {
   lastSeen = Date.now();
+  /** When a `typing` of each conversation last went to logic (bounded: a few conversations at a time). */
+  private readonly typingAt = new Map<string, number>();
   /** Frames received in the current rate window, and when that window began. */
   framesInWindow = 0;
   frameWindowStart = Date.now();
@@ -62,6 +64,21 @@ export class ClientConnection {
     } catch {
       // Closing meanwhile: the close handler cleans up.
     }
+  }
+
+  /** Whether a `typing` for the conversation may go to logic now (one per `throttleMs`). */
+  typingAllowed(conversationId: string, now: number, throttleMs: number): boolean {
+    const last = this.typingAt.get(conversationId);
+    if (last !== undefined && now - last < throttleMs) return false;
+    this.typingAt.delete(conversationId);
+    this.typingAt.set(conversationId, now);
+    if (this.typingAt.size > 16) this.typingAt.delete(this.typingAt.keys().next().value!);
+    return true;
+  }
+
+  /** Output written but not sent yet, in bytes: what a droppable frame yields to. */
+  get bufferedBytes(): number {
+    return this.socket.bufferedAmount;
   }
 
   get isOpen(): boolean {

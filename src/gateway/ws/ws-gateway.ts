@@ -215,6 +215,7 @@ export class WsGateway {
     }
     if (frame.type === 'ping') return conn.send({ type: 'pong' });
     if (frame.type === 'mark-read') return this.markRead(conn, frame.data);
+    if (frame.type === 'typing' || frame.type === 'stop-typing') return this.typing(conn, frame.data.conversationId, frame.type === 'typing');
     if (this.draining) return conn.sendError('SERVICE_UNAVAILABLE', 'Server is shutting down', frame.data.tempMessageId);
     const { data: payload } = frame;
     // Bounded work per connection: past the cap, stop reading until answers catch up.
@@ -261,6 +262,26 @@ export class WsGateway {
     marking.catch((err: unknown) => {
       const error = toAppError(err);
       if (error.code === 'INTERNAL_ERROR') this.log.error({ err: error.cause ?? err, connId: conn.id }, 'mark-read failed');
+      conn.sendError(error.code, error.message);
+    });
+  }
+
+  /**
+   * `typing` / `stop-typing`: at most one `typing` per connection and conversation every
+   * TYPING_THROTTLE_MS reaches logic (a keystroke each is the normal client); `stop-typing` always
+   * does. No answer; a refusal is an `error` frame.
+   */
+  private typing(conn: ClientConnection, conversationId: string, typing: boolean): void {
+    if (typing && !conn.typingAllowed(conversationId, Date.now(), TYPING_THROTTLE_MS)) return;
+    let telling: Promise<void>;
+    try {
+      telling = this.logic.typing(conn.session, conversationId, typing);
+    } catch (err) {
+      telling = Promise.reject(err);
+    }
+    telling.catch((err: unknown) => {
+      const error = toAppError(err);
+      if (error.code === 'INTERNAL_ERROR') this.log.error({ err: error.cause ?? err, connId: conn.id }, 'typing failed');
       conn.sendError(error.code, error.message);
     });
   }
@@ -332,6 +353,13 @@ export class WsGateway {
   /** Frames of no message (a conversation created elsewhere) for the recipients' local connections. */
   private deliverFrames(delivery: FramesDelivery): void {
     const frame = Buffer.from(delivery.frame);
+    if (delivery.droppable) {
+      // Dropped first under load: a connection with output still queued skips it.
+      const limit = Math.floor(this.config.maxBufferedBytes / 8);
+      const targets = delivery.recipients === 'everyone' ? [] : delivery.recipients;
+      for (const userId of new Set(targets)) for (const conn of this.byUser.get(userId) ?? []) if (conn.bufferedBytes <= limit) conn.sendRaw(frame);
+      return;
+    }
     if (delivery.recipients === 'everyone') {
       for (const set of this.byUser.values()) for (const conn of set) conn.sendRaw(frame);
       return;
@@ -371,6 +399,8 @@ export class WsGateway {
 }
 
 const WS_PATH = '/ws';
+/** Typing frames per connection and conversation that reach logic: one per this long. */
+const TYPING_THROTTLE_MS = 2_000;
 
 const tooManyFrames = (retryAfter: number) =>
   new AppError('RATE_LIMITED', 'Too many frames from this user or address; try again later', undefined, { retryAfter });
