@@ -19,7 +19,10 @@ export type {
   MessagesQuery,
   ReactionsQuery,
   SendOptions,
+  Typer,
+  TypingIndicator,
 } from './lib/client.js';
+export { TYPING_INTERVAL_MS } from './lib/typing.js';
 export { applyMessageChange, withRecalledQuote } from './lib/message-changes.js';
 export type { MessageChanged } from './lib/message-changes.js';
 export { LOCAL_CLOSE_CODES } from './lib/disconnect.js';

@@ -40,10 +40,12 @@ import { MessageChanges, type MessageChanged } from './message-changes.js';
 import { Outbox } from './outbox.js';
 import { ReadMarks } from './read-marks.js';
 import { RestClient, type FetchLike } from './rest.js';
+import { Typing, type Typer, type TypingIndicator } from './typing.js';
 import type { FrameSocket, IncomingFrame, WebSocketFactory } from './socket.js';
 
 export type { ConnectionState } from './connection.js';
 export type { MessageChanged } from './message-changes.js';
+export type { Typer, TypingIndicator } from './typing.js';
 
 /** Events of {@link GoChatClient}; subscribe with `client.on(name, listener)`. */
 export interface GoChatEvents {
@@ -84,6 +86,11 @@ export interface GoChatEvents {
    * (never backwards: a frame with a lower `lastReadSeq` than the kept one leaves it as it is).
    */
   'conversation-read': ReadResult;
+  /**
+   * Another member of a conversation is composing (`typing: true`: show it for `expiresInMs`
+   * unless renewed) or stopped (`false`). {@link GoChatClient.typingIn} keeps the current list.
+   */
+  typing: TypingIndicator;
 }
 
 export interface GoChatClientOptions {
@@ -119,6 +126,8 @@ export interface GoChatClientOptions {
    * (`message-changed`, source `catch-up`). Default off.
    */
   keepConversations?: boolean | { members: boolean };
+  /** The clock (milliseconds) of typing throttling and expiry. Default `Date.now`; tests inject one. */
+  now?: () => number;
 }
 
 export interface SendOptions {
@@ -242,6 +251,7 @@ function toWsUrl(baseUrl: string): string {
   private readonly messageChanges: MessageChanges;
   /** `markReadUpTo` marks waiting for the next flush or the next connection. */
   private readonly readMarks: ReadMarks;
+  private readonly typingState: Typing;
   /** The list the last catch-up read (conversation sync starts from it rather than read it again). */
   private lastList: Conversation[] | null = null;
   private listRequests = 0;
@@ -287,6 +297,7 @@ function toWsUrl(baseUrl: string): string {
       ...(options.reconnect ? { retry: options.reconnect } : {}),
     });
     this.readMarks = new ReadMarks({ sink: () => this.connection.socket });
+    this.typingState = new Typing({ sink: () => this.connection.socket, ...(options.now ? { now: options.now } : {}) });
     this.catchUp =
       options.catchUp === false
         ? null
@@ -624,6 +635,46 @@ function toWsUrl(baseUrl: string): string {
   markReadUpTo(conversationId: string, seqId: number): void {
     if (!Number.isSafeInteger(seqId) || seqId < 0) throw new GoChatError('VALIDATION_ERROR', `seqId must be a non-negative integer, not ${seqId}`);
     this.readMarks.mark(conversationId, seqId);
+  }
+
+  /**
+   * Tells the other members of a conversation that you are composing (`typing`). Call it on every
+   * keystroke: one frame goes out per conversation every 2 s at most, and none while not connected.
+   *
+   * @example
+   * ```ts
+   * input.addEventListener('input', () => client.typing(conversationId));
+   * ```
+   */
+  typing(conversationId: string): void {
+    this.typingState.typing(conversationId);
+  }
+
+  /**
+   * Tells them you stopped (sent, cleared the draft, left the conversation): `stop-typing`, only
+   * when a `typing` went out and was not stopped yet.
+   *
+   * @example
+   * ```ts
+   * client.stopTyping(conversationId);
+   * await client.send(conversationId, draft);
+   * ```
+   */
+  stopTyping(conversationId: string): void {
+    this.typingState.stopTyping(conversationId);
+  }
+
+  /**
+   * The other users typing in a conversation now: each from its `typing` event until its
+   * `expiresInMs` (from receipt) runs out, a `typing: false` arrives, or its message does.
+   *
+   * @example
+   * ```ts
+   * client.on('typing', ({ conversationId }) => { if (conversationId === openId) showTyping(client.typingIn(openId)); });
+   * ```
+   */
+  typingIn(conversationId: string): Typer[] {
+    return this.typingState.typingIn(conversationId);
   }
 
   /**
@@ -1013,6 +1064,7 @@ function toWsUrl(baseUrl: string): string {
     this.connection.forget();
     this.outbox.close(reason);
     this.readMarks.clear();
+    this.typingState.clear();
     this.settleConnect(reason);
     this.catchUp?.reset();
     this.conversationSync?.clear();
@@ -1056,12 +1108,18 @@ function toWsUrl(baseUrl: string): string {
         this.conversationSync?.removed(removed.conversationId);
         this.messageChanges.forget(removed.conversationId);
         this.readMarks.forget(removed.conversationId);
+        this.typingState.forget(removed.conversationId);
         return this.emit('conversation-removed', removed);
       }
       case 'conversation-read': {
         const read = frame.data as ReadResult;
         this.conversationSync?.read(read);
         return this.emit('conversation-read', read);
+      }
+      case 'typing-indicator': {
+        const indicator = frame.data as TypingIndicator;
+        this.typingState.indicator(indicator);
+        return this.emit('typing', indicator);
       }
       default:
         return; // pong and types this version does not know
@@ -1119,6 +1177,8 @@ function toWsUrl(baseUrl: string): string {
   /** Every 'message' event goes out here; the changes held for that message follow it. */
   private emitMessage(message: Message): void {
     this.conversationSync?.message(message);
+    // Its sender has stopped typing there (before the event, so listeners see the list without it).
+    this.typingState.messageFrom(message.conversationId, message.senderId);
     this.emit('message', message);
     this.messageChanges.messageEmitted(message);
   }
