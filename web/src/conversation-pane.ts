@@ -94,6 +94,11 @@ export class ConversationPane {
   /** A short notice of the pane's own (a quote whose original cannot be found, a reply target recalled). */
   private readonly notice = el('p', { class: 'pane-status', testid: 'pane-status', attrs: { role: 'status' } });
   private noticeTimer: number | null = null;
+  /** Under the header: who else is typing here ("Ann is typing…"), from the SDK's typingIn. */
+  private readonly typingLine = el('p', { class: 'typing-line', testid: 'typing-indicator', attrs: { 'aria-live': 'polite' } });
+  /** Re-reads typingIn while someone is shown typing, so an indicator that is not renewed goes away. */
+  private typingTimer: number | null = null;
+  private readonly offTyping: () => void;
   private hasMore = false;
   private olderLoad: Promise<void> | null = null;
   private readTimer: number | null = null;
@@ -133,6 +138,7 @@ export class ConversationPane {
       testid: 'composer-input',
       attrs: { rows: '1', maxlength: '4000', placeholder: 'Write a message', 'aria-label': 'Message', enterkeyhint: 'send' },
       on: {
+        input: () => this.onInput(),
         keydown: (event) => {
           if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
             event.preventDefault();
@@ -181,6 +187,7 @@ export class ConversationPane {
       'div',
       { class: 'conversation-view', dataset: { conversationId: conversation.conversationId } },
       header,
+      this.typingLine,
       this.scroller,
       this.notice,
       this.contextBar,
@@ -189,6 +196,11 @@ export class ConversationPane {
     this.showHeader();
     // The ack comes just before the message it stands for: turn the pending bubble into the stored one first.
     this.offAck = client.on('ack', (ack) => this.onAck(ack));
+    this.offTyping = client.on('typing', (t) => {
+      if (t.conversationId === this.conversationId) this.renderTyping();
+    });
+    this.typingLine.hidden = true;
+    this.renderTyping();
     document.addEventListener('visibilitychange', this.onVisible);
     document.addEventListener('pointerdown', this.onPointerDown);
   }
@@ -218,6 +230,10 @@ export class ConversationPane {
     this.info?.close();
     this.info = null;
     this.offAck();
+    this.offTyping();
+    // Leaving the conversation: the others stop seeing "typing…" at once.
+    this.client.stopTyping(this.conversationId);
+    if (this.typingTimer !== null) window.clearTimeout(this.typingTimer);
     document.removeEventListener('visibilitychange', this.onVisible);
     document.removeEventListener('pointerdown', this.onPointerDown);
     if (this.readTimer !== null) window.clearTimeout(this.readTimer);
@@ -247,6 +263,8 @@ export class ConversationPane {
     const atBottom = this.isAtBottom();
     this.addStored(message, this.clock);
     this.render();
+    // The SDK drops the sender from typingIn as its message arrives.
+    if (message.senderId !== this.me.userId) this.renderTyping();
     if (atBottom || message.senderId === this.me.userId) this.scrollToBottom();
     if (message.senderId !== this.me.userId) this.scheduleRead(300);
   }
@@ -440,6 +458,26 @@ export class ConversationPane {
     }, 5_000);
   }
 
+  // ---- typing ----
+
+  /** A keystroke in the composer: typing while it holds text (not when editing a message), stopped when cleared. */
+  private onInput(): void {
+    if (this.context?.kind === 'edit') return;
+    if (this.input.value.trim()) this.client.typing(this.conversationId);
+    else this.client.stopTyping(this.conversationId);
+  }
+
+  private renderTyping(): void {
+    if (this.typingTimer !== null) window.clearTimeout(this.typingTimer);
+    this.typingTimer = null;
+    if (this.disposed) return;
+    const typers = this.client.typingIn(this.conversationId).filter((t) => t.userId !== this.me.userId);
+    this.typingLine.textContent =
+      typers.length === 0 ? '' : typers.length === 1 ? `${typers[0]!.username} is typing…` : `${typers.length} people are typing…`;
+    this.typingLine.hidden = typers.length === 0;
+    if (typers.length > 0) this.typingTimer = window.setTimeout(() => this.renderTyping(), 500);
+  }
+
   // ---- sending ----
 
   private submit(): void {
@@ -449,6 +487,7 @@ export class ConversationPane {
     }
     const content = this.input.value;
     if (!content.trim()) return;
+    this.client.stopTyping(this.conversationId);
     const target = this.context?.kind === 'reply' ? this.items.get(this.context.key) : undefined;
     this.input.value = '';
     if (this.context) this.endContext();
