@@ -253,17 +253,7 @@ export class WsGateway {
    * included) gets `conversation-read`. A refusal is an `error` frame.
    */
   private markRead(conn: ClientConnection, data: { conversationId: string; seqId?: number }): void {
-    let marking: Promise<unknown>;
-    try {
-      marking = this.logic.markRead(conn.session, data.conversationId, data.seqId);
-    } catch (err) {
-      marking = Promise.reject(err);
-    }
-    marking.catch((err: unknown) => {
-      const error = toAppError(err);
-      if (error.code === 'INTERNAL_ERROR') this.log.error({ err: error.cause ?? err, connId: conn.id }, 'mark-read failed');
-      conn.sendError(error.code, error.message);
-    });
+    this.unanswered(conn, 'mark-read', () => this.logic.markRead(conn.session, data.conversationId, data.seqId));
   }
 
   /**
@@ -273,15 +263,21 @@ export class WsGateway {
    */
   private typing(conn: ClientConnection, conversationId: string, typing: boolean): void {
     if (typing && !conn.typingAllowed(conversationId, Date.now(), TYPING_THROTTLE_MS)) return;
-    let telling: Promise<void>;
+    this.unanswered(conn, 'typing', () => this.logic.typing(conn.session, conversationId, typing));
+  }
+
+  /** Runs a frame's logic call that has no answer of its own: only a failure is told, as an `error` frame. */
+  private unanswered(conn: ClientConnection, frameType: string, call: () => Promise<unknown>): void {
+    let running: Promise<unknown>;
     try {
-      telling = this.logic.typing(conn.session, conversationId, typing);
+      running = call();
     } catch (err) {
-      telling = Promise.reject(err);
+      // A LogicApi that throws instead of rejecting is answered the same way.
+      running = Promise.reject(err);
     }
-    telling.catch((err: unknown) => {
+    running.catch((err: unknown) => {
       const error = toAppError(err);
-      if (error.code === 'INTERNAL_ERROR') this.log.error({ err: error.cause ?? err, connId: conn.id }, 'typing failed');
+      if (error.code === 'INTERNAL_ERROR') this.log.error({ err: error.cause ?? err, connId: conn.id }, `${frameType} failed`);
       conn.sendError(error.code, error.message);
     });
   }
