@@ -377,8 +377,6 @@ export interface Repo {
   changeMessage(change: MessageChange): Promise<MessageChangeResult>;
   /** Who reacted to the message `seqId` of the conversation (with `emoji` only, when given), oldest first, and how many. */
   listReactions(conversationId: string, seqId: number, query: ReactorsQuery): Promise<{ reactors: Reactor[]; total: number }>;
-  /** Moves the member's read pointer to the newest message. */
-  markRead(conversationId: string, userId: string): Promise<ReadResult>;
   /**
    * Moves read pointers, in one transaction: each to `seqId` (null: the newest message), never
    * past the newest message and never backwards. One result per mark, in order; `moved` says

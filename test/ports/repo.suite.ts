@@ -563,13 +563,14 @@ export function repoSuite(name: string, makeFixture: () => Promise<RepoFixture |
       assert.deepEqual([none.messages.encode(), none.total, none.hasMore], ['[]', 0, false]);
     });
 
-    test('markRead moves the pointer to the newest message', async () => {
+    test('markReadMany without a seqId moves the pointer to the newest message', async () => {
       const a = await user();
       const b = await user();
       const { conversationId } = await repo.getOrCreateSingleConversation(a.userId, b.userId);
       await appendStored(repo, [message(conversationId, a.userId, 'r1'), message(conversationId, a.userId, 'r2')]);
       assert.equal((await repo.getConversation(conversationId, b.userId))?.unreadCount, 2);
-      assert.deepEqual(await repo.markRead(conversationId, b.userId), { conversationId, lastReadSeq: 2, unreadCount: 0 });
+      const [marked] = await repo.markReadMany([{ conversationId, userId: b.userId, seqId: null }]);
+      assert.deepEqual(marked, { read: { conversationId, lastReadSeq: 2, unreadCount: 0 }, moved: true, member: true });
       assert.equal((await repo.getConversation(conversationId, b.userId))?.unreadCount, 0);
     });
 

@@ -349,18 +349,16 @@ export class WsGateway {
   /** Frames of no message (a conversation created elsewhere) for the recipients' local connections. */
   private deliverFrames(delivery: FramesDelivery): void {
     const frame = Buffer.from(delivery.frame);
-    if (delivery.droppable) {
-      // Dropped first under load: a connection with output still queued skips it.
-      const limit = Math.floor(this.config.maxBufferedBytes / 8);
-      const targets = delivery.recipients === 'everyone' ? [] : delivery.recipients;
-      for (const userId of new Set(targets)) for (const conn of this.byUser.get(userId) ?? []) if (conn.bufferedBytes <= limit) conn.sendRaw(frame);
-      return;
-    }
+    // A droppable frame (typing) is dropped first under load: a connection with output queued skips it.
+    const limit = delivery.droppable ? Math.floor(this.config.maxBufferedBytes / 8) : Infinity;
+    const send = (conn: ClientConnection) => {
+      if (conn.bufferedBytes <= limit) conn.sendRaw(frame);
+    };
     if (delivery.recipients === 'everyone') {
-      for (const set of this.byUser.values()) for (const conn of set) conn.sendRaw(frame);
+      for (const set of this.byUser.values()) for (const conn of set) send(conn);
       return;
     }
-    for (const userId of new Set(delivery.recipients)) for (const conn of this.byUser.get(userId) ?? []) conn.sendRaw(frame);
+    for (const userId of new Set(delivery.recipients)) for (const conn of this.byUser.get(userId) ?? []) send(conn);
   }
 
   /** A protocol ping to each connection quiet for the ping interval (at most one per interval each). */

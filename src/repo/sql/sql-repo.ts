@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../protocol/index.js';
-import type { Conversation, ConversationType, Group, GroupInfo, GroupMember, GroupRole, Message, MessageChangeItem, MyGroup, ReactionCount, Reactor, ReadResult, User } from '../../protocol/index.js';
+import type { Conversation, ConversationType, Group, GroupInfo, GroupMember, GroupRole, Message, MessageChangeItem, MyGroup, ReactionCount, Reactor, User } from '../../protocol/index.js';
 import { unobserved, type OperationObserver } from '../../ports/observer.js';
 import type {
   AccountAuth,
@@ -1019,15 +1019,6 @@ export class SqlRepo implements Repo {
     });
   }
 
-  async markRead(conversationId: string, userId: string): Promise<ReadResult> {
-    const [cid, uid] = [this.key(conversationId), this.key(userId)];
-    if (cid === null || uid === null) return { conversationId, lastReadSeq: 0, unreadCount: 0 };
-    const row = await this.driver.writeOne(sql.row<{ last_read_seq: Int; last_seq: Int }>(this.s.markRead, [cid, uid]));
-    const last = Number(row?.last_seq ?? 0);
-    const lastReadSeq = Number(row?.last_read_seq ?? 0);
-    return { conversationId, lastReadSeq, unreadCount: Math.max(0, last - lastReadSeq) };
-  }
-
   async markReadMany(marks: readonly ReadMark[]): Promise<ReadMarkResult[]> {
     if (marks.length === 0) return [];
     const s = this.s;
@@ -1126,7 +1117,6 @@ const REPO_METHODS = Object.keys({
   findSentMessage: 0,
   changeMessage: 0,
   listReactions: 0,
-  markRead: 0,
   markReadMany: 0,
   ping: 0,
   close: 0,

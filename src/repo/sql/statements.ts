@@ -186,11 +186,6 @@ export function sharedStatements(d: DialectSyntax) {
     // Just the columns a Message needs, read as arrays: an object per row cost more than the query.
     messagesInRange: `SELECT id, sender_id, sender_name, content, message_type, seq_id, send_time, meta
                       FROM messages WHERE conversation_id = $1 AND seq_id >= $2 AND seq_id <= $3 ORDER BY seq_id`,
-    // One statement: the pointer moves to the newest seq of the conversation, read in the same statement.
-    markRead: `UPDATE conversation_members
-               SET last_read_seq = ${d.greatest}(last_read_seq, (SELECT last_seq FROM conversations WHERE id = $1))
-               WHERE conversation_id = $1 AND user_id = $2
-               RETURNING last_read_seq, (SELECT last_seq FROM conversations WHERE id = $1) AS last_seq`,
 
     // A member's read pointer and its conversation's newest seq, read under the write transaction.
     readPointer: `SELECT m.last_read_seq, c.last_seq FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
