@@ -1175,7 +1175,10 @@ function toWsUrl(baseUrl: string): string {
   }
 
   /** Every 'message' event goes out here; the changes held for that message follow it. */
-  private emitMessage(message: Message): void {
+  private emitMessage(sent: Message): void {
+    // A change of it already told (it overtook the message on another path): the event carries that
+    // newer state, so an app that stores what `message` says never goes back to the sent text.
+    const message = this.messageChanges.current(sent);
     this.conversationSync?.message(message);
     // Its sender has stopped typing there (before the event, so listeners see the list without it).
     this.typingState.messageFrom(message.conversationId, message.senderId);

@@ -116,6 +116,15 @@ export class MessageChanges {
     if (byMessage.size === 0) this.held.delete(id);
   }
 
+  /**
+   * `message` as it is now: when a change of it was already emitted (it arrived before the message,
+   * as it can in a cluster), that change's state; else `message` itself.
+   */
+  current(message: Message): Message {
+    const last = this.emitted.get(message.conversationId)?.get(message.messageId);
+    return last && last.change.message.seqId === message.seqId ? last.change.message : message;
+  }
+
   /** The conversation is gone for us: nothing of it is held or remembered. */
   forget(conversationId: string): void {
     this.held.delete(conversationId);

@@ -157,6 +157,12 @@ describe('MessageChanges', () => {
     ]);
   });
 
+  it('a message arriving after its change was told is given as the changed state', () => {
+    const { changes } = collect(() => undefined);
+    changes.item('c1', item(3, message(5, { content: 'edited', editedAt: 'x' })), 'live');
+    assert.deepEqual([changes.current(message(5)).content, changes.current(message(6)).content], ['edited', 'm6']);
+  });
+
   it('holds nothing of a conversation it has no position in', () => {
     const { out, changes } = collect(() => undefined);
     changes.item('c1', item(1, message(99)), 'live');
