@@ -11,6 +11,7 @@
 export { GoChatClient, createTempId } from './lib/client.js';
 export type {
   ConnectionState,
+  ConversationRemovedEvent,
   ConversationsPage,
   ConversationsPageQuery,
   GoChatClientOptions,

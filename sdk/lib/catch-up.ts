@@ -25,6 +25,8 @@ export interface CatchUpOptions {
   report(error: GoChatError): void;
   /** false once logged out: failures are then expected, not reported. */
   active(): boolean;
+  /** A sync found a followed conversation gone from the list (its `conversation-removed` came while away). */
+  lost?(conversationId: string): void;
 }
 
 /** How a sync ended: `stale` when a newer sync or a reset overtook it, or its connection went away. */
@@ -127,7 +129,11 @@ export class CatchUp {
     // A conversation we lost while away (removed from a group) is not followed any more.
     if (this.changedDuringSync === changed) this.changedDuringSync = null;
     const listed = new Set(list.map((c) => c.conversationId));
-    for (const id of trackedBefore) if (!listed.has(id) && !changed.has(id)) this.sequencer.untrack(id);
+    for (const id of trackedBefore) {
+      if (listed.has(id) || changed.has(id)) continue;
+      this.sequencer.untrack(id);
+      this.options.lost?.(id);
+    }
     for (const conversation of list) {
       const newest = conversation.lastMessage?.seqId ?? 0;
       const id = conversation.conversationId;

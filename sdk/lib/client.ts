@@ -48,6 +48,12 @@ export type { MessageChanged } from './message-changes.js';
 export type { Typer, TypingIndicator } from './typing.js';
 
 /** Events of {@link GoChatClient}; subscribe with `client.on(name, listener)`. */
+/**
+ * `conversation-removed` as the SDK tells it: the frame's data, or, when a reconnect found the
+ * conversation gone (its frame came while this device was away), `reason: 'gone'` and no seqId.
+ */
+export type ConversationRemovedEvent = ConversationRemoved | { conversationId: string; reason: 'gone' };
+
 export interface GoChatEvents {
   /** Every message of every conversation (your own sends included, once acked), once each, in seqId order per conversation. */
   message: Message;
@@ -68,8 +74,13 @@ export interface GoChatEvents {
    * were missed, fetch `changes(conversationId, previous)`.
    */
   'conversation-changed': ConversationUpdate;
-  /** A conversation is gone for you (removed, left, disbanded); its messages stop arriving. */
-  'conversation-removed': ConversationRemoved;
+  /**
+   * A conversation is gone for you (removed, left, disbanded); its messages stop arriving. Drop what
+   * you hold of it: while you are out of it its messages may be recalled or edited, and nothing tells
+   * you (if you are added back, read its history again). `reason: 'gone'` when a reconnect found it
+   * gone: its frame came while this device was away.
+   */
+  'conversation-removed': ConversationRemovedEvent;
   /** You changed your own settings of a conversation (mute, pin, hide), on this device or another. */
   'conversation-settings': ConversationSettingsChanged;
   /**
@@ -317,6 +328,8 @@ function toWsUrl(baseUrl: string): string {
             emit: (message) => this.emitMessage(message),
             report: (err) => this.emit('error', err),
             active: () => this.tokenValue !== null,
+            // With kept conversations their sync says so (it reads the same list).
+            ...(options.keepConversations ? {} : { lost: (id: string) => this.lostWhileAway(id) }),
           });
     const keep = options.keepConversations;
     this.conversationSync = keep
@@ -333,6 +346,7 @@ function toWsUrl(baseUrl: string): string {
           changedMessages: (conversationId, items) => {
             for (const item of items) this.messageChanges.item(conversationId, item, 'catch-up');
           },
+          lost: (id) => this.lostWhileAway(id),
         })
       : null;
     const catchUp = this.catchUp;
@@ -1104,11 +1118,7 @@ function toWsUrl(baseUrl: string): string {
         return this.emit('conversation-settings', frame.data as ConversationSettingsChanged);
       case 'conversation-removed': {
         const removed = frame.data as ConversationRemoved;
-        this.catchUp?.unfollow(removed.conversationId);
-        this.conversationSync?.removed(removed.conversationId);
-        this.messageChanges.forget(removed.conversationId);
-        this.readMarks.forget(removed.conversationId);
-        this.typingState.forget(removed.conversationId);
+        this.dropConversation(removed.conversationId);
         return this.emit('conversation-removed', removed);
       }
       case 'conversation-read': {
@@ -1126,7 +1136,22 @@ function toWsUrl(baseUrl: string): string {
     }
   }
 
-  private onAck(ack: MessageAck): void {
+  /** Nothing of a conversation gone for us is followed, held or sent any more. */
+  private dropConversation(conversationId: string): void {
+    this.catchUp?.unfollow(conversationId);
+    this.conversationSync?.removed(conversationId);
+    this.messageChanges.forget(conversationId);
+    this.readMarks.forget(conversationId);
+    this.typingState.forget(conversationId);
+  }
+
+  /** A reconnect's list no longer has a conversation we had: its `conversation-removed` was missed. */
+  private lostWhileAway(conversationId: string): void {
+    this.dropConversation(conversationId);
+    this.emit('conversation-removed', { conversationId, reason: 'gone' });
+  }
+
+    private onAck(ack: MessageAck): void {
     const payload = this.outbox.acked(ack);
     this.emit('ack', ack);
     const user = this.userValue;

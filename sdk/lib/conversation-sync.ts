@@ -33,6 +33,8 @@ export interface ConversationSyncOptions {
   report: (err: unknown) => void;
   /** The `message` items of a change-feed page, as read for this user (with its `myReactions`). */
   changedMessages?: (conversationId: string, items: MessageChangeItem[]) => void;
+  /** A refresh found a kept conversation gone (its `conversation-removed` came while away). */
+  lost?: (conversationId: string) => void;
 }
 
 const PAGE = 100;
@@ -93,7 +95,7 @@ export class ConversationSync {
     const touched = this.touched ?? new Set<string>();
     this.touched = null;
     const listed = new Set(fresh.map((c) => c.conversationId));
-    for (const id of [...this.known.keys()]) if (!listed.has(id) && !touched.has(id)) this.forget(id);
+    for (const id of [...this.known.keys()]) if (!listed.has(id) && !touched.has(id)) this.lose(id);
     const tasks: Array<{ id: string; run: () => Promise<void> }> = [];
     for (const row of fresh) {
       const id = row.conversationId;
@@ -119,7 +121,7 @@ export class ConversationSync {
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code !== 'NOT_CONVERSATION_MEMBER' && code !== 'CONVERSATION_NOT_FOUND') throw err;
-      this.forget(task.id);
+      if (this.known.has(task.id)) this.lose(task.id);
     }
   }
 
@@ -208,6 +210,12 @@ export class ConversationSync {
 
   private keepsMembers(c: Conversation): boolean {
     return this.options.members && c.type === 'group';
+  }
+
+  /** Gone without its frame (lost while away, or between the list and a read): forgotten, and said. */
+  private lose(conversationId: string): void {
+    this.forget(conversationId);
+    this.options.lost?.(conversationId);
   }
 
   private forget(conversationId: string): void {

@@ -1,7 +1,7 @@
 /** Group administration through the SDK against the real server: every call typed, and the live conversation events. */
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GoChatError, parseSystemContent, type Conversation, type ConversationRemoved, type ConversationUpdate } from '../../sdk/index.js';
+import { GoChatError, parseSystemContent, type Conversation, type ConversationRemovedEvent, type ConversationUpdate } from '../../sdk/index.js';
 import { startServer } from '../helpers/server.js';
 import { disconnectClients, newClient, PASSWORD, recordMessages, signUp, until } from './sdk-helpers.js';
 
@@ -14,7 +14,7 @@ test('an owner administers a group through the SDK; the other members get typed 
   await Promise.all([ben.connect(), cal.connect()]);
   const added: Conversation[] = [];
   const changed: ConversationUpdate[] = [];
-  const removed: ConversationRemoved[] = [];
+  const removed: ConversationRemovedEvent[] = [];
   cal.on('conversation-added', (c) => added.push(c));
   ben.on('conversation-changed', (u) => changed.push(u));
   cal.on('conversation-removed', (r) => removed.push(r));
@@ -80,3 +80,25 @@ test('settings through the SDK reach every device of the user, and the kept list
   assert.ok(!(await laptop.conversations()).some((c) => c.conversationId === chat.conversationId));
   assert.ok((await laptop.conversations({ includeHidden: true })).some((c) => c.conversationId === chat.conversationId));
 });
+
+for (const keep of [false, true]) {
+  test(`a group lost while away is told at the reconnect, as conversation-removed 'gone'${keep ? ' (kept conversations)' : ''}`, async () => {
+    await using srv = await startServer();
+    const [ann, ben] = [newClient(srv.baseUrl), newClient(srv.baseUrl, keep ? { keepConversations: { members: true } } : {})];
+    await Promise.all([signUp(ann, 'ann'), signUp(ben, 'ben')]);
+    const { conversation } = await ann.createGroup('Team', [ben.user!.userId]);
+    const id = conversation.conversationId;
+    await ben.connect();
+    const removed: ConversationRemovedEvent[] = [];
+    ben.on('conversation-removed', (r) => removed.push(r));
+    ben.disconnect();
+    await ann.removeMember(id, ben.user!.userId);
+    await ben.connect();
+    assert.deepEqual(removed, [{ conversationId: id, reason: 'gone' }]);
+    if (keep) assert.ok(!ben.knownConversations().some((c) => c.conversationId === id));
+    // Told once: the next reconnect finds nothing new gone.
+    ben.disconnect();
+    await ben.connect();
+    assert.equal(removed.length, 1);
+  });
+}

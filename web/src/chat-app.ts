@@ -3,7 +3,7 @@ import {
   GoChatError,
   type ConnectionState,
   type Conversation,
-  type ConversationRemoved,
+  type ConversationRemovedEvent,
   type ConversationSettings,
   type ConversationSettingsChanged,
   type ConversationUpdate,
@@ -26,8 +26,9 @@ const STATE_TEXT: Record<ConnectionState, string> = {
 };
 
 /** What the pane says when its conversation is gone. */
-const GONE_NOTICE: Record<ConversationRemoved['reason'], string> = {
+const GONE_NOTICE: Record<ConversationRemovedEvent['reason'], string> = {
   removed: 'You were removed from this group',
+  gone: 'You are no longer in this conversation',
   left: 'You left the group',
   disbanded: 'This group was disbanded',
 };
@@ -89,7 +90,7 @@ export class ChatApp {
     this.client.on('conversation-changed', (update) => this.onChanged(update));
     // A message was recalled, edited or reacted to (live, or caught up after a reconnect).
     this.client.on('message-changed', (change) => this.onMessageChanged(change));
-    this.client.on('conversation-removed', (removed) => this.onRemoved(removed.conversationId, removed.reason, removed.seqId));
+    this.client.on('conversation-removed', (removed) => this.onRemoved(removed.conversationId, removed.reason, removed.reason === 'gone' ? 0 : removed.seqId));
     // Mute, pin or hide changed, here or on another device of mine.
     this.client.on('conversation-settings', (change) => this.onSettings(change));
     // My read pointer moved, in this tab or another tab or device of mine: the badge follows.
@@ -342,7 +343,7 @@ export class ChatApp {
   }
 
   /** A conversation is gone for us: its entry goes, and an open pane on it says why. */
-  private onRemoved(conversationId: string, reason: ConversationRemoved['reason'], seqId: number): void {
+  private onRemoved(conversationId: string, reason: ConversationRemovedEvent['reason'], seqId: number): void {
     const known = this.conversations.get(conversationId);
     this.gone.set(conversationId, Math.max(this.gone.get(conversationId) ?? 0, seqId, known?.lastMessage?.seqId ?? 0));
     this.conversations.delete(conversationId);
