@@ -39,6 +39,11 @@ before(async () => {
   observer = new GoChatClient({ baseUrl: server.baseUrl, WebSocket, token: people[1]!.token, keepConversations: { members: true }, reconnect: { minDelayMs: 20, maxDelayMs: 200 } });
   const me = (await observer.me()).userId;
   observer.on('message', (m) => held.set(m.messageId, m));
+  // What the SDK asks of an app: drop what it holds of a conversation gone for it (its messages can
+  // change unseen while it is out, and a re-add reads its history again).
+  observer.on('conversation-removed', (r) => {
+    for (const [id, m] of held) if (m.conversationId === r.conversationId) held.delete(id);
+  });
   observer.on('message-changed', (change) => held.set(change.message.messageId, applyMessageChange(held.get(change.message.messageId), change, me)));
 });
 after(async () => {
