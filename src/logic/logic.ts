@@ -384,12 +384,13 @@ export class Logic implements LogicApi {
    * logic instance may have changed it, so a read of a group asks the store (one key probe): a
    * removed member reads nothing new, whichever instance it asks.
    */
-  private async requireReader(conversationId: string, userId: string): Promise<void> {
+  private async requireReader(conversationId: string, userId: string) {
     const membership = await this.requireMember(conversationId, userId);
     if (membership.info.type === 'group' && !(await this.repo.isMember(conversationId, userId))) {
       this.membership.refresh(conversationId);
       throw new AppError('NOT_CONVERSATION_MEMBER');
     }
+    return membership;
   }
 
   async getMessages(session: Session, conversationId: string, query: HistoryQuery): Promise<HistoryResult> {
@@ -400,7 +401,7 @@ export class Logic implements LogicApi {
 
   async markRead(session: Session, conversationId: string, seqId?: number): Promise<ReadResult> {
     if (seqId !== undefined && (!Number.isSafeInteger(seqId) || seqId < 0)) throw new AppError('VALIDATION_ERROR', 'seqId: must be an integer from 0', { field: 'seqId' });
-    await this.requireReader(conversationId, session.userId);
+    const membership = await this.requireReader(conversationId, session.userId);
     const { read, moved, member } = await this.readMarks.mark(conversationId, session.userId, seqId ?? null);
     // Removed between the check and the batch: nothing was written.
     if (!member) throw new AppError('NOT_CONVERSATION_MEMBER');
@@ -409,6 +410,14 @@ export class Logic implements LogicApi {
       this.bus
         .publish({ kind: 'frames', recipients: [session.userId], frame: encodeServerFrame({ type: 'conversation-read', data: read }) })
         .catch((err: unknown) => this.log.error({ err, conversationId }, 'conversation-read publish failed'));
+      // A 1:1's read receipt: the peer sees how far this side has read (docs/security.md "Awareness").
+      const peers = membership.info.type === 'single' && membership.recipients !== 'all-connected' ? membership.recipients.filter((id) => id !== session.userId) : [];
+      if (peers.length > 0) {
+        const receipt = encodeServerFrame({ type: 'read-receipt', data: { conversationId, userId: session.userId, lastReadSeq: read.lastReadSeq } });
+        this.bus
+          .publish({ kind: 'frames', recipients: peers, frame: receipt })
+          .catch((err: unknown) => this.log.error({ err, conversationId }, 'read-receipt publish failed'));
+      }
     }
     return read;
   }

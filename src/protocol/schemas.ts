@@ -97,6 +97,8 @@ export const ConversationSchema = Type.Object({
   updatedAt: IsoTime,
   /** Only on `single` conversations: the other member. */
   peer: Type.Optional(UserSchema),
+  /** Only on `single` conversations: how far the other member has read (its `lastReadSeq`): the read receipt. */
+  peerLastReadSeq: Type.Optional(Type.Integer({ minimum: 0 })),
   /** Only on `group` conversations. */
   groupId: Type.Optional(Id),
   /**
@@ -433,6 +435,9 @@ export const TypingIndicatorSchema = Type.Object({
   expiresInMs: Type.Integer({ minimum: 0 }),
 });
 
+/** `read-receipt`: another member's read pointer of a conversation moved (1:1 conversations). */
+export const ReadReceiptSchema = Type.Object({ conversationId: Id, userId: Id, lastReadSeq: Type.Integer({ minimum: 0 }) });
+
 /** Frames the server sends. Clients must ignore types they do not know. */
 export const ServerFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('new-message'), data: MessageSchema }),
@@ -450,4 +455,6 @@ export const ServerFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('typing-indicator'), data: TypingIndicatorSchema }),
   /** The user's read pointer of a conversation moved (on any of its devices): its own devices only. */
   Type.Object({ type: Type.Literal('conversation-read'), data: ReadResultSchema }),
+  /** The other member of a 1:1 read further: to the reader's peer's devices only. */
+  Type.Object({ type: Type.Literal('read-receipt'), data: ReadReceiptSchema }),
 ]);

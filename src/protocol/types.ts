@@ -26,6 +26,7 @@ import type {
   ReplySnapshotSchema,
   PaginationSchema,
   ReadResultSchema,
+  ReadReceiptSchema,
   SendMessageData,
   ServerFrameSchema,
   UserSchema,
@@ -65,6 +66,7 @@ export interface GroupInfoPatch {
 }
 export type AuthResult = Static<typeof AuthResultSchema>;
 export type ReadResult = Static<typeof ReadResultSchema>;
+export type ReadReceipt = Static<typeof ReadReceiptSchema>;
 export type Pagination = Static<typeof PaginationSchema>;
 /**
  * The `pagination` of a conversation-list page: the contract's four fields plus the next page's cursor.

@@ -109,6 +109,7 @@ export interface ConversationRow {
   peer_avatar: string | null;
   peer_is_guest: Flag | null;
   peer_created_at: Int | null;
+  peer_last_read_seq: Int | null;
 }
 
 export const flag = (value: Flag | null): boolean => value === true || value === 1;
@@ -230,6 +231,7 @@ export function toConversation(r: ConversationRow): Conversation {
       isGuest: flag(r.peer_is_guest),
       createdAt: toIso(Number(r.peer_created_at ?? 0)),
     };
+    conversation.peerLastReadSeq = Number(r.peer_last_read_seq ?? 0);
     conversation.name = conversation.peer.username;
     conversation.avatar = conversation.peer.avatar;
   }
@@ -250,7 +252,7 @@ export const CONVERSATION_SELECT = `
          lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.sender_name AS lm_sender_name,
          lm.content AS lm_content, lm.message_type AS lm_type, lm.send_time AS lm_time, lm.meta AS lm_meta,
          pu.id AS peer_id, pu.username AS peer_username, pu.avatar AS peer_avatar,
-         pu.is_guest AS peer_is_guest, pu.created_at AS peer_created_at
+         pu.is_guest AS peer_is_guest, pu.created_at AS peer_created_at, pm.last_read_seq AS peer_last_read_seq
   FROM conversation_members m
   JOIN conversations c ON c.id = m.conversation_id
   LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq_id = c.last_seq

@@ -57,12 +57,13 @@ export interface RpcClientConfig {
 }
 
 /** Proto decoding fills absent message fields with null and adds oneof markers: back to the wire shape. */
-function conversation(raw: Conversation & { peer: User | null; _groupId?: string; _myRole?: string }): Conversation {
-  const { peer, groupId, myRole, _groupId: _marker, _myRole: _roleMarker, ...rest } = raw;
+function conversation(raw: Conversation & { peer: User | null; _groupId?: string; _myRole?: string; _peerLastReadSeq?: string }): Conversation {
+  const { peer, groupId, myRole, peerLastReadSeq, _groupId: _marker, _myRole: _roleMarker, _peerLastReadSeq: _readMarker, ...rest } = raw;
   const out: Conversation = { ...rest, lastMessage: rest.lastMessage ? messageFromProto(rest.lastMessage as unknown as ProtoMessage) : null };
   if (peer) out.peer = peer;
   if (groupId !== undefined) out.groupId = groupId;
   if (myRole !== undefined) out.myRole = myRole;
+  if (peerLastReadSeq !== undefined && peerLastReadSeq !== null) out.peerLastReadSeq = Number(peerLastReadSeq);
   return out;
 }
 

@@ -84,6 +84,40 @@ describe('read state', () => {
     assert.deepEqual((await api.get<Conversation>(`/api/conversations/${chat}`, ben.token)).body.data.lastReadSeq, last);
   });
 
+  it('in a 1:1 the peer sees how far the other read: peerLastReadSeq, and read-receipt to its devices only', async () => {
+    await api.post(`/api/conversations/${chat}/messages`, { content: 'seen?', tempMessageId: 'r-receipt' }, ann.token);
+    const last = (await api.get<Conversation>(`/api/conversations/${chat}`, ben.token)).body.data.lastMessage!.seqId;
+    const [reader, readersLaptop, writer] = [await socket(ben), await socket(ben), await socket(ann)];
+    assert.ok((await api.get<Conversation>(`/api/conversations/${chat}`, ann.token)).body.data.peerLastReadSeq! < last, 'not read yet');
+    reader.send({ type: 'mark-read', data: { conversationId: chat, seqId: last } });
+    type ReceiptFrame = { type: 'read-receipt'; data: { conversationId: string; userId: string; lastReadSeq: number } };
+    const receipt = await writer.next<ReceiptFrame>((f) => f.type === 'read-receipt');
+    assert.deepEqual(receipt.data, { conversationId: chat, userId: ben.user.userId, lastReadSeq: last });
+    assert.equal((await api.get<Conversation>(`/api/conversations/${chat}`, ann.token)).body.data.peerLastReadSeq, last);
+    const listed = (await api.get<Conversation[]>('/api/conversations', ann.token)).body.data.find((c) => c.conversationId === chat)!;
+    assert.equal(listed.peerLastReadSeq, last, 'in the list too');
+    await nextRead(readersLaptop, last);
+    assert.equal(readersLaptop.frames.filter((f) => f.type === 'read-receipt').length, 0, "the reader's own devices get conversation-read, not a receipt");
+    // A mark that moves nothing tells the peer nothing; a later frame proves it was handled first.
+    reader.send({ type: 'mark-read', data: { conversationId: chat, seqId: last } });
+    reader.send({ type: 'ping' });
+    await reader.nextOfType('pong');
+    writer.send({ type: 'ping' });
+    await writer.nextOfType('pong');
+    assert.equal(writer.frames.filter((f) => f.type === 'read-receipt').length, 0, 'no second receipt');
+  });
+
+  it('a group has no per-member pointer on the conversation and sends no read-receipt', async () => {
+    const group = (await api.post<{ conversation: Conversation }>('/api/groups', { groupName: 'Receipts', members: [ben.user.userId] }, ann.token)).body.data.conversation.conversationId;
+    await api.post(`/api/conversations/${group}/messages`, { content: 'hello all', tempMessageId: 'r-group' }, ann.token);
+    const writer = await socket(ann);
+    await api.put(`/api/conversations/${group}/read`, {}, ben.token);
+    writer.send({ type: 'ping' });
+    await writer.nextOfType('pong');
+    assert.equal(writer.frames.filter((f) => f.type === 'read-receipt').length, 0);
+    assert.equal((await api.get<Conversation>(`/api/conversations/${group}`, ann.token)).body.data.peerLastReadSeq, undefined);
+  });
+
   it('refuses a non-member, an unknown conversation and a bad seqId, changing nothing', async () => {
     assert.equal((await read({ seqId: 1 }, cal)).body.code, 'NOT_CONVERSATION_MEMBER');
     assert.equal((await api.put('/api/conversations/987654321/read', { seqId: 1 }, ben.token)).body.code, 'CONVERSATION_NOT_FOUND');
