@@ -62,6 +62,7 @@ export type {
   Pagination,
   ReactionCount,
   Reactor,
+  ReadReceipt,
   ReadResult,
   ReplySnapshot,
   SystemContent,

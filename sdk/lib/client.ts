@@ -25,6 +25,7 @@ import {
   type ClientMessageType,
   type Pagination,
   type Reactor,
+  type ReadReceipt,
   type ReadResult,
   type SendMessagePayload,
   type User,
@@ -81,6 +82,11 @@ export interface GoChatEvents {
    * gone: its frame came while this device was away.
    */
   'conversation-removed': ConversationRemovedEvent;
+  /**
+   * The other member of a 1:1 read further: your messages up to `lastReadSeq` are read (✓✓). The
+   * kept conversation's `peerLastReadSeq` follows it.
+   */
+  'read-receipt': ReadReceipt;
   /** You changed your own settings of a conversation (mute, pin, hide), on this device or another. */
   'conversation-settings': ConversationSettingsChanged;
   /**
@@ -1125,6 +1131,11 @@ function toWsUrl(baseUrl: string): string {
         const read = frame.data as ReadResult;
         this.conversationSync?.read(read);
         return this.emit('conversation-read', read);
+      }
+      case 'read-receipt': {
+        const receipt = frame.data as ReadReceipt;
+        this.conversationSync?.receipt(receipt);
+        return this.emit('read-receipt', receipt);
       }
       case 'typing-indicator': {
         const indicator = frame.data as TypingIndicator;

@@ -13,7 +13,7 @@
  * read are handed on (`changedMessages`): they are how the app learns of recalls, edits and
  * reactions it missed. Nothing is capped by time: the server's change feed is compacted and has no end.
  */
-import type { ChangeItem, Conversation, ConversationSettingsChanged, ConversationUpdate, GroupMember, Message, MessageChangeItem, Pagination, ReadResult } from '../../src/protocol/index.js';
+import type { ChangeItem, Conversation, ConversationSettingsChanged, ConversationUpdate, GroupMember, Message, MessageChangeItem, Pagination, ReadReceipt, ReadResult } from '../../src/protocol/index.js';
 import { applyMessageChange, withRecalledQuote, type MessageChanged } from './message-changes.js';
 
 export interface ConversationSyncSource {
@@ -176,6 +176,14 @@ export class ConversationSync {
     if (!local || read.lastReadSeq < local.lastReadSeq) return;
     local.lastReadSeq = read.lastReadSeq;
     local.unreadCount = read.unreadCount;
+  }
+
+  /** The peer of a 1:1 read further (a `read-receipt` frame): receipts only move forward. */
+  receipt(receipt: ReadReceipt): void {
+    this.touched?.add(receipt.conversationId);
+    const local = this.known.get(receipt.conversationId);
+    if (!local || local.type !== 'single' || receipt.lastReadSeq <= (local.peerLastReadSeq ?? 0)) return;
+    local.peerLastReadSeq = receipt.lastReadSeq;
   }
 
   /** A message (live, or fetched by the catch-up): the newest one is kept whatever list comes later. */

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { GoChatError, type ReadResult } from '../../sdk/index.js';
+import { GoChatError, type ReadReceipt, type ReadResult } from '../../sdk/index.js';
 import { startServer } from '../helpers/server.js';
 import { disconnectClients, newClient, PASSWORD, signUp, until } from './sdk-helpers.js';
 import { FakeServer, disconnectedAtEnd, fakeClient, nextEvent } from './fake-server.js';
@@ -14,6 +14,30 @@ import { FakeServer, disconnectedAtEnd, fakeClient, nextEvent } from './fake-ser
 afterEach(disconnectClients);
 
 const marks = (frames: { type: string; data?: unknown }[]) => frames.filter((f) => f.type === 'mark-read').map((f) => f.data);
+
+describe('read receipts in a 1:1 (real server)', () => {
+  it("the writer gets read-receipt when the peer reads, and its kept conversation's peerLastReadSeq follows", async () => {
+    await using srv = await startServer();
+    const ann = newClient(srv.baseUrl, { keepConversations: true });
+    const ben = newClient(srv.baseUrl);
+    await Promise.all([signUp(ann, 'ann'), signUp(ben, 'ben')]);
+    const id = (await ann.openConversation(ben.user!.userId)).conversationId;
+    await Promise.all([ann.connect(), ben.connect()]);
+    const last = (await ann.send(id, 'seen?')).seqId;
+    const kept = () => ann.knownConversations().find((c) => c.conversationId === id);
+    assert.equal(kept()?.peerLastReadSeq, 0);
+    const receipts: ReadReceipt[] = [];
+    ann.on('read-receipt', (r) => receipts.push(r));
+    await ben.markRead(id);
+    await until(ann, () => receipts.length === 1, () => 'no receipt');
+    assert.deepEqual(receipts[0], { conversationId: id, userId: ben.user!.userId, lastReadSeq: last });
+    assert.equal(kept()?.peerLastReadSeq, last);
+    // A reconnect reads the list again: the pointer is the server's.
+    ann.disconnect();
+    await ann.connect();
+    assert.equal(kept()?.peerLastReadSeq, last);
+  });
+});
 
 describe('read state, two devices of one user (real server)', () => {
   it('one device marks read; the other gets conversation-read and its kept unread count follows', async () => {

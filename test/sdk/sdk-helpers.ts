@@ -47,7 +47,7 @@ export function until(client: GoChatClient, check: () => boolean, describe: () =
     const onEvent = () => {
       if (check()) done();
     };
-    for (const event of ['message', 'ack', 'state', 'synced', 'error', 'frame', 'conversation-added', 'conversation-changed', 'conversation-removed', 'conversation-settings', 'message-changed', 'conversation-read', 'typing'] as const) offs.push(client.on(event, onEvent));
+    for (const event of ['message', 'ack', 'state', 'synced', 'error', 'frame', 'conversation-added', 'conversation-changed', 'conversation-removed', 'conversation-settings', 'message-changed', 'conversation-read', 'read-receipt', 'typing'] as const) offs.push(client.on(event, onEvent));
   });
 }
 
