@@ -57,4 +57,28 @@ describe('read state across tabs and devices in the web app', { skip: skip ?? fa
       await web.closeAll(tab1, laptop);
     }
   });
+
+  test('in a 1:1 my message shows ✓ sent, then ✓✓ read when the peer reads it, live', async () => {
+    const [ann, ben] = [await web.api.user('ann'), await web.api.user('ben')];
+    const chat = (await web.api.post<Conversation>('/api/conversations', { targetUserId: ben.user.userId }, ann.token)).body.data.conversationId;
+    const earlier = await say(ann, chat, 'Read already');
+    await web.api.put(`/api/conversations/${chat}/read`, { seqId: earlier.seqId }, ben.token);
+    await say(ann, chat, 'Not read yet');
+    const tab = await web.signedIn(ann);
+    try {
+      await openConversation(tab, ben.user.username);
+      const status = (text: string) => tab.page.getByTestId('message').filter({ hasText: text }).getByTestId('message-status');
+      // From the list's peerLastReadSeq, on opening.
+      await expectText(status('Read already'), '✓✓');
+      await expectText(status('Not read yet'), '✓');
+      assert.equal(await status('Not read yet').getAttribute('aria-label'), 'sent');
+      // Live: the peer reads on another device.
+      await web.api.put(`/api/conversations/${chat}/read`, {}, ben.token);
+      await expectText(status('Not read yet'), '✓✓');
+      assert.equal(await status('Not read yet').getAttribute('aria-label'), 'read');
+      assert.deepEqual(tab.dialogs, []);
+    } finally {
+      await web.closeAll(tab);
+    }
+  });
 });

@@ -9,6 +9,7 @@ import {
   type ConversationUpdate,
   type GoChatClient,
   type Message,
+  type ReadReceipt,
   type ReadResult,
   type User,
 } from '../../sdk/index.js';
@@ -95,6 +96,7 @@ export class ChatApp {
     this.client.on('conversation-settings', (change) => this.onSettings(change));
     // My read pointer moved, in this tab or another tab or device of mine: the badge follows.
     this.client.on('conversation-read', (read) => this.onRead(read));
+    this.client.on('read-receipt', (receipt) => this.onReceipt(receipt));
     // After each (re)connect the server's unread counts and last messages are the truth.
     this.client.on('synced', () => this.scheduleRefresh());
     this.client.on('error', (err) => {
@@ -288,6 +290,14 @@ export class ChatApp {
     c.lastReadSeq = read.lastReadSeq;
     c.unreadCount = read.unreadCount;
     this.renderList();
+  }
+
+  /** The peer of a 1:1 read further: its entry keeps the pointer, the open pane shows ✓✓. */
+  private onReceipt(receipt: ReadReceipt): void {
+    // The pane first: it may hold this very entry, and compares with what it shows.
+    if (this.pane?.conversationId === receipt.conversationId) this.pane.peerRead(receipt.lastReadSeq);
+    const c = this.conversations.get(receipt.conversationId);
+    if (c && receipt.lastReadSeq > (c.peerLastReadSeq ?? 0)) c.peerLastReadSeq = receipt.lastReadSeq;
   }
 
   /** A message changed: the list's preview follows when it is the last one; the open pane shows it. */

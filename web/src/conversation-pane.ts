@@ -218,6 +218,22 @@ export class ConversationPane {
     if (changed && this.info?.isOpen) this.info.changed(conversation.changeSeq);
   }
 
+  /** The peer of this 1:1 read further (a `read-receipt`): my messages up to it show ✓✓. */
+  peerRead(lastReadSeq: number): void {
+    const before = this.conversation.peerLastReadSeq ?? 0;
+    if (this.conversation.type !== 'single' || lastReadSeq <= before) return;
+    this.conversation = { ...this.conversation, peerLastReadSeq: lastReadSeq };
+    // Only the bubbles that turn read are built again.
+    for (const item of this.items.values()) {
+      if (item.senderId === this.me.userId && item.status === 'sent' && item.seqId !== null && item.seqId > before && item.seqId <= lastReadSeq) this.renderItem(item);
+    }
+  }
+
+  /** In a 1:1, whether the peer has read this message of mine (its read pointer is at or past it). */
+  private isReadByPeer(item: Item): boolean {
+    return this.conversation.type === 'single' && item.seqId !== null && item.seqId <= (this.conversation.peerLastReadSeq ?? 0);
+  }
+
   private showHeader(): void {
     const c = this.conversation;
     this.shownChangeSeq = c.changeSeq;
@@ -927,7 +943,9 @@ export class ConversationPane {
       item.status === 'pending'
         ? el('span', { class: 'status', testid: 'message-status' }, 'Sending…')
         : item.status === 'sent'
-          ? el('span', { class: 'status', testid: 'message-status', attrs: { 'aria-label': 'sent' } }, '✓')
+          ? this.isReadByPeer(item)
+            ? el('span', { class: 'status read', testid: 'message-status', attrs: { 'aria-label': 'read', title: 'Read' } }, '✓✓')
+            : el('span', { class: 'status', testid: 'message-status', attrs: { 'aria-label': 'sent', title: 'Sent' } }, '✓')
           : item.status === 'failed'
             ? el(
                 'span',
