@@ -48,13 +48,13 @@ export type { ConnectionState } from './connection.js';
 export type { MessageChanged } from './message-changes.js';
 export type { Typer, TypingIndicator } from './typing.js';
 
-/** Events of {@link GoChatClient}; subscribe with `client.on(name, listener)`. */
 /**
  * `conversation-removed` as the SDK tells it: the frame's data, or, when a reconnect found the
  * conversation gone (its frame came while this device was away), `reason: 'gone'` and no seqId.
  */
 export type ConversationRemovedEvent = ConversationRemoved | { conversationId: string; reason: 'gone' };
 
+/** Events of {@link GoChatClient}; subscribe with `client.on(name, listener)`. */
 export interface GoChatEvents {
   /** Every message of every conversation (your own sends included, once acked), once each, in seqId order per conversation. */
   message: Message;
@@ -1162,7 +1162,7 @@ function toWsUrl(baseUrl: string): string {
     this.emit('conversation-removed', { conversationId, reason: 'gone' });
   }
 
-    private onAck(ack: MessageAck): void {
+  private onAck(ack: MessageAck): void {
     const payload = this.outbox.acked(ack);
     this.emit('ack', ack);
     const user = this.userValue;

@@ -410,7 +410,7 @@ export class Logic implements LogicApi {
       this.bus
         .publish({ kind: 'frames', recipients: [session.userId], frame: encodeServerFrame({ type: 'conversation-read', data: read }) })
         .catch((err: unknown) => this.log.error({ err, conversationId }, 'conversation-read publish failed'));
-      // A 1:1's read receipt: the peer sees how far this side has read (docs/security.md "Awareness").
+      // A 1:1's read receipt: the peer sees how far this side has read (docs/protocol.md "Read state").
       const peers = membership.info.type === 'single' && membership.recipients !== 'all-connected' ? membership.recipients.filter((id) => id !== session.userId) : [];
       if (peers.length > 0) {
         const receipt = encodeServerFrame({ type: 'read-receipt', data: { conversationId, userId: session.userId, lastReadSeq: read.lastReadSeq } });

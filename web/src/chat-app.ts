@@ -29,9 +29,9 @@ const STATE_TEXT: Record<ConnectionState, string> = {
 /** What the pane says when its conversation is gone. */
 const GONE_NOTICE: Record<ConversationRemovedEvent['reason'], string> = {
   removed: 'You were removed from this group',
-  gone: 'You are no longer in this conversation',
   left: 'You left the group',
   disbanded: 'This group was disbanded',
+  gone: 'You are no longer in this conversation',
 };
 
 const EMPTY_PANE_TEXT = 'Pick a conversation, or start a new one.';
@@ -242,6 +242,8 @@ export class ChatApp {
         c.lastReadSeq = known.lastReadSeq;
         c.unreadCount = known.unreadCount;
       }
+      // Likewise a read-receipt frame newer than the list.
+      if (known?.peerLastReadSeq !== undefined && known.peerLastReadSeq > (c.peerLastReadSeq ?? 0)) c.peerLastReadSeq = known.peerLastReadSeq;
       this.conversations.set(c.conversationId, c);
     }
   }
@@ -294,10 +296,9 @@ export class ChatApp {
 
   /** The peer of a 1:1 read further: its entry keeps the pointer, the open pane shows ✓✓. */
   private onReceipt(receipt: ReadReceipt): void {
-    // The pane first: it may hold this very entry, and compares with what it shows.
-    if (this.pane?.conversationId === receipt.conversationId) this.pane.peerRead(receipt.lastReadSeq);
     const c = this.conversations.get(receipt.conversationId);
     if (c && receipt.lastReadSeq > (c.peerLastReadSeq ?? 0)) c.peerLastReadSeq = receipt.lastReadSeq;
+    if (this.pane?.conversationId === receipt.conversationId) this.pane.peerRead(receipt.lastReadSeq);
   }
 
   /** A message changed: the list's preview follows when it is the last one; the open pane shows it. */

@@ -110,6 +110,8 @@ export class ConversationPane {
   private readonly subtitle: HTMLElement;
   private info: GroupInfo | null = null;
   private shownChangeSeq = 0;
+  /** In a 1:1, the peer's read pointer the bubbles show (✓✓ up to it); it only moves forward. */
+  private shownPeerRead = 0;
   private context: ComposerContext | null = null;
   /** The message whose "⋯" menu is open. */
   private menuFor: string | null = null;
@@ -193,6 +195,7 @@ export class ConversationPane {
       this.contextBar,
       composer,
     );
+    this.shownPeerRead = conversation.peerLastReadSeq ?? 0;
     this.showHeader();
     // The ack comes just before the message it stands for: turn the pending bubble into the stored one first.
     this.offAck = client.on('ack', (ack) => this.onAck(ack));
@@ -215,14 +218,16 @@ export class ConversationPane {
     const changed = conversation.changeSeq !== this.shownChangeSeq;
     this.conversation = conversation;
     this.showHeader();
+    // A list read after a reconnect may carry a receipt whose frame this tab missed.
+    this.peerRead(conversation.peerLastReadSeq ?? 0);
     if (changed && this.info?.isOpen) this.info.changed(conversation.changeSeq);
   }
 
-  /** The peer of this 1:1 read further (a `read-receipt`): my messages up to it show ✓✓. */
+  /** The peer of this 1:1 read up to `lastReadSeq` (a `read-receipt`, or the list): my messages up to it show ✓✓. */
   peerRead(lastReadSeq: number): void {
-    const before = this.conversation.peerLastReadSeq ?? 0;
+    const before = this.shownPeerRead;
     if (this.conversation.type !== 'single' || lastReadSeq <= before) return;
-    this.conversation = { ...this.conversation, peerLastReadSeq: lastReadSeq };
+    this.shownPeerRead = lastReadSeq;
     // Only the bubbles that turn read are built again.
     for (const item of this.items.values()) {
       if (item.senderId === this.me.userId && item.status === 'sent' && item.seqId !== null && item.seqId > before && item.seqId <= lastReadSeq) this.renderItem(item);
@@ -231,7 +236,7 @@ export class ConversationPane {
 
   /** In a 1:1, whether the peer has read this message of mine (its read pointer is at or past it). */
   private isReadByPeer(item: Item): boolean {
-    return this.conversation.type === 'single' && item.seqId !== null && item.seqId <= (this.conversation.peerLastReadSeq ?? 0);
+    return this.conversation.type === 'single' && item.seqId !== null && item.seqId <= this.shownPeerRead;
   }
 
   private showHeader(): void {
